@@ -1,0 +1,379 @@
+"""``TasksApp``: config → engines → queues; the object applications hold."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from lexigram_compat.backends import Backend, BackendSet
+from lexigram_compat.calls import CallOptions
+from lexigram_compat.config import TaskConfig
+from lexigram_compat.dead_letters import DeadLetterQueue
+from lexigram_compat.di.container import Resolver
+from lexigram_compat.di.injection import set_inline_resolver
+from lexigram_compat.enqueueing import JobBuilder
+from lexigram_compat.errors import ConfigurationError, TaskQueueError
+from lexigram_compat.observability import JobEvents
+from lexigram_compat.portal import LoopThread
+from lexigram_compat.queue import TaskQueueProtocol
+from lexigram_compat.queue_handle import QueueHandle
+from lexigram_compat.registry import TaskRegistry, default_registry
+from lexigram_compat.result import Result
+from lexigram_compat.retry import RetryPolicy
+from lexigram_compat.scheduling import Schedule, Scheduler, schedule_call, schedule_job_id
+from lexigram_compat.worker.execution import ExecutionContext
+from lexigram_compat.worker.runtime import SourceWorker, WorkerOptions
+
+__all__ = ["AppResolver", "TasksApp"]
+
+log = logging.getLogger("lexigram_compat.app")
+
+
+class AppResolver:
+    """Answers the app's own types, then asks the user's resolver."""
+
+    def __init__(self, app: TasksApp, user: Resolver | None) -> None:
+        self.app = app
+        self.user = user
+
+    def resolve(self, key: Any, name: str | None = None) -> Any:
+        if key is TaskQueueProtocol or key is QueueHandle:
+            if name is None:
+                return self.app.queue
+            try:
+                return self.app.queues[name]
+            except KeyError:
+                raise LookupError(f"no queue named {name!r} in tasks.backends") from None
+        if name is None:
+            if key is DeadLetterQueue:
+                return self.app.dead_letters
+            if key is TaskConfig:
+                return self.app.config
+            if key is TasksApp:
+                return self.app
+        if self.user is None:
+            raise LookupError(f"nothing registered for {getattr(key, '__qualname__', key)!r}")
+        return self.user.resolve(key, name)
+
+
+class TasksApp:
+    """Builds the engines from config and binds the registered tasks to them.
+
+    >>> app = TasksApp.from_dict({"tasks": {"backend": {"type": "memory"}}})
+    """
+
+    def __init__(
+        self,
+        config: TaskConfig | None = None,
+        *,
+        container: Resolver | None = None,
+        registry: TaskRegistry | None = None,
+    ) -> None:
+        if container is not None and not callable(getattr(container, "resolve", None)):
+            raise TypeError(
+                f"container={container!r} has no resolve(type, name=None) method; pass a "
+                "lexigram_compat.Container or an object with one"
+            )
+        self.config = config or TaskConfig()
+        self.registry = registry if registry is not None else default_registry
+        self.user_container = container
+        self.container = AppResolver(self, container)
+        self.default_policy = RetryPolicy.from_config(self.config.retry)
+        self.backend_set = BackendSet(self.config)
+        self.builder = JobBuilder(
+            self.registry, self.backend_set, self.default_policy, self.config.max_payload_bytes
+        )
+        self.events = JobEvents()
+        self._handles = {b.name: QueueHandle(self, b) for b in self.backend_set}
+        self._dlqs = {b.name: DeadLetterQueue(self, b) for b in self.backend_set}
+        self._started = False
+        self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: LoopThread | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._stop_worker: asyncio.Event | None = None
+        self.scheduler: Scheduler | None = None
+
+    # -- construction ------------------------------------------------------
+    @classmethod
+    def from_yaml(
+        cls,
+        path: str | Path = "application.yaml",
+        *,
+        profile: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        container: Resolver | None = None,
+        registry: TaskRegistry | None = None,
+    ) -> TasksApp:
+        """Load the ``tasks:`` section of ``path`` (with profile and env overrides)."""
+        config = TaskConfig.from_yaml(path, profile=profile, environ=environ)
+        return cls(config, container=container, registry=registry)
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        environ: Mapping[str, str] | None = None,
+        container: Resolver | None = None,
+        registry: TaskRegistry | None = None,
+    ) -> TasksApp:
+        """Build from a dict shaped like the YAML file (a top-level ``tasks`` key)."""
+        return cls(TaskConfig.from_dict(data, environ=environ), container=container, registry=registry)
+
+    # -- what applications use -------------------------------------------
+    @property
+    def queue(self) -> QueueHandle:
+        """The primary queue (``TaskQueueProtocol``)."""
+        return self._handles[self.backend_set.primary.name]
+
+    @property
+    def queues(self) -> Mapping[str, QueueHandle]:
+        """Named queues from ``tasks.backends`` (and ``"default"``, the ``tasks.backend`` one)."""
+        return self._handles
+
+    @property
+    def dead_letters(self) -> DeadLetterQueue:
+        """The primary backend's dead letters."""
+        return self._dlqs[self.backend_set.primary.name]
+
+    def dead_letter_queue_of(self, backend: Backend) -> DeadLetterQueue:
+        return self._dlqs[backend.name]
+
+    @property
+    def native(self) -> Any:
+        """The primary engine's own object (the memory engine itself, the Celery app, ...)."""
+        engine = self.backend_set.primary.engine
+        return getattr(engine, "native", engine)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the app was started on."""
+        return self._loop
+
+    @property
+    def is_started(self) -> bool:
+        return self._started
+
+    def backends_first(self, first: Backend) -> Iterator[Backend]:
+        """``first``, then the other backends (job ids are looked up across all)."""
+        yield first
+        yield from (b for b in self.backend_set if b is not first)
+
+    def not_ready_error(self) -> TaskQueueError | None:
+        """Why the app cannot enqueue now, or None."""
+        if not self.config.enabled:
+            return TaskQueueError(
+                "tasks are disabled (tasks.enabled is false)", hint="set tasks.enabled: true"
+            )
+        if not self._started:
+            return TaskQueueError(
+                "the tasks app is not started",
+                hint="use 'async with app:' (or 'await app.start()' / 'app.start_sync()') first",
+            )
+        return None
+
+    # -- lifecycle ---------------------------------------------------------
+    def _check_bindings(self) -> None:
+        """Refuse, at start, task options the chosen engine cannot honour."""
+        problems = []
+        for task in self.registry:
+            backend, _ = self.backend_set.route(task.queue, self.backend_set.primary)
+            caps = backend.engine.capabilities
+            if task.priority is not None and not caps.priority:
+                problems.append(
+                    f"{task.name}: priority={task.priority} (the {backend.key} engine has no priority)"
+                )
+            if task.idempotency_key is not None and not caps.idempotency_keys:
+                problems.append(
+                    f"{task.name}: idempotency_key (the {backend.key} engine has no idempotency keys)"
+                )
+        if problems:
+            raise ConfigurationError(
+                "task options the engine cannot honour: " + "; ".join(problems),
+                hint="remove the option or choose an engine that supports it (see the capability table)",
+            )
+
+    async def start(self) -> None:
+        """Connect every engine and bind the registered tasks. Unreachable brokers
+        are logged (redacted) and retried later; they do not fail the start."""
+        if self._started:
+            return
+        self.backend_set.bind_task_queues(self.registry)
+        self._check_bindings()
+        self._loop = asyncio.get_running_loop()
+        for backend in self.backend_set:
+            try:
+                await backend.engine.connect()
+            except TaskQueueError as exc:
+                log.warning("%s: could not connect at start: %s", backend.engine.describe(), exc)
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.config.worker.max_concurrent_tasks, thread_name_prefix="lexigram-task"
+        )
+        set_inline_resolver(self.container)
+        self._started = True
+
+    async def close(self) -> None:
+        """Stop any worker, close every engine. Idempotent."""
+        if not self._started or self._closing:
+            return
+        self._closing = True
+        try:
+            self.stop_worker()
+            for backend in self.backend_set:
+                try:
+                    await backend.engine.close()
+                except Exception:
+                    log.exception("%s: close failed", backend.engine.describe())
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+        finally:
+            self._started = False
+            self._closing = False
+
+    async def __aenter__(self) -> TasksApp:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def start_sync(self) -> TasksApp:
+        """Start on a background event loop, for sync applications."""
+        if self._started:
+            return self
+        self._thread = LoopThread()
+        self._thread.run(self.start())
+        return self
+
+    def close_sync(self) -> None:
+        """Sync twin of :meth:`close`; stops the background loop."""
+        if self._thread is None:
+            return
+        self._thread.run(self.close())
+        self._thread.stop()
+        self._thread = None
+
+    # -- scheduling ----------------------------------------------------------
+    def make_scheduler(self, *, start: datetime | None = None) -> Scheduler:
+        """A scheduler over this app's schedules (``tick(now)`` drives it)."""
+        self.scheduler = Scheduler(self, start=start)
+        return self.scheduler
+
+    async def enqueue_fire_time(self, schedule: Schedule, fire: datetime) -> Result[str, TaskQueueError]:
+        """Enqueue one fire time: deterministic job id, engine-side unique guard."""
+        handle = self.queue
+        options = CallOptions(queue=schedule.queue, job_id=schedule_job_id(schedule.name, fire))
+        return await handle._enqueue_one(
+            schedule_call(schedule),
+            options,
+            True,
+            None,
+            unique_key=f"schedule:{schedule.name}:{fire.isoformat()}",
+        )
+
+    # -- workers ---------------------------------------------------------------
+    def execution_context(self) -> ExecutionContext:
+        """What any engine's worker needs to execute a job of this app."""
+        return ExecutionContext(
+            registry=self.registry,
+            resolver=self.container,
+            default_policy=self.default_policy,
+            default_timeout=self.config.worker.default_timeout,
+            executor=self._executor,
+        )
+
+    def stop_worker(self) -> None:
+        """Ask a running worker to stop gracefully (what SIGTERM does)."""
+        if self._stop_worker is not None:
+            self._stop_worker.set()
+
+    async def run_worker(
+        self,
+        *,
+        until_idle: bool = False,
+        queues: list[str] | None = None,
+        concurrency: int | None = None,
+        fail_fast: bool = False,
+        scheduler: bool | None = None,
+        handle_signals: bool = False,
+    ) -> int:
+        """Run jobs in this process (memory and PostgreSQL engines).
+
+        Args:
+            until_idle: Return when no job is ready, running or waiting on a
+                retry delay (jobs with a future delay/eta are not waited for).
+            queues: Queue names to consume (default: all of the app's).
+            concurrency: Jobs at once (default ``worker.max_concurrent_tasks``).
+            fail_fast: Raise :class:`JobFailed` at the first failed attempt (tests).
+            scheduler: Also fire schedules (default ``scheduler.enabled``; never
+                with ``until_idle``).
+            handle_signals: Stop gracefully on SIGTERM/SIGINT.
+
+        Returns:
+            How many job attempts were processed.
+        """
+        if (error := self.not_ready_error()) is not None:
+            raise error
+        selected = self.backend_set.select(queues or self.config.worker.queues)
+        workers: list[SourceWorker] = []
+        self._stop_worker = asyncio.Event()
+        cfg = self.config.worker
+        for backend, names in selected.items():
+            source = backend.engine.job_source()
+            if source is None:
+                raise ConfigurationError(
+                    f"the {backend.key} engine's jobs are run by its own worker: "
+                    f"{backend.engine.capabilities.worker}",
+                )
+            options = WorkerOptions(
+                queues=names,
+                concurrency=concurrency or cfg.max_concurrent_tasks,
+                poll_interval=cfg.poll_interval,
+                shutdown_timeout=cfg.shutdown_timeout,
+                heartbeat_interval=cfg.effective_heartbeat_interval,
+                until_idle=until_idle,
+                fail_fast=fail_fast,
+            )
+            workers.append(
+                SourceWorker(source, self.execution_context(), self.events, options, self._stop_worker)
+            )
+        run_scheduler = self.config.scheduler.enabled if scheduler is None else scheduler
+        loop = asyncio.get_running_loop()
+        installed: list[signal.Signals] = []
+        if handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self._on_signal, sig)
+                    installed.append(sig)
+        extra: list[asyncio.Task[None]] = []
+        if run_scheduler and not until_idle and self.registry.schedules():
+            sched = self.scheduler or self.make_scheduler()
+            extra.append(asyncio.create_task(sched.run(self._stop_worker)))
+        try:
+            await asyncio.gather(*(w.run() for w in workers))
+        finally:
+            self._stop_worker.set()
+            await asyncio.gather(*extra, return_exceptions=True)
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            self._stop_worker = None
+        return sum(w.processed for w in workers)
+
+    def _on_signal(self, sig: int) -> None:
+        log.info(
+            "received %s: finishing running jobs (shutdown_timeout=%ss)",
+            signal.Signals(sig).name,
+            self.config.worker.shutdown_timeout,
+        )
+        self.stop_worker()

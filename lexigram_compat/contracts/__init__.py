@@ -1,0 +1,1 @@
+"""Seed import path ``lexigram.contracts`` → ``lexigram_compat.contracts``."""

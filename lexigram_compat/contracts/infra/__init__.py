@@ -1,0 +1,1 @@
+"""Seed import path ``lexigram.contracts.infra``."""

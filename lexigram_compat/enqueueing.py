@@ -1,0 +1,211 @@
+"""Turning a TaskCall plus options into a job envelope: the enqueue policy.
+
+Validation, routing to a backend, capability checks, argument encoding, the
+idempotency key, the job id and the payload limit all happen here, once, for
+every engine. Expected failures are raised as ``TaskQueueError`` subclasses
+and turned into ``Err`` by the queue.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from lexigram_compat.calls import CallOptions, TaskCall
+from lexigram_compat.envelope import JobEnvelope, utcnow
+from lexigram_compat.errors import (
+    PayloadTooLargeError,
+    SerializationError,
+    TaskNotFoundError,
+    TaskValidationError,
+    UnsupportedOptionError,
+)
+from lexigram_compat.retry import RetryPolicy
+from lexigram_compat.tasks import Priority, validate_priority, validate_queue_name
+
+if TYPE_CHECKING:
+    from lexigram_compat.adapters.base import Engine
+    from lexigram_compat.backends import Backend, BackendSet
+    from lexigram_compat.registry import TaskRegistry
+
+__all__ = ["JobBuilder", "PreparedJob"]
+
+MAX_JOB_ID_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    """An envelope and the backend that will store it."""
+
+    backend: Backend
+    envelope: JobEnvelope
+
+    @property
+    def engine(self) -> Engine:
+        return self.backend.engine
+
+
+def _options(call: TaskCall, explicit: CallOptions) -> CallOptions:
+    merged = call.call_options.merged(explicit)
+    if merged.delay is not None and merged.eta is not None:
+        raise TaskValidationError(
+            f"{call.name}: both delay={merged.delay!r} and eta={merged.eta!r} were given",
+            hint="give either delay (seconds from now) or eta (a datetime), not both",
+        )
+    if merged.delay is not None and (
+        isinstance(merged.delay, bool)
+        or not isinstance(merged.delay, int | float)
+        or merged.delay < 0
+        or not math.isfinite(merged.delay)
+    ):
+        raise TaskValidationError(
+            f"{call.name}: delay={merged.delay!r} is not a number of seconds >= 0",
+            hint="pass delay as seconds, e.g. delay=30",
+        )
+    if merged.eta is not None and not isinstance(merged.eta, datetime):
+        raise TaskValidationError(
+            f"{call.name}: eta={merged.eta!r} is not a datetime",
+            hint="pass a timezone-aware datetime (a naive one is read as UTC)",
+        )
+    if merged.job_id is not None and (
+        not isinstance(merged.job_id, str) or not 0 < len(merged.job_id) <= MAX_JOB_ID_LENGTH
+    ):
+        raise TaskValidationError(
+            f"{call.name}: job_id={merged.job_id!r} must be a non-empty string of at most "
+            f"{MAX_JOB_ID_LENGTH} characters",
+        )
+    if merged.idempotency_key is not None and not isinstance(merged.idempotency_key, str):
+        raise TaskValidationError(f"{call.name}: idempotency_key={merged.idempotency_key!r} must be a str")
+    try:
+        if merged.priority is not None:
+            validate_priority(merged.priority, call.name)
+        if merged.queue is not None:
+            validate_queue_name(merged.queue, call.name)
+    except ValueError as exc:
+        raise TaskValidationError(str(exc)) from None
+    return merged
+
+
+def _run_at(options: CallOptions) -> datetime | None:
+    if options.delay:
+        return utcnow() + timedelta(seconds=float(options.delay))
+    if options.eta is not None:
+        eta = options.eta
+        return eta if eta.tzinfo else eta.replace(tzinfo=UTC)
+    return None
+
+
+class JobBuilder:
+    """Builds envelopes for one app (its registry, config and backends)."""
+
+    def __init__(
+        self,
+        registry: TaskRegistry,
+        backends: BackendSet,
+        default_policy: RetryPolicy,
+        max_payload_bytes: int,
+    ) -> None:
+        self.registry = registry
+        self.backends = backends
+        self.default_policy = default_policy
+        self.max_payload_bytes = max_payload_bytes
+
+    def build(
+        self,
+        call: TaskCall,
+        explicit: CallOptions,
+        *,
+        origin: Backend,
+        require_registered: bool = True,
+        connection: Any = None,
+        unique_key: str | None = None,
+    ) -> PreparedJob:
+        """Validate ``call`` and produce the envelope; raise ``TaskQueueError`` on bad input."""
+        if not isinstance(call, TaskCall):
+            raise TaskValidationError(
+                f"enqueue() takes a TaskCall, got {type(call).__name__}",
+                hint="call the task to build one: queue.enqueue(my_task(arg=...))",
+            )
+        options = _options(call, explicit)
+        task = self.registry.get(call.name)
+        if task is None and require_registered:
+            raise TaskNotFoundError(
+                f"no task named {call.name!r} is registered in this app",
+                hint="import the module that declares it before enqueueing, or use "
+                "queue.send_task(name, ...) for a task defined in another service",
+            )
+        queue_name = options.queue or (task.queue if task else None)
+        backend, physical = self.backends.route(queue_name, origin)
+        caps = backend.engine.capabilities
+        where = f"{call.name} on the {backend.key} engine"
+        if (options.delay or options.eta is not None) and not caps.delay:
+            raise UnsupportedOptionError(f"{where}: delay/eta is not supported")
+        if options.priority is not None and not caps.priority:
+            raise UnsupportedOptionError(f"{where}: priority is not supported")
+        if connection is not None and not caps.transactional_enqueue:
+            raise UnsupportedOptionError(
+                f"{where}: connection= (transactional enqueue) is not supported",
+                hint="use the postgres backend for jobs that commit with your data",
+            )
+        try:
+            args, kwargs = (
+                task.params.encode(call.name, call.args, call.kwargs)
+                if task
+                else _plain(call.name, call.args, call.kwargs)
+            )
+        except TypeError as exc:
+            raise TaskValidationError(str(exc)) from None
+        key = options.idempotency_key
+        if key is None and task is not None and task.idempotency_key is not None:
+            try:
+                key = task.idempotency_key(*call.args, **call.kwargs)
+            except Exception as exc:
+                raise TaskValidationError(
+                    f"{call.name}: the idempotency_key function raised {type(exc).__name__}: {exc}"
+                ) from exc
+            if key is not None and not isinstance(key, str):
+                raise TaskValidationError(
+                    f"{call.name}: the idempotency_key function returned {key!r}, not a str"
+                )
+        if key is not None:
+            if not caps.idempotency_keys:
+                raise UnsupportedOptionError(f"{where}: idempotency keys are not supported")
+            unique_key = f"idem:{call.name}:{key}"
+        policy = task.policy(self.default_policy) if task else self.default_policy
+        priority = options.priority if options.priority is not None else (task.priority if task else None)
+        envelope = JobEnvelope(
+            job_id=options.job_id or str(uuid.uuid4()),
+            task_name=call.name,
+            queue=physical,
+            args=args,
+            kwargs=kwargs,
+            attempts=0,
+            max_attempts=policy.max_attempts,
+            priority=int(priority if priority is not None else Priority.NORMAL),
+            run_at=_run_at(options),
+            unique_key=unique_key,
+            timeout=task.timeout if task else None,
+        )
+        size = len(envelope.to_bytes())
+        if size > self.max_payload_bytes:
+            raise PayloadTooLargeError(
+                f"{call.name}: the job is {size} bytes, over tasks.max_payload_bytes="
+                f"{self.max_payload_bytes}",
+            )
+        return PreparedJob(backend, envelope)
+
+
+def _plain(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    from lexigram_compat.serialization import dumps, loads
+
+    try:
+        return loads(dumps(list(args))), loads(dumps(dict(kwargs)))
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(
+            f"{name}: arguments cannot be serialised to JSON: {exc}",
+            hint="send JSON-friendly values to tasks this app does not declare",
+        ) from None

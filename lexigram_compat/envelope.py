@@ -1,0 +1,147 @@
+"""The neutral job envelope every engine carries, and its JSON wire form.
+
+Policy above the adapter line produces envelopes (arguments already JSON,
+max attempts resolved, a job id chosen); an engine stores or transports them
+and hands them back to a worker. Engines with a wire format of their own
+(Celery protocol v2, Dramatiq messages) translate from this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from lexigram_compat.serialization import dumps, loads
+
+__all__ = ["ENVELOPE_VERSION", "EnvelopeError", "JobEnvelope", "utcnow"]
+
+ENVELOPE_VERSION = 1
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class EnvelopeError(ValueError):
+    """Bytes that are not a job envelope."""
+
+
+def _time(value: Any, key: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise EnvelopeError(f"field {key!r} must be an ISO timestamp, got {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise EnvelopeError(f"field {key!r}: {exc}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class JobEnvelope:
+    """One job as engines see it.
+
+    Attributes:
+        job_id: Unique id (UUID string unless the caller chose one).
+        task_name: Registered task name.
+        queue: Physical queue name.
+        args: JSON-native positional arguments.
+        kwargs: JSON-native keyword arguments.
+        attempts: Attempts already started (0 when first enqueued).
+        max_attempts: Total attempts this job may have.
+        priority: Higher runs first.
+        run_at: Not before this time (``None``: now).
+        enqueued_at: When the job was first enqueued.
+        unique_key: At most one live job per key (idempotency, schedule fire times).
+        timeout: Seconds per attempt (``None``: the worker's default).
+    """
+
+    job_id: str
+    task_name: str
+    queue: str
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+    max_attempts: int = 1
+    priority: int = 5
+    run_at: datetime | None = None
+    enqueued_at: datetime = field(default_factory=utcnow)
+    unique_key: str | None = None
+    timeout: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-native form."""
+        return {
+            "v": ENVELOPE_VERSION,
+            "id": self.job_id,
+            "task": self.task_name,
+            "queue": self.queue,
+            "args": self.args,
+            "kwargs": self.kwargs,
+            "attempts": self.attempts,
+            "max_attempts": self.max_attempts,
+            "priority": self.priority,
+            "run_at": self.run_at.isoformat() if self.run_at else None,
+            "enqueued_at": self.enqueued_at.isoformat(),
+            "unique_key": self.unique_key,
+            "timeout": self.timeout,
+        }
+
+    def to_bytes(self) -> bytes:
+        """Compact JSON bytes."""
+        return dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: Any) -> JobEnvelope:
+        """Read the JSON-native form; raise :class:`EnvelopeError` when it is not one."""
+        if not isinstance(data, dict):
+            raise EnvelopeError(f"a job envelope is a JSON object, got {type(data).__name__}")
+        if data.get("v") != ENVELOPE_VERSION:
+            raise EnvelopeError(f"unknown envelope version {data.get('v')!r}")
+        try:
+            job_id, task_name, queue = data["id"], data["task"], data["queue"]
+        except KeyError as exc:
+            raise EnvelopeError(f"missing field {exc.args[0]!r}") from None
+        for key, value in (("id", job_id), ("task", task_name), ("queue", queue)):
+            if not isinstance(value, str) or not value:
+                raise EnvelopeError(f"field {key!r} must be a non-empty string")
+        args, kwargs = data.get("args", []), data.get("kwargs", {})
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise EnvelopeError("fields 'args' and 'kwargs' must be a list and an object")
+        ints = {k: data.get(k, d) for k, d in (("attempts", 0), ("max_attempts", 1), ("priority", 5))}
+        for key, value in ints.items():
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise EnvelopeError(f"field {key!r} must be an integer")
+        timeout = data.get("timeout")
+        if timeout is not None and not isinstance(timeout, int | float):
+            raise EnvelopeError("field 'timeout' must be a number")
+        return cls(
+            job_id=job_id,
+            task_name=task_name,
+            queue=queue,
+            args=args,
+            kwargs=kwargs,
+            attempts=ints["attempts"],
+            max_attempts=ints["max_attempts"],
+            priority=ints["priority"],
+            run_at=_time(data.get("run_at"), "run_at"),
+            enqueued_at=_time(data.get("enqueued_at"), "enqueued_at") or utcnow(),
+            unique_key=data.get("unique_key"),
+            timeout=None if timeout is None else float(timeout),
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | str) -> JobEnvelope:
+        """Parse bytes from a queue; raise :class:`EnvelopeError` for anything else."""
+        try:
+            data = loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise EnvelopeError(f"not JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    def next_attempt(self) -> JobEnvelope:
+        """The envelope as claimed for its next attempt."""
+        return replace(self, attempts=self.attempts + 1)

@@ -1,0 +1,262 @@
+"""The ``TaskQueueProtocol`` implementation an app hands out, one per backend."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from lexigram_compat.calls import CallOptions, TaskCall, option_names
+from lexigram_compat.errors import (
+    BrokerUnavailableError,
+    TaskQueueError,
+    TaskValidationError,
+    UnsupportedOptionError,
+)
+from lexigram_compat.portal import call_in_loop
+from lexigram_compat.queue import JobInfo, JobStatus
+from lexigram_compat.result import Err, Ok, Result
+
+if TYPE_CHECKING:
+    from lexigram_compat.app import TasksApp
+    from lexigram_compat.backends import Backend
+    from lexigram_compat.dead_letters import DeadLetterQueue
+    from lexigram_compat.enqueueing import PreparedJob
+
+__all__ = ["QueueHandle", "engine_errors"]
+
+log = logging.getLogger("lexigram_compat.queue")
+T = TypeVar("T")
+
+
+async def engine_errors(operation: str, make: Callable[[], Awaitable[T]]) -> Result[T, TaskQueueError]:
+    """Run an engine call, turning every failure into a typed ``Err``."""
+    try:
+        return Ok(await make())
+    except TaskQueueError as exc:
+        return Err(exc)
+    except (OSError, TimeoutError) as exc:
+        return Err(
+            BrokerUnavailableError(
+                f"{operation} failed: the broker is unreachable ({type(exc).__name__})", cause=exc
+            )
+        )
+    except Exception as exc:
+        log.exception("%s failed unexpectedly", operation)
+        return Err(TaskQueueError(f"{operation} failed: {type(exc).__name__}: {exc}", cause=exc))
+
+
+class QueueHandle:
+    """Enqueue and inspect jobs on one backend (``app.queue``, ``app.queues[name]``)."""
+
+    def __init__(self, app: TasksApp, backend: Backend) -> None:
+        self._app = app
+        self._backend = backend
+        self.name = backend.name
+
+    def __repr__(self) -> str:
+        return f"<QueueHandle {self.name!r} on {self._backend.key}:{self._backend.queue_name}>"
+
+    @property
+    def backend(self) -> Backend:
+        """The backend this queue object enqueues to by default."""
+        return self._backend
+
+    @property
+    def dead_letters(self) -> DeadLetterQueue:
+        """The dead letters of this queue's backend."""
+        return self._app.dead_letter_queue_of(self._backend)
+
+    def _started(self) -> TaskQueueError | None:
+        return self._app.not_ready_error()
+
+    async def _write(self, jobs: list[PreparedJob], connection: Any) -> Result[list[str], TaskQueueError]:
+        by_backend: dict[int, list[int]] = {}
+        for index, job in enumerate(jobs):
+            by_backend.setdefault(id(job.backend), []).append(index)
+        ids: list[str] = [""] * len(jobs)
+        for indexes in by_backend.values():
+            engine = jobs[indexes[0]].engine
+            envelopes = [jobs[i].envelope for i in indexes]
+            written = await engine_errors(
+                "enqueue", lambda e=engine, v=envelopes: e.enqueue(v, connection=connection)
+            )
+            if written.is_err():
+                return Err(written.unwrap_err())
+            for i, job_id in zip(indexes, written.unwrap(), strict=True):
+                ids[i] = job_id
+        for job, job_id in zip(jobs, ids, strict=True):
+            self._app.events.enqueued(job.envelope, job.backend, job_id)
+        return Ok(ids)
+
+    async def enqueue(
+        self,
+        call: TaskCall,
+        *,
+        delay: float | None = None,
+        eta: datetime | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        job_id: str | None = None,
+        idempotency_key: str | None = None,
+        connection: Any = None,
+    ) -> Result[str, TaskQueueError]:
+        """Enqueue one call; ``Ok(job_id)`` or a typed ``Err`` (never raises)."""
+        options = CallOptions(delay, eta, queue, priority, job_id, idempotency_key)
+        return await self._enqueue_one(call, options, True, connection)
+
+    async def _enqueue_one(
+        self,
+        call: TaskCall,
+        options: CallOptions,
+        registered: bool,
+        connection: Any,
+        unique_key: str | None = None,
+    ) -> Result[str, TaskQueueError]:
+        if (error := self._started()) is not None:
+            return Err(error)
+        try:
+            job = self._app.builder.build(
+                call,
+                options,
+                origin=self._backend,
+                require_registered=registered,
+                connection=connection,
+                unique_key=unique_key,
+            )
+        except TaskQueueError as exc:
+            return Err(exc)
+        return (await self._write([job], connection)).map_sync(lambda ids: ids[0])
+
+    async def enqueue_many(self, calls: Sequence[TaskCall]) -> Result[list[str], TaskQueueError]:
+        """Enqueue many calls, all validated first (one round trip per backend)."""
+        if (error := self._started()) is not None:
+            return Err(error)
+        try:
+            jobs = [self._app.builder.build(c, CallOptions(), origin=self._backend) for c in calls]
+        except TaskQueueError as exc:
+            return Err(exc)
+        if not jobs:
+            return Ok([])
+        return await self._write(jobs, None)
+
+    async def send_task(
+        self,
+        name: str,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Result[str, TaskQueueError]:
+        """Enqueue by name without the local registry check (Celery's ``send_task``)."""
+        unknown = sorted(set(options) - set(option_names()) - {"connection"})
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], option_names(), n=1)
+            return Err(
+                UnsupportedOptionError(
+                    f"send_task({name!r}): unknown option {unknown[0]!r}",
+                    hint=(f"did you mean {close[0]!r}? " if close else "")
+                    + f"valid options: {', '.join(option_names())}",
+                )
+            )
+        connection = options.pop("connection", None)
+        try:
+            call = TaskCall(name, tuple(args), dict(kwargs or {}))
+        except TypeError as exc:
+            return Err(TaskValidationError(str(exc)))
+        return await self._enqueue_one(call, CallOptions(**options), False, connection)
+
+    async def get_job(self, job_id: str) -> JobInfo | None:
+        """A snapshot of the job, or None when it is unknown (or expired)."""
+        if self._started() is not None:
+            return None
+        for backend in self._app.backends_first(self._backend):
+            info = await backend.engine.get_job(job_id)
+            if info is not None:
+                return info
+        return None
+
+    async def cancel(self, job_id: str) -> Result[bool, TaskQueueError]:
+        """Cancel a job that has not started: ``Ok(True)``; ``Ok(False)`` if too late or unknown."""
+        if (error := self._started()) is not None:
+            return Err(error)
+        for backend in self._app.backends_first(self._backend):
+            if not backend.engine.capabilities.cancel:
+                continue
+            done = await engine_errors("cancel", lambda b=backend: b.engine.cancel(job_id))  # type: ignore[misc]
+            if done.is_err() or done.unwrap():
+                return done
+        if not self._backend.engine.capabilities.cancel:
+            return Err(UnsupportedOptionError(f"cancel is not supported on the {self._backend.key} engine"))
+        return Ok(False)
+
+    async def count(self, queue_name: str | None = None, status: JobStatus | None = None) -> int:
+        """Jobs in a queue (default: this backend's); ``status=None`` counts waiting jobs."""
+        backend, physical = self._app.backend_set.route(queue_name, self._backend)
+        return await backend.engine.count(physical, status)
+
+    async def clear(self, queue_name: str | None = None) -> int:
+        """Remove waiting jobs from a queue; return how many."""
+        backend, physical = self._app.backend_set.route(queue_name, self._backend)
+        return await backend.engine.clear(physical)
+
+    async def close(self) -> None:
+        """Close the app this queue belongs to (queues share the app's connections)."""
+        await self._app.close()
+
+    # -- sync twins: one derivation, through the app's loop -----------------
+    def _sync(self, make: Callable[[], Awaitable[T]]) -> T:
+        return call_in_loop(self._app.loop, make)
+
+    def enqueue_sync(
+        self,
+        call: TaskCall,
+        *,
+        delay: float | None = None,
+        eta: datetime | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        job_id: str | None = None,
+        idempotency_key: str | None = None,
+        connection: Any = None,
+    ) -> Result[str, TaskQueueError]:
+        """Sync twin of :meth:`enqueue`."""
+        return self._sync(
+            lambda: self.enqueue(
+                call,
+                delay=delay,
+                eta=eta,
+                queue=queue,
+                priority=priority,
+                job_id=job_id,
+                idempotency_key=idempotency_key,
+                connection=connection,
+            )
+        )
+
+    def enqueue_many_sync(self, calls: Sequence[TaskCall]) -> Result[list[str], TaskQueueError]:
+        """Sync twin of :meth:`enqueue_many`."""
+        return self._sync(lambda: self.enqueue_many(calls))
+
+    def send_task_sync(
+        self, name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None, **options: Any
+    ) -> Result[str, TaskQueueError]:
+        """Sync twin of :meth:`send_task`."""
+        return self._sync(lambda: self.send_task(name, args, kwargs, **options))
+
+    def get_job_sync(self, job_id: str) -> JobInfo | None:
+        """Sync twin of :meth:`get_job`."""
+        return self._sync(lambda: self.get_job(job_id))
+
+    def cancel_sync(self, job_id: str) -> Result[bool, TaskQueueError]:
+        """Sync twin of :meth:`cancel`."""
+        return self._sync(lambda: self.cancel(job_id))
+
+    def count_sync(self, queue_name: str | None = None, status: JobStatus | None = None) -> int:
+        """Sync twin of :meth:`count`."""
+        return self._sync(lambda: self.count(queue_name, status))
+
+    def clear_sync(self, queue_name: str | None = None) -> int:
+        """Sync twin of :meth:`clear`."""
+        return self._sync(lambda: self.clear(queue_name))

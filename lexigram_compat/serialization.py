@@ -1,0 +1,202 @@
+"""Type-hint driven JSON for job arguments and results (pydantic ``TypeAdapter``).
+
+Arguments are validated against the task's annotations when enqueued, dumped
+to JSON-native values, and validated back into the annotated types by the
+worker, so ``datetime``, ``UUID``, ``Decimal``, ``Enum``, dataclasses and
+pydantic models arrive as themselves. Pickle is never used.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import to_jsonable_python
+
+from lexigram_compat.errors import SerializationError, TaskValidationError
+
+__all__ = ["TaskSignature", "dumps", "loads"]
+
+_EMPTY = inspect.Parameter.empty
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON bytes of JSON-native ``value``."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON bytes or text."""
+    return json.loads(data)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors(include_url=False)[0]
+    loc = ".".join(str(p) for p in err.get("loc", ()))
+    return f"{err['msg']}" + (f" at {loc}" if loc else "")
+
+
+class TaskSignature:
+    """The parameters of a task function and a TypeAdapter per annotation."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.signature = inspect.signature(fn)
+        self.parameters = self.signature.parameters
+        self._hints: dict[str, Any] | None = None
+        self._adapters: dict[str, TypeAdapter[Any] | None] = {}
+        self._lock = threading.Lock()
+
+    # Hints resolve lazily: forward references may name classes defined after
+    # the decorator ran.
+    @property
+    def hints(self) -> dict[str, Any]:
+        """Resolved annotations (``Annotated`` kept), by parameter name."""
+        if self._hints is None:
+            try:
+                self._hints = typing.get_type_hints(self.fn, include_extras=True)
+            except Exception:  # unresolvable forward refs: fall back to raw annotations
+                self._hints = {
+                    n: p.annotation for n, p in self.parameters.items() if p.annotation is not _EMPTY
+                }
+        return self._hints
+
+    def annotation(self, name: str) -> Any:
+        """The annotation of parameter ``name``, or ``inspect.Parameter.empty``."""
+        return self.hints.get(name, _EMPTY)
+
+    def _adapter(self, name: str) -> TypeAdapter[Any] | None:
+        if name not in self._adapters:
+            hint = self.annotation(name)
+            adapter: TypeAdapter[Any] | None = None
+            if hint is not _EMPTY and hint is not Any:
+                try:
+                    adapter = TypeAdapter(hint)
+                except Exception:  # a type pydantic cannot describe: no validation
+                    adapter = None
+            with self._lock:
+                self._adapters[name] = adapter
+        return self._adapters[name]
+
+    def bind(self, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
+        """Bind partially (parameters may come from the container), or TypeError."""
+        try:
+            return self.signature.bind_partial(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{task_name}(): {exc}") from None
+
+    def check_call(self, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        """Raise TypeError for an unknown keyword or too many positional arguments."""
+        self.bind(task_name, args, kwargs)
+
+    def _convert(self, task_name: str, name: str, value: Any, *, to_json: bool) -> Any:
+        param = self.parameters[name]
+        adapter = self._adapter(name)
+        kind = param.kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            return [self._convert_one(task_name, name, adapter, v, to_json) for v in value]
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            return {
+                k: self._convert_one(task_name, f"{name}[{k!r}]", adapter, v, to_json)
+                for k, v in value.items()
+            }
+        return self._convert_one(task_name, name, adapter, value, to_json)
+
+    def _convert_one(
+        self, task_name: str, name: str, adapter: TypeAdapter[Any] | None, value: Any, to_json: bool
+    ) -> Any:
+        if adapter is not None:
+            try:
+                validated = adapter.validate_python(value)
+            except ValidationError as exc:
+                raise TaskValidationError(
+                    f"{task_name}(): argument {name!r} is not valid for its annotation "
+                    f"{_type_name(self.annotation(name.split('[', maxsplit=1)[0]))}: {_first_error(exc)}",
+                    hint=f"pass a value of the annotated type for {name!r}",
+                ) from None
+            if not to_json:
+                return validated
+            try:
+                return adapter.dump_python(validated, mode="json")
+            except Exception as exc:
+                raise SerializationError(
+                    f"{task_name}(): argument {name!r} ({type(value).__name__}) cannot be "
+                    f"serialised to JSON: {exc}",
+                ) from None
+        if not to_json:
+            return value
+        try:
+            plain = to_jsonable_python(value)
+            json.dumps(plain, allow_nan=False)
+        except Exception:
+            raise SerializationError(
+                f"{task_name}(): argument {name!r} of type {type(value).__name__} cannot be "
+                "serialised to JSON",
+            ) from None
+        return plain
+
+    def encode(
+        self, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """Validate and dump the call's arguments to JSON-native args and kwargs.
+
+        Raises:
+            TypeError: The arguments do not fit the signature.
+            TaskValidationError: A value does not match its annotation.
+            SerializationError: A value cannot be represented as JSON.
+        """
+        bound = self.bind(task_name, args, kwargs)
+        out_args: list[Any] = []
+        out_kwargs: dict[str, Any] = {}
+        positional = len(args)
+        for index, (name, value) in enumerate(bound.arguments.items()):
+            converted = self._convert(task_name, name, value, to_json=True)
+            kind = self.parameters[name].kind
+            if kind is inspect.Parameter.VAR_POSITIONAL:
+                out_args.extend(converted)
+            elif kind is inspect.Parameter.VAR_KEYWORD:
+                out_kwargs.update(converted)
+            elif index < positional and kind is not inspect.Parameter.KEYWORD_ONLY:
+                out_args.append(converted)
+            else:
+                out_kwargs[name] = converted
+        return out_args, out_kwargs
+
+    def decode(
+        self, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> tuple[list[Any], dict[str, Any], set[str]]:
+        """Validate JSON args/kwargs back into the annotated types.
+
+        Returns:
+            Positional args, keyword args and the set of parameter names supplied.
+        """
+        try:
+            bound = self.bind(task_name, args, kwargs)
+        except TypeError as exc:
+            raise TaskValidationError(
+                str(exc), hint="the job's arguments do not fit the task's signature"
+            ) from None
+        for name, value in list(bound.arguments.items()):
+            bound.arguments[name] = self._convert(task_name, name, value, to_json=False)
+        return list(bound.args), dict(bound.kwargs), set(bound.arguments)
+
+    def encode_result(self, value: Any) -> Any:
+        """The return value as JSON-native data (``None`` when it has no JSON form)."""
+        hint = self.hints.get("return", _EMPTY)
+        try:
+            if hint not in (_EMPTY, Any, None, type(None)):
+                return TypeAdapter(hint).dump_python(value, mode="json")
+            plain = to_jsonable_python(value)
+            json.dumps(plain, allow_nan=False)
+            return plain
+        except Exception:
+            return None
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or repr(hint)

@@ -1,0 +1,282 @@
+"""``@task``: declare a function as a background task.
+
+Declaration only: no engine is touched here. The decorated object keeps the
+function's signature (``ParamSpec``), so calling it is type-checked, and the
+call returns a :class:`TaskCall` that ``enqueue`` accepts.
+
+This module is also the port of ``lexigram.tasks``: the seed's names import
+from here with the prefix swapped.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import inspect
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+
+from lexigram_compat.calls import TaskCall
+from lexigram_compat.registry import TaskRegistry, default_registry
+from lexigram_compat.retry import RetryPolicy
+from lexigram_compat.serialization import TaskSignature
+
+if TYPE_CHECKING:
+    from lexigram_compat.errors import TaskQueueError
+    from lexigram_compat.queue import TaskQueueProtocol
+    from lexigram_compat.result import Result
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+__all__ = ["MAX_PRIORITY", "Priority", "Task", "task", "validate_queue_name"]
+
+MAX_PRIORITY = 255
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,63}$")
+
+
+class Priority(enum.IntEnum):
+    """Job priority: a higher value runs first among ready jobs of one queue."""
+
+    LOW = 0
+    NORMAL = 5
+    HIGH = 10
+    CRITICAL = 20
+
+
+def validate_priority(value: object, where: str) -> int:
+    """Return ``value`` as an int priority or raise ``ValueError`` naming ``where``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PRIORITY:
+        raise ValueError(
+            f"{where}: priority={value!r} is not valid; use a Priority or an int "
+            f"from 0 to {MAX_PRIORITY} (higher runs first)"
+        )
+    return int(value)
+
+
+def validate_queue_name(value: object, where: str) -> str:
+    """Return ``value`` if it is a safe queue name, else raise ``ValueError``.
+
+    Queue names reach broker keys, AMQP routing and SQL identifiers, so only a
+    conservative alphabet is accepted, at most 63 bytes (PostgreSQL's limit).
+    """
+    if not isinstance(value, str) or not _QUEUE_NAME.match(value):
+        raise ValueError(
+            f"{where}: queue={value!r} is not a valid queue name; use 1-63 characters "
+            "from A-Z a-z 0-9 _ . : -"
+        )
+    return value
+
+
+class Task(Generic[P, R]):
+    """A function declared with ``@task``.
+
+    Calling it returns a :class:`TaskCall`; ``run`` executes the function
+    inline, resolving dependencies as a worker would.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        retry: RetryPolicy | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        idempotency_key: Callable[..., str] | None = None,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"@task needs a function, got {fn!r}")
+        where = f"@task on {getattr(fn, '__qualname__', fn)!r}"
+        self.fn = fn
+        self.name: str = name or f"{fn.__module__}.{fn.__qualname__}"
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"{where}: name={name!r} must be a non-empty string")
+        self.queue = None if queue is None else validate_queue_name(queue, where)
+        self.priority = None if priority is None else validate_priority(priority, where)
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(f"{where}: retry={retry!r} must be a RetryPolicy")
+        if max_retries is not None and (
+            isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
+        ):
+            raise ValueError(f"{where}: max_retries={max_retries!r} must be an int >= 0")
+        if retry is not None and max_retries is not None:
+            retry = retry.with_max_attempts(max_retries + 1)
+        self.retry = retry
+        self.max_retries = max_retries
+        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+            raise ValueError(f"{where}: timeout={timeout!r} must be a number of seconds > 0")
+        self.timeout = None if timeout is None else float(timeout)
+        if idempotency_key is not None and not callable(idempotency_key):
+            raise TypeError(
+                f"{where}: idempotency_key={idempotency_key!r} must be a callable of the "
+                "task's arguments returning a str (or None)"
+            )
+        self.idempotency_key = idempotency_key
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.params = TaskSignature(fn)
+        functools.update_wrapper(self, fn)
+
+    def policy(self, default: RetryPolicy) -> RetryPolicy:
+        """The retry policy in force: the task's own, else ``default`` (from config)."""
+        if self.retry is not None:
+            return self.retry
+        if self.max_retries is not None:
+            return default.with_max_attempts(self.max_retries + 1)
+        return default
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> TaskCall:
+        """Bind the arguments (checked against the signature) into a TaskCall."""
+        self.params.check_call(self.name, args, kwargs)
+        return TaskCall(self.name, args, kwargs)
+
+    def s(self, *args: Any, **kwargs: Any) -> TaskCall:
+        """Lexigram's spelling: a TaskCall for these arguments."""
+        self.params.check_call(self.name, args, kwargs)
+        return TaskCall(self.name, args, kwargs)
+
+    def signature(self, *args: Any, **kwargs: Any) -> TaskCall:
+        """Alias of :meth:`s` (Lexigram's ``fn.signature(...)``)."""
+        return self.s(*args, **kwargs)
+
+    def run(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run the function inline, resolving missing parameters from the
+        bound app's container (or the default one), like a worker would."""
+        from lexigram_compat.di.injection import run_inline
+
+        return run_inline(self, args, kwargs)  # type: ignore[no-any-return]
+
+    async def apply_async(
+        self, queue: TaskQueueProtocol, *args: P.args, **kwargs: P.kwargs
+    ) -> Result[str, TaskQueueError]:
+        """Enqueue on ``queue`` (Lexigram's spelling); returns the enqueue Result."""
+        return await queue.enqueue(self(*args, **kwargs))
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name}>"
+
+    def __get__(self, instance: object, owner: type | None = None) -> Task[P, R]:
+        # Tasks declared in a class body stay tasks, not bound methods.
+        return self
+
+
+@overload
+def task(fn: Callable[P, R], /) -> Task[P, R]: ...
+
+
+@overload
+def task(
+    *,
+    name: str | None = None,
+    queue: str | None = None,
+    priority: int | None = None,
+    retry: RetryPolicy | None = None,
+    max_retries: int | None = None,
+    timeout: float | None = None,
+    idempotency_key: Callable[..., str] | None = None,
+    registry: TaskRegistry | None = None,
+) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+
+def task(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    queue: str | None = None,
+    priority: int | None = None,
+    retry: RetryPolicy | None = None,
+    max_retries: int | None = None,
+    timeout: float | None = None,
+    idempotency_key: Callable[..., str] | None = None,
+    registry: TaskRegistry | None = None,
+) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+    """Declare a background task; works bare (``@task``) and called (``@task(...)``).
+
+    Args:
+        fn: The function (bare form only). ``async def`` runs on the worker's
+            event loop; a plain ``def`` runs in a thread.
+        name: Registered name; default ``module.qualname`` (Celery's naming).
+        queue: Named queue to route to (see ``tasks.backends``).
+        priority: ``Priority`` or int 0-255; higher runs first.
+        retry: A ``RetryPolicy`` overriding the ``tasks.retry`` config.
+        max_retries: Lexigram's spelling: ``max_attempts = max_retries + 1``.
+        timeout: Seconds each attempt may run (default ``worker.default_timeout``).
+        idempotency_key: Callable of the task's arguments returning a key; a
+            second enqueue with the same key returns the first job's id.
+        registry: Registry to record the task in (default: the global one).
+
+    Returns:
+        The :class:`Task`, or a decorator producing one.
+    """
+    target = registry if registry is not None else default_registry
+
+    def decorate(func: Callable[P, R]) -> Task[P, R]:
+        declared = Task(
+            func,
+            name=name,
+            queue=queue,
+            priority=priority,
+            retry=retry,
+            max_retries=max_retries,
+            timeout=timeout,
+            idempotency_key=idempotency_key,
+        )
+        target.add(declared)
+        return declared
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+
+# ``lexigram.tasks`` also exposes these; they live in modules that import this
+# one, so they are looked up lazily (as Lexigram itself does).
+_SEED_NAMES = {
+    "scheduled": "lexigram_compat.scheduling",
+    "TasksModule": "lexigram_compat.module",
+    "TaskConfig": "lexigram_compat.config",
+    "JobStatus": "lexigram_compat.queue",
+    "JobInfo": "lexigram_compat.queue",
+    "DeadLetter": "lexigram_compat.queue",
+    "TaskQueueProtocol": "lexigram_compat.queue",
+    "DeadLetterQueue": "lexigram_compat.dead_letters",
+    "TaskCall": "lexigram_compat.calls",
+    "RetryPolicy": "lexigram_compat.retry",
+    "Retry": "lexigram_compat.retry",
+    "Reject": "lexigram_compat.retry",
+    "Abort": "lexigram_compat.retry",
+    **{
+        name: "lexigram_compat.errors"
+        for name in (
+            "TaskQueueError",
+            "QueueFullError",
+            "TaskError",
+            "TaskNotFoundError",
+            "TaskTimeoutError",
+            "TaskCancelledError",
+            "TaskExecutionError",
+            "TaskValidationError",
+            "DuplicateTaskError",
+            "TaskRegistrationError",
+            "SerializationError",
+            "PayloadTooLargeError",
+            "BrokerUnavailableError",
+            "UnsupportedOptionError",
+            "DependencyResolutionError",
+            "JobNotFoundError",
+        )
+    },
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _SEED_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lexigram_compat.tasks' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

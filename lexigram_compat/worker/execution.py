@@ -1,0 +1,155 @@
+"""One attempt of one job, engine-neutral.
+
+Every engine's worker (ours, ``dramatiq``, ``celery worker``) calls
+:func:`execute` and translates the :class:`Outcome` into its own ack, retry
+or dead-letter. Decoding, DI, timeouts and the retry decision live here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from lexigram_compat.adapters.base import FailureInfo
+from lexigram_compat.di.injection import resolve_missing
+from lexigram_compat.envelope import JobEnvelope, utcnow
+from lexigram_compat.errors import (
+    TaskNotFoundError,
+    TaskQueueError,
+    TaskTimeoutError,
+    TaskValidationError,
+)
+from lexigram_compat.retry import Reject, Retry, RetryPolicy
+
+if TYPE_CHECKING:
+    from lexigram_compat.di.container import Resolver
+    from lexigram_compat.registry import TaskRegistry
+
+__all__ = ["Completed", "DeadLettered", "ExecutionContext", "Outcome", "RetryLater", "execute"]
+
+log = logging.getLogger("lexigram_compat.worker")
+
+
+@dataclass(frozen=True)
+class Completed:
+    """The attempt succeeded."""
+
+    result: Any
+    duration: float
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """The attempt failed and the job gets another at ``run_at``."""
+
+    run_at: datetime
+    delay: float
+    failure: FailureInfo
+    error: BaseException
+
+
+@dataclass(frozen=True)
+class DeadLettered:
+    """The job failed for good and goes to the dead-letter store."""
+
+    failure: FailureInfo
+    error: BaseException | None
+
+
+Outcome = Completed | RetryLater | DeadLettered
+
+
+@dataclass
+class ExecutionContext:
+    """What executing a job needs from the app."""
+
+    registry: TaskRegistry
+    resolver: Resolver | None
+    default_policy: RetryPolicy
+    default_timeout: float
+    executor: Executor | None = None
+    on_event: Callable[[str, JobEnvelope, dict[str, Any]], None] | None = None
+
+
+def _qualified(exc: BaseException) -> str:
+    cls = type(exc)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def failure_of(exc: BaseException, *, with_traceback: bool = True) -> FailureInfo:
+    """Describe ``exc`` for storage (type, message, traceback)."""
+    message = exc.message if isinstance(exc, TaskQueueError) else str(exc)
+    tb = "".join(traceback.format_exception(exc)) if with_traceback else None
+    return FailureInfo(_qualified(exc), message or type(exc).__name__, tb)
+
+
+def undecodable(problem: str) -> DeadLettered:
+    """The outcome for bytes that are not a job."""
+    error = TaskValidationError(f"job payload could not be decoded: {problem}")
+    return DeadLettered(FailureInfo("lexigram_compat.errors.TaskValidationError", error.message), error)
+
+
+async def _call(
+    ctx: ExecutionContext, task: Any, args: list[Any], kwargs: dict[str, Any], timeout: float
+) -> Any:
+    if task.is_async:
+        async with asyncio.timeout(timeout):
+            return await task.fn(*args, **kwargs)
+    # A sync task runs in a thread. Threads cannot be killed: on timeout the
+    # attempt is failed at once, but the thread runs on to its end and its
+    # result is discarded (documented limit).
+    loop = asyncio.get_running_loop()
+    call = functools.partial(contextvars.copy_context().run, task.fn, *args, **kwargs)
+    future = loop.run_in_executor(ctx.executor, call)
+    async with asyncio.timeout(timeout):
+        return await asyncio.shield(future)
+
+
+async def execute(ctx: ExecutionContext, envelope: JobEnvelope) -> Outcome:
+    """Run one attempt of ``envelope`` (whose ``attempts`` counts this one)."""
+    task = ctx.registry.get(envelope.task_name)
+    if task is None:
+        error = TaskNotFoundError(f"no task named {envelope.task_name!r} is registered in this worker")
+        return DeadLettered(failure_of(error, with_traceback=False), error)
+    policy = task.policy(ctx.default_policy)
+    if envelope.max_attempts != policy.max_attempts:
+        policy = policy.with_max_attempts(max(1, envelope.max_attempts))
+    try:
+        args, kwargs, supplied = task.params.decode(task.name, envelope.args, envelope.kwargs)
+    except TaskValidationError as error:
+        # The same arguments would fail every time: no retry.
+        return DeadLettered(failure_of(error, with_traceback=False), error)
+    timeout = envelope.timeout or task.timeout or ctx.default_timeout
+    started = time.perf_counter()
+    try:
+        extra = await resolve_missing(task, supplied, ctx.resolver)
+        value = await _call(ctx, task, args, {**extra, **kwargs}, timeout)
+    except asyncio.CancelledError:
+        raise
+    except TimeoutError as exc:
+        timed_out = TaskTimeoutError(
+            f"{task.name} attempt {envelope.attempts} ran past its timeout of {timeout:g}s"
+        )
+        timed_out.__cause__ = exc
+        return _failed(envelope, policy, timed_out)
+    except Exception as exc:
+        return _failed(envelope, policy, exc)
+    return Completed(task.params.encode_result(value), time.perf_counter() - started)
+
+
+def _failed(envelope: JobEnvelope, policy: RetryPolicy, error: BaseException) -> Outcome:
+    attempt = envelope.attempts
+    failure = failure_of(error)
+    if isinstance(error, Reject) or not policy.should_retry(attempt, error):
+        return DeadLettered(failure, error)
+    delay = error.delay if isinstance(error, Retry) and error.delay is not None else policy.delay_for(attempt)
+    return RetryLater(utcnow() + timedelta(seconds=delay), delay, failure, error)

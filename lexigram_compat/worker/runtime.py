@@ -1,0 +1,211 @@
+"""The native worker: claims jobs from a ``JobSource``, runs them concurrently,
+records outcomes, heartbeats leases, and shuts down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lexigram_compat.adapters.base import ClaimedJob, JobSource
+from lexigram_compat.envelope import JobEnvelope
+from lexigram_compat.errors import TaskQueueError
+from lexigram_compat.worker.execution import (
+    Completed,
+    DeadLettered,
+    ExecutionContext,
+    Outcome,
+    RetryLater,
+    execute,
+    undecodable,
+)
+
+if TYPE_CHECKING:
+    from lexigram_compat.observability import JobEvents
+
+__all__ = ["JobFailed", "SourceWorker", "WorkerOptions"]
+
+log = logging.getLogger("lexigram_compat.worker")
+
+MAX_BACKOFF = 30.0
+
+
+class JobFailed(Exception):
+    """Raised by a fail-fast worker when a job attempt fails."""
+
+    def __init__(self, job_id: str, task_name: str, error: BaseException | None) -> None:
+        self.job_id, self.task_name, self.error = job_id, task_name, error
+        super().__init__(f"job {job_id} ({task_name}) failed: {error!r}")
+
+
+@dataclass
+class WorkerOptions:
+    """How one worker consumes."""
+
+    queues: Sequence[str]
+    concurrency: int
+    poll_interval: float
+    shutdown_timeout: float
+    heartbeat_interval: float
+    until_idle: bool = False
+    fail_fast: bool = False
+
+
+class SourceWorker:
+    """Consumes the given queues of one job source."""
+
+    def __init__(
+        self,
+        source: JobSource,
+        ctx: ExecutionContext,
+        events: JobEvents,
+        options: WorkerOptions,
+        stopping: asyncio.Event,
+    ) -> None:
+        self.source = source
+        self.ctx = ctx
+        self.events = events
+        self.options = options
+        self.stopping = stopping
+        self.running: dict[asyncio.Task[None], ClaimedJob] = {}
+        self.processed = 0
+        self._failure: JobFailed | None = None
+        self._slot_freed = asyncio.Event()
+
+    async def run(self) -> None:
+        """Consume until stopped (or idle, with ``until_idle``), then drain."""
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            await self._consume()
+        finally:
+            heartbeat.cancel()
+            await self._drain()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+        if self._failure is not None:
+            raise self._failure
+
+    async def _consume(self) -> None:
+        backoff = 0.5
+        opts = self.options
+        while not self.stopping.is_set() and self._failure is None:
+            free = opts.concurrency - len(self.running)
+            if free > 0:
+                try:
+                    jobs = await self.source.claim(opts.queues, free)
+                    backoff = 0.5
+                except (TaskQueueError, OSError) as exc:
+                    log.warning("claim failed (%s); retrying in %.1fs", type(exc).__name__, backoff)
+                    await self._sleep(backoff)
+                    backoff = min(MAX_BACKOFF, backoff * 2)
+                    continue
+                for job in jobs:
+                    task = asyncio.create_task(self._handle(job))
+                    self.running[task] = job
+                    task.add_done_callback(self._finished)
+                if jobs:
+                    continue
+                if opts.until_idle and not self.running:
+                    state = await self.source.work_state(opts.queues)
+                    if state.idle:
+                        return
+            await self._wait(free > 0)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    async def _wait(self, can_claim: bool) -> None:
+        """Wait for a free slot, new work, or stop."""
+        self._slot_freed.clear()
+        waiters: list[asyncio.Task[object]] = [
+            asyncio.create_task(self._slot_freed.wait()),
+            asyncio.create_task(self.stopping.wait()),
+        ]
+        if can_claim:
+            waiters.append(
+                asyncio.create_task(
+                    self.source.wait_for_work(self.options.queues, self.options.poll_interval)
+                )
+            )
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.running.pop(task, None)
+        self._slot_freed.set()
+
+    async def _handle(self, job: ClaimedJob) -> None:
+        try:
+            if job.envelope is None:
+                outcome: Outcome = undecodable(job.problem or "unknown format")
+            else:
+                self.events.started(job.envelope)
+                outcome = await execute(self.ctx, job.envelope)
+        except asyncio.CancelledError:
+            # Shutdown ran out of time: the attempt does not count.
+            await asyncio.shield(self.source.release(job))
+            raise
+        try:
+            await self._record(job, outcome)
+        except Exception:
+            log.exception("recording the outcome of job %s failed; its lease will expire", job.job_id)
+        self.processed += 1
+        if self.options.fail_fast and not isinstance(outcome, Completed) and self._failure is None:
+            task_name = job.envelope.task_name if job.envelope else "<undecodable>"
+            self._failure = JobFailed(job.job_id, task_name, outcome.error)
+            self.stopping.set()
+
+    async def _record(self, job: ClaimedJob, outcome: Outcome) -> None:
+        envelope = job.envelope or JobEnvelope(job.job_id, "<undecodable>", job.queue)
+        if isinstance(outcome, Completed):
+            accepted = await self.source.complete(job, outcome.result)
+            if accepted:
+                self.events.succeeded(envelope, outcome.duration)
+        elif isinstance(outcome, RetryLater):
+            accepted = await self.source.retry(job, outcome.run_at, outcome.failure)
+            if accepted:
+                self.events.retried(envelope, outcome.delay, outcome.failure.summary())
+        else:
+            assert isinstance(outcome, DeadLettered)
+            accepted = await self.source.dead_letter(job, outcome.failure)
+            if accepted:
+                self.events.dead_lettered(envelope, outcome.failure.summary())
+        if not accepted:
+            log.warning(
+                "job %s: outcome of attempt %d rejected: another attempt owns the job "
+                "(this worker's lease had expired)",
+                job.job_id,
+                envelope.attempts,
+            )
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.heartbeat_interval)
+            jobs = list(self.running.values())
+            if jobs:
+                try:
+                    await self.source.heartbeat(jobs)
+                except Exception as exc:
+                    log.warning("heartbeat failed: %s", type(exc).__name__)
+
+    async def _drain(self) -> None:
+        """Let running jobs finish within ``shutdown_timeout``; release the rest."""
+        if not self.running:
+            return
+        log.info(
+            "waiting up to %.1fs for %d running job(s)", self.options.shutdown_timeout, len(self.running)
+        )
+        tasks = list(self.running)
+        _, pending = await asyncio.wait(tasks, timeout=self.options.shutdown_timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("returned %d unfinished job(s) to the queue at shutdown", len(pending))
+            await asyncio.gather(*pending, return_exceptions=True)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -101,6 +101,15 @@ class TasksApp:
         self._executor: ThreadPoolExecutor | None = None
         self._stop_worker: asyncio.Event | None = None
         self.scheduler: Scheduler | None = None
+        self._startup_hooks: list[Callable[[TasksApp], Awaitable[None]]] = []
+
+    def on_startup(
+        self, hook: Callable[[TasksApp], Awaitable[None]]
+    ) -> Callable[[TasksApp], Awaitable[None]]:
+        """Register ``async def hook(app)`` to run each time the app has started
+        (usable as a decorator): warm caches, enqueue a bootstrap job, ..."""
+        self._startup_hooks.append(hook)
+        return hook
 
     # -- construction ------------------------------------------------------
     @classmethod
@@ -220,6 +229,8 @@ class TasksApp:
         )
         set_inline_resolver(self.container)
         self._started = True
+        for hook in self._startup_hooks:
+            await hook(self)
 
     async def close(self) -> None:
         """Stop any worker, close every engine. Idempotent."""

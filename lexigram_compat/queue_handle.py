@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -81,7 +82,7 @@ class QueueHandle:
             engine = jobs[indexes[0]].engine
             envelopes = [jobs[i].envelope for i in indexes]
             written = await engine_errors(
-                "enqueue", lambda e=engine, v=envelopes: e.enqueue(v, connection=connection)
+                "enqueue", functools.partial(engine.enqueue, envelopes, connection=connection)
             )
             if written.is_err():
                 return Err(written.unwrap_err())
@@ -184,7 +185,7 @@ class QueueHandle:
         for backend in self._app.backends_first(self._backend):
             if not backend.engine.capabilities.cancel:
                 continue
-            done = await engine_errors("cancel", lambda b=backend: b.engine.cancel(job_id))  # type: ignore[misc]
+            done = await engine_errors("cancel", functools.partial(backend.engine.cancel, job_id))
             if done.is_err() or done.unwrap():
                 return done
         if not self._backend.engine.capabilities.cancel:

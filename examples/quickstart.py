@@ -94,14 +94,16 @@ async def main() -> None:
         say(f"enqueued send_welcome_email -> job {job_id[:8]}")
         await app.run_worker(until_idle=True)
         info = await queue.get_job(job_id)
-        assert info is not None and info.status is JobStatus.COMPLETED
+        assert info is not None
+        assert info.status is JobStatus.COMPLETED
         say(f"status: {info.status}; outbox: {mailer.outbox}")
 
         print("2. A flaky task retried by the policy")
         job_id = (await queue.enqueue(sync_profile("42"))).unwrap()
         await app.run_worker(until_idle=True)
         info = await queue.get_job(job_id)
-        assert info is not None and info.status is JobStatus.COMPLETED
+        assert info is not None
+        assert info.status is JobStatus.COMPLETED
         say(f"attempt 1 failed (profile service timed out), attempt {info.attempts} succeeded")
         say(f"result kept: {info.result!r}")
 
@@ -118,8 +120,10 @@ async def main() -> None:
         new_id = (await app.dead_letters.replay(job_id)).unwrap()
         await app.run_worker(until_idle=True)
         info = await queue.get_job(new_id)
-        assert info is not None and info.status is JobStatus.COMPLETED
-        say(f"replayed as job {new_id[:8]}: {info.status}; dead letters left: {await app.dead_letters.count()}")
+        assert info is not None
+        assert info.status is JobStatus.COMPLETED
+        left = await app.dead_letters.count()
+        say(f"replayed as job {new_id[:8]}: {info.status}; dead letters left: {left}")
 
         print("5. A nightly schedule fires (driven by an explicit clock)")
         scheduler = app.make_scheduler(start=datetime(2026, 1, 1, 12, tzinfo=UTC))

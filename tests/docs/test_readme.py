@@ -38,7 +38,8 @@ def test_readme_python_example_runs(block: str) -> None:
 
 
 def test_capability_table_matches_the_engines() -> None:
-    assert START in README and END in README
+    assert START in README
+    assert END in README
     assert rewrite(README) == README, "run: python -m lexigram_compat.adapters.table README.md"
 
 

@@ -18,7 +18,7 @@ from lexigram_compat.calls import CallOptions
 from lexigram_compat.config import TaskConfig
 from lexigram_compat.dead_letters import DeadLetterQueue
 from lexigram_compat.di.container import Resolver
-from lexigram_compat.di.injection import set_inline_resolver
+from lexigram_compat.di.injection import release_inline_resolver, set_inline_resolver
 from lexigram_compat.enqueueing import JobBuilder
 from lexigram_compat.errors import ConfigurationError, TaskQueueError
 from lexigram_compat.observability import JobEvents
@@ -246,6 +246,7 @@ class TasksApp:
                     log.exception("%s: close failed", backend.engine.describe())
             if self._executor is not None:
                 self._executor.shutdown(wait=False, cancel_futures=True)
+            release_inline_resolver(self.container)
         finally:
             self._started = False
             self._closing = False

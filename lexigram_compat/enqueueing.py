@@ -90,9 +90,15 @@ def _options(call: TaskCall, explicit: CallOptions) -> CallOptions:
     return merged
 
 
-def _run_at(options: CallOptions) -> datetime | None:
+def _run_at(name: str, options: CallOptions) -> datetime | None:
     if options.delay:
-        return utcnow() + timedelta(seconds=float(options.delay))
+        try:
+            return utcnow() + timedelta(seconds=float(options.delay))
+        except OverflowError:
+            raise TaskValidationError(
+                f"{name}: delay={options.delay!r} seconds is past the largest datetime",
+                hint="pass a smaller delay (seconds from now), or an eta",
+            ) from None
     if options.eta is not None:
         eta = options.eta
         return eta if eta.tzinfo else eta.replace(tzinfo=UTC)
@@ -186,7 +192,7 @@ class JobBuilder:
             attempts=0,
             max_attempts=policy.max_attempts,
             priority=int(priority if priority is not None else Priority.NORMAL),
-            run_at=_run_at(options),
+            run_at=_run_at(call.name, options),
             unique_key=unique_key,
             timeout=task.timeout if task else None,
         )

@@ -115,9 +115,16 @@ class JobEnvelope:
         for key, value in ints.items():
             if isinstance(value, bool) or not isinstance(value, int):
                 raise EnvelopeError(f"field {key!r} must be an integer")
+        if ints["attempts"] < 0 or ints["max_attempts"] < 1:
+            raise EnvelopeError("fields 'attempts' and 'max_attempts' must be >= 0 and >= 1")
         timeout = data.get("timeout")
-        if timeout is not None and not isinstance(timeout, int | float):
-            raise EnvelopeError("field 'timeout' must be a number")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        ):
+            raise EnvelopeError(f"field 'timeout' must be a number of seconds > 0, got {timeout!r}")
+        unique_key = data.get("unique_key")
+        if unique_key is not None and not isinstance(unique_key, str):
+            raise EnvelopeError("field 'unique_key' must be a string or null")
         return cls(
             job_id=job_id,
             task_name=task_name,
@@ -129,7 +136,7 @@ class JobEnvelope:
             priority=ints["priority"],
             run_at=_time(data.get("run_at"), "run_at"),
             enqueued_at=_time(data.get("enqueued_at"), "enqueued_at") or utcnow(),
-            unique_key=data.get("unique_key"),
+            unique_key=unique_key,
             timeout=None if timeout is None else float(timeout),
         )
 
@@ -140,6 +147,8 @@ class JobEnvelope:
             data = loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise EnvelopeError(f"not JSON: {exc}") from None
+        except RecursionError:
+            raise EnvelopeError("not JSON: nested too deeply") from None
         return cls.from_dict(data)
 
     def next_attempt(self) -> JobEnvelope:

@@ -114,11 +114,15 @@ class RetryPolicy:
         """The delay before jitter after failed attempt ``attempt`` (1-based)."""
         if attempt < 1:
             raise ValueError(f"attempt={attempt!r}: attempts are numbered from 1")
-        exponent = attempt - 1
-        # Guard the power against overflow for absurd attempt numbers.
-        if self.backoff_factor > 1 and exponent > 1024:
-            return self.max_delay
-        return float(min(self.max_delay, self.base_delay * self.backoff_factor**exponent))
+        if self.base_delay == 0:
+            return 0.0
+        # For absurd attempt numbers the power overflows a float (at an
+        # exponent that depends on the factor): the delay is capped anyway.
+        try:
+            raw = self.base_delay * self.backoff_factor ** (attempt - 1)
+        except OverflowError:
+            return float(self.max_delay)
+        return float(min(self.max_delay, raw))
 
     def delay_bounds(self, attempt: int) -> tuple[float, float]:
         """The closed interval the jittered delay for ``attempt`` falls in."""

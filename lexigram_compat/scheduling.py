@@ -153,7 +153,8 @@ def scheduled(
     target = registry if registry is not None else default_registry
 
     def decorate(fn: Callable[P, R]) -> Task[P, R]:
-        label = name or f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}"
+        default = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}"
+        label = name if name is not None else default
         schedule = Schedule(name=label, task_name=label, cron=cron, timezone=timezone, queue=queue)
         declared = task(
             name=label,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import threading
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +23,8 @@ from lexigram_compat.errors import SerializationError, TaskValidationError
 
 __all__ = ["TaskSignature", "dumps", "loads"]
 
+log = logging.getLogger("lexigram_compat.serialization")
+
 _EMPTY = inspect.Parameter.empty
 
 
@@ -30,9 +33,13 @@ def dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
+def _reject_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not valid JSON")
+
+
 def loads(data: bytes | str) -> Any:
-    """Parse JSON bytes or text."""
-    return json.loads(data)
+    """Parse JSON bytes or text; ``NaN``/``Infinity`` are refused, as :func:`dumps` does."""
+    return json.loads(data, parse_constant=_reject_constant)
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -122,12 +129,15 @@ class TaskSignature:
             if not to_json:
                 return validated
             try:
-                return adapter.dump_python(validated, mode="json")
+                dumped = adapter.dump_python(validated, mode="json")
+                # pydantic's JSON mode keeps NaN/inf floats, which JSON cannot carry.
+                json.dumps(dumped, allow_nan=False)
             except Exception as exc:
                 raise SerializationError(
                     f"{task_name}(): argument {name!r} ({type(value).__name__}) cannot be "
                     f"serialised to JSON: {exc}",
                 ) from None
+            return dumped
         if not to_json:
             return value
         try:
@@ -187,15 +197,24 @@ class TaskSignature:
 
     def encode_result(self, value: Any) -> Any:
         """The return value as JSON-native data (``None`` when it has no JSON form)."""
-        hint = self.hints.get("return", _EMPTY)
-        try:
-            if hint not in (_EMPTY, Any, None, type(None)):
-                return TypeAdapter(hint).dump_python(value, mode="json")
-            plain = to_jsonable_python(value)
-            json.dumps(plain, allow_nan=False)
-            return plain
-        except Exception:
+        if value is None:
             return None
+        adapter = self._adapter("return")
+        try:
+            # warnings=False: a value that does not match the annotation is still
+            # dumped by its runtime type rather than dropped.
+            if adapter is not None:
+                plain = adapter.dump_python(value, mode="json", warnings=False)
+            else:
+                plain = to_jsonable_python(value)
+            json.dumps(plain, allow_nan=False)
+        except Exception:
+            log.warning(
+                "the result of a task (%s) cannot be represented as JSON; it is not kept",
+                type(value).__name__,
+            )
+            return None
+        return plain
 
 
 def _type_name(hint: Any) -> str:

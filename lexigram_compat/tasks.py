@@ -92,7 +92,7 @@ class Task(Generic[P, R]):
             raise TypeError(f"@task needs a function, got {fn!r}")
         where = f"@task on {getattr(fn, '__qualname__', fn)!r}"
         self.fn = fn
-        self.name: str = name or f"{fn.__module__}.{fn.__qualname__}"
+        self.name: str = name if name is not None else f"{fn.__module__}.{fn.__qualname__}"
         if not isinstance(self.name, str) or not self.name.strip():
             raise ValueError(f"{where}: name={name!r} must be a non-empty string")
         self.queue = None if queue is None else validate_queue_name(queue, where)

@@ -27,6 +27,9 @@ def _type_name(key: Any) -> str:
     return getattr(key, "__qualname__", None) or repr(key)
 
 
+_UNBUILT: Any = object()
+
+
 class _Binding:
     __slots__ = ("factory", "instance", "is_factory", "lock", "singleton")
 
@@ -36,7 +39,7 @@ class _Binding:
             inspect.isclass(value) or inspect.isfunction(value) or inspect.ismethod(value)
         )
         self.factory: Callable[[], Any] | None = value if self.is_factory else None
-        self.instance: Any = None if self.is_factory else value
+        self.instance: Any = _UNBUILT if self.is_factory else value
         self.singleton = singleton
         self.lock = threading.Lock()
 
@@ -83,6 +86,6 @@ class Container:
         if not binding.singleton:
             return cast(T, binding.factory())
         with binding.lock:
-            if binding.instance is None:
+            if binding.instance is _UNBUILT:
                 binding.instance = binding.factory()
             return cast(T, binding.instance)

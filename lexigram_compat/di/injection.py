@@ -28,6 +28,12 @@ def set_inline_resolver(resolver: Resolver | None) -> None:
     _current_resolver = resolver
 
 
+def release_inline_resolver(resolver: Resolver) -> None:
+    """Forget ``resolver`` as ``Task.run``'s default if it still is (its app closed)."""
+    if _current_resolver is resolver:
+        set_inline_resolver(None)
+
+
 @dataclass(frozen=True)
 class Requirement:
     """A parameter the job did not supply."""

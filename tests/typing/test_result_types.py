@@ -74,9 +74,7 @@ def test_combinator_types() -> None:
     result = _parse("4")
     assert_type(result.map_sync(str), Result[str, ValueError])
     assert_type(result.map_err(str), Result[int, str])
-    assert_type(
-        result.and_then_sync(lambda v: _lookup(str(v))), Result[str, ValueError | TaskQueueError]
-    )
+    assert_type(result.and_then_sync(lambda v: _lookup(str(v))), Result[str, ValueError | TaskQueueError])
     assert_type(result.or_else_sync(lambda e: Ok(str(e))), Result[int | str, Never])
     assert_type(result.match(ok=str, err=lambda e: len(e.args)), str | int)
     assert_type(result.filter(lambda v: v > 0, "not positive"), Result[int, ValueError | str])

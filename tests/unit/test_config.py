@@ -25,9 +25,7 @@ from lexigram_compat.config_loading import parse_env_value
 from lexigram_compat.errors import ConfigurationError, EngineNotFoundError
 
 PASSWORD = "s3cr3t-Hunter2"
-VALID_PAIRS_TEXT = (
-    "native+memory, native+postgres, dramatiq+redis, dramatiq+amqp, celery+redis, celery+amqp"
-)
+VALID_PAIRS_TEXT = "native+memory, native+postgres, dramatiq+redis, dramatiq+amqp, celery+redis, celery+amqp"
 
 
 def write(directory: Path, name: str, text: str) -> Path:
@@ -261,9 +259,7 @@ def test_max_payload_bytes_must_be_positive() -> None:
 
 
 def test_infinite_timeout_is_rejected() -> None:
-    assert "tasks.worker.default_timeout" in str(
-        config_error({"worker": {"default_timeout": float("inf")}})
-    )
+    assert "tasks.worker.default_timeout" in str(config_error({"worker": {"default_timeout": float("inf")}}))
 
 
 def test_heartbeat_must_be_shorter_than_the_lease() -> None:
@@ -338,9 +334,7 @@ def test_memory_backend_allows_only_one_worker_process() -> None:
     assert "tasks.worker.worker_count: must be 1" in message
     assert "memory" in message
     assert "(got 2)" in message
-    redis = TaskConfig.from_dict(
-        {"backend": {"type": "redis"}, "worker": {"worker_count": 2}}, environ={}
-    )
+    redis = TaskConfig.from_dict({"backend": {"type": "redis"}, "worker": {"worker_count": 2}}, environ={})
     assert redis.worker.worker_count == 2
 
 

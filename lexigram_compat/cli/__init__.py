@@ -1,0 +1,99 @@
+"""The ``lexigram-compat`` command line.
+
+Commands::
+
+    lexigram-compat worker APP [--queues a,b] [--concurrency N] [--processes N]
+                               [--until-idle] [--no-scheduler]
+    lexigram-compat scheduler APP
+    lexigram-compat enqueue APP TASK [--args JSON] [--kwargs JSON] [--delay S]
+                                     [--queue Q] [--priority P] [--job-id ID]
+    lexigram-compat dlq list|show|replay|purge APP ...
+    lexigram-compat queues APP
+
+``APP`` is always ``module:attribute`` naming a ``TasksApp`` (or a
+zero-argument callable returning one); the current directory is on
+``sys.path``. Global options: ``--log-level``, ``--debug`` (tracebacks on
+errors), ``--json`` (also accepted after the command name).
+
+Results go to stdout (rich tables, or JSON with ``--json``); logs, warnings
+and errors go to stderr. An error is one ``error: ...`` line with the value
+at fault and a hint, without a traceback unless ``--debug``. Nothing printed
+contains a URL password.
+
+Exit codes:
+
+======  =====================================================================
+0       success
+1       the operation failed (an ``Err`` from enqueue or replay, a job or
+        dead letter not found, an unexpected error)
+2       usage or configuration error (bad APP, bad JSON, bad option,
+        ``ConfigurationError``, an engine whose own worker runs the jobs)
+3       the broker or database is unreachable (``BrokerUnavailableError``)
+130     interrupted
+======  =====================================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from lexigram_compat.cli.commands_dlq import dlq
+from lexigram_compat.cli.commands_enqueue import enqueue
+from lexigram_compat.cli.commands_queues import queues
+from lexigram_compat.cli.commands_worker import scheduler, worker
+from lexigram_compat.cli.exits import EXIT_CODES_HELP, CliError, report
+from lexigram_compat.cli.logs import LOG_LEVELS, configure_logging
+from lexigram_compat.cli.state import CliState
+
+__all__ = ["CliError", "cli", "main"]
+
+
+class LexigramGroup(click.Group):
+    """Turns every error a command raises into one stderr line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except (Exception, KeyboardInterrupt) as exc:
+            state = ctx.find_object(CliState)
+            code = report(exc, debug=state.debug if state else False)
+            raise click.exceptions.Exit(code) from None
+
+
+@click.group(cls=LexigramGroup, epilog=EXIT_CODES_HELP, context_settings={"max_content_width": 100})
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default="info",
+    show_default=True,
+    envvar="LEXIGRAM_COMPAT_LOG_LEVEL",
+    help="Log records at this level and above go to stderr.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks with errors.")
+@click.option("--json", "json_mode", is_flag=True, help="Print JSON instead of tables (stdout).")
+@click.version_option(package_name="lexigram-compat")
+@click.pass_context
+def cli(ctx: click.Context, log_level: str, debug: bool, json_mode: bool) -> None:
+    """Run workers and the scheduler, enqueue jobs, and inspect queues and dead
+    letters of a lexigram-compat app.
+
+    APP is module:attribute naming a TasksApp, e.g. myproj.jobs:app.
+    """
+    ctx.obj = CliState(debug=debug, json=json_mode, log_level=log_level.lower())
+    configure_logging(log_level)
+
+
+cli.add_command(worker)
+cli.add_command(scheduler)
+cli.add_command(enqueue)
+cli.add_command(dlq)
+cli.add_command(queues)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``lexigram-compat`` entry point (exits the process with the command's code)."""
+    cli.main(args=argv, prog_name="lexigram-compat")

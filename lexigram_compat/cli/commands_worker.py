@@ -1,0 +1,207 @@
+"""``worker`` and ``scheduler``: the long-running commands."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+
+import click
+
+from lexigram_compat.app import TasksApp
+from lexigram_compat.backends import Backend
+from lexigram_compat.cli.exits import CliError
+from lexigram_compat.cli.loading import AppSpec, load_app, parse_app_spec
+from lexigram_compat.cli.state import CliState, json_option
+from lexigram_compat.cli.supervisor import child_command, supervise
+from lexigram_compat.tasks import validate_queue_name
+
+__all__ = ["native_worker_command", "scheduler", "worker"]
+
+log = logging.getLogger("lexigram_compat.cli")
+
+
+def native_worker_command(spec: AppSpec, backend: Backend) -> str | None:
+    """The command that runs ``backend``'s jobs when ``lexigram-compat worker`` cannot.
+
+    None for engines with an in-process job source (memory, postgres). This is
+    the hook for engines whose own worker runs the jobs (``celery worker``,
+    ``dramatiq``): today the command is printed; starting it belongs here.
+    """
+    if backend.engine.job_source() is not None:
+        return None
+    command = backend.engine.capabilities.worker
+    return command.replace("<module>", spec.module).replace("<app>", spec.text)
+
+
+def parse_queues(text: str | None) -> list[str] | None:
+    """``"a, b"`` → ``["a", "b"]``; None when not given."""
+    if text is None:
+        return None
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise CliError(f"--queues {text!r} names no queue", hint="pass names like --queues emails,reports")
+    try:
+        return [validate_queue_name(name, "--queues") for name in names]
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _describe_queues(app: TasksApp, names: list[str] | None) -> str:
+    selected = app.backend_set.select(names or app.config.worker.queues)
+    return "; ".join(f"{b.name} ({b.key}): {', '.join(qs)}" for b, qs in selected.items())
+
+
+@contextlib.contextmanager
+def _on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, what: str) -> Iterator[None]:
+    def handler(sig: signal.Signals) -> None:
+        log.info("received %s: stopping the %s", sig.name, what)
+        stop.set()
+
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, handler, sig)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _child_arguments(state: CliState, spec: str, options: dict[str, object], index: int) -> list[str]:
+    args = ["--log-level", state.log_level, *(["--debug"] if state.debug else []), "worker", spec]
+    args += ["--processes", "1"]
+    if options["queues"] is not None:
+        args += ["--queues", str(options["queues"])]
+    if options["concurrency"] is not None:
+        args += ["--concurrency", str(options["concurrency"])]
+    if options["until_idle"]:
+        args.append("--until-idle")
+    if options["no_scheduler"] or index > 0:  # one scheduler is enough (fire times are unique anyway)
+        args.append("--no-scheduler")
+    return args
+
+
+@click.command()
+@click.argument("app_spec", metavar="APP")
+@click.option("--queues", help="Comma-separated queue names to consume (default: all of the app's).")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Jobs at once per process.")
+@click.option(
+    "--processes", type=click.IntRange(min=1), help="Worker processes (default worker.worker_count)."
+)
+@click.option("--until-idle", is_flag=True, help="Exit when no job is ready, running or retrying.")
+@click.option("--no-scheduler", is_flag=True, help="Do not fire @scheduled tasks in this worker.")
+@json_option
+@click.pass_context
+def worker(
+    ctx: click.Context,
+    *,
+    app_spec: str,
+    queues: str | None,
+    concurrency: int | None,
+    processes: int | None,
+    until_idle: bool,
+    no_scheduler: bool,
+    json_flag: bool,
+) -> None:
+    """Run APP's jobs until SIGTERM/SIGINT.
+
+    On SIGTERM/SIGINT running jobs get worker.shutdown_timeout seconds to
+    finish; unfinished ones go back to the queue. With --processes N > 1 the
+    command starts N worker processes and forwards those signals to them.
+    """
+    state = ctx.ensure_object(CliState)
+    out = state.output(json_flag)
+    spec = parse_app_spec(app_spec)
+    app = load_app(app_spec)
+    names = parse_queues(queues)
+    selected = app.backend_set.select(names or app.config.worker.queues)
+    native = {b.name: cmd for b in selected if (cmd := native_worker_command(spec, b)) is not None}
+    if native:
+        commands = "; ".join(f"{cmd} (backend {name})" for name, cmd in native.items())
+        raise CliError(
+            f"these jobs are run by the engine's own worker, not by lexigram-compat worker; run: {commands}",
+            hint="use --queues to choose queues on in-process engines (memory, postgres)",
+        )
+    count = processes or app.config.worker.worker_count
+    single = [b for b in selected if not b.engine.capabilities.multi_process]
+    if count > 1 and single:
+        raise CliError(
+            f"--processes {count}: the {single[0].key} engine ({single[0].name} backend) runs in one "
+            "process only",
+            hint="use --processes 1 with a higher --concurrency, or a multi-process engine such as postgres",
+        )
+    if count > 1:
+        options: dict[str, object] = {
+            "queues": queues,
+            "concurrency": concurrency,
+            "until_idle": until_idle,
+            "no_scheduler": no_scheduler,
+        }
+        commands_ = [child_command(_child_arguments(state, app_spec, options, i)) for i in range(count)]
+        code = asyncio.run(supervise(commands_))
+        if out.json_mode:
+            out.json({"processes": count, "exit_code": code})
+        ctx.exit(code)
+
+    async def run(app: TasksApp) -> int:
+        async with app:
+            log.info(
+                "worker started (concurrency %s): %s",
+                concurrency or app.config.worker.max_concurrent_tasks,
+                _describe_queues(app, names),
+            )
+            processed = await app.run_worker(
+                handle_signals=True,
+                until_idle=until_idle,
+                queues=names,
+                concurrency=concurrency,
+                scheduler=False if no_scheduler else None,
+            )
+            log.info("worker stopped after %d job attempt(s)", processed)
+            return processed
+
+    processed = asyncio.run(run(app))
+    if out.json_mode:
+        out.json({"processed": processed})
+
+
+@click.command()
+@click.argument("app_spec", metavar="APP")
+@click.pass_obj
+def scheduler(state: CliState, app_spec: str) -> None:
+    """Fire APP's schedules until SIGTERM/SIGINT.
+
+    Only enqueues the @scheduled tasks' fire times; workers run them (start
+    them with --no-scheduler when this command owns the schedules).
+    """
+    app = load_app(app_spec)
+    if not app.config.scheduler.enabled:
+        raise CliError(
+            "tasks.scheduler.enabled is false, so no schedule may fire",
+            hint="set tasks.scheduler.enabled: true (and start workers with --no-scheduler)",
+        )
+    local = [b.key for b in app.backend_set if not b.engine.capabilities.multi_process]
+    if local:
+        state.output().warn(
+            f"the {local[0]} engine keeps jobs in this process only: no other process will run "
+            "what this scheduler enqueues (a worker runs the scheduler itself by default)"
+        )
+
+    async def run(app: TasksApp) -> None:
+        async with app:
+            stop = asyncio.Event()
+            with _on_signals(asyncio.get_running_loop(), stop, "scheduler"):
+                sched = app.make_scheduler()
+                if not sched.schedules:
+                    log.warning("%s has no @scheduled tasks: nothing will fire", app_spec)
+                for name, when in sorted(sched.next_fire_times().items()):
+                    log.info("schedule %s: next fire time %s", name, when.isoformat())
+                await sched.run(stop)
+            log.info("scheduler stopped")
+
+    asyncio.run(run(app))

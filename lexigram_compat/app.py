@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -29,8 +27,8 @@ from lexigram_compat.registry import TaskRegistry, default_registry
 from lexigram_compat.result import Result
 from lexigram_compat.retry import RetryPolicy
 from lexigram_compat.scheduling import Schedule, Scheduler, schedule_call, schedule_job_id
+from lexigram_compat.worker.app_worker import AppWorker
 from lexigram_compat.worker.execution import ExecutionContext
-from lexigram_compat.worker.runtime import SourceWorker, WorkerOptions
 
 __all__ = ["AppResolver", "TasksApp"]
 
@@ -99,7 +97,7 @@ class TasksApp:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: LoopThread | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._stop_worker: asyncio.Event | None = None
+        self._worker: AppWorker | None = None
         self.scheduler: Scheduler | None = None
         self._startup_hooks: list[Callable[[TasksApp], Awaitable[None]]] = []
 
@@ -229,8 +227,12 @@ class TasksApp:
         )
         set_inline_resolver(self.container)
         self._started = True
-        for hook in self._startup_hooks:
-            await hook(self)
+        try:
+            for hook in self._startup_hooks:
+                await hook(self)
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         """Stop any worker, close every engine. Idempotent."""
@@ -305,10 +307,11 @@ class TasksApp:
             executor=self._executor,
         )
 
-    def stop_worker(self) -> None:
-        """Ask a running worker to stop gracefully (what SIGTERM does)."""
-        if self._stop_worker is not None:
-            self._stop_worker.set()
+    def stop_worker(self, *, force: bool = False) -> None:
+        """Ask a running worker to stop: gracefully (what SIGTERM does), or at once
+        with ``force`` (running jobs go back to their queues, attempts not counted)."""
+        if self._worker is not None:
+            self._worker.stop(force=force)
 
     async def run_worker(
         self,
@@ -337,55 +340,16 @@ class TasksApp:
         """
         if (error := self.not_ready_error()) is not None:
             raise error
-        selected = self.backend_set.select(queues or self.config.worker.queues)
-        workers: list[SourceWorker] = []
-        self._stop_worker = asyncio.Event()
-        cfg = self.config.worker
-        for backend, names in selected.items():
-            source = backend.engine.job_source()
-            if source is None:
-                raise ConfigurationError(
-                    f"the {backend.key} engine's jobs are run by its own worker: "
-                    f"{backend.engine.capabilities.worker}",
-                )
-            options = WorkerOptions(
-                queues=names,
-                concurrency=concurrency or cfg.max_concurrent_tasks,
-                poll_interval=cfg.poll_interval,
-                shutdown_timeout=cfg.shutdown_timeout,
-                heartbeat_interval=cfg.effective_heartbeat_interval,
-                until_idle=until_idle,
-                fail_fast=fail_fast,
-            )
-            workers.append(
-                SourceWorker(source, self.execution_context(), self.events, options, self._stop_worker)
-            )
-        run_scheduler = self.config.scheduler.enabled if scheduler is None else scheduler
-        loop = asyncio.get_running_loop()
-        installed: list[signal.Signals] = []
-        if handle_signals:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.add_signal_handler(sig, self._on_signal, sig)
-                    installed.append(sig)
-        extra: list[asyncio.Task[None]] = []
-        if run_scheduler and not until_idle and self.registry.schedules():
-            sched = self.scheduler or self.make_scheduler()
-            extra.append(asyncio.create_task(sched.run(self._stop_worker)))
-        try:
-            await asyncio.gather(*(w.run() for w in workers))
-        finally:
-            self._stop_worker.set()
-            await asyncio.gather(*extra, return_exceptions=True)
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-            self._stop_worker = None
-        return sum(w.processed for w in workers)
-
-    def _on_signal(self, sig: int) -> None:
-        log.info(
-            "received %s: finishing running jobs (shutdown_timeout=%ss)",
-            signal.Signals(sig).name,
-            self.config.worker.shutdown_timeout,
+        worker = AppWorker(
+            self,
+            until_idle=until_idle,
+            queues=queues,
+            concurrency=concurrency,
+            fail_fast=fail_fast,
+            scheduler=scheduler,
         )
-        self.stop_worker()
+        self._worker = worker
+        try:
+            return await worker.run(handle_signals=handle_signals)
+        finally:
+            self._worker = None

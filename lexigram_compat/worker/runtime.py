@@ -63,13 +63,16 @@ class SourceWorker:
         ctx: ExecutionContext,
         events: JobEvents,
         options: WorkerOptions,
+        *,
         stopping: asyncio.Event,
+        forced: asyncio.Event | None = None,
     ) -> None:
         self.source = source
         self.ctx = ctx
         self.events = events
         self.options = options
         self.stopping = stopping
+        self.forced = forced or asyncio.Event()
         self.running: dict[asyncio.Task[None], ClaimedJob] = {}
         self.processed = 0
         self._failure: JobFailed | None = None
@@ -203,7 +206,19 @@ class SourceWorker:
             "waiting up to %.1fs for %d running job(s)", self.options.shutdown_timeout, len(self.running)
         )
         tasks = list(self.running)
-        _, pending = await asyncio.wait(tasks, timeout=self.options.shutdown_timeout)
+        # asyncio.wait never cancels what it waits for, so cancelling this
+        # watcher leaves the jobs running.
+        all_done = asyncio.create_task(asyncio.wait(tasks))
+        forced = asyncio.create_task(self.forced.wait())
+        try:
+            await asyncio.wait(
+                [all_done, forced], timeout=self.options.shutdown_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            all_done.cancel()
+            forced.cancel()
+            await asyncio.gather(all_done, forced, return_exceptions=True)
+        pending = {t for t in tasks if not t.done()}
         for task in pending:
             task.cancel()
         if pending:

@@ -89,18 +89,24 @@ class DeadLetterQueue:
         return Ok(written.unwrap()[0])
 
     async def replay_all(self, task_name: str | None = None) -> Result[builtins.list[str], TaskQueueError]:
-        """Replay every dead letter (of one task); stops at the first failure."""
+        """Replay every dead letter (of one task) present when called.
+
+        The set is taken first, so jobs that fail again while this runs are not
+        replayed a second time. Undecodable letters are left in place. Stops
+        at the first failure, returning it; letters not yet replayed stay.
+        """
+        snapshot: builtins.list[DeadLetter] = []
+        while batch := await self._store.list(500, len(snapshot), task_name):
+            snapshot.extend(batch)
         new_ids: builtins.list[str] = []
-        while True:
-            batch = await self._store.list(100, 0, task_name)
-            batch = [b for b in batch if b.raw is None]
-            if not batch:
-                return Ok(new_ids)
-            for letter in batch:
-                result = await self._replay(letter)
-                if result.is_err():
-                    return Err(result.unwrap_err())
-                new_ids.append(result.unwrap())
+        for letter in snapshot:
+            if letter.raw is not None or await self._store.get(letter.job_id) is None:
+                continue  # undecodable, or purged/replayed by someone else meanwhile
+            result = await self._replay(letter)
+            if result.is_err():
+                return Err(result.unwrap_err())
+            new_ids.append(result.unwrap())
+        return Ok(new_ids)
 
     async def purge(self, job_id: str) -> bool:
         """Delete one dead letter; False if it was not there."""

@@ -133,8 +133,13 @@ async def execute(ctx: ExecutionContext, envelope: JobEnvelope) -> Outcome:
     try:
         extra = await resolve_missing(task, supplied, ctx.resolver)
         value = await _call(ctx, task, args, {**extra, **kwargs}, timeout)
-    except asyncio.CancelledError:
-        raise
+    except asyncio.CancelledError as exc:
+        current = asyncio.current_task()
+        if current is None or current.cancelling():
+            raise  # the worker is stopping: the attempt does not count
+        # The task raised CancelledError itself (nobody cancelled this worker's
+        # task): a failed attempt, or the job would run again forever, uncounted.
+        return _failed(envelope, policy, exc)
     except TimeoutError as exc:
         timed_out = TaskTimeoutError(
             f"{task.name} attempt {envelope.attempts} ran past its timeout of {timeout:g}s"

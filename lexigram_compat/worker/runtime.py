@@ -166,7 +166,7 @@ class SourceWorker:
             self.stopping.set()
 
     async def _record(self, job: ClaimedJob, outcome: Outcome) -> None:
-        envelope = job.envelope or JobEnvelope(job.job_id, "<undecodable>", job.queue)
+        envelope = job.envelope or JobEnvelope(job.job_id, "<undecodable>", job.queue, attempts=1)
         if isinstance(outcome, Completed):
             accepted = await self.source.complete(job, outcome.result)
             if accepted:

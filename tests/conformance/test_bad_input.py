@@ -1,0 +1,146 @@
+"""Bad input never kills a worker or loses other jobs: it is dead-lettered with the reason (SPEC §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+
+from lexigram_compat import JobStatus, TaskNotFoundError, TaskValidationError
+from lexigram_compat.envelope import JobEnvelope
+
+from . import jobs
+from .harness import EngineHarness, err, ok, qualified
+
+UNKNOWN_TASK = "conformance.known_to_no_worker"
+GARBAGE_FLOOD = 120
+"""More undecodable letters than one page of ``replay_all``'s listing."""
+
+
+@dataclass(frozen=True)
+class BadInput:
+    inject: Callable[[EngineHarness], Awaitable[None]]
+    error_type: str
+    message_part: str
+
+
+async def garbage(engine: EngineHarness) -> None:
+    await engine.push_raw(engine.default_queue, b"\x00\xff\xfe not json {")
+
+
+async def wrong_envelope(engine: EngineHarness) -> None:
+    await engine.push_raw(engine.default_queue, b'{"hello": "world", "args": [1]}')
+
+
+async def unknown_task(engine: EngineHarness) -> None:
+    ok(await engine.app.queue.send_task(UNKNOWN_TASK, args=[1], kwargs={"x": "y"}))
+
+
+async def invalid_arguments(engine: EngineHarness) -> None:
+    envelope = JobEnvelope(
+        job_id="conformance-invalid-arguments",
+        task_name="conformance.add",
+        queue=engine.default_queue,
+        args=["two", 3],
+        max_attempts=3,
+    )
+    await engine.push_envelope(envelope)
+
+
+BAD_INPUTS = {
+    "garbage-bytes": BadInput(garbage, qualified(TaskValidationError), "could not be decoded"),
+    "wrong-envelope": BadInput(wrong_envelope, qualified(TaskValidationError), "could not be decoded"),
+    "unknown-task": BadInput(unknown_task, qualified(TaskNotFoundError), UNKNOWN_TASK),
+    "invalid-arguments": BadInput(invalid_arguments, qualified(TaskValidationError), "'a'"),
+}
+
+
+async def dead_letter_count_is(engine: EngineHarness, expected: int) -> None:
+    async def reached() -> bool:
+        return await engine.app.dead_letters.count() >= expected
+
+    await engine.wait_until(reached, f"{expected} dead letters exist")
+    assert await engine.app.dead_letters.count() == expected
+
+
+@pytest.mark.parametrize("kind", list(BAD_INPUTS))
+async def test_bad_input_is_dead_lettered_and_later_jobs_still_run(engine: EngineHarness, kind: str) -> None:
+    bad = BAD_INPUTS[kind]
+    await bad.inject(engine)
+    good = ok(await engine.app.queue.enqueue(jobs.noop("after-bad-input")))
+
+    await engine.drain()
+
+    assert (await engine.info(good)).status is JobStatus.COMPLETED
+    [letter] = await engine.app.dead_letters.list()
+    assert letter.error_type == bad.error_type
+    assert bad.message_part in letter.error_message
+    assert letter.attempts == 1
+    assert [e.data["tag"] for e in engine.recorder.entries("noop")] == ["after-bad-input"]
+
+
+async def test_the_dead_letter_of_an_unknown_task_keeps_its_name_and_arguments(
+    engine: EngineHarness,
+) -> None:
+    await unknown_task(engine)
+    await engine.drain()
+
+    [letter] = await engine.app.dead_letters.list()
+
+    assert letter.task_name == UNKNOWN_TASK
+    assert (letter.args, letter.kwargs) == ([1], {"x": "y"})
+
+
+async def test_arguments_failing_validation_in_the_worker_are_not_retried(engine: EngineHarness) -> None:
+    await invalid_arguments(engine)
+    await engine.drain()
+
+    [letter] = await engine.app.dead_letters.list()
+
+    assert (letter.task_name, letter.args, letter.attempts) == ("conformance.add", ["two", 3], 1)
+    assert engine.recorder.entries("add") == []
+
+
+async def test_a_running_worker_keeps_consuming_through_a_stream_of_bad_input(engine: EngineHarness) -> None:
+    await engine.start_worker()
+    for count, bad in enumerate(BAD_INPUTS.values(), start=1):
+        await bad.inject(engine)
+        await dead_letter_count_is(engine, count)
+        good = ok(await engine.app.queue.enqueue(jobs.noop(f"good-{count}")))
+        await engine.wait_for(good, JobStatus.COMPLETED)
+    await engine.stop_worker()
+
+    tags = [e.data["tag"] for e in engine.recorder.entries("noop")]
+    assert tags == [f"good-{n}" for n in range(1, len(BAD_INPUTS) + 1)]
+    assert sorted(d.error_type for d in await engine.app.dead_letters.list()) == sorted(
+        b.error_type for b in BAD_INPUTS.values()
+    )
+
+
+async def test_an_undecodable_dead_letter_cannot_be_replayed_and_stays(engine: EngineHarness) -> None:
+    await garbage(engine)
+    await engine.drain()
+    [letter] = await engine.app.dead_letters.list()
+
+    error = err(await engine.app.dead_letters.replay(letter.job_id))
+
+    assert isinstance(error, TaskValidationError)
+    assert await engine.app.dead_letters.count() == 1
+    assert ok(await engine.app.dead_letters.replay_all()) == []
+    assert await engine.app.dead_letters.purge(letter.job_id) is True
+
+
+async def test_replay_all_reaches_past_a_page_of_undecodable_letters(engine: EngineHarness) -> None:
+    replayable = ok(await engine.app.queue.enqueue(jobs.rejects("under-the-garbage")))
+    await engine.drain()
+    for _ in range(GARBAGE_FLOOD):  # newer than the replayable letter, so listed first
+        await garbage(engine)
+    await engine.drain()
+    assert await engine.app.dead_letters.count() == GARBAGE_FLOOD + 1
+
+    [new_id] = ok(await engine.app.dead_letters.replay_all())
+
+    assert await engine.app.dead_letters.get(replayable) is None
+    assert (await engine.info(new_id)).task_name == "conformance.rejects"
+    assert await engine.app.dead_letters.count() == GARBAGE_FLOOD

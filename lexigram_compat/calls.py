@@ -28,10 +28,16 @@ class CallOptions:
 
     def merged(self, other: CallOptions) -> CallOptions:
         """``other``'s set values win over this one's."""
+        # The common case is no options at all: skip the field walk.
+        if other == _NO_OPTIONS:
+            return self
+        if self == _NO_OPTIONS:
+            return other
         updates = {f.name: getattr(other, f.name) for f in fields(other)}
         return replace(self, **{k: v for k, v in updates.items() if v is not None})
 
 
+_NO_OPTIONS = CallOptions()
 _OPTION_NAMES = tuple(f.name for f in fields(CallOptions))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from lexigram_compat.serialization import dumps, loads
@@ -90,9 +91,15 @@ class JobEnvelope:
             "timeout": self.timeout,
         }
 
+    @cached_property
+    def _wire(self) -> bytes:
+        # Frozen, so the bytes never go stale: the size check and the engine
+        # share one serialisation.
+        return dumps(self.to_dict())
+
     def to_bytes(self) -> bytes:
         """Compact JSON bytes."""
-        return dumps(self.to_dict())
+        return self._wire
 
     @classmethod
     def from_dict(cls, data: Any) -> JobEnvelope:

@@ -26,27 +26,30 @@ if TYPE_CHECKING:
     from lexigram_compat.dead_letters import DeadLetterQueue
     from lexigram_compat.enqueueing import PreparedJob
 
-__all__ = ["QueueHandle", "engine_errors"]
+__all__ = ["QueueHandle", "engine_error", "engine_errors"]
 
 log = logging.getLogger("lexigram_compat.queue")
 T = TypeVar("T")
+
+
+def engine_error(operation: str, exc: Exception) -> TaskQueueError:
+    """The typed error an engine failure is reported as."""
+    if isinstance(exc, TaskQueueError):
+        return exc
+    if isinstance(exc, OSError | TimeoutError):
+        return BrokerUnavailableError(
+            f"{operation} failed: the broker is unreachable ({type(exc).__name__})", cause=exc
+        )
+    log.exception("%s failed unexpectedly", operation)
+    return TaskQueueError(f"{operation} failed: {type(exc).__name__}: {exc}", cause=exc)
 
 
 async def engine_errors(operation: str, make: Callable[[], Awaitable[T]]) -> Result[T, TaskQueueError]:
     """Run an engine call, turning every failure into a typed ``Err``."""
     try:
         return Ok(await make())
-    except TaskQueueError as exc:
-        return Err(exc)
-    except (OSError, TimeoutError) as exc:
-        return Err(
-            BrokerUnavailableError(
-                f"{operation} failed: the broker is unreachable ({type(exc).__name__})", cause=exc
-            )
-        )
     except Exception as exc:
-        log.exception("%s failed unexpectedly", operation)
-        return Err(TaskQueueError(f"{operation} failed: {type(exc).__name__}: {exc}", cause=exc))
+        return Err(engine_error(operation, exc))
 
 
 class QueueHandle:
@@ -74,6 +77,14 @@ class QueueHandle:
         return self._app.not_ready_error()
 
     async def _write(self, jobs: list[PreparedJob], connection: Any) -> Result[list[str], TaskQueueError]:
+        if len(jobs) == 1:  # the common case, without the grouping below
+            job = jobs[0]
+            try:
+                written_ids = await job.engine.enqueue([job.envelope], connection=connection)
+            except Exception as exc:
+                return Err(engine_error("enqueue", exc))
+            self._app.events.enqueued(job.envelope, job.backend, written_ids[0])
+            return Ok(written_ids)
         by_backend: dict[int, list[int]] = {}
         for index, job in enumerate(jobs):
             by_backend.setdefault(id(job.backend), []).append(index)

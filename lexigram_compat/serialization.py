@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import math
 import threading
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,8 @@ __all__ = ["TaskSignature", "dumps", "loads"]
 log = logging.getLogger("lexigram_compat.serialization")
 
 _EMPTY = inspect.Parameter.empty
+_POS_OR_KW = inspect.Parameter.POSITIONAL_OR_KEYWORD
+_KW_ONLY = inspect.Parameter.KEYWORD_ONLY
 
 
 def dumps(value: Any) -> bytes:
@@ -58,6 +61,11 @@ class TaskSignature:
         self._hints: dict[str, Any] | None = None
         self._adapters: dict[str, TypeAdapter[Any] | None] = {}
         self._lock = threading.Lock()
+        kinds = {p.kind for p in self.parameters.values()}
+        # Most tasks take plain named parameters: bind those without inspect's
+        # general (and slower) algorithm, which stays for everything else.
+        self._simple = kinds <= {_POS_OR_KW, _KW_ONLY}
+        self._positional = [n for n, p in self.parameters.items() if p.kind is _POS_OR_KW]
 
     # Hints resolve lazily: forward references may name classes defined after
     # the decorator ran.
@@ -97,9 +105,27 @@ class TaskSignature:
         except TypeError as exc:
             raise TypeError(f"{task_name}(): {exc}") from None
 
+    def arguments(self, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Parameter name → value for a partial call, in parameter order; TypeError if it cannot bind."""
+        if not self._simple:
+            return dict(self.bind(task_name, args, kwargs).arguments)
+        if len(args) > len(self._positional):
+            raise TypeError(
+                f"{task_name}(): too many positional arguments "
+                f"(takes {len(self._positional)}, {len(args)} given)"
+            )
+        out = dict(zip(self._positional, args, strict=False))
+        for key, value in kwargs.items():
+            if key not in self.parameters:
+                raise TypeError(f"{task_name}(): got an unexpected keyword argument {key!r}")
+            if key in out:
+                raise TypeError(f"{task_name}(): got multiple values for argument {key!r}")
+            out[key] = value
+        return out
+
     def check_call(self, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
         """Raise TypeError for an unknown keyword or too many positional arguments."""
-        self.bind(task_name, args, kwargs)
+        self.arguments(task_name, args, kwargs)
 
     def _convert(self, task_name: str, name: str, value: Any, *, to_json: bool) -> Any:
         param = self.parameters[name]
@@ -131,7 +157,8 @@ class TaskSignature:
             try:
                 dumped = adapter.dump_python(validated, mode="json")
                 # pydantic's JSON mode keeps NaN/inf floats, which JSON cannot carry.
-                json.dumps(dumped, allow_nan=False)
+                if _has_non_finite(dumped):
+                    raise ValueError("NaN and infinity have no JSON form")
             except Exception as exc:
                 raise SerializationError(
                     f"{task_name}(): argument {name!r} ({type(value).__name__}) cannot be "
@@ -160,11 +187,11 @@ class TaskSignature:
             TaskValidationError: A value does not match its annotation.
             SerializationError: A value cannot be represented as JSON.
         """
-        bound = self.bind(task_name, args, kwargs)
+        arguments = self.arguments(task_name, args, kwargs)
         out_args: list[Any] = []
         out_kwargs: dict[str, Any] = {}
         positional = len(args)
-        for index, (name, value) in enumerate(bound.arguments.items()):
+        for index, (name, value) in enumerate(arguments.items()):
             converted = self._convert(task_name, name, value, to_json=True)
             kind = self.parameters[name].kind
             if kind is inspect.Parameter.VAR_POSITIONAL:
@@ -186,14 +213,24 @@ class TaskSignature:
             Positional args, keyword args and the set of parameter names supplied.
         """
         try:
-            bound = self.bind(task_name, args, kwargs)
+            if not self._simple:
+                bound = self.bind(task_name, args, kwargs)
+                for name, value in list(bound.arguments.items()):
+                    bound.arguments[name] = self._convert(task_name, name, value, to_json=False)
+                return list(bound.args), dict(bound.kwargs), set(bound.arguments)
+            arguments = self.arguments(task_name, args, kwargs)
         except TypeError as exc:
             raise TaskValidationError(
                 str(exc), hint="the job's arguments do not fit the task's signature"
             ) from None
-        for name, value in list(bound.arguments.items()):
-            bound.arguments[name] = self._convert(task_name, name, value, to_json=False)
-        return list(bound.args), dict(bound.kwargs), set(bound.arguments)
+        converted = {n: self._convert(task_name, n, v, to_json=False) for n, v in arguments.items()}
+        names = list(converted)
+        positional = names[: len(args)]
+        return (
+            [converted[n] for n in positional],
+            {n: converted[n] for n in names[len(args) :]},
+            set(names),
+        )
 
     def encode_result(self, value: Any) -> Any:
         """The return value as JSON-native data (``None`` when it has no JSON form)."""
@@ -215,6 +252,16 @@ class TaskSignature:
             )
             return None
         return plain
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    return False
 
 
 def _type_name(hint: Any) -> str:

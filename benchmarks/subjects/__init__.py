@@ -1,0 +1,1 @@
+"""Benchmark subjects, one module per engine family (registered in ``benchmarks.harness.SUBJECTS``)."""

@@ -9,6 +9,8 @@ that loop's own thread would deadlock, so it is refused with a clear error.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -16,6 +18,9 @@ from typing import Any, TypeVar
 __all__ = ["LoopThread", "call_in_loop"]
 
 T = TypeVar("T")
+
+_LIVENESS_CHECK = 0.1
+"""Seconds between checks that the loop a sync call waits on is still open."""
 
 
 def call_in_loop(loop: asyncio.AbstractEventLoop | None, make: Callable[[], Awaitable[T]]) -> T:
@@ -37,7 +42,31 @@ def call_in_loop(loop: asyncio.AbstractEventLoop | None, make: Callable[[], Awai
     async def runner() -> T:
         return await make()
 
-    return asyncio.run_coroutine_threadsafe(runner(), loop).result()
+    coro = runner()
+    try:
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+    except RuntimeError:  # closed since the check above
+        coro.close()
+        raise _closed_under_call() from None
+    # A loop closed before it ran the call (close_sync() in another thread)
+    # would leave result() waiting forever.
+    while not concurrent.futures.wait([future], timeout=_LIVENESS_CHECK).done:
+        if loop.is_closed():
+            future.cancel()
+            coro.close()
+            raise _closed_under_call()
+    try:
+        return future.result()
+    except concurrent.futures.CancelledError:
+        # LoopThread.stop() cancels what is left on the loop as it closes it.
+        raise _closed_under_call() from None
+
+
+def _closed_under_call() -> RuntimeError:
+    return RuntimeError(
+        "the tasks app's event loop was closed before this *_sync call completed; "
+        "the app is closed (start it again with app.start_sync())"
+    )
 
 
 class LoopThread:
@@ -60,4 +89,17 @@ class LoopThread:
         """Stop the loop and join the thread."""
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            # As asyncio.run does: cancel what is left, so nothing (a sync call
+            # in another thread) waits on it forever.
+            leftover = asyncio.all_tasks(self.loop)
+            for task in leftover:
+                task.cancel()
+            if leftover:
+                gathered = asyncio.gather(*leftover, return_exceptions=True)
+                for _ in range(3):  # a stray stop() queued earlier ends a run early
+                    with contextlib.suppress(RuntimeError):
+                        self.loop.run_until_complete(gathered)
+                    if gathered.done():
+                        break
         self.loop.close()

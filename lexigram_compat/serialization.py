@@ -75,11 +75,29 @@ class TaskSignature:
         if self._hints is None:
             try:
                 self._hints = typing.get_type_hints(self.fn, include_extras=True)
-            except Exception:  # unresolvable forward refs: fall back to raw annotations
-                self._hints = {
-                    n: p.annotation for n, p in self.parameters.items() if p.annotation is not _EMPTY
-                }
+            except Exception:
+                # One unresolvable name (say, imported only under TYPE_CHECKING)
+                # must not cost the other parameters their types: resolve each
+                # on its own and keep only the one that fails as a string.
+                self._hints = self._hints_one_by_one()
         return self._hints
+
+    def _hints_one_by_one(self) -> dict[str, Any]:
+        raw = {n: p.annotation for n, p in self.parameters.items() if p.annotation is not _EMPTY}
+        if self.signature.return_annotation is not _EMPTY:
+            raw["return"] = self.signature.return_annotation
+        globalns = getattr(inspect.unwrap(self.fn), "__globals__", None)
+        hints: dict[str, Any] = {}
+        for name, annotation in raw.items():
+
+            def probe() -> None: ...
+
+            probe.__annotations__ = {name: annotation}
+            try:
+                hints[name] = typing.get_type_hints(probe, globalns=globalns, include_extras=True)[name]
+            except Exception:
+                hints[name] = annotation
+        return hints
 
     def annotation(self, name: str) -> Any:
         """The annotation of parameter ``name``, or ``inspect.Parameter.empty``."""
@@ -89,11 +107,15 @@ class TaskSignature:
         if name not in self._adapters:
             hint = self.annotation(name)
             adapter: TypeAdapter[Any] | None = None
-            if hint is not _EMPTY and hint is not Any:
+            # A string is a forward reference that did not resolve: no validation
+            # (pydantic would defer it and fail on first use instead).
+            if hint is not _EMPTY and hint is not Any and not isinstance(hint, str):
                 try:
                     adapter = TypeAdapter(hint)
                 except Exception:  # a type pydantic cannot describe: no validation
                     adapter = None
+                if adapter is not None and not getattr(adapter, "pydantic_complete", True):
+                    adapter = None  # refers to names that are not defined
             with self._lock:
                 self._adapters[name] = adapter
         return self._adapters[name]
@@ -152,6 +174,13 @@ class TaskSignature:
                     f"{_type_name(self.annotation(name.split('[', maxsplit=1)[0]))}: {_first_error(exc)}",
                     hint=f"pass a value of the annotated type for {name!r}",
                 ) from None
+            except Exception as exc:  # a validator raising something pydantic does not wrap
+                raise TaskValidationError(
+                    f"{task_name}(): argument {name!r}: validating it against "
+                    f"{_type_name(self.annotation(name.split('[', maxsplit=1)[0]))} raised "
+                    f"{type(exc).__name__}: {exc}",
+                    hint=f"pass a value of the annotated type for {name!r}",
+                ) from exc
             if not to_json:
                 return validated
             try:

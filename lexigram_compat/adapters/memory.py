@@ -346,6 +346,12 @@ class MemoryEngine(Engine, JobSource):
         if soonest:
             timeout = max(0.0, min(timeout, min(soonest) - utcnow().timestamp()))
         self._wakeup.clear()
+        # A job enqueued since the caller's last claim set the event before it
+        # was cleared here: look, or that wake-up is lost until the timeout.
+        for queue in queues:
+            self._promote_due(queue)
+        if any(self._ready.get(queue) for queue in queues):
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), timeout)
 
@@ -356,7 +362,8 @@ class MemoryEngine(Engine, JobSource):
         record.result = result
         record.last_error = None
         self._finish(record, JobStatus.COMPLETED)
-        if self.config.retention.completed_seconds == 0:
+        # _finish has usually forgotten it already (its expiry pass runs after it).
+        if self.config.retention.completed_seconds == 0 and self._records.get(record.job_id) is record:
             self._forget(record)
         return True
 

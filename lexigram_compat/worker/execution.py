@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import logging
 import time
 import traceback
@@ -98,20 +97,52 @@ def undecodable(problem: str) -> DeadLettered:
     return DeadLettered(FailureInfo("lexigram_compat.errors.TaskValidationError", error.message), error)
 
 
+class _DeadlineExceeded(Exception):
+    """The attempt's own deadline passed (not a TimeoutError raised by the task)."""
+
+
 async def _call(
     ctx: ExecutionContext, task: Any, args: list[Any], kwargs: dict[str, Any], timeout: float
 ) -> Any:
     if task.is_async:
-        async with asyncio.timeout(timeout):
-            return await task.fn(*args, **kwargs)
+        deadline = asyncio.timeout(timeout)
+        try:
+            async with deadline:
+                return await task.fn(*args, **kwargs)
+        except TimeoutError as exc:
+            if deadline.expired():
+                raise _DeadlineExceeded from exc
+            raise
     # A sync task runs in a thread. Threads cannot be killed: on timeout the
     # attempt is failed at once, but the thread runs on to its end and its
     # result is discarded (documented limit).
     loop = asyncio.get_running_loop()
-    call = functools.partial(contextvars.copy_context().run, task.fn, *args, **kwargs)
-    future = loop.run_in_executor(ctx.executor, call)
-    async with asyncio.timeout(timeout):
-        return await asyncio.shield(future)
+    started = asyncio.Event()
+    context = contextvars.copy_context()
+
+    def run() -> Any:
+        loop.call_soon_threadsafe(started.set)
+        return context.run(task.fn, *args, **kwargs)
+
+    future = loop.run_in_executor(ctx.executor, run)
+    # The timeout bounds the run, not the wait for a free thread: a job queued
+    # behind busy threads must not time out (and be retried) before it starts.
+    waiting = asyncio.ensure_future(started.wait())
+    try:
+        await asyncio.wait([waiting, future], return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        future.cancel()  # not started yet: it never will be (no run after a release)
+        raise
+    finally:
+        waiting.cancel()
+    deadline = asyncio.timeout(timeout)
+    try:
+        async with deadline:
+            return await asyncio.shield(future)
+    except TimeoutError as exc:
+        if deadline.expired():
+            raise _DeadlineExceeded from exc
+        raise
 
 
 async def execute(ctx: ExecutionContext, envelope: JobEnvelope) -> Outcome:
@@ -140,11 +171,11 @@ async def execute(ctx: ExecutionContext, envelope: JobEnvelope) -> Outcome:
         # The task raised CancelledError itself (nobody cancelled this worker's
         # task): a failed attempt, or the job would run again forever, uncounted.
         return _failed(envelope, policy, exc)
-    except TimeoutError as exc:
+    except _DeadlineExceeded as exc:
         timed_out = TaskTimeoutError(
             f"{task.name} attempt {envelope.attempts} ran past its timeout of {timeout:g}s"
         )
-        timed_out.__cause__ = exc
+        timed_out.__cause__ = exc.__cause__
         return _failed(envelope, policy, timed_out)
     except Exception as exc:
         return _failed(envelope, policy, exc)

@@ -20,6 +20,7 @@ from lexigram_compat.worker.execution import (
     Outcome,
     RetryLater,
     execute,
+    failure_of,
     undecodable,
 )
 
@@ -155,6 +156,11 @@ class SourceWorker:
             # Shutdown ran out of time: the attempt does not count.
             await asyncio.shield(self.source.release(job))
             raise
+        except Exception as exc:
+            # A failure outside the task body (e.g. a retry time past the
+            # largest datetime): dead-letter the job rather than leave it running.
+            log.exception("job %s could not be handled; dead-lettering it", job.job_id)
+            outcome = DeadLettered(failure_of(exc), exc)
         try:
             await self._record(job, outcome)
         except Exception:

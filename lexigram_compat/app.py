@@ -20,7 +20,7 @@ from lexigram_compat.di.injection import release_inline_resolver, set_inline_res
 from lexigram_compat.enqueueing import JobBuilder
 from lexigram_compat.errors import ConfigurationError, TaskQueueError
 from lexigram_compat.observability import JobEvents
-from lexigram_compat.portal import LoopThread
+from lexigram_compat.portal import LoopThread, call_in_loop
 from lexigram_compat.queue import TaskQueueProtocol
 from lexigram_compat.queue_handle import QueueHandle
 from lexigram_compat.registry import TaskRegistry, default_registry
@@ -97,7 +97,7 @@ class TasksApp:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: LoopThread | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._worker: AppWorker | None = None
+        self._workers: set[AppWorker] = set()
         self.scheduler: Scheduler | None = None
         self._startup_hooks: list[Callable[[TasksApp], Awaitable[None]]] = []
 
@@ -266,13 +266,24 @@ class TasksApp:
         """Start on a background event loop, for sync applications."""
         if self._started:
             return self
-        self._thread = LoopThread()
-        self._thread.run(self.start())
+        thread = LoopThread()
+        try:
+            thread.run(self.start())
+        except BaseException:
+            thread.stop()
+            raise
+        self._thread = thread
         return self
 
     def close_sync(self) -> None:
-        """Sync twin of :meth:`close`; stops the background loop."""
+        """Sync twin of :meth:`close`; stops the background loop.
+
+        For an app started with ``async with``/``start()``, closes it on its
+        loop from this (another) thread.
+        """
         if self._thread is None:
+            if self._started:
+                call_in_loop(self._loop, self.close)
             return
         self._thread.run(self.close())
         self._thread.stop()
@@ -310,8 +321,8 @@ class TasksApp:
     def stop_worker(self, *, force: bool = False) -> None:
         """Ask a running worker to stop: gracefully (what SIGTERM does), or at once
         with ``force`` (running jobs go back to their queues, attempts not counted)."""
-        if self._worker is not None:
-            self._worker.stop(force=force)
+        for worker in list(self._workers):
+            worker.stop(force=force)
 
     async def run_worker(
         self,
@@ -348,8 +359,8 @@ class TasksApp:
             fail_fast=fail_fast,
             scheduler=scheduler,
         )
-        self._worker = worker
+        self._workers.add(worker)
         try:
             return await worker.run(handle_signals=handle_signals)
         finally:
-            self._worker = None
+            self._workers.discard(worker)

@@ -48,7 +48,10 @@ class TasksModule:
         if enable_scheduler is not None:
             updates["scheduler"] = {**cfg.scheduler.model_dump(), "enabled": enable_scheduler}
         if updates:
-            cfg = TaskConfig.from_dict({"tasks": {**cfg.model_dump(mode="python"), **updates}})
+            # environ={}: the environment was applied when cfg was loaded; the
+            # explicit arguments must win over it, not be overridden again.
+            data = {**cfg.model_dump(mode="python"), **updates}
+            cfg = TaskConfig.from_dict({"tasks": data}, environ={})
         return TasksApp(cfg, container=container, registry=registry)
 
     @staticmethod

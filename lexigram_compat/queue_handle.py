@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lexigram_compat.calls import CallOptions, TaskCall, option_names
+from lexigram_compat.config import redact_text
 from lexigram_compat.errors import (
     BrokerUnavailableError,
     TaskQueueError,
@@ -40,8 +41,9 @@ def engine_error(operation: str, exc: Exception) -> TaskQueueError:
         return BrokerUnavailableError(
             f"{operation} failed: the broker is unreachable ({type(exc).__name__})", cause=exc
         )
-    log.exception("%s failed unexpectedly", operation)
-    return TaskQueueError(f"{operation} failed: {type(exc).__name__}: {exc}", cause=exc)
+    log.error("%s failed unexpectedly: %s", operation, redact_text(f"{type(exc).__name__}: {exc}"))
+    # Driver messages may quote a connection URL: never pass one on unredacted.
+    return TaskQueueError(f"{operation} failed: {type(exc).__name__}: {redact_text(str(exc))}", cause=exc)
 
 
 async def engine_errors(operation: str, make: Callable[[], Awaitable[T]]) -> Result[T, TaskQueueError]:

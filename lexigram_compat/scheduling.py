@@ -118,6 +118,13 @@ class Schedule:
         return times
 
 
+def _as_utc(moment: datetime) -> datetime:
+    """Aware UTC; a naive datetime is read as UTC, as ``enqueue(eta=...)`` does."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
 def _second_occurrence(moment: datetime) -> bool:
     """True if ``moment``'s wall-clock time occurred once already (DST fall-back)."""
     naive = moment.replace(tzinfo=None)
@@ -182,7 +189,7 @@ class Scheduler:
 
     def __init__(self, app: TasksApp, *, start: datetime | None = None) -> None:
         self.app = app
-        begin = (start or datetime.now(UTC)).astimezone(UTC)
+        begin = _as_utc(start or datetime.now(UTC))
         self._last: dict[str, datetime] = {s.name: begin for s in app.registry.schedules()}
         self._begin = begin
 
@@ -208,7 +215,7 @@ class Scheduler:
         A fire time whose enqueue failed (broker down) is not marked done, so
         the next tick tries it again.
         """
-        moment = (now or datetime.now(UTC)).astimezone(UTC)
+        moment = _as_utc(now or datetime.now(UTC))
         tz = self.app.config.scheduler.timezone
         ids: list[str] = []
         for schedule in self.schedules:

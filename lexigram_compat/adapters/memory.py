@@ -15,7 +15,7 @@ import contextlib
 import heapq
 import itertools
 import logging
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -142,7 +142,7 @@ class MemoryEngine(Engine, JobSource):
         self._delayed: dict[str, list[tuple[float, int, str]]] = {}
         self._finished: deque[tuple[float, str]] = deque()
         self._seq = itertools.count()
-        self._running = 0
+        self._running: Counter[str] = Counter()
         self._wakeup: asyncio.Event | None = None
         self._dead = _MemoryDeadLetters(self)
 
@@ -242,6 +242,9 @@ class MemoryEngine(Engine, JobSource):
 
     def _forget(self, record: _Record) -> None:
         del self._records[record.job_id]
+        self._release_key(record)
+
+    def _release_key(self, record: _Record) -> None:
         key = record.envelope.unique_key if record.envelope else None
         if key is not None and self._unique.get(key) == record.job_id:
             del self._unique[key]
@@ -280,6 +283,8 @@ class MemoryEngine(Engine, JobSource):
         if record is None or record.status not in _WAITING:
             return False
         self._finish(record, JobStatus.CANCELLED)
+        # A cancelled job never happened: its idempotency key is free again.
+        self._release_key(record)
         return True
 
     async def count(self, queue: str, status: JobStatus | None) -> int:
@@ -324,7 +329,7 @@ class MemoryEngine(Engine, JobSource):
         record.token += 1
         record.status = JobStatus.RUNNING
         record.started_at = utcnow()
-        self._running += 1
+        self._running[record.queue] += 1
         try:
             envelope = JobEnvelope.from_bytes(record.payload).next_attempt()
         except EnvelopeError as exc:
@@ -336,7 +341,7 @@ class MemoryEngine(Engine, JobSource):
         record = self._records.get(job.job_id)
         if record is None or record.token != job.token or record.status is not JobStatus.RUNNING:
             return None
-        self._running -= 1
+        self._running[record.queue] -= 1
         return record
 
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
@@ -432,4 +437,5 @@ class MemoryEngine(Engine, JobSource):
                 run_at = record.envelope.run_at if record.envelope else None
                 if run_at is not None and (next_retry is None or run_at < next_retry):
                     next_retry = run_at
-        return WorkState(ready=ready, running=self._running, retrying=retrying, next_retry_at=next_retry)
+        running = sum(self._running[q] for q in names)
+        return WorkState(ready=ready, running=running, retrying=retrying, next_retry_at=next_retry)

@@ -90,3 +90,29 @@ async def test_fail_fast_raises_with_the_task_error() -> None:
             await app.run_worker(until_idle=True, fail_fast=True)
         assert caught.value.job_id == job_id
         assert isinstance(caught.value.error, ValueError)
+
+
+async def test_until_idle_on_one_queue_ignores_jobs_running_on_another() -> None:
+    registry = TaskRegistry()
+    started = asyncio.Event()
+    ran: list[str] = []
+
+    @task(registry=registry, queue="slow")
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    @task(registry=registry, queue="fast")
+    async def fast() -> None:
+        ran.append("fast")
+
+    async with _app(registry, shutdown_timeout=0) as app:
+        (await app.queue.enqueue(slow())).unwrap()
+        (await app.queue.enqueue(fast())).unwrap()
+        slow_worker = asyncio.create_task(app.run_worker(queues=["slow"]))
+        await asyncio.wait_for(started.wait(), 30)
+        # Must return although a job is still running on the other queue.
+        await asyncio.wait_for(app.run_worker(until_idle=True, queues=["fast"]), 30)
+        assert ran == ["fast"]
+        app.stop_worker()  # stops every running worker
+        await asyncio.wait_for(slow_worker, 30)

@@ -20,17 +20,8 @@ and errors go to stderr. An error is one ``error: ...`` line with the value
 at fault and a hint, without a traceback unless ``--debug``. Nothing printed
 contains a URL password.
 
-Exit codes:
-
-======  =====================================================================
-0       success
-1       the operation failed (an ``Err`` from enqueue or replay, a job or
-        dead letter not found, an unexpected error)
-2       usage or configuration error (bad APP, bad JSON, bad option,
-        ``ConfigurationError``, an engine whose own worker runs the jobs)
-3       the broker or database is unreachable (``BrokerUnavailableError``)
-130     interrupted
-======  =====================================================================
+Exit codes are documented once, in :mod:`lexigram_compat.cli.exits` (and in
+``lexigram-compat --help``): 0 ok, 1 failed, 2 usage/config, 3 broker down, 130 interrupted.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 import lexigram_compat.cli as cli_module
+import lexigram_compat.cli.exits as exits_module
 from lexigram_compat.cli.exits import exit_code_for, one_line
 from lexigram_compat.cli.logs import JobFieldsFormatter
 from lexigram_compat.errors import (
@@ -35,10 +36,11 @@ def test_help_documents_the_exit_codes(run: Cli) -> None:
         assert f"  {command} " in text
 
 
-def test_the_module_docstring_documents_the_exit_codes() -> None:
-    doc = cli_module.__doc__ or ""
+def test_the_exits_module_documents_the_exit_codes() -> None:
+    doc = exits_module.__doc__ or ""
     for code in ("0 ", "1 ", "2 ", "3 ", "130 "):
         assert f"\n{code}" in doc
+    assert "lexigram_compat.cli.exits" in (cli_module.__doc__ or "")
 
 
 @pytest.mark.parametrize(

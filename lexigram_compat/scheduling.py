@@ -94,12 +94,19 @@ class Schedule:
         """True when the hour field names fixed hours (not a ``*`` wildcard)."""
         return not self.cron.split()[1].startswith("*")
 
-    def fire_times(self, after: datetime, until: datetime, default_tz: str = "UTC") -> list[datetime]:
-        """Fire times in ``(after, until]``, as aware datetimes in the schedule's zone."""
+    def fire_times(
+        self, after: datetime, until: datetime, default_tz: str = "UTC", *, limit: int | None = None
+    ) -> list[datetime]:
+        """Fire times in ``(after, until]``, as aware datetimes in the schedule's zone.
+
+        At most ``limit`` of them; without one, at most ``MAX_FIRES_PER_TICK``
+        with a warning when there are more.
+        """
         zone = _zone(self.timezone or default_tz, f"@scheduled {self.name!r}")
         it = croniter(self.cron, after.astimezone(zone))
         times: list[datetime] = []
-        while len(times) < MAX_FIRES_PER_TICK:
+        cap = MAX_FIRES_PER_TICK if limit is None else limit
+        while len(times) < cap:
             nxt: datetime = it.get_next(datetime)
             if nxt > until:
                 break
@@ -107,6 +114,8 @@ class Schedule:
                 continue
             times.append(nxt)
         else:
+            if limit is not None:
+                return times
             log.warning(
                 "schedule %s: more than %d fire times between %s and %s; firing the first %d",
                 self.name,
@@ -204,7 +213,7 @@ class Scheduler:
         out = {}
         for s in self.schedules:
             after = self._last.get(s.name, self._begin)
-            times = s.fire_times(after, after + timedelta(days=366 * 5), tz)
+            times = s.fire_times(after, after + timedelta(days=366 * 5), tz, limit=1)
             if times:
                 out[s.name] = times[0]
         return out

@@ -32,14 +32,21 @@ async def memory_app(
     retry: dict[str, Any] | None = None,
     **tasks_section: Any,
 ) -> AsyncIterator[TasksApp]:
-    """A started app on the memory engine, scheduler off, fast retries by default."""
+    """A started app on the memory engine, scheduler off, fast retries by default.
+
+    ``LEX_TASKS__*`` environment variables are ignored: the app is what the
+    arguments say, wherever the tests run.
+    """
     section: dict[str, Any] = {
         "backend": {"type": "memory"},
         "scheduler": {"enabled": False},
         "retry": retry or {"base_delay": 0.0, "jitter": False},
         **tasks_section,
     }
-    app = TasksApp(TaskConfig.from_dict({"tasks": section}), container=container, registry=registry)
+    # environ={}: a LEX_TASKS__* variable meant for the production app must not
+    # turn this app into another engine or switch its scheduler on.
+    config = TaskConfig.from_dict({"tasks": section}, environ={})
+    app = TasksApp(config, container=container, registry=registry)
     async with app:
         yield app
 

@@ -13,7 +13,8 @@ Commands::
 ``APP`` is always ``module:attribute`` naming a ``TasksApp`` (or a
 zero-argument callable returning one); the current directory is on
 ``sys.path``. Global options: ``--log-level``, ``--debug`` (tracebacks on
-errors), ``--json`` (also accepted after the command name).
+errors), ``--json`` (also accepted after the name of each command that prints
+results; ``scheduler`` prints none).
 
 Results go to stdout (rich tables, or JSON with ``--json``); logs, warnings
 and errors go to stderr. An error is one ``error: ...`` line with the value

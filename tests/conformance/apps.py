@@ -1,12 +1,15 @@
 """Building the app a conformance test, or a worker subprocess, runs.
 
-A later engine's worker subprocess imports this module and calls
-:func:`build_app` with the section and recorder path the harness hands it, so
-both sides bind the same tasks to the same container.
+A later engine's worker subprocess builds its app with :func:`build_app` from
+the section and recorder path the harness hands it through the environment
+(:func:`worker_environ` on the test's side, :func:`app_from_environ` in the
+subprocess; ``tests/conformance/worker_app.py`` does it at import, for CLIs
+that take a module), so both sides bind the same tasks to the same container.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -18,7 +21,21 @@ from lexigram_compat.adapters.base import Capabilities
 from .jobs import Greeting, registry
 from .recorder import Recorder
 
-__all__ = ["build_app", "engine_capabilities", "make_container", "registry_for"]
+__all__ = [
+    "RECORDER_ENV",
+    "SECTION_ENV",
+    "app_from_environ",
+    "build_app",
+    "engine_capabilities",
+    "make_container",
+    "registry_for",
+    "worker_environ",
+]
+
+SECTION_ENV = "LEXIGRAM_CONFORMANCE_SECTION"
+"""The test's ``tasks:`` section, as JSON, for a worker subprocess."""
+RECORDER_ENV = "LEXIGRAM_CONFORMANCE_RECORDER"
+"""The test's recorder file, for a worker subprocess."""
 
 
 def engine_capabilities(config: TaskConfig) -> Capabilities:
@@ -57,3 +74,19 @@ def build_app(
     config = TaskConfig.from_dict({"tasks": dict(section)}, environ={})
     chosen = tasks if tasks is not None else registry_for(engine_capabilities(config))
     return TasksApp(config, container=make_container(Recorder(recorder_path)), registry=chosen)
+
+
+def worker_environ(section: Mapping[str, Any], recorder_path: str | os.PathLike[str]) -> dict[str, str]:
+    """The variables with which :func:`app_from_environ` builds this test's app in another process."""
+    return {SECTION_ENV: json.dumps(section), RECORDER_ENV: os.fspath(recorder_path)}
+
+
+def app_from_environ(environ: Mapping[str, str] | None = None) -> TasksApp:
+    """The app of the test that started this process (see :func:`worker_environ`)."""
+    env = os.environ if environ is None else environ
+    missing = [name for name in (SECTION_ENV, RECORDER_ENV) if name not in env]
+    if missing:
+        raise RuntimeError(
+            f"{', '.join(missing)} not set: start this process with EngineHarness.worker_environ()"
+        )
+    return build_app(json.loads(env[SECTION_ENV]), env[RECORDER_ENV])

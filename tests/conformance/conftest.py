@@ -19,10 +19,10 @@ at collection, never reported as skipped.
 Adding an engine (postgres, dramatiq-redis, dramatiq-rabbitmq, celery-redis,
 celery-rabbitmq): add its key to ``ENGINES`` and an ``EngineSpec`` to
 ``harness.SPECS`` whose harness starts the engine's native worker in a
-subprocess importing ``tests/conformance/jobs.py`` (build the app there with
-``jobs.build_app``; pass the section and recorder path through the
-environment), and give each test its own queue names / database so runs are
-isolated.
+subprocess on ``tests/conformance/worker_app.py`` with
+``harness.worker_environ()`` (which builds the test's app there, through
+``apps.build_app``), names its server fixtures in ``EngineSpec.fixtures``, and
+gives each test its own queues / database so runs are isolated.
 
 Not yet written, because no engine today can show it (the memory engine lives
 in the test's process, ``crash_safe=False``): the SIGKILL test of SPEC §3 —
@@ -122,15 +122,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EngineHarness]:
     """A started harness for one engine: its own app and recorder file per test."""
     spec = SPECS[request.param]
-    # Services go here: an engine on a real server (postgres, redis, rabbitmq)
-    # requests its session-scoped service fixture, e.g.
-    # request.getfixturevalue("postgres_service"), which fails - never skips -
-    # when the server is missing in CI (SPEC §8). Per-test isolation (a fresh
-    # database from a template, unique queue names) is the harness's job.
+    # An engine on a real server (postgres, redis, rabbitmq) names its
+    # session-scoped service fixture in EngineSpec.fixtures; that fixture fails -
+    # never skips - when the server is missing in CI (SPEC §8). Per-test
+    # isolation (a fresh database from a template, unique or cleared queues:
+    # the @task(queue=...) names in jobs.py are fixed) is the harness's job.
+    services = {name: request.getfixturevalue(name) for name in spec.fixtures}
     marker = request.node.get_closest_marker("tasks_config")
     overrides: dict[str, Any] = marker.args[0] if marker is not None else {}
     section = deep_merge(deep_merge(SUITE_SECTION, spec.section), overrides)
-    harness = spec.harness(spec.key, section, tmp_path / "recorder.jsonl")
+    harness = spec.harness(spec.key, section, tmp_path / "recorder.jsonl", services)
     await harness.start()
     try:
         yield harness

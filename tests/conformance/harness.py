@@ -5,14 +5,22 @@ started app, the recorder, and a way to run jobs (``drain``, a background
 worker with graceful stop) and to put raw bytes on a queue. The memory engine
 runs its worker in-process; later engines start their native worker (the
 ``dramatiq`` / ``celery worker`` / ``lexigram-compat worker`` CLI) in a
-subprocess importing ``tests/conformance/jobs.py``, and add an :class:`EngineSpec`
-to :data:`SPECS`.
+subprocess with :meth:`EngineHarness.worker_environ` pointed at
+``tests/conformance/worker_app.py``, and add an :class:`EngineSpec` to
+:data:`SPECS`.
+
+The contract a harness keeps: jobs run only inside ``drain()`` and between
+``start_worker()`` and ``stop_worker()`` - never from a worker left running -
+because tests enqueue several jobs first and then observe the order they ran
+in. A subprocess harness can build ``drain()`` from a worker it starts,
+:meth:`EngineHarness.idle` polled with ``wait_until``, and a graceful stop.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,7 +33,7 @@ from lexigram_compat.adapters.memory import MemoryEngine
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.result import Result
 
-from .apps import build_app, engine_capabilities
+from .apps import build_app, engine_capabilities, worker_environ
 from .recorder import Recorder
 
 __all__ = [
@@ -84,10 +92,19 @@ def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, A
 class EngineHarness(abc.ABC):
     """One engine under test, with its own app and recorder file (one per test)."""
 
-    def __init__(self, key: str, section: Mapping[str, Any], recorder_path: Path) -> None:
+    def __init__(
+        self,
+        key: str,
+        section: Mapping[str, Any],
+        recorder_path: Path,
+        services: Mapping[str, Any] | None = None,
+    ) -> None:
         self.key = key
         self.section = section
         self.recorder = Recorder(recorder_path)
+        self.services: Mapping[str, Any] = services or {}
+        """The values of :attr:`EngineSpec.fixtures` (servers' URLs, ...), by fixture name;
+        a harness adds what it needs to ``section`` before :meth:`start`."""
         self._app: TasksApp | None = None
 
     @property
@@ -109,6 +126,11 @@ class EngineHarness(abc.ABC):
     def new_app(self, tasks: TaskRegistry | None = None) -> TasksApp:
         """Another app (not started) from the same config, container and recorder."""
         return build_app(self.section, self.recorder.path, tasks=tasks)
+
+    def worker_environ(self) -> dict[str, str]:
+        """The environment for a worker subprocess: ``tests/conformance/worker_app.py``
+        then builds the same app (section, tasks, container, recorder file) as :meth:`new_app`."""
+        return {**os.environ, **worker_environ(self.section, self.recorder.path)}
 
     async def start(self) -> None:
         self._app = self.new_app()
@@ -140,6 +162,16 @@ class EngineHarness(abc.ABC):
         """Put a job on its queue without the producer's validation (engines with a
         wire format of their own translate the envelope as their producer would)."""
         await self.push_raw(envelope.queue, envelope.to_bytes())
+
+    async def idle(self) -> bool:
+        """No job of the app is ready, running or waiting on a retry delay (what
+        ``drain()`` waits for; jobs delayed into the future do not count)."""
+        for backend in self.app.backend_set:
+            for queue in backend.queues():
+                for status in (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.RETRYING):
+                    if await backend.engine.count(queue, status):
+                        return False
+        return True
 
     # -- waiting, never sleeping blind -----------------------------------------------
     async def wait_until(
@@ -180,8 +212,14 @@ class EngineHarness(abc.ABC):
 class MemoryHarness(EngineHarness):
     """The memory engine: the app's own worker runs on the test's event loop."""
 
-    def __init__(self, key: str, section: Mapping[str, Any], recorder_path: Path) -> None:
-        super().__init__(key, section, recorder_path)
+    def __init__(
+        self,
+        key: str,
+        section: Mapping[str, Any],
+        recorder_path: Path,
+        services: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(key, section, recorder_path, services)
         self._worker: asyncio.Task[int] | None = None
 
     async def drain(self, timeout: float = WAIT_TIMEOUT) -> None:
@@ -235,6 +273,9 @@ class EngineSpec:
     section: Mapping[str, Any]
     """``tasks:`` settings selecting the engine and broker (merged over :data:`SUITE_SECTION`)."""
     harness: type[EngineHarness]
+    fixtures: tuple[str, ...] = ()
+    """Fixtures the harness needs (a server, e.g. ``"postgres_service"``), requested per
+    test and handed to it as ``services``: a missing server fails in CI, never skips."""
 
     @cached_property
     def capabilities(self) -> Capabilities:

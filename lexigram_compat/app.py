@@ -364,3 +364,25 @@ class TasksApp:
             return await worker.run(handle_signals=handle_signals)
         finally:
             self._workers.discard(worker)
+
+    def run_worker_sync(
+        self,
+        *,
+        until_idle: bool = False,
+        queues: list[str] | None = None,
+        concurrency: int | None = None,
+        fail_fast: bool = False,
+        scheduler: bool | None = None,
+    ) -> int:
+        """Sync twin of :meth:`run_worker` (for sync apps and test suites),
+        run on the app's loop; blocks this thread until the worker returns."""
+        return call_in_loop(
+            self._loop,
+            lambda: self.run_worker(
+                until_idle=until_idle,
+                queues=queues,
+                concurrency=concurrency,
+                fail_fast=fail_fast,
+                scheduler=scheduler,
+            ),
+        )

@@ -59,3 +59,18 @@ def test_quickstart_tells_the_whole_story() -> None:
     assert "dead letters left: 0" in out
     assert "midnight fire time -> 1 job; ticking the same window again -> 0 more" in out
     assert out.rstrip().endswith("nothing was lost.")
+
+
+def test_sync_example_runs_jobs_from_sync_code() -> None:
+    done = subprocess.run(
+        [sys.executable, "examples/sync_app.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "enqueued 3 invoice jobs from sync code" in done.stdout
+    assert "worker ran 3 attempts" in done.stdout
+    assert "invoice #3 for customer-3" in done.stdout

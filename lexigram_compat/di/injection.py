@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, cast, get_args, get_origin
 
 from lexigram_compat.di.markers import INJECTED, Inject, Named
 from lexigram_compat.errors import DependencyResolutionError
@@ -111,25 +111,22 @@ async def resolve_missing(
 def resolve_missing_sync(
     task: Task[Any, Any], supplied: set[str], resolver: Resolver | None
 ) -> dict[str, Any]:
-    """Sync twin of :func:`resolve_missing` for ``Task.run`` on a sync task."""
-    resolved: dict[str, Any] = {}
-    for req in requirements(task, supplied):
-        try:
-            if resolver is None:
-                raise LookupError("no container")
-            value = resolver.resolve(req.key, req.name)
-            if inspect.isawaitable(value):
-                if inspect.iscoroutine(value):
-                    value.close()
-                raise TypeError(
-                    "the resolver is async; run this sync task through a worker, or use a sync resolve()"
-                )
-        except Exception as exc:
-            if req.has_default and isinstance(exc, LookupError):
-                continue
-            raise _failure(task, req, exc) from exc
-        resolved[req.param] = value
-    return resolved
+    """Sync twin of :func:`resolve_missing` for ``Task.run`` on a sync task.
+
+    Derived by driving the async version one step: it finishes at once unless
+    a resolver really suspends, which a sync caller cannot wait for.
+    """
+    steps = resolve_missing(task, supplied, resolver)
+    try:
+        steps.send(None)
+    except StopIteration as done:
+        return cast(dict[str, Any], done.value)
+    steps.close()
+    raise DependencyResolutionError(
+        f"{task.name}(): the container resolves a parameter asynchronously, which a sync "
+        "Task.run() cannot wait for",
+        hint="run the task through a worker, or give the container a sync resolve()",
+    )
 
 
 def run_inline(task: Task[Any, Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:

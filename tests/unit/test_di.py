@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import pytest
@@ -159,17 +160,32 @@ async def test_any_resolver_object_works_sync_or_async(registry: TaskRegistry) -
     assert (await resolve_missing(job, set(), AsyncResolver()))["mailer"].sender == "async:x"
 
 
-def test_sync_resolution_refuses_an_async_resolver(registry: TaskRegistry) -> None:
+def test_sync_resolution_takes_an_async_resolver_that_does_not_wait(registry: TaskRegistry) -> None:
     class AsyncResolver:
         async def resolve(self, key: Any, name: str | None = None) -> Any:
+            return Mailer("async")
+
+    @task(registry=registry)
+    def job(mailer: Mailer) -> None:
+        return None
+
+    resolved = resolve_missing_sync(job, set(), AsyncResolver())
+    assert isinstance(resolved["mailer"], Mailer)
+    assert resolved["mailer"].sender == "async"
+
+
+def test_sync_resolution_refuses_a_resolver_that_really_waits(registry: TaskRegistry) -> None:
+    class WaitingResolver:
+        async def resolve(self, key: Any, name: str | None = None) -> Any:
+            await asyncio.sleep(0)
             return Mailer()
 
     @task(registry=registry)
     def job(mailer: Mailer) -> None:
         return None
 
-    with pytest.raises(DependencyResolutionError, match="resolver is async"):
-        resolve_missing_sync(job, set(), AsyncResolver())
+    with pytest.raises(DependencyResolutionError, match="asynchronously"):
+        resolve_missing_sync(job, set(), WaitingResolver())
 
 
 async def test_defaults_are_used_when_nothing_resolves(registry: TaskRegistry) -> None:

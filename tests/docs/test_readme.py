@@ -16,6 +16,14 @@ README = (ROOT / "README.md").read_text()
 PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
 
 
+def _run_example(path: str) -> str:
+    done = subprocess.run(
+        [sys.executable, path], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_readme_opens_with_exactly_the_two_commands() -> None:
     first_block = re.search(r"```bash\n(.*?)```", README, flags=re.S)
     assert first_block is not None
@@ -44,16 +52,7 @@ def test_capability_table_matches_the_engines() -> None:
 
 
 def test_quickstart_tells_the_whole_story() -> None:
-    done = subprocess.run(
-        [sys.executable, "examples/quickstart.py"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    out = done.stdout
+    out = _run_example("examples/quickstart.py")
     assert "attempt 1 failed (profile service timed out), attempt 2 succeeded" in out
     assert "after 2 attempts: RuntimeError" in out
     assert "dead letters left: 0" in out
@@ -62,15 +61,7 @@ def test_quickstart_tells_the_whole_story() -> None:
 
 
 def test_sync_example_runs_jobs_from_sync_code() -> None:
-    done = subprocess.run(
-        [sys.executable, "examples/sync_app.py"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "enqueued 3 invoice jobs from sync code" in done.stdout
-    assert "worker ran 3 attempts" in done.stdout
-    assert "invoice #3 for customer-3" in done.stdout
+    out = _run_example("examples/sync_app.py")
+    assert "enqueued 3 invoice jobs from sync code" in out
+    assert "worker ran 3 attempts" in out
+    assert "invoice #3 for customer-3" in out

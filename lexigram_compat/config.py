@@ -1,4 +1,4 @@
-"""The ``tasks:`` configuration: pydantic models, engine resolution and loading.
+"""The ``tasks:`` configuration: pydantic models and loading (engine pairs: ``engine_choice``).
 
 ``TaskConfig.from_yaml("application.yaml")`` reads the ``tasks:`` section,
 overlays ``application.<profile>.yaml`` when ``LEX_PROFILE`` (or ``profile=``)
@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import os
 import re
-import typing
 from collections.abc import Mapping
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Self, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -27,57 +26,32 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from lexigram_compat.config_loading import (
     Problem,
     Source,
     configuration_error,
-    did_you_mean,
     invalid_value,
     problem_error,
     raw_section,
     redact_text,
     redact_url,
 )
-from lexigram_compat.errors import ConfigurationError, EngineNotFoundError
-
-EngineName = Literal["auto", "native", "dramatiq", "celery"]
-BackendType = Literal["memory", "redis", "amqp", "postgres"]
-
-ENGINES: tuple[str, ...] = typing.get_args(EngineName)
-BACKEND_TYPES: tuple[str, ...] = typing.get_args(BackendType)
-BACKEND_ALIASES: Mapping[str, str] = {"rabbitmq": "amqp"}
-AUTO_ENGINES: Mapping[str, str] = {
-    "memory": "native",
-    "postgres": "native",
-    "redis": "dramatiq",
-    "amqp": "dramatiq",
-}
-VALID_ENGINE_PAIRS: tuple[tuple[str, str], ...] = (
-    ("native", "memory"),
-    ("native", "postgres"),
-    ("dramatiq", "redis"),
-    ("dramatiq", "amqp"),
-    ("celery", "redis"),
-    ("celery", "amqp"),
+from lexigram_compat.engine_choice import (
+    AUTO_ENGINES,
+    BACKEND_ALIASES,
+    BACKEND_TYPES,
+    ENGINES,
+    VALID_ENGINE_PAIRS,
+    BackendType,
+    EngineName,
+    choose,
+    pair_problem,
+    resolve_engine,
 )
 
-_PAIRS_TEXT = ", ".join(f"{engine}+{kind}" for engine, kind in VALID_ENGINE_PAIRS)
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,63}")
 _Config = TypeVar("_Config", bound="TaskConfig")
-
-
-def _choose(value: object, choices: tuple[str, ...], what: str) -> str:
-    """Normalise a case-insensitive choice, resolving aliases, or raise a helpful error."""
-    key = value.strip().lower() if isinstance(value, str) else value
-    key = BACKEND_ALIASES.get(key, key) if isinstance(key, str) and what == "backend type" else key
-    if isinstance(key, str) and key in choices:
-        return key
-    aliases = "".join(f" ({a} is an alias of {t})" for a, t in BACKEND_ALIASES.items())
-    valid = ", ".join(choices) + (aliases if what == "backend type" else "")
-    guess = did_you_mean(key, choices) if isinstance(key, str) else ""
-    raise invalid_value(f"unknown {what}; {guess}valid {what}s: {valid}", value)
 
 
 def _check_name(value: str, what: str) -> str:
@@ -85,54 +59,6 @@ def _check_name(value: str, what: str) -> str:
         size = f"{len(value)} characters long; " if len(value) > 63 else ""
         raise invalid_value(f"invalid {what}: {size}use 1-63 characters from A-Z a-z 0-9 _ . : -", value)
     return value
-
-
-def _engine_for(engine: str, backend_type: str) -> str | None:
-    """The concrete engine for a valid pair, or None for an impossible one."""
-    if engine == "auto":
-        return AUTO_ENGINES[backend_type]
-    return engine if (engine, backend_type) in VALID_ENGINE_PAIRS else None
-
-
-def _pair_problem(engine: str, backend_type: str, note: str = "") -> str | None:
-    if _engine_for(engine, backend_type) is not None:
-        return None
-    return f"engine {engine!r}{note} cannot run on backend type {backend_type!r}; valid pairs: {_PAIRS_TEXT}"
-
-
-def resolve_engine(engine: str, backend_type: str) -> str:
-    """Pick the concrete engine for an ``engine`` setting and a backend type.
-
-    ``auto`` picks ``native`` for memory and postgres, ``dramatiq`` for redis
-    and amqp. Both names are case-insensitive; ``rabbitmq`` means ``amqp``.
-
-    Args:
-        engine: ``auto``, ``native``, ``dramatiq`` or ``celery``.
-        backend_type: ``memory``, ``redis``, ``amqp`` (``rabbitmq``) or ``postgres``.
-
-    Returns:
-        ``"native"``, ``"dramatiq"`` or ``"celery"``.
-
-    Raises:
-        EngineNotFoundError: The engine name is unknown.
-        ConfigurationError: The backend type is unknown, or the engine cannot
-            run on it (the message lists the valid pairs).
-    """
-    try:
-        name = _choose(engine, ENGINES, "engine")
-    except PydanticCustomError as exc:
-        raise EngineNotFoundError(
-            exc.message(), hint="set tasks.engine to one of the listed engines"
-        ) from None
-    try:
-        kind = _choose(backend_type, BACKEND_TYPES, "backend type")
-    except PydanticCustomError as exc:
-        raise ConfigurationError(
-            exc.message(), hint="set tasks.backend.type to one of the listed types"
-        ) from None
-    if message := _pair_problem(name, kind):
-        raise ConfigurationError(message, hint="change the engine or the backend type, or use auto")
-    return AUTO_ENGINES[kind] if name == "auto" else name
 
 
 class _Section(BaseModel):
@@ -162,7 +88,7 @@ class BackendConfig(_Section):
     @field_validator("type", mode="before")
     @classmethod
     def _normalise_type(cls, value: object) -> str:
-        return _choose(value, BACKEND_TYPES, "backend type")
+        return choose(value, BACKEND_TYPES, "backend type")
 
     @field_validator("queue_name")
     @classmethod
@@ -199,7 +125,7 @@ class NamedBackendConfig(BackendConfig):
     @field_validator("engine", mode="before")
     @classmethod
     def _normalise_engine(cls, value: object) -> str | None:
-        return None if value is None else _choose(value, ENGINES, "engine")
+        return None if value is None else choose(value, ENGINES, "engine")
 
 
 class WorkerConfig(_Section):
@@ -359,17 +285,17 @@ class TaskConfig(_Section):
     @field_validator("engine", mode="before")
     @classmethod
     def _normalise_engine(cls, value: object) -> str:
-        return _choose(value, ENGINES, "engine")
+        return choose(value, ENGINES, "engine")
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:
         found: list[Problem] = []
-        if message := _pair_problem(self.engine, self.backend.type):
+        if message := pair_problem(self.engine, self.backend.type):
             found.append((("engine",), message))
         seen: dict[str, int] = {}
         for index, entry in enumerate(self.backends):
             note = "" if entry.engine else " (inherited from tasks.engine)"
-            if message := _pair_problem(entry.engine or self.engine, entry.type, note):
+            if message := pair_problem(entry.engine or self.engine, entry.type, note):
                 found.append((("backends", index, "engine"), message))
             if (first := seen.setdefault(entry.name, index)) != index:
                 message = f"duplicate backend name {entry.name!r} (also used by tasks.backends[{first}])"

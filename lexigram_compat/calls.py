@@ -7,7 +7,7 @@ another service (``TaskCall("billing.charge", kwargs={...})``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
@@ -92,6 +92,3 @@ class TaskCall:
 def option_names() -> tuple[str, ...]:
     """The names ``TaskCall.options`` and ``enqueue`` accept."""
     return _OPTION_NAMES
-
-
-IdempotencyKeyFn = Callable[..., str]

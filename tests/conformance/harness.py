@@ -212,15 +212,7 @@ class EngineHarness(abc.ABC):
 class MemoryHarness(EngineHarness):
     """The memory engine: the app's own worker runs on the test's event loop."""
 
-    def __init__(
-        self,
-        key: str,
-        section: Mapping[str, Any],
-        recorder_path: Path,
-        services: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(key, section, recorder_path, services)
-        self._worker: asyncio.Task[int] | None = None
+    _worker: asyncio.Task[int] | None = None  # the background worker, between start/stop_worker
 
     async def drain(self, timeout: float = WAIT_TIMEOUT) -> None:
         if self._worker is not None:

@@ -100,6 +100,8 @@ class TasksApp:
         self._workers: set[AppWorker] = set()
         self.scheduler: Scheduler | None = None
         self._startup_hooks: list[Callable[[TasksApp], Awaitable[None]]] = []
+        for backend in self.backend_set:
+            backend.engine.attach(self)
 
     def on_startup(
         self, hook: Callable[[TasksApp], Awaitable[None]]

@@ -18,6 +18,7 @@ from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.queue import DeadLetter, JobInfo, JobStatus
 
 if TYPE_CHECKING:
+    from lexigram_compat.app import TasksApp
     from lexigram_compat.config import BackendConfig, TaskConfig
 
 __all__ = [
@@ -194,6 +195,28 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def dead_letter_store(self) -> DeadLetterStore:
         """Where this engine keeps dead letters."""
+
+    def attach(self, app: TasksApp) -> None:  # noqa: B027 - optional hook
+        """Called once, at the end of ``TasksApp.__init__``, with the app this engine
+        serves: engines whose own worker runs jobs (Dramatiq, Celery) keep it to
+        declare the app's tasks natively and to reach ``app.execution_context()``."""
+
+    def native_worker_argv(
+        self,
+        app_spec: str,
+        *,
+        queues: Sequence[str] | None,
+        processes: int | None,
+        concurrency: int | None,
+    ) -> list[str] | None:
+        """The command line of the engine's own worker (``dramatiq ...``, ``celery ...``)
+        for the app named by ``app_spec`` (the CLI's ``APP``, ``module:attribute``), or
+        None when ``lexigram-compat worker`` runs the jobs itself (memory, postgres).
+
+        ``queues``, ``processes`` and ``concurrency`` are the CLI's options (None:
+        not given, so ``worker.*`` settings apply); ``lexigram-compat worker`` execs
+        the returned command, so it must be complete (program first)."""
+        return None
 
     def job_source(self) -> JobSource | None:
         """The consumer side for ``lexigram-compat worker``; None when the engine's

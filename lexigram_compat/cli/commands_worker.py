@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import shlex
 import signal
 from collections.abc import Iterator
+from typing import NoReturn
 
 import click
 
@@ -18,22 +21,54 @@ from lexigram_compat.cli.state import CliState, json_option
 from lexigram_compat.cli.supervisor import child_command, supervise
 from lexigram_compat.tasks import validate_queue_name
 
-__all__ = ["native_worker_command", "scheduler", "worker"]
+__all__ = ["native_worker_argv", "scheduler", "worker"]
 
 log = logging.getLogger("lexigram_compat.cli")
 
 
-def native_worker_command(spec: AppSpec, backend: Backend) -> str | None:
-    """The command that runs ``backend``'s jobs when ``lexigram-compat worker`` cannot.
-
-    None for engines with an in-process job source (memory, postgres). This is
-    the hook for engines whose own worker runs the jobs (``celery worker``,
-    ``dramatiq``): today the command is printed; starting it belongs here.
-    """
+def native_worker_argv(
+    spec: AppSpec,
+    backend: Backend,
+    queues: list[str] | None,
+    processes: int | None,
+    concurrency: int | None,
+) -> list[str] | None:
+    """The engine's own worker command for ``backend`` (``dramatiq ...``,
+    ``celery ... worker``), or None for engines whose jobs this command runs
+    in-process (memory, postgres)."""
     if backend.engine.job_source() is not None:
         return None
-    command = backend.engine.capabilities.worker
-    return command.replace("<module>", spec.module).replace("<app>", spec.text)
+    argv = backend.engine.native_worker_argv(
+        spec.text, queues=queues, processes=processes, concurrency=concurrency
+    )
+    if not argv:
+        raise CliError(
+            f"the {backend.key} engine ({backend.name} backend) has no worker this command can start",
+            hint=f"run its jobs with: {backend.engine.capabilities.worker}",
+        )
+    return argv
+
+
+def _exec_native(selected: list[Backend], argvs: dict[str, list[str]]) -> NoReturn:
+    """Replace this process with the one native worker that runs every selected queue."""
+    in_process = [b for b in selected if b.name not in argvs]
+    distinct = {tuple(argv) for argv in argvs.values()}
+    if in_process or len(distinct) > 1:
+        commands = "; ".join(f"{shlex.join(argv)} (backend {name})" for name, argv in argvs.items())
+        raise CliError(
+            "these queues need more than one worker program; start one per backend: " + commands,
+            hint="use --queues to choose the queues of one backend per command",
+        )
+    argv = next(iter(argvs.values()))
+    log.info("starting the engine's own worker: %s", shlex.join(argv))
+    logging.shutdown()
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        raise CliError(
+            f"could not start {argv[0]!r}: {exc.strerror}",
+            hint="install the engine's extra (pip install 'lexigram-compat[dramatiq]' or '[celery]')",
+        ) from None
 
 
 def parse_queues(text: str | None) -> list[str] | None:
@@ -119,14 +154,16 @@ def worker(
     spec = parse_app_spec(app_spec)
     app = load_app(app_spec)
     names = parse_queues(queues)
-    selected = app.backend_set.select(names or app.config.worker.queues)
-    native = {b.name: cmd for b in selected if (cmd := native_worker_command(spec, b)) is not None}
-    if native:
-        commands = "; ".join(f"{cmd} (backend {name})" for name, cmd in native.items())
-        raise CliError(
-            f"these jobs are run by the engine's own worker, not by lexigram-compat worker; run: {commands}",
-            hint="use --queues to choose queues on in-process engines (memory, postgres)",
-        )
+    chosen_names = names or app.config.worker.queues
+    selected = app.backend_set.select(chosen_names)
+    argvs = {
+        b.name: argv
+        for b, physical in selected.items()
+        if (argv := native_worker_argv(spec, b, physical if chosen_names else None, processes, concurrency))
+        is not None
+    }
+    if argvs:
+        _exec_native(list(selected), argvs)
     count = processes or app.config.worker.worker_count
     single = [b for b in selected if not b.engine.capabilities.multi_process]
     if count > 1 and single:

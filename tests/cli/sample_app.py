@@ -13,7 +13,9 @@ subprocess tests use them to enqueue a job inside the worker process.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -136,6 +138,33 @@ class NativeWorkerEngine(MemoryEngine):
     def job_source(self) -> None:  # type: ignore[override]
         return None
 
+    def native_worker_argv(
+        self,
+        app_spec: str,
+        *,
+        queues: Sequence[str] | None,
+        processes: int | None,
+        concurrency: int | None,
+    ) -> list[str] | None:
+        # Stands in for `dramatiq ...` / `celery ... worker`: prints what it was given.
+        report = "import json, sys; print(json.dumps(sys.argv[1:]))"
+        options = {"queues": queues, "processes": processes, "concurrency": concurrency}
+        return [sys.executable, "-c", report, app_spec, json.dumps(options)]
+
+
+class CommandlessEngine(NativeWorkerEngine):
+    """An engine with its own worker but no command line ``worker`` can start."""
+
+    def native_worker_argv(
+        self,
+        app_spec: str,
+        *,
+        queues: Sequence[str] | None,
+        processes: int | None,
+        concurrency: int | None,
+    ) -> list[str] | None:
+        return None
+
 
 class UnreachableEngine(MemoryEngine):
     """A broker that refuses connections."""
@@ -162,6 +191,10 @@ def multi_app() -> TasksApp:
 
 def native_app() -> TasksApp:
     return _with_engine(NativeWorkerEngine)
+
+
+def commandless_app() -> TasksApp:
+    return _with_engine(CommandlessEngine)
 
 
 def down_app() -> TasksApp:

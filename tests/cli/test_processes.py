@@ -169,3 +169,19 @@ def test_processes_until_idle_exit_0_when_all_children_do(tmp_path: Path) -> Non
     assert len(list(marks.iterdir())) == 3
     assert parent.stderr.count("exited with code 0") == 3
     assert json.loads(parent.stdout) == {"processes": 3, "exit_code": 0}
+
+
+def test_an_engine_with_its_own_worker_has_it_exec_in_place_with_the_options() -> None:
+    args = ("tests.cli.sample_app:native_app", "--concurrency", "3", "--queues", "emails")
+    done = run_command("worker", *args)
+    assert done.returncode == 0, done.stderr
+    app_spec, options = json.loads(done.stdout.strip().splitlines()[-1])
+    assert app_spec == "tests.cli.sample_app:native_app"
+    assert json.loads(options) == {"queues": ["emails"], "processes": None, "concurrency": 3}
+
+
+def test_without_queues_the_native_worker_gets_none_and_the_config_applies() -> None:
+    done = run_command("worker", "tests.cli.sample_app:native_app", "--processes", "2")
+    assert done.returncode == 0, done.stderr
+    _, options = json.loads(done.stdout.strip().splitlines()[-1])
+    assert json.loads(options) == {"queues": None, "processes": 2, "concurrency": None}

@@ -44,9 +44,10 @@ def test_the_memory_engine_refuses_several_processes(run: Cli) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_an_engine_with_its_own_worker_prints_the_command(run: Cli) -> None:
-    result = run("worker", "tests.cli.sample_app:native_app", code=2)
-    assert "run: fake-native-worker -A tests.cli.sample_app run (backend default)" in result.stderr
+def test_an_engine_whose_worker_cannot_be_started_names_its_command(run: Cli) -> None:
+    result = run("worker", "tests.cli.sample_app:commandless_app", code=2)
+    assert "has no worker this command can start" in result.stderr
+    assert "fake-native-worker -A <module> run" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 

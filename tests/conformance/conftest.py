@@ -17,23 +17,18 @@ A test whose parameter list ends up empty (no engine qualifies) is deselected
 at collection, never reported as skipped.
 
 Adding an engine (postgres, dramatiq-redis, dramatiq-rabbitmq, celery-redis,
-celery-rabbitmq): add its key to ``ENGINES`` and an ``EngineSpec`` to
-``harness.SPECS`` whose harness starts the engine's native worker in a
-subprocess on ``tests/conformance/worker_app.py`` with
-``harness.worker_environ()`` (which builds the test's app there, through
-``apps.build_app``), names its server fixtures in ``EngineSpec.fixtures``, and
-gives each test its own queues / database so runs are isolated.
+celery-rabbitmq): add a module to ``tests/conformance/engines/`` exposing
+``SPECS`` (see ``engines/__init__.py``), whose harness starts the engine's
+native worker in a subprocess on ``tests/conformance/worker_app.py``
+(``subprocess_harness.SubprocessHarness``), names its server fixtures in
+``EngineSpec.fixtures``, and gives each test its own queues / database so runs
+are isolated.
 
-Not yet written, because no engine today can show it (the memory engine lives
-in the test's process, ``crash_safe=False``): the SIGKILL test of SPEC §3 —
-a worker subprocess killed with SIGKILL mid-job (``slow`` with a long first
-duration) loses nothing, and the job runs again on a new worker with a higher
-attempt number. Write it as ``test_crash.py`` with
-``@pytest.mark.requires("crash_safe")`` together with the first crash-safe
-engine, and add ``crash_safe`` to the probes in ``test_capabilities.py`` (its
-absence there fails collection as soon as an engine declares it). The same
-holds for ``transactional_enqueue`` (an enqueue inside the caller's psycopg
-transaction commits and rolls back with it), which arrives with postgres.
+Crash safety (``crash.py``, the ``crash_safe`` probe of ``test_capabilities.py``)
+runs on engines declaring ``crash_safe``: their harness implements
+``kill_worker()`` (SIGKILL of the worker's processes).
+``transactional_enqueue`` arrives with postgres: declaring it requires a probe in
+``test_capabilities.py`` (collection fails otherwise).
 """
 
 from __future__ import annotations
@@ -47,10 +42,13 @@ import pytest
 
 from lexigram_compat.adapters.base import Capabilities
 
-from .harness import BASELINE, SPECS, SUITE_SECTION, EngineHarness, deep_merge
+from .engines import discover
+from .harness import BASELINE, SUITE_SECTION, EngineHarness, deep_merge
 
-ENGINES: list[str] = ["memory"]
-"""Engine keys the suite runs on (``harness.SPECS`` says how)."""
+SPECS = discover()
+"""How to run the suite on each engine (``tests/conformance/engines/*.py``)."""
+ENGINES: list[str] = list(SPECS)
+"""Engine keys the suite runs on."""
 
 
 def capability_flags() -> tuple[str, ...]:

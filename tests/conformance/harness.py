@@ -5,9 +5,9 @@ started app, the recorder, and a way to run jobs (``drain``, a background
 worker with graceful stop) and to put raw bytes on a queue. The memory engine
 runs its worker in-process; later engines start their native worker (the
 ``dramatiq`` / ``celery worker`` / ``lexigram-compat worker`` CLI) in a
-subprocess with :meth:`EngineHarness.worker_environ` pointed at
-``tests/conformance/worker_app.py``, and add an :class:`EngineSpec` to
-:data:`SPECS`.
+subprocess (see ``subprocess_harness.py``) with :meth:`EngineHarness.worker_environ`
+pointed at ``tests/conformance/worker_app.py``; each engine's :class:`EngineSpec`
+lives in its own module of ``tests/conformance/engines/``.
 
 The contract a harness keeps: jobs run only inside ``drain()`` and between
 ``start_worker()`` and ``stop_worker()`` - never from a worker left running -
@@ -38,7 +38,6 @@ from .recorder import Recorder
 
 __all__ = [
     "BASELINE",
-    "SPECS",
     "SUITE_SECTION",
     "EngineHarness",
     "EngineSpec",
@@ -163,6 +162,11 @@ class EngineHarness(abc.ABC):
         wire format of their own translate the envelope as their producer would)."""
         await self.push_raw(envelope.queue, envelope.to_bytes())
 
+    async def kill_worker(self) -> None:
+        """SIGKILL the background worker (every process of it) mid-job; only
+        harnesses of crash-safe engines, whose worker is another process, can."""
+        raise NotImplementedError(f"{type(self).__name__} has no worker process to kill")
+
     async def idle(self) -> bool:
         """No job of the app is ready, running or waiting on a retry delay (what
         ``drain()`` waits for; jobs delayed into the future do not count)."""
@@ -273,11 +277,6 @@ class EngineSpec:
     def capabilities(self) -> Capabilities:
         """Declared by the engine class; read without connecting anything."""
         return engine_capabilities(TaskConfig.from_dict({"tasks": dict(self.section)}, environ={}))
-
-
-SPECS: dict[str, EngineSpec] = {
-    "memory": EngineSpec("memory", {"engine": "native", "backend": {"type": "memory"}}, MemoryHarness),
-}
 
 
 # -- assertions on results ----------------------------------------------------------------

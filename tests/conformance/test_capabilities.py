@@ -29,6 +29,7 @@ from lexigram_compat.adapters.base import Capabilities
 from lexigram_compat.result import Result
 
 from . import jobs
+from .crash import assert_recovered, kill_mid_job_and_recover
 from .harness import BASELINE, EngineHarness, err, ok
 
 Probe = Callable[[EngineHarness], Awaitable[None]]
@@ -98,6 +99,10 @@ async def dead_letters_honoured(engine: EngineHarness) -> None:
     assert await engine.app.dead_letters.count() == 0
 
 
+async def crash_safe_honoured(engine: EngineHarness) -> None:
+    await assert_recovered(engine, await kill_mid_job_and_recover(engine))
+
+
 async def multi_process_honoured(engine: EngineHarness) -> None:
     job_id = ok(await engine.app.queue.enqueue(jobs.noop("shared")))
     async with engine.new_app() as other:
@@ -164,8 +169,9 @@ HONOURED: dict[str, Probe] = {
     "results": results_honoured,
     "dead_letters": dead_letters_honoured,
     "multi_process": multi_process_honoured,
+    "crash_safe": crash_safe_honoured,
 }
-NOT_PROBED_YET = {"crash_safe", "transactional_enqueue"}
+NOT_PROBED_YET = {"transactional_enqueue"}
 """No engine today can show these; see the note in conftest.py."""
 REFUSED: dict[str, Probe] = {
     "delay": delay_refused,

@@ -14,23 +14,24 @@ import asyncio
 import difflib
 import gc
 import importlib
+import pkgutil
 import statistics
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 __all__ = [
     "METRICS",
-    "SUBJECTS",
     "Metric",
     "Scenario",
     "Subject",
     "SubjectResult",
     "Unsupported",
     "Values",
+    "all_subjects",
     "load_subject",
     "percentile",
     "run_benchmark",
@@ -144,25 +145,33 @@ class Subject(ABC):
         """
 
 
-# Import strings, so that a subject's driver (psycopg, dramatiq, celery) is
-# imported only when that subject is asked for.
-SUBJECTS: dict[str, str] = {
-    "memory": "benchmarks.subjects.memory:MemoryFacade",
-    "memory-floor": "benchmarks.subjects.memory:AsyncioQueueFloor",
-}
+def all_subjects() -> dict[str, type[Subject]]:
+    """Every subject, by name, from the ``SUBJECTS`` mapping of each module in
+    ``benchmarks/subjects/`` (modules import their drivers only when a subject
+    runs, so listing them needs no psycopg, dramatiq or celery)."""
+    import benchmarks.subjects as package
+
+    found: dict[str, type[Subject]] = {}
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        declared: Mapping[str, type[Subject]] = getattr(module, "SUBJECTS", {})
+        for name, cls in declared.items():
+            if name in found:
+                raise RuntimeError(f"benchmark subject {name!r} declared twice (again in {module.__name__})")
+            if not (isinstance(cls, type) and issubclass(cls, Subject)):
+                raise TypeError(f"{module.__name__}.SUBJECTS[{name!r}] is not a Subject subclass")
+            found[name] = cls
+    return found
 
 
 def load_subject(name: str) -> type[Subject]:
     """The subject class registered as ``name``."""
-    target = SUBJECTS.get(name)
-    if target is None:
-        close = difflib.get_close_matches(name, SUBJECTS, n=1)
+    subjects = all_subjects()
+    cls = subjects.get(name)
+    if cls is None:
+        close = difflib.get_close_matches(name, subjects, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise KeyError(f"no benchmark subject {name!r}; {hint}known: {', '.join(SUBJECTS)}")
-    module_name, _, attr = target.partition(":")
-    cls = getattr(importlib.import_module(module_name), attr)
-    if not (isinstance(cls, type) and issubclass(cls, Subject)):
-        raise TypeError(f"{target} is not a Subject subclass")
+        raise KeyError(f"no benchmark subject {name!r}; {hint}known: {', '.join(subjects)}")
     return cls
 
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.harness import SUBJECTS, Scenario, load_subject, run_benchmark
+from benchmarks.harness import Scenario, all_subjects, load_subject, run_benchmark
 from benchmarks.results import Machine, render, update_results
 
 __all__ = ["main"]
@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         "--subjects",
         type=_names,
         default=["memory", "memory-floor"],
-        help=f"comma-separated subject names (known: {', '.join(SUBJECTS)}); default: %(default)s",
+        help=f"comma-separated subject names (known: {', '.join(all_subjects())}); default: %(default)s",
     )
     parser.add_argument("--jobs", type=int, default=20_000, help="jobs per throughput phase")
     parser.add_argument("--latency-jobs", type=int, default=500, help="latency probes, run one at a time")

@@ -1,1 +1,1 @@
-"""Benchmark subjects, one module per engine family (registered in ``benchmarks.harness.SUBJECTS``)."""
+"""Benchmark subjects, one module per engine family (each lists its own in ``SUBJECTS``)."""

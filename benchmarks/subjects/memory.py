@@ -166,3 +166,7 @@ class AsyncioQueueFloor(Subject):
             self.queue.put_nowait((_probe, (token,)))
 
         return await _await_probe(enqueue)
+
+
+SUBJECTS = {"memory": MemoryFacade, "memory-floor": AsyncioQueueFloor}
+"""Found by ``benchmarks.harness.all_subjects``."""

@@ -1,0 +1,206 @@
+-- Job state kept in Redis for engines whose broker keeps none (Dramatiq, Celery).
+--
+-- One script, one command per call (ARGV[1]), so every state change is atomic.
+-- Key layout, under the prefix P (ARGV[2]):
+--   P job:<id>                 hash: the job record (fields in redis_state.py)
+--   P idx:<queue>:<status>     zset: job ids in that status, scored by the time
+--                              they entered it (finished ones expire by score)
+--   P unique:<key>             string: the job id holding an idempotency key or
+--                              a schedule fire time
+-- ARGV[3] is the current time in seconds (float) for every command.
+
+local command = ARGV[1]
+local prefix = ARGV[2]
+local now = tonumber(ARGV[3])
+
+local WAITING = {pending = true, scheduled = true, retrying = true}
+local FINISHED = {completed = true, failed = true, cancelled = true}
+
+local function job_key(id) return prefix .. "job:" .. id end
+local function index_key(queue, status) return prefix .. "idx:" .. queue .. ":" .. status end
+local function unique_key(key) return prefix .. "unique:" .. key end
+
+local function move(id, queue, from, to)
+    if from then redis.call("zrem", index_key(queue, from), id) end
+    redis.call("zadd", index_key(queue, to), now, id)
+end
+
+-- A finished job lives ttl seconds more (0: it goes at once), with its unique key.
+local function finish(id, queue, status, ttl)
+    local key = job_key(id)
+    local held = redis.call("hget", key, "unique_key")
+    if ttl <= 0 then
+        redis.call("del", key)
+        redis.call("zrem", index_key(queue, status), id)
+        if held and held ~= "" and redis.call("get", unique_key(held)) == id then
+            redis.call("del", unique_key(held))
+        end
+        return
+    end
+    local ms = math.max(1, math.floor(ttl * 1000))
+    redis.call("pexpire", key, ms)
+    if held and held ~= "" and redis.call("get", unique_key(held)) == id then
+        redis.call("pexpire", unique_key(held), ms)
+    end
+end
+
+local function set_fields(key, fields)
+    for name, value in pairs(fields) do
+        if value ~= cjson.null then
+            redis.call("hset", key, name, tostring(value))
+        end
+    end
+end
+
+if command == "create" then
+    -- ARGV: id, queue, status, unique key ("" for none), fields (JSON object)
+    local id, queue, status, unique = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+    if unique ~= "" then
+        local holder = redis.call("get", unique_key(unique))
+        if holder and redis.call("exists", job_key(holder)) == 1 then
+            return {holder, 0}
+        end
+    end
+    local key = job_key(id)
+    if redis.call("exists", key) == 1 then
+        return {id, 0}
+    end
+    set_fields(key, cjson.decode(ARGV[8]))
+    redis.call("hset", key, "status", status, "queue", queue, "unique_key", unique)
+    move(id, queue, nil, status)
+    if unique ~= "" then
+        redis.call("set", unique_key(unique), id)
+    end
+    return {id, 1}
+
+elseif command == "start" then
+    -- ARGV: id, attempts counted by the message, fields for a job never created
+    -- (put on the queue by other code). Returns {verdict, attempt}.
+    local id, counted = ARGV[4], tonumber(ARGV[5])
+    local key = job_key(id)
+    local status = redis.call("hget", key, "status")
+    if not status then
+        local fields = cjson.decode(ARGV[6])
+        set_fields(key, fields)
+        redis.call("hset", key, "attempts", 0, "unique_key", "")
+        status = nil
+    elseif FINISHED[status] then
+        return {status, tonumber(redis.call("hget", key, "attempts") or "0")}
+    end
+    local queue = redis.call("hget", key, "queue")
+    local stored = tonumber(redis.call("hget", key, "attempts") or "0")
+    -- A job seen running again was left by a worker that died: a new attempt.
+    local attempt = math.max(stored, counted) + 1
+    redis.call("hset", key, "status", "running", "attempts", attempt, "started_at", now)
+    move(id, queue, status, "running")
+    return {"run", attempt}
+
+elseif command == "complete" or command == "fail" then
+    -- ARGV: id, ttl, result JSON ("" for none) or last error
+    local id, ttl = ARGV[4], tonumber(ARGV[5])
+    local key = job_key(id)
+    local status = redis.call("hget", key, "status")
+    if not status or FINISHED[status] then
+        return 0
+    end
+    local queue = redis.call("hget", key, "queue")
+    local final = command == "complete" and "completed" or "failed"
+    redis.call("hset", key, "status", final, "finished_at", now)
+    if command == "complete" then
+        redis.call("hdel", key, "last_error")
+        if ARGV[6] ~= "" then redis.call("hset", key, "result", ARGV[6]) end
+    else
+        redis.call("hset", key, "last_error", ARGV[6])
+    end
+    move(id, queue, status, final)
+    finish(id, queue, final, ttl)
+    return 1
+
+elseif command == "retry" then
+    -- ARGV: id, run_at, last error
+    local id = ARGV[4]
+    local key = job_key(id)
+    local status = redis.call("hget", key, "status")
+    if status ~= "running" then
+        return 0
+    end
+    local queue = redis.call("hget", key, "queue")
+    redis.call("hset", key, "status", "retrying", "run_at", ARGV[5], "last_error", ARGV[6])
+    move(id, queue, status, "retrying")
+    return 1
+
+elseif command == "release" then
+    -- A stopping worker gives the job back: the attempt does not count.
+    local id = ARGV[4]
+    local key = job_key(id)
+    if redis.call("hget", key, "status") ~= "running" then
+        return 0
+    end
+    local queue = redis.call("hget", key, "queue")
+    local attempts = tonumber(redis.call("hget", key, "attempts") or "1")
+    redis.call("hset", key, "status", "pending", "attempts", math.max(0, attempts - 1))
+    redis.call("hdel", key, "started_at")
+    move(id, queue, "running", "pending")
+    return 1
+
+elseif command == "cancel" then
+    -- ARGV: id, ttl. Only a job that has not started; its unique key is freed.
+    local id, ttl = ARGV[4], tonumber(ARGV[5])
+    local key = job_key(id)
+    local status = redis.call("hget", key, "status")
+    if not status or not WAITING[status] then
+        return 0
+    end
+    local queue = redis.call("hget", key, "queue")
+    local held = redis.call("hget", key, "unique_key")
+    if held and held ~= "" and redis.call("get", unique_key(held)) == id then
+        redis.call("del", unique_key(held))
+    end
+    redis.call("hset", key, "status", "cancelled", "finished_at", now, "unique_key", "")
+    move(id, queue, status, "cancelled")
+    finish(id, queue, "cancelled", ttl)
+    return 1
+
+elseif command == "get" then
+    return redis.call("hgetall", job_key(ARGV[4]))
+
+elseif command == "count" then
+    -- ARGV: queue, ttl, statuses...
+    local queue, ttl = ARGV[4], tonumber(ARGV[5])
+    local total = 0
+    for i = 6, #ARGV do
+        local index = index_key(queue, ARGV[i])
+        if FINISHED[ARGV[i]] then
+            redis.call("zremrangebyscore", index, "-inf", "(" .. tostring(now - ttl))
+        end
+        total = total + redis.call("zcard", index)
+    end
+    return total
+
+elseif command == "clear" then
+    -- ARGV: queue. Forget every waiting job of the queue; return how many.
+    local queue = ARGV[4]
+    local removed = 0
+    for status, _ in pairs(WAITING) do
+        local index = index_key(queue, status)
+        local ids = redis.call("zrange", index, 0, -1)
+        for _, id in ipairs(ids) do
+            local held = redis.call("hget", job_key(id), "unique_key")
+            if held and held ~= "" and redis.call("get", unique_key(held)) == id then
+                redis.call("del", unique_key(held))
+            end
+            redis.call("del", job_key(id))
+            removed = removed + 1
+        end
+        redis.call("del", index)
+    end
+    return removed
+
+elseif command == "guard" then
+    -- ARGV: key, holder, ttl: a plain SET NX (a schedule fire time, a lock).
+    local ok = redis.call("set", unique_key(ARGV[4]), ARGV[5], "NX", "PX", math.max(1, math.floor(tonumber(ARGV[6]) * 1000)))
+    if ok then return 1 end
+    return 0
+end
+
+return redis.error_reply("unknown command " .. tostring(command))

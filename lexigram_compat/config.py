@@ -76,6 +76,8 @@ class BackendConfig(_Section):
         redis_url: Redis URL, used when ``type`` is ``redis``.
         amqp_url: AMQP URL, used when ``type`` is ``amqp``.
         postgres_dsn: PostgreSQL DSN; required when ``type`` is ``postgres``.
+        state_url: Redis URL of a job-state store, for brokers that keep no job
+            records (RabbitMQ): enables ``get_job``, cancel and idempotency keys.
         queue_name: The default queue: 1-63 characters of ``[A-Za-z0-9_.:-]``.
     """
 
@@ -83,6 +85,7 @@ class BackendConfig(_Section):
     redis_url: SecretStr = SecretStr("redis://localhost:6379")
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@localhost:5672//")
     postgres_dsn: SecretStr | None = None
+    state_url: SecretStr | None = None
     queue_name: str = "tasks"
 
     @field_validator("type", mode="before")

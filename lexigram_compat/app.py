@@ -222,6 +222,8 @@ class TasksApp:
         for backend in self.backend_set:
             try:
                 await backend.engine.connect()
+            except ConfigurationError:
+                raise  # e.g. a database schema that is behind: not a broker that may come back
             except TaskQueueError as exc:
                 log.warning("%s: could not connect at start: %s", backend.engine.describe(), exc)
         self._executor = ThreadPoolExecutor(

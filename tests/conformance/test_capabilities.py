@@ -103,6 +103,25 @@ async def crash_safe_honoured(engine: EngineHarness) -> None:
     await assert_recovered(engine, await kill_mid_job_and_recover(engine))
 
 
+async def transactional_enqueue_honoured(engine: EngineHarness) -> None:
+    """Jobs enqueued on the caller's psycopg connection commit or roll back with it."""
+    import psycopg
+
+    dsn = engine.app.config.backend.postgres_dsn
+    assert dsn is not None, "transactional enqueue is psycopg's: the backend needs a postgres_dsn"
+    queue = engine.app.queue
+    async with await psycopg.AsyncConnection.connect(dsn.get_secret_value()) as conn:
+        rolled_back = ok(await queue.enqueue(jobs.noop("rolled-back"), connection=conn))
+        await conn.rollback()
+        committed = ok(await queue.enqueue(jobs.noop("committed"), connection=conn))
+        assert await queue.get_job(committed) is None, "visible before the caller's commit"
+        await conn.commit()
+    assert await queue.get_job(rolled_back) is None
+    assert (await engine.info(committed)).status is JobStatus.PENDING
+    await engine.drain()
+    assert [e.data["tag"] for e in engine.recorder.entries("noop")] == ["committed"]
+
+
 async def multi_process_honoured(engine: EngineHarness) -> None:
     job_id = ok(await engine.app.queue.enqueue(jobs.noop("shared")))
     async with engine.new_app() as other:
@@ -170,8 +189,9 @@ HONOURED: dict[str, Probe] = {
     "dead_letters": dead_letters_honoured,
     "multi_process": multi_process_honoured,
     "crash_safe": crash_safe_honoured,
+    "transactional_enqueue": transactional_enqueue_honoured,
 }
-NOT_PROBED_YET = {"transactional_enqueue"}
+NOT_PROBED_YET: set[str] = set()
 """No engine today can show these; see the note in conftest.py."""
 REFUSED: dict[str, Probe] = {
     "delay": delay_refused,

@@ -1,0 +1,130 @@
+"""A small pool of psycopg ``AsyncConnection``s, and what a driver error means.
+
+No third-party pool: a handful of autocommit connections, opened on demand,
+dropped when broken (the next use opens a fresh one, so a restarted server is
+picked up without restarting workers). Driver errors that mean "the server is
+not there" become :class:`BrokerUnavailableError`; messages are redacted,
+since a driver may quote the DSN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import psycopg
+
+from lexigram_compat.config_loading import redact_text
+from lexigram_compat.errors import BrokerUnavailableError, TaskQueueError
+
+__all__ = ["ConnectionPool", "translate"]
+
+CONNECT_TIMEOUT = 5
+
+
+def translate(exc: BaseException, operation: str) -> TaskQueueError | None:
+    """The typed error for a driver failure, or None when it is not one."""
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | OSError):
+        return BrokerUnavailableError(
+            f"{operation}: PostgreSQL is unreachable ({type(exc).__name__}: {redact_text(str(exc))})",
+            cause=exc,
+        )
+    return None
+
+
+class ConnectionPool:
+    """Up to ``size`` autocommit connections to one DSN."""
+
+    def __init__(
+        self,
+        dsn: str,
+        size: int,
+        *,
+        on_open: Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]] | None = None,
+    ) -> None:
+        self._dsn = dsn
+        self._size = size
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._open = 0
+        self._freed = asyncio.Condition()
+        self._on_open = on_open
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        conn = await psycopg.AsyncConnection.connect(
+            self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+        )
+        try:
+            if self._on_open is not None:
+                await self._on_open(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    async def _take(self) -> psycopg.AsyncConnection[Any]:
+        async with self._freed:
+            while True:
+                while self._idle:
+                    conn = self._idle.pop()
+                    if not conn.closed:
+                        return conn
+                    self._open -= 1
+                if self._open < self._size:
+                    self._open += 1
+                    break
+                await self._freed.wait()
+        try:
+            return await self._connect()
+        except BaseException:
+            await self._give_back(None)
+            raise
+
+    async def _give_back(self, conn: psycopg.AsyncConnection[Any] | None) -> None:
+        async with self._freed:
+            if conn is None or conn.closed or self._closed:
+                self._open -= 1
+                if conn is not None and not conn.closed:
+                    await conn.close()
+            else:
+                self._idle.append(conn)
+            self._freed.notify()
+
+    @contextlib.asynccontextmanager
+    async def connection(self, operation: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A connection for one operation; driver failures come out as typed errors."""
+        if self._closed:
+            raise BrokerUnavailableError(f"{operation}: the engine is closed")
+        try:
+            conn = await self._take()
+        except Exception as exc:
+            raise (translate(exc, operation) or exc) from exc
+        broken = False
+        try:
+            yield conn
+        except Exception as exc:
+            error = translate(exc, operation)
+            if error is None:
+                raise
+            broken = True
+            raise error from exc
+        finally:
+            if broken or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                await conn.close()
+            await self._give_back(conn)
+
+    async def close(self) -> None:
+        """Close every idle connection; ones in use close when given back."""
+        self._closed = True
+        async with self._freed:
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+        for conn in idle:
+            with contextlib.suppress(Exception):
+                await conn.close()

@@ -1,0 +1,293 @@
+"""``engine: native`` with ``backend.type: postgres``: jobs are rows of one table.
+
+Producer and inspection side here; the consumer side is :mod:`.source`,
+dead letters :mod:`.dead_letters`, wake-up :mod:`.listener`, SQL in
+``queries.sql`` and ``migrations/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import psycopg
+
+from lexigram_compat.adapters.base import Capabilities, DeadLetterStore, Engine, JobSource
+from lexigram_compat.adapters.postgres.connections import ConnectionPool
+from lexigram_compat.adapters.postgres.dead_letters import PostgresDeadLetters
+from lexigram_compat.adapters.postgres.listener import Listener
+from lexigram_compat.adapters.postgres.migrate import check_schema
+from lexigram_compat.adapters.postgres.source import PostgresJobSource
+from lexigram_compat.adapters.postgres.sql import DEFAULT_SCHEMA, Queries, validate_schema
+from lexigram_compat.config_loading import redact_url
+from lexigram_compat.envelope import EnvelopeError, JobEnvelope, utcnow
+from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskValidationError
+from lexigram_compat.queue import JobInfo, JobStatus
+
+if TYPE_CHECKING:
+    from lexigram_compat.config import BackendConfig, TaskConfig
+
+__all__ = ["SCHEMA_SETTING", "PostgresEngine"]
+
+log = logging.getLogger("lexigram_compat.postgres")
+
+SCHEMA_SETTING = "postgres_schema"
+"""``tasks.extra.postgres_schema``: the schema holding the job tables (default ``lexigram``)."""
+POOL_SIZE = 4
+FIRE_PREFIX = "schedule:"
+"""``TasksApp.enqueue_fire_time``'s unique keys: stored as (schedule, fire time) guards."""
+
+_STATES = {
+    "pending": JobStatus.PENDING,
+    "retrying": JobStatus.RETRYING,
+    "running": JobStatus.RUNNING,
+    "completed": JobStatus.COMPLETED,
+    "failed": JobStatus.FAILED,
+    "cancelled": JobStatus.CANCELLED,
+}
+
+
+def _row(envelope: JobEnvelope) -> tuple[Any, ...]:
+    key = envelope.unique_key
+    fire = key if key is not None and key.startswith(FIRE_PREFIX) else None
+    return (
+        envelope.job_id,
+        envelope.queue,
+        envelope.task_name,
+        envelope.priority,
+        envelope.run_at,
+        envelope.max_attempts,
+        None if fire else key,
+        envelope.to_bytes(),
+        envelope.enqueued_at,
+        fire,
+    )
+
+
+class PostgresEngine(Engine):
+    """Jobs in PostgreSQL (psycopg 3); run by ``lexigram-compat worker APP``."""
+
+    name: ClassVar[str] = "postgres"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        delay=True,
+        priority=True,
+        idempotency_keys=True,
+        cancel=True,
+        job_status=True,
+        results=True,
+        dead_letters=True,
+        transactional_enqueue=True,
+        crash_safe=True,
+        multi_process=True,
+        worker="lexigram-compat worker APP",
+    )
+
+    def __init__(self, config: TaskConfig, backend: BackendConfig) -> None:
+        super().__init__(config, backend)
+        secret = backend.postgres_dsn
+        if secret is None or not secret.get_secret_value():
+            raise ConfigurationError(
+                "tasks.backend.postgres_dsn is required for the postgres backend",
+                hint="set it, e.g. postgresql://user@host/db (or ${DATABASE_URL})",
+            )
+        self._dsn = secret.get_secret_value()
+        self.schema = validate_schema(config.extra.get(SCHEMA_SETTING, DEFAULT_SCHEMA))
+        self.queries = Queries(self.schema)
+        self._schema_checked = False
+        self.pool = self._new_pool()
+        self._listener: Listener | None = None
+        self.dead_letters = PostgresDeadLetters(self)
+        self._source: PostgresJobSource | None = None
+
+    def _new_pool(self) -> ConnectionPool:
+        return ConnectionPool(self._dsn, POOL_SIZE, on_open=self._on_open)
+
+    async def _on_open(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if not self._schema_checked:
+            await check_schema(conn, self.schema)
+            self._schema_checked = True
+
+    def describe(self) -> str:
+        return f"postgres engine ({redact_url(self._dsn)}, schema {self.schema!r})"
+
+    # -- lifecycle -----------------------------------------------------------
+    async def connect(self) -> None:
+        if self.pool.closed:
+            self.pool = self._new_pool()
+        try:
+            async with self.pool.connection("connect"):
+                pass
+        except BrokerUnavailableError as exc:
+            # Not fatal: enqueue returns Err and workers keep retrying until it is back.
+            log.warning("%s: not reachable at start: %s", self.describe(), exc.message)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
+        await self.pool.close()
+
+    def listener(self) -> Listener:
+        """The LISTEN connection of this process (started by the first worker wait)."""
+        if self._listener is None:
+            self._listener = Listener(self._dsn, self.queries.channel)
+        return self._listener
+
+    def job_source(self) -> JobSource:
+        if self._source is None:
+            self._source = PostgresJobSource(self)
+        return self._source
+
+    @property
+    def dead_letter_store(self) -> DeadLetterStore:
+        return self.dead_letters
+
+    # -- producing -------------------------------------------------------------
+    async def enqueue(self, envelopes: Sequence[JobEnvelope], *, connection: Any = None) -> list[str]:
+        if connection is not None:
+            return await self._enqueue_on(connection, envelopes)
+        async with self.pool.connection("enqueue") as conn:
+            return await self._insert(conn, envelopes)
+
+    async def _enqueue_on(self, connection: Any, envelopes: Sequence[JobEnvelope]) -> list[str]:
+        """Inside the caller's transaction: the jobs commit or roll back with it."""
+        if isinstance(connection, psycopg.AsyncConnection):
+            return await self._insert(connection, envelopes)
+        if isinstance(connection, psycopg.Connection):
+            # enqueue_sync: the caller's thread waits for this loop, so the
+            # connection is not used by two threads at once.
+            return self._insert_sync(connection, envelopes)
+        raise TaskValidationError(
+            f"connection={connection!r} is not a psycopg connection",
+            hint="pass the psycopg AsyncConnection (enqueue) or Connection (enqueue_sync) "
+            "whose transaction the job should join",
+        )
+
+    def _statement(self, envelopes: Sequence[JobEnvelope]) -> tuple[str, Any, bool]:
+        q = self.queries
+        rows = [_row(e) for e in envelopes]
+        if len(rows) == 1 and rows[0][9] is None:
+            return q["insert_job"], [*rows[0][:9], q.channel], True
+        names = [
+            "ids",
+            "queues",
+            "tasks",
+            "priorities",
+            "run_ats",
+            "max_attempts",
+            "unique_keys",
+            "payloads",
+            "enqueued_ats",
+            "fire_keys",
+        ]
+        params: dict[str, Any] = {
+            name: list(col) for name, col in zip(names, zip(*rows, strict=True), strict=True)
+        }
+        params["channel"] = q.channel
+        return q["insert_jobs"], params, False
+
+    async def _insert(
+        self, conn: psycopg.AsyncConnection[Any], envelopes: Sequence[JobEnvelope]
+    ) -> list[str]:
+        query, params, single = self._statement(envelopes)
+        cursor = await conn.execute(query, params, prepare=True)
+        rows = await cursor.fetchall()
+        if not single:
+            return [row[0] for row in rows]
+        if rows:
+            return [rows[0][0]]
+        envelope = envelopes[0]
+        found = await conn.execute(
+            self.queries["existing_job_id"], [envelope.unique_key, envelope.job_id, envelope.unique_key]
+        )
+        row = await found.fetchone()
+        return [row[0] if row else envelope.job_id]
+
+    def _insert_sync(self, conn: psycopg.Connection[Any], envelopes: Sequence[JobEnvelope]) -> list[str]:
+        query, params, single = self._statement(envelopes)
+        rows = conn.execute(query, params).fetchall()
+        if not single:
+            return [row[0] for row in rows]
+        if rows:
+            return [rows[0][0]]
+        envelope = envelopes[0]
+        row = conn.execute(
+            self.queries["existing_job_id"], [envelope.unique_key, envelope.job_id, envelope.unique_key]
+        ).fetchone()
+        return [row[0] if row else envelope.job_id]
+
+    async def push_raw(self, queue: str, payload: bytes, job_id: str) -> None:
+        """Store bytes as a broker would receive them, unchecked (tests of bad input)."""
+        try:
+            envelope: JobEnvelope | None = JobEnvelope.from_bytes(payload)
+        except EnvelopeError:
+            envelope = None
+        task = envelope.task_name if envelope else "<undecodable>"
+        priority = envelope.priority if envelope else 0
+        max_attempts = envelope.max_attempts if envelope else 1
+        q = self.queries
+        async with self.pool.connection("enqueue") as conn:
+            await conn.execute(
+                q["insert_job"],
+                [
+                    job_id,
+                    queue,
+                    task,
+                    priority,
+                    None,
+                    max_attempts,
+                    None,
+                    payload,
+                    utcnow(),
+                    self.queries.channel,
+                ],
+            )
+
+    # -- inspection --------------------------------------------------------------
+    async def get_job(self, job_id: str) -> JobInfo | None:
+        async with self.pool.connection("get_job") as conn:
+            row = await (await conn.execute(self.queries["get_job"], [job_id], prepare=True)).fetchone()
+        if row is None:
+            return None
+        status = _STATES[row[3]]
+        if status is JobStatus.PENDING and row[13]:
+            status = JobStatus.SCHEDULED
+        return JobInfo(
+            job_id=row[0],
+            task_name=row[1],
+            queue=row[2],
+            status=status,
+            attempts=row[4],
+            max_attempts=row[5],
+            enqueued_at=row[6],
+            run_at=row[7],
+            started_at=row[8],
+            finished_at=row[9],
+            last_error=row[10],
+            result=row[11],
+            priority=row[12],
+        )
+
+    async def cancel(self, job_id: str) -> bool:
+        async with self.pool.connection("cancel") as conn:
+            return await (await conn.execute(self.queries["cancel"], [job_id])).fetchone() is not None
+
+    async def count(self, queue: str, status: JobStatus | None) -> int:
+        q = self.queries
+        if status is None:
+            query, params = q["count_waiting"], [queue]
+        elif status is JobStatus.PENDING:
+            query, params = q["count_pending"], [queue]
+        elif status is JobStatus.SCHEDULED:
+            query, params = q["count_scheduled"], [queue]
+        else:
+            state = next(name for name, value in _STATES.items() if value is status)
+            query, params = q["count_state"], [queue, state]
+        async with self.pool.connection("count") as conn:
+            row = await (await conn.execute(query, params)).fetchone()
+        return int(row[0]) if row else 0
+
+    async def clear(self, queue: str) -> int:
+        async with self.pool.connection("clear") as conn:
+            return (await conn.execute(self.queries["clear"], [queue])).rowcount

@@ -1,0 +1,221 @@
+-- Every statement the PostgreSQL engine runs, by name (sql.py loads them).
+-- {schema} is the validated, quoted schema; values are always bound
+-- parameters, never text built from user strings.
+
+-- name: insert_job
+-- One job, one round trip; NOTIFY rides on the same statement (delivered at
+-- commit, so a rolled-back transactional enqueue wakes nobody).
+INSERT INTO {schema}.jobs
+    (id, queue, task_name, priority, run_at, max_attempts, unique_key, payload, enqueued_at)
+VALUES (%s, %s, %s, %s, COALESCE(%s::timestamptz, now()), %s, %s, %s, %s)
+ON CONFLICT DO NOTHING
+RETURNING id, pg_notify(%s, queue);
+
+-- name: existing_job_id
+SELECT id FROM {schema}.jobs WHERE unique_key = %s OR id = %s ORDER BY (unique_key = %s) DESC LIMIT 1;
+
+-- name: insert_jobs
+-- Many jobs in one statement. A job carrying a schedule fire key is inserted
+-- only when its (schedule, fire time) row is new. Returns the id per input,
+-- in order: the existing job's id where an id, key or fire time was taken.
+WITH input AS (
+    SELECT *
+    FROM unnest(%(ids)s::text[], %(queues)s::text[], %(tasks)s::text[], %(priorities)s::int[],
+                %(run_ats)s::timestamptz[], %(max_attempts)s::int[], %(unique_keys)s::text[],
+                %(payloads)s::bytea[], %(enqueued_ats)s::timestamptz[], %(fire_keys)s::text[])
+        WITH ORDINALITY AS t(id, queue, task_name, priority, run_at, max_attempts, unique_key,
+                             payload, enqueued_at, fire_key, ord)
+),
+fired AS (
+    INSERT INTO {schema}.schedule_fires (fire_key, job_id)
+    SELECT fire_key, id FROM input WHERE fire_key IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING fire_key
+),
+inserted AS (
+    INSERT INTO {schema}.jobs
+        (id, queue, task_name, priority, run_at, max_attempts, unique_key, payload, enqueued_at)
+    SELECT id, queue, task_name, priority, COALESCE(run_at, now()), max_attempts, unique_key,
+           payload, enqueued_at
+    FROM input
+    WHERE fire_key IS NULL OR fire_key IN (SELECT fire_key FROM fired)
+    ORDER BY ord
+    ON CONFLICT DO NOTHING
+    RETURNING id, unique_key, queue
+),
+notified AS (
+    SELECT pg_notify(%(channel)s, q) FROM (SELECT DISTINCT queue AS q FROM inserted) AS s
+)
+SELECT COALESCE(new.id, same_key.id, fire.job_id, old.id, i.id), (SELECT count(*) FROM notified)
+FROM input AS i
+LEFT JOIN inserted AS new ON new.id = i.id
+LEFT JOIN inserted AS same_key ON same_key.unique_key = i.unique_key
+LEFT JOIN {schema}.schedule_fires AS fire ON fire.fire_key = i.fire_key
+LEFT JOIN {schema}.jobs AS old ON old.unique_key = i.unique_key
+ORDER BY i.ord;
+
+-- name: claim
+-- A batch per round trip: priority, then run-at, then age; rows another
+-- worker is claiming are skipped, not waited for.
+WITH picked AS MATERIALIZED (
+    SELECT id FROM {schema}.jobs
+    WHERE state IN ('pending', 'retrying') AND queue = ANY(%(queues)s::text[]) AND run_at <= now()
+    ORDER BY priority DESC, run_at, seq
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {schema}.jobs AS j
+SET state = 'running', attempts = j.attempts + 1, token = j.token + 1,
+    started_at = now(), heartbeat_at = now(), worker = %(worker)s
+FROM picked
+WHERE j.id = picked.id
+RETURNING j.id, j.queue, j.token, j.attempts, j.payload, j.priority, j.run_at, j.seq;
+
+-- name: complete
+UPDATE {schema}.jobs AS j
+SET state = 'completed', finished_at = now(), result = u.result::jsonb, last_error = NULL,
+    worker = NULL, heartbeat_at = NULL
+FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS u(id, token, result)
+WHERE j.id = u.id AND j.token = u.token AND j.state = 'running'
+RETURNING j.id;
+
+-- name: complete_and_delete
+-- retention.completed_seconds = 0: a completed job is gone at once.
+DELETE FROM {schema}.jobs AS j
+USING unnest(%s::text[], %s::bigint[]) AS u(id, token)
+WHERE j.id = u.id AND j.token = u.token AND j.state = 'running'
+RETURNING j.id;
+
+-- name: retry
+UPDATE {schema}.jobs AS j
+SET state = 'retrying', run_at = u.run_at, last_error = u.error, worker = NULL, heartbeat_at = NULL
+FROM unnest(%s::text[], %s::bigint[], %s::timestamptz[], %s::text[]) AS u(id, token, run_at, error)
+WHERE j.id = u.id AND j.token = u.token AND j.state = 'running'
+RETURNING j.id;
+
+-- name: dead_letter
+UPDATE {schema}.jobs AS j
+SET state = 'failed', finished_at = now(), last_error = u.summary, error_type = u.error_type,
+    error_message = u.message, traceback = u.traceback, worker = NULL, heartbeat_at = NULL
+FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[])
+    AS u(id, token, summary, error_type, message, traceback)
+WHERE j.id = u.id AND j.token = u.token AND j.state = 'running'
+RETURNING j.id;
+
+-- name: release
+-- Shutdown: back to the queue, the interrupted attempt not counted.
+UPDATE {schema}.jobs
+SET state = 'pending', attempts = attempts - 1, started_at = NULL, worker = NULL, heartbeat_at = NULL
+WHERE id = %s AND token = %s AND state = 'running'
+RETURNING id, pg_notify(%s, queue);
+
+-- name: heartbeat
+UPDATE {schema}.jobs AS j
+SET heartbeat_at = now()
+FROM unnest(%s::text[], %s::bigint[]) AS u(id, token)
+WHERE j.id = u.id AND j.token = u.token AND j.state = 'running';
+
+-- name: rescue
+-- Jobs whose worker stopped heartbeating for a lease: another attempt, or a
+-- dead letter when none is left. The token moves on, so the lost worker's
+-- late outcome is rejected.
+UPDATE {schema}.jobs AS j
+SET state = CASE WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'retrying' END,
+    token = j.token + 1, run_at = now(), worker = NULL, heartbeat_at = NULL,
+    last_error = %(error_type)s || ': ' || %(message)s,
+    finished_at = CASE WHEN j.attempts >= j.max_attempts THEN now() END,
+    error_type = CASE WHEN j.attempts >= j.max_attempts THEN %(error_type)s END,
+    error_message = CASE WHEN j.attempts >= j.max_attempts THEN %(message)s END
+WHERE j.id IN (
+    SELECT id FROM {schema}.jobs
+    WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => %(lease)s)
+    LIMIT 1000
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING j.id, j.state, j.queue, pg_notify(%(channel)s, j.queue);
+
+-- name: sweep_finished
+DELETE FROM {schema}.jobs
+WHERE id IN (
+    SELECT id FROM {schema}.jobs
+    WHERE state IN ('completed', 'cancelled') AND finished_at < now() - make_interval(secs => %s)
+    LIMIT 5000
+);
+
+-- name: sweep_fires
+DELETE FROM {schema}.schedule_fires WHERE fired_at < now() - make_interval(secs => %s);
+
+-- name: get_job
+SELECT id, task_name, queue, state, attempts, max_attempts, enqueued_at, run_at, started_at,
+       finished_at, last_error, result, priority, run_at > now()
+FROM {schema}.jobs
+WHERE id = %s;
+
+-- name: cancel
+-- A cancelled job never ran: its idempotency key is free again.
+UPDATE {schema}.jobs
+SET state = 'cancelled', finished_at = now(), unique_key = NULL
+WHERE id = %s AND state IN ('pending', 'retrying')
+RETURNING id;
+
+-- name: count_waiting
+SELECT count(*) FROM {schema}.jobs WHERE queue = %s AND state IN ('pending', 'retrying');
+
+-- name: count_pending
+SELECT count(*) FROM {schema}.jobs WHERE queue = %s AND state = 'pending' AND run_at <= now();
+
+-- name: count_scheduled
+SELECT count(*) FROM {schema}.jobs WHERE queue = %s AND state = 'pending' AND run_at > now();
+
+-- name: count_state
+SELECT count(*) FROM {schema}.jobs WHERE queue = %s AND state = %s;
+
+-- name: clear
+DELETE FROM {schema}.jobs WHERE queue = %s AND state IN ('pending', 'retrying');
+
+-- name: work_state
+SELECT
+    count(*) FILTER (WHERE state IN ('pending', 'retrying') AND run_at <= now()),
+    count(*) FILTER (WHERE state = 'running'),
+    count(*) FILTER (WHERE state = 'retrying' AND run_at > now()),
+    min(run_at) FILTER (WHERE state = 'retrying' AND run_at > now())
+FROM {schema}.jobs
+WHERE queue = ANY(%s::text[]) AND state IN ('pending', 'retrying', 'running');
+
+-- name: dead_list
+SELECT id, task_name, queue, attempts, error_type, error_message, traceback, finished_at, priority, payload
+FROM {schema}.jobs
+WHERE state = 'failed' AND (%(task)s::text IS NULL OR task_name = %(task)s)
+ORDER BY finished_at DESC, seq DESC
+LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: dead_get
+SELECT id, task_name, queue, attempts, error_type, error_message, traceback, finished_at, priority, payload
+FROM {schema}.jobs
+WHERE state = 'failed' AND id = %s;
+
+-- name: dead_remove
+DELETE FROM {schema}.jobs WHERE state = 'failed' AND id = %s;
+
+-- name: dead_purge
+DELETE FROM {schema}.jobs WHERE state = 'failed' AND (%(cutoff)s::timestamptz IS NULL OR finished_at < %(cutoff)s);
+
+-- name: dead_count
+SELECT count(*) FROM {schema}.jobs WHERE state = 'failed';
+
+-- name: dead_expire
+DELETE FROM {schema}.jobs
+WHERE state = 'failed' AND finished_at < now() - make_interval(secs => %s)
+RETURNING id;
+
+-- name: dead_over_max
+DELETE FROM {schema}.jobs
+WHERE id IN (
+    SELECT id FROM {schema}.jobs WHERE state = 'failed'
+    ORDER BY finished_at DESC, seq DESC
+    OFFSET %s
+)
+RETURNING id;
+
+-- name: schema_version
+SELECT coalesce(max(version), 0) FROM {schema}.schema_migrations;

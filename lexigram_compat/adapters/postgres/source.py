@@ -1,0 +1,168 @@
+"""The consumer side: batched claims, batched guarded outcomes, heartbeats,
+rescue of jobs whose worker died, and retention sweeps.
+
+Every outcome carries the attempt token its claim returned; a row whose token
+moved on (rescued and claimed again) rejects it, so a slow old worker cannot
+overwrite a newer attempt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from lexigram_compat.adapters.base import ClaimedJob, FailureInfo, JobSource, WorkState
+from lexigram_compat.adapters.postgres.batching import Batcher
+from lexigram_compat.envelope import EnvelopeError, JobEnvelope
+from lexigram_compat.serialization import dumps
+
+if TYPE_CHECKING:
+    from lexigram_compat.adapters.postgres.engine import PostgresEngine
+
+__all__ = ["PostgresJobSource"]
+
+log = logging.getLogger("lexigram_compat.postgres")
+
+LOST_WORKER = "lexigram_compat.errors.WorkerLostError"
+FIRE_GUARD_SECONDS = 7 * 24 * 3600.0
+"""(schedule, fire time) guards are kept a week: far longer than any scheduler's clock skew."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outcome:
+    job: ClaimedJob
+    values: tuple[Any, ...]
+
+
+def _key(outcome: _Outcome) -> str:
+    return outcome.job.job_id
+
+
+class PostgresJobSource(JobSource):
+    """What ``lexigram-compat worker`` drives for the PostgreSQL engine."""
+
+    def __init__(self, engine: PostgresEngine) -> None:
+        self.engine = engine
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        cfg = engine.config
+        self.lease = cfg.worker.lease_seconds
+        self.keep_completed = cfg.retention.completed_seconds
+        self.maintenance_every = max(0.1, min(self.lease / 4, 5.0))
+        self._last_maintenance = 0.0
+        patience = max(1.0, self.lease / 2)
+        outcome_batchers: dict[str, Batcher[_Outcome]] = {
+            kind: Batcher(self._writer(kind), _key, patience=patience)
+            for kind in ("complete", "retry", "dead_letter")
+        }
+        self._batchers = outcome_batchers
+
+    # -- claiming ------------------------------------------------------------
+    async def claim(self, queues: Sequence[str], limit: int) -> list[ClaimedJob]:
+        engine = self.engine
+        listener = engine.listener()
+        listener.watch(queues)
+        listener.arm()
+        if time.monotonic() - self._last_maintenance >= self.maintenance_every:
+            await self.maintain()
+        q = engine.queries
+        async with engine.pool.connection("claim") as conn:
+            cursor = await conn.execute(
+                q["claim"],
+                {"queues": list(queues), "limit": limit, "worker": self.worker_id},
+                prepare=True,
+            )
+            rows = await cursor.fetchall()
+        # RETURNING does not keep the ORDER BY of the subquery.
+        rows.sort(key=lambda r: (-r[5], r[6], r[7]))
+        return [self._claimed(row) for row in rows]
+
+    def _claimed(self, row: tuple[Any, ...]) -> ClaimedJob:
+        job_id, queue, token, attempts, payload = row[0], row[1], row[2], row[3], bytes(row[4])
+        try:
+            envelope = JobEnvelope.from_bytes(payload)
+        except EnvelopeError as exc:
+            return ClaimedJob(job_id, None, token, payload, str(exc), queue)
+        envelope = dataclasses.replace(envelope, attempts=attempts)
+        return ClaimedJob(job_id, envelope, token, None, None, queue)
+
+    async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
+        listener = self.engine.listener()
+        listener.watch(queues)
+        await listener.wait(timeout)
+
+    # -- outcomes --------------------------------------------------------------
+    def _writer(self, kind: str) -> Any:
+        async def write(items: Sequence[_Outcome]) -> set[str]:
+            ids = [o.job.job_id for o in items]
+            tokens = [o.job.token for o in items]
+            columns = [list(column) for column in zip(*(o.values for o in items), strict=True)]
+            name = kind
+            if kind == "complete" and self.keep_completed == 0:
+                name, columns = "complete_and_delete", []
+            async with self.engine.pool.connection(kind) as conn:
+                cursor = await conn.execute(self.engine.queries[name], [ids, tokens, *columns], prepare=True)
+                return {row[0] for row in await cursor.fetchall()}
+
+        return write
+
+    async def complete(self, job: ClaimedJob, result: Any) -> bool:
+        encoded = None if result is None else dumps(result).decode()
+        return await self._batchers["complete"].submit(_Outcome(job, (encoded,)))
+
+    async def retry(self, job: ClaimedJob, run_at: datetime, failure: FailureInfo) -> bool:
+        return await self._batchers["retry"].submit(_Outcome(job, (run_at, failure.summary())))
+
+    async def dead_letter(self, job: ClaimedJob, failure: FailureInfo) -> bool:
+        values = (failure.summary(), failure.error_type, failure.message, failure.traceback)
+        return await self._batchers["dead_letter"].submit(_Outcome(job, values))
+
+    async def release(self, job: ClaimedJob) -> bool:
+        q = self.engine.queries
+        async with self.engine.pool.connection("release") as conn:
+            cursor = await conn.execute(q["release"], [job.job_id, job.token, q.channel])
+            return await cursor.fetchone() is not None
+
+    async def heartbeat(self, jobs: Sequence[ClaimedJob]) -> None:
+        async with self.engine.pool.connection("heartbeat") as conn:
+            await conn.execute(
+                self.engine.queries["heartbeat"], [[j.job_id for j in jobs], [j.token for j in jobs]]
+            )
+
+    # -- upkeep ------------------------------------------------------------------
+    async def maintain(self) -> None:
+        """Rescue jobs of dead workers; delete finished jobs and dead letters past retention."""
+        self._last_maintenance = time.monotonic()
+        q = self.engine.queries
+        async with self.engine.pool.connection("maintenance") as conn:
+            cursor = await conn.execute(
+                q["rescue"],
+                {
+                    "lease": self.lease,
+                    "error_type": LOST_WORKER,
+                    "message": f"the worker stopped heartbeating for lease_seconds={self.lease:g}",
+                    "channel": q.channel,
+                },
+            )
+            for job_id, state, queue, _ in await cursor.fetchall():
+                log.warning(
+                    "job %s (queue %s): its worker stopped heartbeating; %s",
+                    job_id,
+                    queue,
+                    "dead-lettered, no attempt left" if state == "failed" else "queued for another attempt",
+                )
+            await conn.execute(q["sweep_finished"], [self.keep_completed])
+            await conn.execute(q["sweep_fires"], [max(FIRE_GUARD_SECONDS, self.keep_completed)])
+        await self.engine.dead_letters.enforce_retention()
+
+    async def work_state(self, queues: Sequence[str]) -> WorkState:
+        async with self.engine.pool.connection("work state") as conn:
+            row = await (await conn.execute(self.engine.queries["work_state"], [list(queues)])).fetchone()
+        assert row is not None
+        return WorkState(ready=row[0], running=row[1], retrying=row[2], next_retry_at=row[3])

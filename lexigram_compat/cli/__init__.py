@@ -31,6 +31,7 @@ from typing import Any
 
 import click
 
+from lexigram_compat.cli.commands_db import db
 from lexigram_compat.cli.commands_dlq import dlq
 from lexigram_compat.cli.commands_enqueue import enqueue
 from lexigram_compat.cli.commands_queues import queues
@@ -84,6 +85,7 @@ cli.add_command(scheduler)
 cli.add_command(enqueue)
 cli.add_command(dlq)
 cli.add_command(queues)
+cli.add_command(db)
 
 
 def main(argv: list[str] | None = None) -> None:

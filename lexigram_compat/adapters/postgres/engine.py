@@ -108,6 +108,11 @@ class PostgresEngine(Engine):
             await check_schema(conn, self.schema)
             self._schema_checked = True
 
+    @property
+    def dsn(self) -> str:
+        """The connection string (a secret: never log it; :meth:`describe` is redacted)."""
+        return self._dsn
+
     def describe(self) -> str:
         return f"postgres engine ({redact_url(self._dsn)}, schema {self.schema!r})"
 

@@ -53,7 +53,10 @@ local function set_fields(key, fields)
 end
 
 if command == "create" then
-    -- ARGV: id, queue, status, unique key ("" for none), fields (JSON object)
+    -- ARGV: id, queue, status, unique key ("" for none), fields (JSON object),
+    -- then optionally the message to publish with it, atomically, when the job
+    -- is new (a Redis broker's queue): hash key, hash field, payload (HSET; ""
+    -- hash key for none), list key, list value, "l" or "r" (LPUSH / RPUSH).
     local id, queue, status, unique = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
     if unique ~= "" then
         local holder = redis.call("get", unique_key(unique))
@@ -70,6 +73,14 @@ if command == "create" then
     move(id, queue, nil, status)
     if unique ~= "" then
         redis.call("set", unique_key(unique), id)
+    end
+    if ARGV[9] then
+        if ARGV[9] ~= "" then redis.call("hset", ARGV[9], ARGV[10], ARGV[11]) end
+        if ARGV[14] == "l" then
+            redis.call("lpush", ARGV[12], ARGV[13])
+        else
+            redis.call("rpush", ARGV[12], ARGV[13])
+        end
     end
     return {id, 1}
 
@@ -159,6 +170,23 @@ elseif command == "cancel" then
     redis.call("hset", key, "status", "cancelled", "finished_at", now, "unique_key", "")
     move(id, queue, status, "cancelled")
     finish(id, queue, "cancelled", ttl)
+    return 1
+
+elseif command == "forget" then
+    -- ARGV: id. Undo a create whose message could not be published.
+    local id = ARGV[4]
+    local key = job_key(id)
+    local status = redis.call("hget", key, "status")
+    if not status then
+        return 0
+    end
+    local queue = redis.call("hget", key, "queue")
+    local held = redis.call("hget", key, "unique_key")
+    if held and held ~= "" and redis.call("get", unique_key(held)) == id then
+        redis.call("del", unique_key(held))
+    end
+    redis.call("zrem", index_key(queue, status), id)
+    redis.call("del", key)
     return 1
 
 elseif command == "get" then

@@ -41,6 +41,7 @@ __all__ = [
     "WAITING_STATUSES",
     "JobStateKeys",
     "RedisJobState",
+    "RedisPush",
     "StartVerdict",
     "StateCall",
     "SyncRedisJobState",
@@ -69,8 +70,31 @@ def _text(value: Any) -> str:
 class StateCall(Generic[T]):
     """One script call: its arguments and how to read the reply."""
 
-    args: tuple[str, ...]
+    args: tuple[Any, ...]
     decode: Callable[[Any], T]
+
+
+@dataclass(frozen=True)
+class RedisPush:
+    """A message to publish with a new job: ``HSET hash_key hash_field payload``
+    (skipped when ``hash_key`` is empty), then push ``list_value`` on ``list_key``."""
+
+    list_key: str
+    list_value: str | bytes
+    hash_key: str = ""
+    hash_field: str = ""
+    payload: str | bytes = ""
+    left: bool = False
+
+    def args(self) -> tuple[Any, ...]:
+        return (
+            self.hash_key,
+            self.hash_field,
+            self.payload,
+            self.list_key,
+            self.list_value,
+            "l" if self.left else "r",
+        )
 
 
 @dataclass(frozen=True)
@@ -105,11 +129,19 @@ class JobStateKeys:
         return f"{self.prefix}job:{job_id}"
 
     # -- producers ---------------------------------------------------------------
-    def create(self, envelope: JobEnvelope, *, scheduled: bool | None = None) -> StateCall[tuple[str, bool]]:
+    def create(
+        self,
+        envelope: JobEnvelope,
+        *,
+        scheduled: bool | None = None,
+        publish: RedisPush | None = None,
+    ) -> StateCall[tuple[str, bool]]:
         """Record a new job (pending, or scheduled when it has a future ``run_at``).
 
         The reply is ``(job_id, created)``: when the envelope's ``unique_key``
         is held by a live job, or its ``job_id`` exists, that job's id and False.
+        With ``publish`` (a broker queue in the same Redis), the message is
+        pushed in the same atomic step, and only when the job is new.
         """
         if scheduled is None:
             scheduled = envelope.run_at is not None and envelope.run_at.timestamp() > time.time()
@@ -121,12 +153,17 @@ class JobStateKeys:
             status.value,
             envelope.unique_key or "",
             json.dumps(self._fields(envelope)),
+            *(publish.args() if publish is not None else ()),
             decode=lambda reply: (_text(reply[0]), int(reply[1]) == 1),
         )
 
     def cancel(self, job_id: str) -> StateCall[bool]:
         """Cancel a job that has not started; False if unknown or too late."""
         return self._call("cancel", job_id, repr(self.ttl), decode=lambda reply: int(reply) == 1)
+
+    def forget(self, job_id: str) -> StateCall[bool]:
+        """Undo :meth:`create` for a job whose message could not be published."""
+        return self._call("forget", job_id, decode=lambda reply: int(reply) == 1)
 
     def get(self, job_id: str) -> StateCall[JobInfo | None]:
         """The job's snapshot, or None when unknown or expired."""

@@ -1,0 +1,184 @@
+"""One real Dramatiq actor per task, and what its body does with each delivery.
+
+The body runs in a Dramatiq worker thread. It reads the delivered message
+(``CurrentMessage``), records the start in the job state (a cancelled job is
+acked without running), runs :func:`~lexigram_compat.worker.execution.execute`
+on the ``AsyncIO`` middleware's event loop, and translates the outcome:
+
+- ``Completed`` → the state records the result; Dramatiq acks.
+- ``RetryLater`` → the same message (same id, attempts counted) is enqueued
+  again with the policy's delay, then the delivery is acked (what Dramatiq's
+  ``Retries`` does, with the facade's delays instead of its own).
+- ``DeadLettered`` → the message, with its failure, is written to Dramatiq's
+  ``.XQ`` queue, then the delivery is acked.
+
+The policy (attempt counting, delays, ``retry_on``/``abort_on``, timeouts, DI,
+argument validation) is all in ``execute``; nothing here decides it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.middleware import CurrentMessage
+from dramatiq.threading import Interrupt
+
+from lexigram_compat.envelope import EnvelopeError, JobEnvelope
+from lexigram_compat.worker.execution import Completed, DeadLettered, RetryLater, execute, undecodable
+
+from .messages import delay_ms, envelope_of, retry_message
+
+if TYPE_CHECKING:
+    from dramatiq import Broker, Message
+
+    from lexigram_compat.app import TasksApp
+    from lexigram_compat.worker.execution import ExecutionContext
+
+    from .dead_letters import DeadLetterWriter
+    from .engine import DramatiqEngine
+
+__all__ = ["ShutdownTimeout", "WorkerRuntime", "declare_actors"]
+
+log = logging.getLogger("lexigram_compat.dramatiq")
+
+
+class ShutdownTimeout(Interrupt):
+    """Raised in a worker thread whose job outlived ``worker.shutdown_timeout``."""
+
+
+class WorkerRuntime:
+    """What the actors of one app share inside a ``dramatiq`` worker process."""
+
+    def __init__(self, engine: DramatiqEngine, app: TasksApp) -> None:
+        self.engine = engine
+        self.app = app
+        self._context: ExecutionContext | None = None
+        self._executing: set[int] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def broker(self) -> Broker:
+        return self.engine.native
+
+    @property
+    def dead_letters(self) -> DeadLetterWriter:
+        return self.engine.dead_letter_writer
+
+    # -- lifecycle (called by the middleware) ------------------------------------------
+    def boot(self) -> None:
+        """Start the app on the worker's event loop (DI, named queues, hooks)."""
+        loop_thread = get_event_loop_thread()
+        if loop_thread is None:
+            raise RuntimeError("the AsyncIO middleware is missing from the broker")
+        loop_thread.run_coroutine(self.app.start())
+        self._context = self.app.execution_context()
+
+    def shutdown(self) -> None:
+        loop_thread = get_event_loop_thread()
+        if loop_thread is not None and self.app.is_started:
+            try:
+                loop_thread.run_coroutine(self.app.close())
+            except Exception:
+                log.exception("closing the app in the worker failed")
+
+    def interrupt_running(self) -> None:
+        """Give back the jobs still running (``worker.shutdown_timeout`` passed)."""
+        from dramatiq.threading import raise_thread_exception
+
+        with self._lock:
+            running = list(self._executing)
+        for ident in running:
+            log.warning("a job outlived worker.shutdown_timeout: giving it back to its queue")
+            raise_thread_exception(ident, ShutdownTimeout)  # type: ignore[no-untyped-call]
+
+    # -- one delivery ------------------------------------------------------------------
+    def run_current(self) -> None:
+        message = CurrentMessage.get_current_message()
+        if message is None:
+            raise RuntimeError("a lexigram actor ran outside a Dramatiq worker (no current message)")
+        task = self.app.registry.get(message.actor_name)
+        default_max = task.policy(self.app.default_policy).max_attempts if task else 1
+        try:
+            envelope = envelope_of(message, default_max_attempts=default_max)
+        except EnvelopeError as exc:
+            self.dead_letters.write(message, undecodable(str(exc)).failure, 1)
+            return
+        state = self.engine.sync_state
+        if state is not None:
+            verdict = state.run(state.keys.start(envelope))
+            if not verdict.run:
+                log.info("job %s is %s: not run again", envelope.job_id, verdict.status.value)
+                return
+            attempt = verdict.attempt
+        else:
+            attempt = envelope.attempts + 1
+        current = replace(envelope, attempts=attempt)
+        self.app.events.started(current)
+        try:
+            outcome = self._execute(current)
+        except ShutdownTimeout:
+            self._give_back(message, envelope)
+            return
+        self._translate(message, current, outcome)
+
+    def _execute(self, envelope: JobEnvelope) -> Completed | RetryLater | DeadLettered:
+        loop_thread = get_event_loop_thread()
+        if loop_thread is None or self._context is None:
+            raise RuntimeError("the worker did not boot the app (is LexigramMiddleware on the broker?)")
+        ident = threading.get_ident()
+        with self._lock:
+            self._executing.add(ident)
+        try:
+            return loop_thread.run_coroutine(execute(self._context, envelope))
+        finally:
+            with self._lock:
+                self._executing.discard(ident)
+
+    def _give_back(self, message: Message[Any], envelope: JobEnvelope) -> None:
+        """Put the job back on its queue, this attempt not counted (shutdown)."""
+        state = self.engine.sync_state
+        if state is not None:
+            state.run(state.keys.release(envelope.job_id))
+        self.broker.enqueue(retry_message(message, envelope.attempts, None))
+
+    def _translate(
+        self, message: Message[Any], envelope: JobEnvelope, outcome: Completed | RetryLater | DeadLettered
+    ) -> None:
+        state = self.engine.sync_state
+        job_id = envelope.job_id
+        if isinstance(outcome, Completed):
+            if state is not None:
+                state.run(state.keys.complete(job_id, outcome.result))
+            self.app.events.succeeded(envelope, outcome.duration)
+        elif isinstance(outcome, RetryLater):
+            summary = outcome.failure.summary()
+            # The state first: the next delivery may start before enqueue returns.
+            if state is not None:
+                state.run(state.keys.retry(job_id, outcome.run_at, summary))
+            again = retry_message(message, envelope.attempts, outcome.run_at)
+            self.broker.enqueue(again, delay=delay_ms(replace(envelope, run_at=outcome.run_at)))
+            self.app.events.retried(envelope, outcome.delay, summary)
+        else:
+            summary = outcome.failure.summary()
+            self.dead_letters.write(message, outcome.failure, envelope.attempts)
+            if state is not None:
+                state.run(state.keys.fail(job_id, summary))
+            self.app.events.dead_lettered(envelope, summary)
+
+
+def declare_actors(runtime: WorkerRuntime, broker: Broker, queues: dict[str, str]) -> None:
+    """Declare one actor per task name in ``queues`` (task name → physical queue)."""
+    for name, queue in queues.items():
+        if name in broker.actors:
+            continue
+
+        def body(*args: Any, **kwargs: Any) -> None:
+            runtime.run_current()
+
+        body.__name__ = body.__qualname__ = name.replace(".", "_")
+        dramatiq.Actor(body, broker=broker, actor_name=name, queue_name=queue, priority=0, options={})

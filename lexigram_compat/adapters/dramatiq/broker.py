@@ -1,0 +1,113 @@
+"""Building the Dramatiq broker, with all its middleware, before any actor exists.
+
+Dramatiq checks actor options against the broker's middleware when an actor is
+declared, and the ``dramatiq`` CLI consumes only what was declared on the global
+broker when the module was imported. So the app builds the broker, its
+middleware and every actor in ``TasksApp.__init__`` (``Engine.attach``), and
+import order never matters.
+
+Middleware: Dramatiq's defaults minus ``Retries`` (the facade's retry policy
+replaces it: the actor re-enqueues or dead-letters by itself), ``TimeLimit``
+(``execute`` bounds every attempt with the task's ``timeout`` or
+``worker.default_timeout``: one deadline, not two that disagree) and
+``AgeLimit``; plus ``AsyncIO`` (tasks run on its event loop), ``CurrentMessage``
+and :class:`~.middleware.LexigramMiddleware`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from dramatiq import Broker
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq.common import xq_name
+from dramatiq.errors import DecodeError
+from dramatiq.middleware import AsyncIO, Callbacks, CurrentMessage, Middleware, Pipelines
+
+from .settings import DramatiqSettings
+
+if TYPE_CHECKING:
+    from dramatiq.broker import Consumer
+
+__all__ = ["LexigramRabbitmqBroker", "LexigramRedisBroker", "build_broker"]
+
+log = logging.getLogger("lexigram_compat.dramatiq")
+
+
+class _LenientRedisConsumer(_RedisConsumer):
+    """Dramatiq's Redis consumer, except that bytes which are no message go to
+    the dead letters instead of stopping the consumer (the stock one raises, and
+    the id stays claimed by this worker until it dies)."""
+
+    def __next__(self) -> Any:
+        while True:
+            try:
+                return super().__next__()  # type: ignore[no-untyped-call]
+            except DecodeError as exc:
+                self._dead_letter_undecodable(exc)
+
+    def _dead_letter_undecodable(self, exc: DecodeError) -> None:
+        raw = getattr(exc, "data", None)
+        broker: RedisBroker = self.broker
+        client = broker.client
+        acks = f"{broker.namespace}:__acks__.{broker.broker_id}.{self.queue_name}"
+        messages = f"{broker.namespace}:{self.queue_name}.msgs"
+        for rid in client.smembers(acks):
+            if raw is None or client.hget(messages, rid) == raw:
+                log.error(
+                    "queue %s: a message could not be decoded; dead-lettered as %s", self.queue_name, rid
+                )
+                broker.do_nack(self.queue_name, rid.decode() if isinstance(rid, bytes) else rid)
+                return
+
+
+class LexigramRedisBroker(RedisBroker):
+    """Dramatiq's Redis broker with a consumer that survives undecodable bytes."""
+
+    @property
+    def consumer_class(self) -> type[Consumer]:
+        return _LenientRedisConsumer
+
+
+class LexigramRabbitmqBroker(RabbitmqBroker):
+    """Dramatiq's RabbitMQ broker with the dead-letter TTL from config
+    (``retention.dead_letter_seconds``) rather than a process-wide env var."""
+
+    def __init__(self, *, dead_message_ttl: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dead_message_ttl = dead_message_ttl
+
+    def _declare_xq_queue(self, queue_name: str) -> Any:
+        return self.channel.queue_declare(
+            queue=xq_name(queue_name),
+            durable=True,
+            arguments={"x-message-ttl": self.dead_message_ttl},
+        )
+
+
+def build_broker(settings: DramatiqSettings, extra_middleware: list[Middleware]) -> Broker:
+    """The broker for ``settings`` with the engine's middleware (nothing connects yet)."""
+    middleware: list[Middleware] = [
+        Callbacks(),
+        Pipelines(),
+        AsyncIO(),
+        CurrentMessage(),
+        *extra_middleware,
+    ]
+    if settings.broker == "redis":
+        return LexigramRedisBroker(  # type: ignore[no-untyped-call]
+            url=settings.url,
+            middleware=middleware,
+            namespace=settings.namespace,
+            heartbeat_timeout=settings.heartbeat_timeout_ms,
+            dead_message_ttl=settings.dead_message_ttl_ms,
+            maintenance_chance=settings.maintenance_chance,
+        )
+    return LexigramRabbitmqBroker(
+        url=settings.url,
+        middleware=middleware,
+        confirm_delivery=True,
+        dead_message_ttl=settings.dead_message_ttl_ms,
+    )

@@ -1,0 +1,366 @@
+"""The Dramatiq engine: the producer and inspection side, on Redis or RabbitMQ.
+
+Jobs are Dramatiq messages (message id = job id) run by the native
+``dramatiq`` worker. Job records (``get_job``, cancel, idempotency keys, the
+schedule guard) live in the Redis job-state store: on the Redis broker, the
+broker's own Redis, and a new job's record and its message are written in one
+atomic step; on RabbitMQ, the store at ``backend.state_url`` when configured
+(else those features are refused, and the capability table says so), and a
+message is reported ``Ok`` only once RabbitMQ confirmed it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import dramatiq
+
+from lexigram_compat.adapters.base import Capabilities, DeadLetterStore, Engine
+from lexigram_compat.adapters.redis_state import (
+    WAITING_STATUSES,
+    JobStateKeys,
+    RedisJobState,
+    RedisPush,
+    SyncRedisJobState,
+)
+from lexigram_compat.config_loading import redact_text, redact_url
+from lexigram_compat.envelope import JobEnvelope
+from lexigram_compat.errors import BrokerUnavailableError, TaskQueueError
+from lexigram_compat.queue import JobInfo, JobStatus
+
+from .actors import WorkerRuntime, declare_actors
+from .broker import build_broker
+from .dead_letters import DeadLetterWriter, RabbitmqDeadLetters, RedisDeadLetters, XQDeadLetters
+from .messages import delay_ms, dq_name, message_of
+from .middleware import STOP_MARGIN_MS, LexigramMiddleware
+from .settings import DramatiqSettings
+
+if TYPE_CHECKING:
+    import redis
+    import redis.asyncio
+    from dramatiq import Broker
+
+    from lexigram_compat.app import TasksApp
+    from lexigram_compat.config import BackendConfig, TaskConfig
+
+__all__ = ["DramatiqEngine"]
+
+log = logging.getLogger("lexigram_compat.dramatiq")
+
+WORKER_COMMAND = "dramatiq <module>"
+
+
+def _broker_error(operation: str, exc: BaseException) -> TaskQueueError:
+    return BrokerUnavailableError(
+        f"{operation} failed: the broker is unreachable ({type(exc).__name__}: {redact_text(str(exc))})",
+        hint="check that the broker (and the job-state Redis) is running and the URL is right",
+        cause=exc,
+    )
+
+
+class DramatiqEngine(Engine):
+    """Jobs as Dramatiq messages on Redis or RabbitMQ, run by ``dramatiq <module>``."""
+
+    name: ClassVar[str] = "dramatiq"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        delay=True,
+        priority=False,
+        idempotency_keys=True,
+        cancel=True,
+        job_status=True,
+        results=True,
+        dead_letters=True,
+        transactional_enqueue=False,
+        crash_safe=True,
+        multi_process=True,
+        worker=WORKER_COMMAND,
+    )
+
+    def __new__(cls, config: TaskConfig, backend: BackendConfig) -> DramatiqEngine:
+        # RabbitMQ without a state store keeps no job records: a class whose
+        # capability table says so, so those calls are refused up front.
+        chosen = cls
+        if cls is DramatiqEngine and backend.type == "amqp" and backend.state_url is None:
+            chosen = StatelessRabbitmqEngine
+        return super().__new__(chosen)
+
+    def __init__(self, config: TaskConfig, backend: BackendConfig) -> None:
+        super().__init__(config, backend)
+        self.settings = DramatiqSettings.from_config(config, backend)
+        self.native: Broker = build_broker(self.settings, [LexigramMiddleware(self)])
+        self.runtime: WorkerRuntime | None = None
+        self.keys = JobStateKeys(self.settings.state_prefix, ttl=self.settings.completed_ttl)
+        self._state: RedisJobState | None = None
+        self._client: redis.asyncio.Redis | None = None
+        self._publisher: ThreadPoolExecutor | None = None
+        self._dead: XQDeadLetters | None = None
+        self._queues: set[str] = {backend.queue_name, *(config.worker.queues or ())}
+
+    # -- binding -------------------------------------------------------------------------
+    def attach(self, app: TasksApp) -> None:
+        """Declare one actor per task routed to this backend, on this engine's broker,
+        and make that broker the global one, so ``dramatiq <module>`` finds them."""
+        self.runtime = WorkerRuntime(self, app)
+        mine = next((b for b in app.backend_set if b.engine is self), None)
+        if mine is None:
+            return
+        routes: dict[str, str] = {}
+        for task in app.registry:
+            target, physical = app.backend_set.route(task.queue, app.backend_set.primary)
+            if target is mine:
+                routes[task.name] = physical
+                self._queues.add(physical)
+        for queue in sorted(self._queues):
+            self.native.declare_queue(queue)
+        declare_actors(self.runtime, self.native, routes)
+        if mine is app.backend_set.primary:
+            dramatiq.set_broker(self.native)
+
+    def native_worker_argv(
+        self, module: str, *, queues: Sequence[str] | None, processes: int | None, concurrency: int | None
+    ) -> list[str] | None:
+        worker = self.config.worker
+        argv = [
+            sys.executable,
+            "-m",
+            "dramatiq",
+            module.partition(":")[0],
+            "--processes",
+            str(processes or worker.worker_count),
+            "--threads",
+            str(concurrency or worker.max_concurrent_tasks),
+            "--worker-shutdown-timeout",
+            str(int(worker.shutdown_timeout * 1000) + STOP_MARGIN_MS),
+        ]
+        chosen = list(queues or worker.queues or ())
+        if chosen:
+            argv += ["--queues", *chosen]
+        return argv
+
+    def describe(self) -> str:
+        where = redact_url(self.settings.url)
+        return f"dramatiq engine on {self.backend.type} {where} (namespace {self.settings.namespace!r})"
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def state(self) -> RedisJobState | None:
+        """The async job-state store (None on RabbitMQ without ``backend.state_url``)."""
+        return self._state
+
+    @cached_property
+    def sync_state(self) -> SyncRedisJobState | None:
+        """The job-state store for worker threads."""
+        if self.settings.state_url is None:
+            return None
+        import redis
+
+        client: redis.Redis = redis.Redis.from_url(self.settings.state_url)
+        return SyncRedisJobState(client, self.keys)
+
+    @cached_property
+    def dead_letter_writer(self) -> DeadLetterWriter:
+        return DeadLetterWriter(self.native, self.settings.broker)
+
+    async def connect(self) -> None:
+        import redis.asyncio
+
+        if self.settings.state_url is not None:
+            self._client = redis.asyncio.Redis.from_url(self.settings.state_url)
+            self._state = RedisJobState(self._client, self.keys)
+        self._publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lexigram-dramatiq-publish")
+        retention = self.config.retention
+        keep = retention.dead_letter_seconds
+        if self.settings.broker == "redis":
+            assert self._client is not None
+            broker_client = (
+                self._client
+                if self.backend.state_url is None
+                else redis.asyncio.Redis.from_url(self.settings.url)
+            )
+            self._dead = RedisDeadLetters(
+                broker_client, self.settings.namespace, keep, retention.dead_letter_max
+            )
+        else:
+            self._dead = RabbitmqDeadLetters(
+                self.settings.url, sorted(self._queues), keep, retention.dead_letter_max
+            )
+        log.info(
+            "%s: dead letters kept %s (retention.dead_letter_seconds)",
+            self.describe(),
+            "until purged" if keep is None else f"{keep:g}s",
+        )
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+            self._state = None
+        if self._publisher is not None:
+            publisher, self._publisher = self._publisher, None
+            await asyncio.get_running_loop().run_in_executor(publisher, self._close_broker)
+            publisher.shutdown(wait=False)
+
+    def _close_broker(self) -> None:
+        try:
+            self.native.close()
+        except Exception:
+            log.debug("closing the Dramatiq broker failed", exc_info=True)
+
+    @property
+    def dead_letter_store(self) -> DeadLetterStore:
+        if self._dead is None:
+            raise TaskQueueError(
+                "the Dramatiq engine is not connected", hint="start the app first ('async with app:')"
+            )
+        return self._dead
+
+    # -- producing -----------------------------------------------------------------------
+    async def enqueue(self, envelopes: Sequence[JobEnvelope], *, connection: Any = None) -> list[str]:
+        if self.settings.broker == "redis":
+            return [await self._enqueue_redis(envelope) for envelope in envelopes]
+        return [await self._enqueue_rabbitmq(envelope) for envelope in envelopes]
+
+    async def _enqueue_redis(self, envelope: JobEnvelope) -> str:
+        state = self._require_state()
+        message = message_of(envelope)
+        rid = str(uuid.uuid4())
+        delay = delay_ms(envelope)
+        queue = envelope.queue if delay is None else dq_name(envelope.queue)
+        options: dict[str, Any] = {"redis_message_id": rid}
+        if delay is not None:
+            options["eta"] = int(envelope.run_at.timestamp() * 1000) if envelope.run_at else None
+            message = message.copy(queue_name=queue)
+        payload = message.copy(options=options).encode()
+        ns = self.settings.namespace
+        push = RedisPush(
+            list_key=f"{ns}:{queue}",
+            list_value=rid,
+            hash_key=f"{ns}:{queue}.msgs",
+            hash_field=rid,
+            payload=payload,
+        )
+        try:
+            job_id, _ = await state.run(self.keys.create(envelope, scheduled=delay is not None, publish=push))
+        except Exception as exc:
+            raise _broker_error("enqueue", exc) from exc
+        return job_id
+
+    async def _enqueue_rabbitmq(self, envelope: JobEnvelope) -> str:
+        state = self._state
+        delay = delay_ms(envelope)
+        if state is not None:
+            try:
+                job_id, created = await state.run(self.keys.create(envelope, scheduled=delay is not None))
+            except Exception as exc:
+                raise _broker_error("enqueue", exc) from exc
+            if not created:
+                return job_id
+        try:
+            await self._publish(envelope, delay)
+        except Exception as exc:
+            if state is not None:
+                try:
+                    await state.run(self.keys.forget(envelope.job_id))
+                except Exception:
+                    log.exception("job %s: undoing its record after a failed publish failed", envelope.job_id)
+            raise _broker_error("enqueue", exc) from exc
+        return envelope.job_id
+
+    async def _publish(self, envelope: JobEnvelope, delay: int | None) -> None:
+        if self._publisher is None:
+            raise TaskQueueError("the Dramatiq engine is not connected", hint="start the app first")
+        message = message_of(envelope)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._publisher, lambda: self.native.enqueue(message, delay=delay))
+
+    def _require_state(self) -> RedisJobState:
+        if self._state is None:
+            raise TaskQueueError(
+                "the Dramatiq engine is not connected", hint="start the app first ('async with app:')"
+            )
+        return self._state
+
+    # -- inspection ----------------------------------------------------------------------
+    async def get_job(self, job_id: str) -> JobInfo | None:
+        state = self._require_state()
+        return await state.run(self.keys.get(job_id))
+
+    async def cancel(self, job_id: str) -> bool:
+        state = self._require_state()
+        return await state.run(self.keys.cancel(job_id))
+
+    async def count(self, queue: str, status: JobStatus | None) -> int:
+        state = self._require_state()
+        return await state.run(self.keys.count(queue, WAITING_STATUSES if status is None else (status,)))
+
+    async def clear(self, queue: str) -> int:
+        removed = 0
+        if self._state is not None:
+            removed = await self._state.run(self.keys.clear(queue))
+        await self._purge_broker(queue)
+        return removed
+
+    async def _purge_broker(self, queue: str) -> None:
+        if self.settings.broker == "redis":
+            assert self._client is not None
+            ns = self.settings.namespace
+            names = [f"{ns}:{queue}", f"{ns}:{queue}.msgs", f"{ns}:{queue}.DQ", f"{ns}:{queue}.DQ.msgs"]
+            await self._client.delete(*names)
+            return
+        if self._publisher is None:
+            return
+        await asyncio.get_running_loop().run_in_executor(self._publisher, self._purge_rabbitmq, queue)
+
+    def _purge_rabbitmq(self, queue: str) -> None:
+        import pika  # type: ignore[import-untyped]
+
+        broker: Any = self.native
+        for name in (queue, dq_name(queue)):
+            try:
+                broker.channel.queue_purge(name)
+            except pika.exceptions.ChannelClosedByBroker:
+                del broker.channel  # the queue does not exist: nothing to purge
+
+
+class StatelessRabbitmqEngine(DramatiqEngine):
+    """RabbitMQ without ``backend.state_url``: no job records, so no ``get_job``,
+    cancel, results or idempotency keys (refused with a clear error)."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        delay=True,
+        priority=False,
+        idempotency_keys=False,
+        cancel=False,
+        job_status=False,
+        results=False,
+        dead_letters=True,
+        transactional_enqueue=False,
+        crash_safe=True,
+        multi_process=True,
+        worker=WORKER_COMMAND,
+    )
+
+    async def get_job(self, job_id: str) -> JobInfo | None:
+        return None
+
+    async def cancel(self, job_id: str) -> bool:
+        return False
+
+    async def count(self, queue: str, status: JobStatus | None) -> int:
+        if status is not None and status not in WAITING_STATUSES:
+            return 0
+        if self._publisher is None:
+            return 0
+        return await asyncio.get_running_loop().run_in_executor(self._publisher, self._ready, queue)
+
+    def _ready(self, queue: str) -> int:
+        broker: Any = self.native
+        ready, delayed, _ = broker.get_queue_message_counts(queue)
+        return int(ready) + int(delayed)

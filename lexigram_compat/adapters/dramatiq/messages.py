@@ -1,0 +1,228 @@
+"""Job envelopes as Dramatiq messages, and back.
+
+A job is a plain Dramatiq message: ``actor_name`` is the task name,
+``args``/``kwargs`` the JSON arguments, ``message_id`` the facade's job id, so
+``actor.send(...)`` from plain Dramatiq code runs too. What Dramatiq has no
+field for (attempts, max attempts, priority, run-at, unique key, timeout) rides
+in ``options["lexigram"]``; the failure of a dead-lettered job in
+``options["lexigram_failure"]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from dramatiq import Message
+from dramatiq.common import dq_name, q_name, xq_name
+
+from lexigram_compat.adapters.base import FailureInfo
+from lexigram_compat.envelope import EnvelopeError, JobEnvelope, utcnow
+from lexigram_compat.errors import TaskNotFoundError, TaskValidationError
+from lexigram_compat.queue import DeadLetter
+
+__all__ = [
+    "FAILURE_OPTION",
+    "META_OPTION",
+    "dead_letter_of",
+    "dq_name",
+    "envelope_of",
+    "failure_option",
+    "message_of",
+    "q_name",
+    "retry_message",
+    "xq_name",
+]
+
+META_OPTION = "lexigram"
+FAILURE_OPTION = "lexigram_failure"
+# Bookkeeping a broker or a retry adds; a replayed or retried job starts without it.
+_TRANSIENT = ("eta", "redis_message_id", "retries", "traceback", "requeue_timestamp", FAILURE_OPTION)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def message_of(envelope: JobEnvelope) -> Message[Any]:
+    """The Dramatiq message carrying ``envelope`` (message id = job id)."""
+    meta: dict[str, Any] = {
+        "attempts": envelope.attempts,
+        "max_attempts": envelope.max_attempts,
+        "priority": envelope.priority,
+        "enqueued_at": envelope.enqueued_at.isoformat(),
+    }
+    if envelope.run_at is not None:
+        meta["run_at"] = envelope.run_at.isoformat()
+    if envelope.unique_key is not None:
+        meta["unique_key"] = envelope.unique_key
+    if envelope.timeout is not None:
+        meta["timeout"] = envelope.timeout
+    return Message(
+        queue_name=envelope.queue,
+        actor_name=envelope.task_name,
+        args=tuple(envelope.args),
+        kwargs=dict(envelope.kwargs),
+        options={META_OPTION: meta},
+        message_id=envelope.job_id,
+        message_timestamp=_ms(envelope.enqueued_at),
+    )
+
+
+def delay_ms(envelope: JobEnvelope) -> int | None:
+    """Milliseconds until ``run_at`` (None when due now)."""
+    if envelope.run_at is None:
+        return None
+    delay = _ms(envelope.run_at) - _ms(utcnow())
+    return delay if delay > 0 else None
+
+
+def envelope_of(message: Message[Any], *, default_max_attempts: int = 1) -> JobEnvelope:
+    """The envelope a delivered message carries (``attempts`` as enqueued, before
+    this delivery). A message from plain Dramatiq code has no meta: it gets
+    ``default_max_attempts``. Raises :class:`EnvelopeError` for a bad meta."""
+    meta = message.options.get(META_OPTION) or {}
+    if not isinstance(meta, dict):
+        raise EnvelopeError(f"option {META_OPTION!r} must be an object, got {type(meta).__name__}")
+    data = {
+        "v": 1,
+        "id": message.message_id,
+        "task": message.actor_name,
+        "queue": q_name(message.queue_name),
+        "args": list(message.args),
+        "kwargs": dict(message.kwargs),
+        "attempts": meta.get("attempts", 0),
+        "max_attempts": meta.get("max_attempts", default_max_attempts),
+        "priority": meta.get("priority", 5),
+        "run_at": meta.get("run_at"),
+        "enqueued_at": meta.get("enqueued_at")
+        or datetime.fromtimestamp(message.message_timestamp / 1000, UTC).isoformat(),
+        "unique_key": meta.get("unique_key"),
+        "timeout": meta.get("timeout"),
+    }
+    return JobEnvelope.from_dict(data)
+
+
+def _without_transient(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k not in _TRANSIENT}
+
+
+def retry_message(message: Message[Any], attempts: int, run_at: datetime | None) -> Message[Any]:
+    """The same job (same message id) for its next delivery, ``attempts`` counted."""
+    meta = dict(message.options.get(META_OPTION) or {})
+    meta["attempts"] = attempts
+    if run_at is not None:
+        meta["run_at"] = run_at.isoformat()
+    options = _without_transient(dict(message.options))
+    options[META_OPTION] = meta
+    return Message(
+        queue_name=q_name(message.queue_name),
+        actor_name=message.actor_name,
+        args=tuple(message.args),
+        kwargs=dict(message.kwargs),
+        options=options,
+        message_id=message.message_id,
+        message_timestamp=message.message_timestamp,
+    )
+
+
+def failure_option(failure: FailureInfo, attempts: int, failed_at: datetime) -> dict[str, Any]:
+    """What a dead-lettered message carries about why it died."""
+    return {
+        "error_type": failure.error_type,
+        "message": failure.message,
+        "traceback": failure.traceback,
+        "attempts": attempts,
+        "failed_at": failed_at.isoformat(),
+    }
+
+
+def undecodable_problem(raw: bytes) -> str | None:
+    """Why ``raw`` is not a Dramatiq message, or None when it is one."""
+    try:
+        Message.decode(raw)
+    except Exception as exc:
+        cause = exc.__cause__ or exc
+        return f"{type(cause).__name__}: {cause}"
+    return None
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error_type: str
+    message: str
+    traceback: str | None
+    attempts: int
+    failed_at: datetime
+
+
+def dead_letter_of(raw: bytes, job_id: str, queue: str, failed_at: datetime) -> DeadLetter:
+    """A dead letter from the bytes kept in a ``.XQ`` queue.
+
+    ``failed_at`` is the broker's own time of death; a message this library
+    dead-lettered carries its failure. A message Dramatiq dead-lettered itself
+    (its actor is unknown to the worker) or bytes that are no message at all get
+    the reason derived here, as the worker would have reported it.
+    """
+    try:
+        message = Message.decode(raw)
+        envelope = envelope_of(message)
+    except Exception as exc:
+        cause = exc.__cause__ or exc
+        problem = f"{type(cause).__name__}: {cause}"
+        error = TaskValidationError(f"job payload could not be decoded: {problem}")
+        return DeadLetter(
+            job_id=job_id,
+            task_name="<undecodable>",
+            args=[],
+            kwargs={},
+            queue=queue,
+            attempts=1,
+            error_type="lexigram_compat.errors.TaskValidationError",
+            error_message=error.message,
+            traceback=None,
+            failed_at=failed_at,
+            raw=raw,
+        )
+    stored = message.options.get(FAILURE_OPTION)
+    if isinstance(stored, dict):
+        failure = _Failure(
+            str(stored.get("error_type", "")),
+            str(stored.get("message", "")),
+            stored.get("traceback"),
+            int(stored.get("attempts", envelope.attempts)),
+            _parse_time(stored.get("failed_at")) or failed_at,
+        )
+    else:
+        missing = TaskNotFoundError(f"no task named {envelope.task_name!r} is registered in this worker")
+        failure = _Failure(
+            "lexigram_compat.errors.TaskNotFoundError",
+            missing.message,
+            None,
+            envelope.attempts + 1,
+            failed_at,
+        )
+    return DeadLetter(
+        job_id=envelope.job_id,
+        task_name=envelope.task_name,
+        args=list(envelope.args),
+        kwargs=dict(envelope.kwargs),
+        queue=envelope.queue,
+        attempts=failure.attempts,
+        error_type=failure.error_type,
+        error_message=failure.message,
+        traceback=failure.traceback,
+        failed_at=failure.failed_at,
+        priority=envelope.priority,
+    )
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

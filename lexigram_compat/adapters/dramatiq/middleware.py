@@ -1,0 +1,109 @@
+"""The engine's Dramatiq middleware: the worker-process side of an app.
+
+- ``before_worker_boot``: the worker's idle poll becomes ``worker.poll_interval``;
+  the app starts on the ``AsyncIO`` event loop (DI, named queues, startup
+  hooks) before any message is taken; and a SIGTERM stops the worker at once
+  (the CLI's own loop notices a signal only once a second).
+- ``before_worker_shutdown``: jobs still running ``worker.shutdown_timeout``
+  later are interrupted and given back to their queue, attempt uncounted.
+- ``after_nack``: a message Dramatiq dead-lettered by itself (its actor is
+  unknown here) is marked failed in the job state.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from dramatiq.middleware import Middleware
+
+from lexigram_compat.errors import TaskNotFoundError
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from dramatiq import Broker, Worker
+    from dramatiq.broker import MessageProxy
+
+    from .actors import WorkerRuntime
+    from .engine import DramatiqEngine
+
+__all__ = ["LexigramMiddleware"]
+
+log = logging.getLogger("lexigram_compat.dramatiq")
+
+STOP_MARGIN_MS = 10_000
+"""How much longer than ``worker.shutdown_timeout`` the worker waits for its threads."""
+
+
+class LexigramMiddleware(Middleware):
+    """Binds one app's engine to the Dramatiq worker that runs its actors."""
+
+    def __init__(self, engine: DramatiqEngine) -> None:
+        self.engine = engine
+        self._timer: threading.Timer | None = None
+
+    @property
+    def runtime(self) -> WorkerRuntime:
+        runtime = self.engine.runtime
+        if runtime is None:
+            raise RuntimeError("the Dramatiq engine was never attached to an app")
+        return runtime
+
+    def before_worker_boot(self, broker: Broker, worker: Worker) -> None:
+        # Runs after AsyncIO's (list order), so its event loop is up; and before
+        # the worker's threads start, so no message is taken before the app is.
+        worker.worker_timeout = self.engine.settings.poll_interval_ms
+        self.runtime.boot()
+        self._stop_on_sigterm(broker, worker)
+
+    def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
+        log.info("lexigram worker ready: %s", self.engine.describe())
+
+    def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
+        grace = self.engine.settings.shutdown_timeout
+        self._timer = threading.Timer(grace, self.runtime.interrupt_running)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def after_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.runtime.shutdown()
+
+    def after_nack(self, broker: Broker, message: MessageProxy) -> None:
+        state = self.engine.sync_state
+        if state is None:
+            return
+        error = TaskNotFoundError(f"no task named {message.actor_name!r} is registered in this worker")
+        try:
+            state.run(state.keys.fail(message.message_id, f"TaskNotFoundError: {error.message}"))
+        except Exception:
+            log.exception("recording dead-lettered job %s failed", message.message_id)
+
+    def _stop_on_sigterm(self, broker: Broker, worker: Worker) -> None:
+        """In a ``dramatiq`` worker process, stop as soon as SIGTERM arrives: the
+        same steps as the CLI (``worker.stop``, ``broker.close``, exit 0), without
+        waiting for its once-a-second check. A second signal still kills at once."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        original = signal.getsignal(signal.SIGTERM)
+        if not callable(original) or "worker_process" not in getattr(original, "__qualname__", ""):
+            return  # not the dramatiq CLI's worker process: leave signals alone
+        stopping = False
+        timeout = int(self.engine.settings.shutdown_timeout * 1000) + STOP_MARGIN_MS
+
+        def stop(signum: int, frame: FrameType | None) -> Any:
+            nonlocal stopping
+            if stopping:
+                return original(signum, frame)  # the CLI's "killing worker process"
+            stopping = True
+            original(signum, frame)
+            worker.stop(timeout=timeout)
+            broker.close()
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, stop)

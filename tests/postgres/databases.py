@@ -17,7 +17,7 @@ from psycopg import sql
 from lexigram_compat.adapters.postgres import apply_migrations
 from lexigram_compat.adapters.postgres.sql import DEFAULT_SCHEMA
 
-__all__ = ["TestDatabase", "create_test_database", "dsn_for", "template_name"]
+__all__ = ["ScratchDatabase", "create_test_database", "dsn_for", "template_name"]
 
 _templates: dict[str, str] = {}
 """Server DSN -> this process's migrated template database."""
@@ -59,7 +59,7 @@ def _create(server_dsn: str, name: str, template: str | None) -> None:
         conn.execute(statement)
 
 
-class TestDatabase:
+class ScratchDatabase:
     """One test's database: ``dsn`` to use, ``drop()`` when done."""
 
     def __init__(self, server_dsn: str, name: str) -> None:
@@ -71,9 +71,9 @@ class TestDatabase:
         await asyncio.to_thread(_drop, self.server_dsn, self.name)
 
 
-async def create_test_database(server_dsn: str, *, migrated: bool = True) -> TestDatabase:
+async def create_test_database(server_dsn: str, *, migrated: bool = True) -> ScratchDatabase:
     """A fresh database: a copy of the migrated template, or empty with ``migrated=False``."""
     name = f"lexigram_test_{uuid.uuid4().hex[:12]}"
     template = await template_name(server_dsn) if migrated else None
     await asyncio.to_thread(_create, server_dsn, name, template)
-    return TestDatabase(server_dsn, name)
+    return ScratchDatabase(server_dsn, name)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from lexigram_compat.adapters.postgres import PostgresEngine
-from tests.postgres.databases import TestDatabase, create_test_database
+from tests.postgres.databases import ScratchDatabase, create_test_database
 
 from ..harness import EngineSpec, deep_merge
 from ..subprocess_harness import SubprocessHarness, python_module_argv
@@ -17,7 +17,7 @@ __all__ = ["SPECS", "PostgresHarness"]
 class PostgresHarness(SubprocessHarness):
     """A fresh database per test; the real worker CLI runs the jobs."""
 
-    _database: TestDatabase | None = None
+    _database: ScratchDatabase | None = None
 
     async def start(self) -> None:
         server = self.services["postgres_service"]

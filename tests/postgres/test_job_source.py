@@ -1,0 +1,174 @@
+"""The consumer side, statement by statement: batched claims, guarded outcomes
+(attempt tokens), heartbeats, rescue and retention."""
+
+from __future__ import annotations
+
+import asyncio
+
+from lexigram_compat import JobStatus, TasksApp
+from lexigram_compat.adapters.base import FailureInfo
+from lexigram_compat.adapters.postgres import PostgresEngine
+from lexigram_compat.adapters.postgres.source import LOST_WORKER, PostgresJobSource
+from lexigram_compat.envelope import utcnow
+from tests.conformance import jobs
+from tests.conformance.harness import ok
+
+from .conftest import MakeApp
+from .workers import wait_until
+
+FAILURE = FailureInfo("RuntimeError", "boom", "Traceback ...")
+
+
+def source_of(app: TasksApp) -> PostgresJobSource:
+    engine = app.queue.backend.engine
+    assert isinstance(engine, PostgresEngine)
+    source = engine.job_source()
+    assert isinstance(source, PostgresJobSource)
+    return source
+
+
+async def test_one_claim_takes_a_batch_in_priority_then_age_order(make_app: MakeApp) -> None:
+    app = await make_app()
+    ids = ok(await app.queue.enqueue_many([jobs.noop(str(n)) for n in range(30)]))
+    urgent = ok(await app.queue.enqueue(jobs.noop("urgent"), priority=20))
+    source = source_of(app)
+
+    claimed = await source.claim([app.queue.backend.queue_name], 50)
+
+    assert [c.job_id for c in claimed] == [urgent, *ids]
+    assert all(c.envelope is not None and c.envelope.attempts == 1 for c in claimed)
+    assert await app.queue.count(status=JobStatus.RUNNING) == 31
+    assert await source.claim([app.queue.backend.queue_name], 50) == []
+
+
+async def test_concurrent_claims_never_share_a_job(make_app: MakeApp) -> None:
+    producer = await make_app()
+    ok(await producer.queue.enqueue_many([jobs.noop(str(n)) for n in range(200)]))
+    sources = [source_of(await make_app()) for _ in range(4)]
+    queue = producer.queue.backend.queue_name
+
+    async def claim_all(source: PostgresJobSource) -> list[str]:
+        got: list[str] = []
+        while batch := await source.claim([queue], 7):
+            got += [c.job_id for c in batch]
+        return got
+
+    results = await asyncio.gather(*(claim_all(s) for s in sources))
+
+    every = [job_id for got in results for job_id in got]
+    assert len(every) == 200
+    assert len(set(every)) == 200
+
+
+async def test_outcomes_are_written_in_one_batch_and_a_stale_token_is_rejected(make_app: MakeApp) -> None:
+    app = await make_app()
+    ok(await app.queue.enqueue_many([jobs.add(n, 1) for n in range(20)]))
+    source = source_of(app)
+    claimed = await source.claim([app.queue.backend.queue_name], 20)
+
+    accepted = await asyncio.gather(*(source.complete(c, n) for n, c in enumerate(claimed)))
+
+    assert accepted == [True] * 20
+    assert await app.queue.count(status=JobStatus.COMPLETED) == 20
+    assert (await app.queue.get_job(claimed[3].job_id)).result == 3  # type: ignore[union-attr]
+    # A second outcome for the same attempt (or any older token) changes nothing.
+    assert await source.complete(claimed[0], "late") is False
+    assert await source.retry(claimed[1], utcnow(), FAILURE) is False
+    assert await source.dead_letter(claimed[2], FAILURE) is False
+    assert (await app.queue.get_job(claimed[0].job_id)).result == 0  # type: ignore[union-attr]
+
+
+async def test_a_job_whose_worker_stops_heartbeating_is_rescued_with_a_new_token(make_app: MakeApp) -> None:
+    app = await make_app()  # lease_seconds=1.0
+    job_id = ok(await app.queue.enqueue(jobs.noop("lost")))
+    source = source_of(app)
+    queue = app.queue.backend.queue_name
+    [lost] = await source.claim([queue], 1)
+
+    async def rescued() -> bool:
+        await source.maintain()
+        info = await app.queue.get_job(job_id)
+        return info is not None and info.status is JobStatus.RETRYING
+
+    await wait_until(rescued, "the job is rescued")
+    [again] = await source.claim([queue], 1)
+
+    assert again.job_id == job_id
+    assert again.token != lost.token
+    assert again.envelope is not None
+    assert again.envelope.attempts == 2
+    assert await source.complete(lost, None) is False, "the lost attempt's ack must be rejected"
+    assert await source.complete(again, None) is True
+    info = await app.queue.get_job(job_id)
+    assert info is not None
+    assert (info.status, info.attempts) == (JobStatus.COMPLETED, 2)
+
+
+async def test_heartbeats_keep_a_long_job_from_being_rescued(make_app: MakeApp) -> None:
+    app = await make_app()
+    job_id = ok(await app.queue.enqueue(jobs.noop("alive")))
+    source = source_of(app)
+    [alive] = await source.claim([app.queue.backend.queue_name], 1)
+
+    loop = asyncio.get_running_loop()
+    until = loop.time() + 2.5  # longer than two leases
+    while loop.time() < until:
+        await source.heartbeat([alive])
+        await source.maintain()
+        await asyncio.sleep(0.2)
+
+    assert (await app.queue.get_job(job_id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
+    assert await source.complete(alive, None) is True
+
+
+async def test_a_lost_job_with_no_attempt_left_is_dead_lettered(make_app: MakeApp) -> None:
+    app = await make_app()
+    job_id = ok(await app.queue.enqueue(jobs.needs_missing("last")))  # max_retries=0: one attempt
+    source = source_of(app)
+    await source.claim([app.queue.backend.queue_name], 1)
+
+    async def dead() -> bool:
+        await source.maintain()
+        return await app.dead_letters.get(job_id) is not None
+
+    await wait_until(dead, "the job is dead-lettered")
+    letter = await app.dead_letters.get(job_id)
+    assert letter is not None
+    assert (letter.error_type, letter.attempts) == (LOST_WORKER, 1)
+    assert "lease_seconds=1" in letter.error_message
+
+
+async def test_a_cancelled_job_is_never_claimed(make_app: MakeApp) -> None:
+    app = await make_app()
+    cancelled = ok(await app.queue.enqueue(jobs.noop("cancelled")))
+    kept = ok(await app.queue.enqueue(jobs.noop("kept")))
+    assert ok(await app.queue.cancel(cancelled)) is True
+
+    claimed = await source_of(app).claim([app.queue.backend.queue_name], 10)
+
+    assert [c.job_id for c in claimed] == [kept]
+
+
+async def test_completed_jobs_are_swept_after_their_retention(make_app: MakeApp) -> None:
+    app = await make_app(retention={"completed_seconds": 0.5})
+    ids = ok(await app.queue.enqueue_many([jobs.noop(str(n)) for n in range(5)]))
+    await app.run_worker(until_idle=True, scheduler=False)
+    assert await app.queue.count(status=JobStatus.COMPLETED) == 5
+    source = source_of(app)
+
+    async def swept() -> bool:
+        await source.maintain()
+        return await app.queue.count(status=JobStatus.COMPLETED) == 0
+
+    await wait_until(swept, "completed jobs are deleted")
+    assert [await app.queue.get_job(i) for i in ids] == [None] * 5
+
+
+async def test_retention_zero_deletes_a_completed_job_at_once(make_app: MakeApp) -> None:
+    app = await make_app(retention={"completed_seconds": 0})
+    job_id = ok(await app.queue.enqueue(jobs.noop("gone")))
+
+    assert await app.run_worker(until_idle=True, scheduler=False) == 1
+
+    assert await app.queue.get_job(job_id) is None
+    assert await app.queue.count(status=JobStatus.COMPLETED) == 0

@@ -75,16 +75,14 @@ class LexigramRabbitmqBroker(RabbitmqBroker):
     """Dramatiq's RabbitMQ broker with the dead-letter TTL from config
     (``retention.dead_letter_seconds``) rather than a process-wide env var."""
 
-    def __init__(self, *, dead_message_ttl: int, **kwargs: Any) -> None:
+    def __init__(self, *, dead_message_ttl: int | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dead_message_ttl = dead_message_ttl
+        """Milliseconds; None keeps dead letters until purged."""
 
     def _declare_xq_queue(self, queue_name: str) -> Any:
-        return self.channel.queue_declare(
-            queue=xq_name(queue_name),
-            durable=True,
-            arguments={"x-message-ttl": self.dead_message_ttl},
-        )
+        ttl = {} if self.dead_message_ttl is None else {"x-message-ttl": self.dead_message_ttl}
+        return self.channel.queue_declare(queue=xq_name(queue_name), durable=True, arguments=ttl)
 
 
 def build_broker(settings: DramatiqSettings, extra_middleware: list[Middleware]) -> Broker:
@@ -109,5 +107,5 @@ def build_broker(settings: DramatiqSettings, extra_middleware: list[Middleware])
         url=settings.url,
         middleware=middleware,
         confirm_delivery=True,
-        dead_message_ttl=settings.dead_message_ttl_ms,
+        dead_message_ttl=settings.rabbitmq_dead_message_ttl_ms,
     )

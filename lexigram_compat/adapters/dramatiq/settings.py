@@ -32,6 +32,7 @@ __all__ = ["NEVER_MS", "DramatiqSettings"]
 
 NEVER_MS = 100 * 365 * 86_400_000
 """"Keep until purged" as a TTL in milliseconds (a hundred years)."""
+RABBITMQ_MAX_TTL_MS = 2**32 - 1
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 _KNOWN = ("namespace", "maintenance_chance")
 
@@ -53,6 +54,11 @@ class DramatiqSettings:
     completed_ttl: float
     poll_interval_ms: int
     shutdown_timeout: float
+
+    @property
+    def rabbitmq_dead_message_ttl_ms(self) -> int | None:
+        """The ``.XQ`` queues' ``x-message-ttl`` (None: no expiry)."""
+        return None if self.dead_message_ttl_ms == NEVER_MS else self.dead_message_ttl_ms
 
     @property
     def state_prefix(self) -> str:
@@ -81,6 +87,12 @@ class DramatiqSettings:
             url = backend.amqp_url.get_secret_value()
             state = backend.state_url.get_secret_value() if backend.state_url is not None else None
         dead = config.retention.dead_letter_seconds
+        if backend.type == "amqp" and dead is not None and dead * 1000 > RABBITMQ_MAX_TTL_MS:
+            raise ConfigurationError(
+                f"tasks.retention.dead_letter_seconds={dead:g} is over RabbitMQ's largest "
+                f"message TTL ({RABBITMQ_MAX_TTL_MS // 1000} s)",
+                hint="use a smaller value, or null to keep dead letters until purged",
+            )
         return cls(
             broker=backend.type,
             url=url,

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import pika  # type: ignore[import-untyped]
 import redis.asyncio
@@ -24,6 +25,7 @@ import redis.asyncio
 from lexigram_compat.adapters.dramatiq import DramatiqEngine
 from lexigram_compat.adapters.dramatiq.messages import message_of
 from lexigram_compat.envelope import JobEnvelope
+from lexigram_compat.queue import JobStatus
 
 from .. import jobs
 from ..harness import EngineSpec, deep_merge
@@ -69,9 +71,8 @@ class _Vhost:
     def delete(cls) -> None:
         if cls.name is not None:
             with contextlib.suppress(Exception):
-                subprocess.run(
-                    ["rabbitmqctl", "-q", "delete_vhost", cls.name], capture_output=True, timeout=60
-                )
+                argv = ["rabbitmqctl", "-q", "delete_vhost", cls.name]
+                subprocess.run(argv, check=False, capture_output=True, timeout=60)
             cls.name = None
 
 
@@ -114,7 +115,15 @@ class DramatiqHarness(SubprocessHarness):
         await self.wait_for_log(r"lexigram worker ready")
 
     async def idle(self) -> bool:
-        return await super().idle() and await self.broker_empty()
+        # One atomic count per queue: counting status by status could miss a job
+        # moving from retrying to running between two counts.
+        state = self.engine_object.state
+        assert state is not None
+        busy = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.RETRYING)
+        for queue in self.queues():
+            if await state.run(state.keys.count(queue, busy)):
+                return False
+        return await self.broker_empty()
 
     async def broker_empty(self) -> bool:
         raise NotImplementedError
@@ -173,7 +182,8 @@ class RabbitmqHarness(DramatiqHarness):
 
     def own_section(self, services: Mapping[str, Any]) -> dict[str, Any]:
         base = services["rabbitmq_service"].url
-        self.amqp_url = f"{base.rstrip('/').rsplit('/', 1)[0]}/{_Vhost.get()}"
+        parts = urlsplit(base)
+        self.amqp_url = f"{parts.scheme}://{parts.netloc}/{_Vhost.get()}"
         self.state_url = _with_db(services["redis_service"].url, STATE_DB)
         return deep_merge(
             SUITE_EXTRA,

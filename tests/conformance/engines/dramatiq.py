@@ -106,7 +106,8 @@ class DramatiqHarness(SubprocessHarness):
             "tests.conformance.worker_app:app", queues=None, processes=1, concurrency=None
         )
         assert argv is not None
-        return argv
+        # Workers start and stop once per drain: let the CLI exit with them.
+        return [*argv, "--fork-function", "lexigram_compat.adapters.dramatiq.cli_exit:nudge"]
 
     def worker_env(self) -> dict[str, str]:
         return {**super().worker_env(), **WORKER_ENV}

@@ -12,3 +12,4 @@ from __future__ import annotations
 from .apps import app_from_environ
 
 app = app_from_environ()
+celery_app = app.native

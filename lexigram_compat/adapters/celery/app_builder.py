@@ -1,0 +1,65 @@
+"""The ``celery.Celery`` app built from the ``tasks:`` config (``app.native``).
+
+Delivery is ack-late with reject-on-worker-lost (a worker killed mid-job loses
+nothing), JSON only, one reserved message per pool slot, and no remote control
+or result backend (job state lives in the engine's Redis store).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from celery import Celery
+
+from lexigram_compat.adapters.celery.settings import CelerySettings
+
+if TYPE_CHECKING:
+    from lexigram_compat.config import BackendConfig, TaskConfig
+
+__all__ = ["CONSUMER", "broker_url", "build_celery_app"]
+
+CONSUMER = "lexigram_compat.adapters.celery.consumer:DeadLetteringConsumer"
+
+
+def broker_url(backend: BackendConfig) -> str:
+    """The broker URL (a secret: never log it unredacted)."""
+    url = backend.redis_url if backend.type == "redis" else backend.amqp_url
+    return url.get_secret_value()
+
+
+def build_celery_app(config: TaskConfig, backend: BackendConfig, settings: CelerySettings) -> Celery:
+    """A Celery app for ``backend`` whose settings carry the engine's delivery guarantees."""
+    transport: dict[str, Any] = {}
+    if backend.type == "redis":
+        transport["visibility_timeout"] = settings.visibility_timeout
+    else:
+        transport["confirm_publish"] = True  # publisher confirms: a lost publish is an Err
+    transport.update(settings.transport_options)
+    app = Celery("lexigram_compat", broker=broker_url(backend), set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        result_backend=None,
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_default_queue=backend.queue_name,
+        task_create_missing_queues=True,
+        worker_prefetch_multiplier=1,
+        worker_concurrency=config.worker.max_concurrent_tasks,
+        worker_pool=settings.pool,
+        worker_enable_remote_control=False,
+        worker_consumer=CONSUMER,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=4.0,
+        broker_transport_options=transport,
+        timezone="UTC",
+        enable_utc=True,
+    )
+    if backend.type == "redis":
+        app.conf.visibility_timeout = settings.visibility_timeout
+    app.conf.update(dict(settings.settings))
+    return app

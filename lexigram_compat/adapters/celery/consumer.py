@@ -1,0 +1,106 @@
+"""A Celery consumer that dead-letters what it cannot run, instead of dropping it
+or crashing on it.
+
+Celery's own consumer logs and drops undecodable bytes and unknown task names,
+and a message missing its ``id`` header or with a two-item body escapes the
+consumer and stops the worker (celery#7975, #4308). Here each of those becomes a
+dead letter with the reason (the raw bytes kept for undecodable ones), the
+message is acknowledged, and the worker keeps consuming. The engine's app
+selects this class with the ``worker_consumer`` setting.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from celery.worker.consumer import Consumer
+
+if TYPE_CHECKING:
+    from lexigram_compat.adapters.celery.runtime import WorkerRuntime
+
+__all__ = ["DeadLetteringConsumer"]
+
+log = logging.getLogger("lexigram_compat.celery")
+
+
+def _raw(message: Any) -> bytes:
+    body = message.body
+    if isinstance(body, bytes):
+        return body
+    return str(body).encode()
+
+
+def _headers(message: Any) -> dict[str, Any]:
+    headers = getattr(message, "headers", None)
+    return headers if isinstance(headers, dict) else {}
+
+
+class DeadLetteringConsumer(Consumer):  # type: ignore[misc]
+    """Celery's consumer, with bad messages dead-lettered and acknowledged."""
+
+    @property
+    def _runtime(self) -> WorkerRuntime:
+        runtime: WorkerRuntime = self.app.lexigram_runtime
+        return runtime
+
+    def _park(self, message: Any, *, problem: str, task_name: str | None = None, body: Any = None) -> None:
+        headers = _headers(message)
+        job_id = str(headers.get("id") or getattr(message, "properties", {}).get("correlation_id") or uuid.uuid4())
+        queue = (getattr(message, "delivery_info", None) or {}).get("routing_key") or ""
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        if task_name is not None and isinstance(body, list | tuple) and len(body) >= 2:
+            args = list(body[0]) if isinstance(body[0], list | tuple) else []
+            kwargs = dict(body[1]) if isinstance(body[1], dict) else {}
+        try:
+            self._runtime.dead_letter_message(
+                job_id=job_id,
+                task_name=task_name,
+                queue=queue or self.app.conf.task_default_queue,
+                args=args,
+                kwargs=kwargs,
+                problem=problem,
+                raw=None if task_name is not None else _raw(message),
+            )
+        except Exception:
+            log.exception("could not dead-letter message %s; returning it to the queue", job_id)
+            message.reject(requeue=True)
+            return
+        log.error("dead-lettered message %s: %s", job_id, problem)
+        message.ack()
+
+    def on_decode_error(self, message: Any, exc: Exception) -> None:
+        self._park(message, problem=f"not JSON: {exc}")
+
+    def on_unknown_message(self, body: Any, message: Any) -> None:
+        self._park(message, problem="not a Celery task message (no 'task' header or field)")
+
+    def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
+        name = _headers(message).get("task")
+        if not isinstance(name, str):
+            self._park(message, problem=f"unknown task: {exc!r}")
+            return
+        try:
+            decoded = message.decode()
+        except Exception as error:
+            self._park(message, problem=f"not JSON: {error}")
+            return
+        self._park(message, problem=f"unknown task {name!r}", task_name=name, body=decoded)
+
+    def on_invalid_task(self, body: Any, message: Any, exc: Exception) -> None:
+        self._park(message, problem=f"invalid task message: {exc}")
+
+    def create_task_handler(self, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
+        handler: Callable[[Any], Any] = super().create_task_handler(*args, **kwargs)
+
+        def on_task_received(message: Any) -> Any:
+            try:
+                return handler(message)
+            except Exception as exc:  # a malformed message must never stop the consumer
+                self._park(message, problem=f"malformed task message: {type(exc).__name__}: {exc}")
+                return None
+
+        return on_task_received

@@ -1,0 +1,53 @@
+-- Move a job to a new status atomically, if its current status allows it.
+-- KEYS[1] job hash
+-- ARGV[1] key prefix, ARGV[2] job id, ARGV[3] new status, ARGV[4] index score,
+-- ARGV[5] allowed current statuses, comma separated ('none' = no record, '*' = any),
+-- ARGV[6] seconds to keep the record ('' = forever, '0' = delete now),
+-- ARGV[7] attempts delta, ARGV[8] '1' to release the unique key now,
+-- ARGV[9..] field/value pairs to set.
+-- Returns {previous status, attempts, max_attempts, moved (1/0)}.
+local old = redis.call('HGET', KEYS[1], 'status') or 'none'
+if ARGV[5] ~= '*' then
+  local allowed = false
+  for s in string.gmatch(ARGV[5], '[^,]+') do
+    if s == old then allowed = true end
+  end
+  if not allowed then
+    return {old, tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0'),
+            tonumber(redis.call('HGET', KEYS[1], 'max_attempts') or '0'), 0}
+  end
+end
+local prefix = ARGV[1]
+local id = ARGV[2]
+if #ARGV >= 9 then redis.call('HSET', KEYS[1], unpack(ARGV, 9)) end
+local queue = redis.call('HGET', KEYS[1], 'queue') or ''
+if old ~= 'none' then redis.call('ZREM', prefix .. 'q:' .. queue .. ':' .. old, id) end
+redis.call('HSET', KEYS[1], 'status', ARGV[3])
+local attempts
+if ARGV[7] ~= '0' then
+  attempts = redis.call('HINCRBY', KEYS[1], 'attempts', ARGV[7])
+else
+  attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
+end
+local unique = redis.call('HGET', KEYS[1], 'unique_key')
+if ARGV[8] == '1' and unique and unique ~= '' then
+  local ukey = prefix .. 'uniq:' .. unique
+  if redis.call('GET', ukey) == id then redis.call('DEL', ukey) end
+  redis.call('HDEL', KEYS[1], 'unique_key')
+  unique = nil
+end
+local max_attempts = tonumber(redis.call('HGET', KEYS[1], 'max_attempts') or '0')
+if ARGV[6] == '0' then
+  redis.call('DEL', KEYS[1])
+  if unique and unique ~= '' then
+    local ukey = prefix .. 'uniq:' .. unique
+    if redis.call('GET', ukey) == id then redis.call('DEL', ukey) end
+  end
+else
+  redis.call('ZADD', prefix .. 'q:' .. queue .. ':' .. ARGV[3], ARGV[4], id)
+  if ARGV[6] ~= '' then
+    redis.call('EXPIRE', KEYS[1], ARGV[6])
+    if unique and unique ~= '' then redis.call('EXPIRE', prefix .. 'uniq:' .. unique, ARGV[6]) end
+  end
+end
+return {old, attempts, max_attempts, 1}

@@ -1,0 +1,255 @@
+"""Job state for the Celery engine, kept in Redis beside the broker.
+
+Celery's own result backend stores a result per task id, but not what the
+neutral API reports (pending vs scheduled vs retrying, attempts, counts per
+queue and status), and has no atomic "create unless this key is taken" or
+"cancel unless started". So the engine keeps one hash per job and a sorted
+set per ``(queue, status)``; every status change is one Lua script
+(``lua/transition.lua``), so a cancel and a worker's start never both win.
+
+Scores: ``scheduled``/``retrying`` entries are scored by their run-at time
+(a scheduled job whose time has come counts as pending); every other status
+by the time of the change, so finished jobs older than
+``retention.completed_seconds`` are not counted after their records expire.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+
+from lexigram_compat.envelope import JobEnvelope
+from lexigram_compat.queue import JobInfo, JobStatus
+from lexigram_compat.serialization import dumps, loads
+
+__all__ = ["CLEARED", "WAITING", "JobStateStore", "Started"]
+
+CLEARED = "cleared"
+"""Internal status of a job removed by ``clear()``: invisible, and never run."""
+WAITING = (JobStatus.PENDING.value, JobStatus.SCHEDULED.value, JobStatus.RETRYING.value)
+_FINISHED = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
+_NOT_STARTABLE = (JobStatus.CANCELLED.value, CLEARED, JobStatus.COMPLETED.value, JobStatus.FAILED.value)
+
+
+def _script(name: str) -> str:
+    return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text()
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment is not None else ""
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Started:
+    """What the store says when a worker is about to run an attempt."""
+
+    run: bool
+    """False when the job was cancelled, cleared or already finished: ack, do not run."""
+    attempts: int
+    max_attempts: int
+    previous: str
+
+
+class JobStateStore:
+    """Job records and status indexes under one key prefix."""
+
+    def __init__(self, redis: Redis, prefix: str, completed_seconds: float) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.completed_seconds = completed_seconds
+        self._create = redis.register_script(_script("create"))
+        self._transition = redis.register_script(_script("transition"))
+
+    # -- keys ------------------------------------------------------------------
+    def job_key(self, job_id: str) -> str:
+        return f"{self.prefix}job:{job_id}"
+
+    def index_key(self, queue: str, status: str) -> str:
+        return f"{self.prefix}q:{queue}:{status}"
+
+    def unique_key(self, key: str) -> str:
+        return f"{self.prefix}uniq:{key}"
+
+    def _keep(self) -> str:
+        return str(max(0, round(self.completed_seconds)))
+
+    # -- producing ---------------------------------------------------------------
+    async def create(self, envelopes: Sequence[JobEnvelope]) -> list[tuple[bool, str]]:
+        """Create a record per envelope (one round trip): ``(created, job id)`` each,
+        with the holder's id when the job id or unique key is already taken."""
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        for env in envelopes:
+            delayed = env.run_at is not None and env.run_at.timestamp() > now
+            status = JobStatus.SCHEDULED.value if delayed else JobStatus.PENDING.value
+            score = env.run_at.timestamp() if delayed and env.run_at else now
+            fields = [
+                "task", env.task_name, "queue", env.queue, "status", status,
+                "attempts", env.attempts, "max_attempts", env.max_attempts,
+                "priority", env.priority, "enqueued_at", _iso(env.enqueued_at),
+                "run_at", _iso(env.run_at), "unique_key", env.unique_key or "",
+                "timeout", "" if env.timeout is None else env.timeout,
+            ]  # fmt: skip
+            ukey = self.unique_key(env.unique_key) if env.unique_key else ""
+            await self._create(
+                keys=[self.job_key(env.job_id), ukey, self.index_key(env.queue, status)],
+                args=[env.job_id, score, *fields],
+                client=pipe,
+            )
+        replies = await pipe.execute()
+        return [(bool(int(flag)), _text(job_id)) for flag, job_id in replies]
+
+    async def forget(self, envelope: JobEnvelope) -> None:
+        """Undo :meth:`create` for a job whose message could not be published."""
+        await self._move(envelope.job_id, CLEARED, allowed="pending,scheduled", keep="0", release=True)
+
+    # -- transitions -------------------------------------------------------------
+    async def _move(
+        self,
+        job_id: str,
+        status: str,
+        *,
+        allowed: str,
+        score: float | None = None,
+        keep: str = "",
+        attempts: int = 0,
+        release: bool = False,
+        fields: Sequence[Any] = (),
+    ) -> list[Any]:
+        reply: list[Any] = await self._transition(
+            keys=[self.job_key(job_id)],
+            args=[
+                self.prefix, job_id, status, time.time() if score is None else score,
+                allowed, keep, attempts, "1" if release else "0", *fields,
+            ],
+        )  # fmt: skip
+        return [_text(reply[0]), int(reply[1]), int(reply[2]), int(reply[3])]
+
+    async def start(
+        self, job_id: str, task_name: str, queue: str, max_attempts: int, priority: int
+    ) -> Started:
+        """Mark an attempt as running (creating the record for a job published by
+        plain Celery code); refuse when the job was cancelled, cleared or finished."""
+        now = datetime.now(UTC)
+        exists = await self.redis.exists(self.job_key(job_id))
+        fields: list[Any] = ["started_at", _iso(now)]
+        if not exists:
+            fields += [
+                "task", task_name, "queue", queue, "max_attempts", max_attempts,
+                "priority", priority, "enqueued_at", _iso(now), "attempts", 0,
+            ]  # fmt: skip
+        allowed = ",".join(["none", *WAITING, JobStatus.RUNNING.value])
+        previous, attempts, max_seen, moved = await self._move(
+            job_id, JobStatus.RUNNING.value, allowed=allowed, attempts=1, fields=fields
+        )
+        return Started(bool(moved), attempts, max_seen or max_attempts, previous)
+
+    async def complete(self, job_id: str, result: Any) -> None:
+        fields = ["finished_at", _iso(datetime.now(UTC)), "last_error", "", "result", dumps(result)]
+        await self._move(job_id, JobStatus.COMPLETED.value, allowed="running", keep=self._keep(), fields=fields)
+
+    async def retrying(self, job_id: str, run_at: datetime, error: str) -> None:
+        fields = ["run_at", _iso(run_at), "last_error", error]
+        await self._move(
+            job_id, JobStatus.RETRYING.value, allowed="running", score=run_at.timestamp(), fields=fields
+        )
+
+    async def failed(self, job_id: str, error: str) -> None:
+        fields = ["finished_at", _iso(datetime.now(UTC)), "last_error", error]
+        await self._move(job_id, JobStatus.FAILED.value, allowed="*", keep=self._keep(), fields=fields)
+
+    async def release(self, job_id: str) -> bool:
+        """Put a running job back to pending, its attempt not counted (worker shutdown)."""
+        *_, moved = await self._move(job_id, JobStatus.PENDING.value, allowed="running", attempts=-1)
+        return bool(moved)
+
+    async def cancel(self, job_id: str) -> bool:
+        *_, moved = await self._move(
+            job_id,
+            JobStatus.CANCELLED.value,
+            allowed=",".join(WAITING),
+            keep=self._keep(),
+            release=True,
+            fields=["finished_at", _iso(datetime.now(UTC))],
+        )
+        return bool(moved)
+
+    async def clear(self, queue: str) -> int:
+        """Mark every waiting job of ``queue`` cleared (invisible, never run)."""
+        ids: list[str] = []
+        for status in WAITING:
+            ids.extend(_text(m) for m in await self.redis.zrange(self.index_key(queue, status), 0, -1))
+        cleared = 0
+        for job_id in ids:
+            *_, moved = await self._move(
+                job_id, CLEARED, allowed=",".join(WAITING), keep=self._keep(), release=True
+            )
+            cleared += moved
+        return cleared
+
+    # -- reading -----------------------------------------------------------------
+    async def get(self, job_id: str) -> JobInfo | None:
+        raw = await self.redis.hgetall(self.job_key(job_id))
+        if not raw:
+            return None
+        rec = {_text(k): _text(v) for k, v in raw.items()}
+        status = rec.get("status", "")
+        if status == CLEARED or "task" not in rec:
+            return None
+        run_at = _time(rec.get("run_at"))
+        if status == JobStatus.SCHEDULED.value and run_at is not None and run_at <= datetime.now(UTC):
+            status = JobStatus.PENDING.value
+        result = rec.get("result")
+        return JobInfo(
+            job_id=job_id,
+            task_name=rec["task"],
+            queue=rec.get("queue", ""),
+            status=JobStatus(status),
+            attempts=int(rec.get("attempts") or 0),
+            max_attempts=int(rec.get("max_attempts") or 1),
+            enqueued_at=_time(rec.get("enqueued_at")) or datetime.now(UTC),
+            run_at=run_at,
+            started_at=_time(rec.get("started_at")),
+            finished_at=_time(rec.get("finished_at")),
+            last_error=rec.get("last_error") or None,
+            result=loads(result) if result else None,
+            priority=int(rec.get("priority") or 5),
+        )
+
+    async def count(self, queue: str, status: JobStatus | None) -> int:
+        now = time.time()
+        if status is None:
+            pipe = self.redis.pipeline(transaction=False)
+            for waiting in WAITING:
+                pipe.zcard(self.index_key(queue, waiting))
+            return int(sum(await pipe.execute()))
+        if status is JobStatus.PENDING:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.zcard(self.index_key(queue, JobStatus.PENDING.value))
+            pipe.zcount(self.index_key(queue, JobStatus.SCHEDULED.value), "-inf", now)
+            return int(sum(await pipe.execute()))
+        if status is JobStatus.SCHEDULED:
+            return int(await self.redis.zcount(self.index_key(queue, status.value), f"({now}", "+inf"))
+        if status.value in _FINISHED:
+            key = self.index_key(queue, status.value)
+            cutoff = now - self.completed_seconds
+            await self.redis.zremrangebyscore(key, "-inf", f"({cutoff}")
+            return int(await self.redis.zcard(key))
+        return int(await self.redis.zcard(self.index_key(queue, status.value)))
+
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value

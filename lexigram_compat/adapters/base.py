@@ -231,6 +231,11 @@ class Engine(abc.ABC):
 class JobSource(abc.ABC):
     """The consumer side the native worker drives (memory and PostgreSQL engines)."""
 
+    prefetch: int = 0
+    """Jobs a worker may claim beyond its free slots, to start as slots free up
+    (one round trip per batch on a networked source); returned with ``release``
+    at shutdown, never started then."""
+
     @abc.abstractmethod
     async def claim(self, queues: Sequence[str], limit: int) -> list[ClaimedJob]:
         """Claim up to ``limit`` ready jobs (priority, then run-at, then age)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -75,6 +76,8 @@ class SourceWorker:
         self.stopping = stopping
         self.forced = forced or asyncio.Event()
         self.running: dict[asyncio.Task[None], ClaimedJob] = {}
+        self.prefetched: deque[ClaimedJob] = deque()
+        """Claimed (``source.prefetch``), not started: started as slots free, released at stop."""
         self.processed = 0
         self._failure: JobFailed | None = None
         self._slot_freed = asyncio.Event()
@@ -95,27 +98,31 @@ class SourceWorker:
         backoff = 0.5
         opts = self.options
         while not self.stopping.is_set() and self._failure is None:
+            while self.prefetched and len(self.running) < opts.concurrency:
+                self._start(self.prefetched.popleft())
             free = opts.concurrency - len(self.running)
-            if free > 0:
+            if free > 0 and not self.prefetched:
                 try:
-                    jobs = await self.source.claim(opts.queues, free)
+                    jobs = await self.source.claim(opts.queues, free + max(0, self.source.prefetch))
                     backoff = 0.5
                 except (TaskQueueError, OSError) as exc:
                     log.warning("claim failed (%s); retrying in %.1fs", type(exc).__name__, backoff)
                     await self._sleep(backoff)
                     backoff = min(MAX_BACKOFF, backoff * 2)
                     continue
-                for job in jobs:
-                    task = asyncio.create_task(self._handle(job))
-                    self.running[task] = job
-                    task.add_done_callback(self._finished)
+                self.prefetched.extend(jobs)
                 if jobs:
                     continue
                 if opts.until_idle and not self.running:
                     state = await self.source.work_state(opts.queues)
                     if state.idle:
                         return
-            await self._wait(free > 0)
+            await self._wait(free > 0 and not self.prefetched)
+
+    def _start(self, job: ClaimedJob) -> None:
+        task = asyncio.create_task(self._handle(job))
+        self.running[task] = job
+        task.add_done_callback(self._finished)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -197,7 +204,7 @@ class SourceWorker:
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.options.heartbeat_interval)
-            jobs = list(self.running.values())
+            jobs = [*self.running.values(), *self.prefetched]
             if jobs:
                 try:
                     await self.source.heartbeat(jobs)
@@ -206,6 +213,12 @@ class SourceWorker:
 
     async def _drain(self) -> None:
         """Let running jobs finish within ``shutdown_timeout``; release the rest."""
+        while self.prefetched:
+            job = self.prefetched.popleft()
+            try:
+                await self.source.release(job)
+            except Exception:
+                log.exception("returning prefetched job %s failed; its lease will expire", job.job_id)
         if not self.running:
             return
         log.info(

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from lexigram_compat.config_loading import redact_text
 from lexigram_compat.errors import BrokerUnavailableError, TaskQueueError
@@ -43,6 +44,7 @@ class ConnectionPool:
         size: int,
         *,
         on_open: Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]] | None = None,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self._dsn = dsn
         self._size = size
@@ -51,15 +53,15 @@ class ConnectionPool:
         self._freed = asyncio.Condition()
         self._on_open = on_open
         self._closed = False
+        self._options = " ".join(f"-c {name}={value}" for name, value in (settings or {}).items())
 
     @property
     def closed(self) -> bool:
         return self._closed
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        conn = await psycopg.AsyncConnection.connect(
-            self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT
-        )
+        dsn = make_conninfo(self._dsn, options=self._options) if self._options else self._dsn
+        conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
         try:
             if self._on_open is not None:
                 await self._on_open(conn)

@@ -7,6 +7,7 @@ dead letters :mod:`.dead_letters`, wake-up :mod:`.listener`, SQL in
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -35,6 +36,7 @@ log = logging.getLogger("lexigram_compat.postgres")
 SCHEMA_SETTING = "postgres_schema"
 """``tasks.extra.postgres_schema``: the schema holding the job tables (default ``lexigram``)."""
 POOL_SIZE = 4
+WORKER_SETTINGS = {"synchronous_commit": "off"}
 FIRE_PREFIX = "schedule:"
 """``TasksApp.enqueue_fire_time``'s unique keys: stored as (schedule, fire time) guards."""
 
@@ -96,12 +98,23 @@ class PostgresEngine(Engine):
         self.queries = Queries(self.schema)
         self._schema_checked = False
         self.pool = self._new_pool()
+        self._worker_pool: ConnectionPool | None = None
         self._listener: Listener | None = None
         self.dead_letters = PostgresDeadLetters(self)
         self._source: PostgresJobSource | None = None
 
-    def _new_pool(self) -> ConnectionPool:
-        return ConnectionPool(self._dsn, POOL_SIZE, on_open=self._on_open)
+    def _new_pool(self, settings: dict[str, str] | None = None) -> ConnectionPool:
+        return ConnectionPool(self._dsn, POOL_SIZE, on_open=self._on_open, settings=settings)
+
+    @property
+    def worker_pool(self) -> ConnectionPool:
+        """Connections for claims, outcomes and heartbeats, with asynchronous commit:
+        a worker does not wait for the WAL flush of its own bookkeeping. A server
+        crash may forget the last few hundred milliseconds of it, which only
+        means a job runs again (at-least-once); enqueues keep synchronous commit."""
+        if self._worker_pool is None or self._worker_pool.closed:
+            self._worker_pool = self._new_pool(WORKER_SETTINGS)
+        return self._worker_pool
 
     async def _on_open(self, conn: psycopg.AsyncConnection[Any]) -> None:
         if not self._schema_checked:
@@ -132,6 +145,8 @@ class PostgresEngine(Engine):
             await self._listener.close()
             self._listener = None
         await self.pool.close()
+        if self._worker_pool is not None:
+            await self._worker_pool.close()
 
     def listener(self) -> Listener:
         """The LISTEN connection of this process (started by the first worker wait)."""
@@ -174,22 +189,23 @@ class PostgresEngine(Engine):
         rows = [_row(e) for e in envelopes]
         if len(rows) == 1 and rows[0][9] is None:
             return q["insert_job"], [*rows[0][:9], q.channel], True
-        names = [
-            "ids",
-            "queues",
-            "tasks",
-            "priorities",
-            "run_ats",
-            "max_attempts",
-            "unique_keys",
-            "payloads",
-            "enqueued_ats",
-            "fire_keys",
+        jobs = [
+            {
+                "id": row[0],
+                "queue": row[1],
+                "task_name": row[2],
+                "priority": row[3],
+                "run_at": row[4].isoformat() if row[4] else None,
+                "max_attempts": row[5],
+                "unique_key": row[6],
+                "payload": row[7].decode(),
+                "enqueued_at": row[8].isoformat(),
+                "fire_key": row[9],
+                "ord": index,
+            }
+            for index, row in enumerate(rows)
         ]
-        params: dict[str, Any] = {
-            name: list(col) for name, col in zip(names, zip(*rows, strict=True), strict=True)
-        }
-        params["channel"] = q.channel
+        params = {"jobs": json.dumps(jobs, separators=(",", ":")), "channel": q.channel}
         return q["insert_jobs"], params, False
 
     async def _insert(

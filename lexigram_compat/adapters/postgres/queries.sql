@@ -15,16 +15,16 @@ RETURNING id, pg_notify(%s, queue);
 SELECT id FROM {schema}.jobs WHERE unique_key = %s OR id = %s ORDER BY (unique_key = %s) DESC LIMIT 1;
 
 -- name: insert_jobs
--- Many jobs in one statement. A job carrying a schedule fire key is inserted
--- only when its (schedule, fire time) row is new. Returns the id per input,
--- in order: the existing job's id where an id, key or fire time was taken.
+-- Many jobs in one statement, passed as one JSON array (decoded by the server,
+-- far cheaper than binding ten arrays). A job carrying a schedule fire key is
+-- inserted only when its (schedule, fire time) row is new. Returns the id per
+-- input, in order: the existing job's id where an id, key or fire time was taken.
 WITH input AS (
-    SELECT *
-    FROM unnest(%(ids)s::text[], %(queues)s::text[], %(tasks)s::text[], %(priorities)s::int[],
-                %(run_ats)s::timestamptz[], %(max_attempts)s::int[], %(unique_keys)s::text[],
-                %(payloads)s::bytea[], %(enqueued_ats)s::timestamptz[], %(fire_keys)s::text[])
-        WITH ORDINALITY AS t(id, queue, task_name, priority, run_at, max_attempts, unique_key,
-                             payload, enqueued_at, fire_key, ord)
+    SELECT t.id, t.queue, t.task_name, t.priority, t.run_at, t.max_attempts, t.unique_key,
+           convert_to(t.payload, 'UTF8') AS payload, t.enqueued_at, t.fire_key, t.ord
+    FROM jsonb_to_recordset(%(jobs)s::jsonb) AS t(
+        id text, queue text, task_name text, priority int, run_at timestamptz, max_attempts int,
+        unique_key text, payload text, enqueued_at timestamptz, fire_key text, ord int)
 ),
 fired AS (
     INSERT INTO {schema}.schedule_fires (fire_key, job_id)

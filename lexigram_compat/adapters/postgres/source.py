@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from lexigram_compat.adapters.base import ClaimedJob, FailureInfo, JobSource, WorkState
 from lexigram_compat.adapters.postgres.batching import Batcher
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope
-from lexigram_compat.serialization import dumps
+from lexigram_compat.serialization import dumps, loads
 
 if TYPE_CHECKING:
     from lexigram_compat.adapters.postgres.engine import PostgresEngine
@@ -41,6 +41,15 @@ class _Outcome:
     values: tuple[Any, ...]
 
 
+def _problem(exc: Exception) -> str:
+    """Why bytes are not a job, worded as ``JobEnvelope.from_bytes`` words it."""
+    if isinstance(exc, EnvelopeError):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return "not JSON: nested too deeply"
+    return f"not JSON: {exc}"
+
+
 def _key(outcome: _Outcome) -> str:
     return outcome.job.job_id
 
@@ -54,6 +63,9 @@ class PostgresJobSource(JobSource):
         cfg = engine.config
         self.lease = cfg.worker.lease_seconds
         self.keep_completed = cfg.retention.completed_seconds
+        # Claim a batch ahead of free slots (double buffering): a slot that frees
+        # starts a job without a round trip, and one claim serves many slots.
+        self.prefetch = cfg.worker.max_concurrent_tasks
         self.maintenance_every = max(0.1, min(self.lease / 4, 5.0))
         self._last_maintenance = 0.0
         patience = max(1.0, self.lease / 2)
@@ -72,7 +84,7 @@ class PostgresJobSource(JobSource):
         if time.monotonic() - self._last_maintenance >= self.maintenance_every:
             await self.maintain()
         q = engine.queries
-        async with engine.pool.connection("claim") as conn:
+        async with engine.worker_pool.connection("claim") as conn:
             cursor = await conn.execute(
                 q["claim"],
                 {"queues": list(queues), "limit": limit, "worker": self.worker_id},
@@ -86,10 +98,12 @@ class PostgresJobSource(JobSource):
     def _claimed(self, row: tuple[Any, ...]) -> ClaimedJob:
         job_id, queue, token, attempts, payload = row[0], row[1], row[2], row[3], bytes(row[4])
         try:
-            envelope = JobEnvelope.from_bytes(payload)
-        except EnvelopeError as exc:
-            return ClaimedJob(job_id, None, token, payload, str(exc), queue)
-        envelope = dataclasses.replace(envelope, attempts=attempts)
+            data = loads(payload)
+            if isinstance(data, dict):
+                data["attempts"] = attempts  # the row counts attempts, not the stored payload
+            envelope = JobEnvelope.from_dict(data)
+        except (EnvelopeError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+            return ClaimedJob(job_id, None, token, payload, _problem(exc), queue)
         return ClaimedJob(job_id, envelope, token, None, None, queue)
 
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
@@ -106,7 +120,7 @@ class PostgresJobSource(JobSource):
             name = kind
             if kind == "complete" and self.keep_completed == 0:
                 name, columns = "complete_and_delete", []
-            async with self.engine.pool.connection(kind) as conn:
+            async with self.engine.worker_pool.connection(kind) as conn:
                 cursor = await conn.execute(self.engine.queries[name], [ids, tokens, *columns], prepare=True)
                 return {row[0] for row in await cursor.fetchall()}
 
@@ -125,12 +139,12 @@ class PostgresJobSource(JobSource):
 
     async def release(self, job: ClaimedJob) -> bool:
         q = self.engine.queries
-        async with self.engine.pool.connection("release") as conn:
+        async with self.engine.worker_pool.connection("release") as conn:
             cursor = await conn.execute(q["release"], [job.job_id, job.token, q.channel])
             return await cursor.fetchone() is not None
 
     async def heartbeat(self, jobs: Sequence[ClaimedJob]) -> None:
-        async with self.engine.pool.connection("heartbeat") as conn:
+        async with self.engine.worker_pool.connection("heartbeat") as conn:
             await conn.execute(
                 self.engine.queries["heartbeat"], [[j.job_id for j in jobs], [j.token for j in jobs]]
             )
@@ -140,7 +154,7 @@ class PostgresJobSource(JobSource):
         """Rescue jobs of dead workers; delete finished jobs and dead letters past retention."""
         self._last_maintenance = time.monotonic()
         q = self.engine.queries
-        async with self.engine.pool.connection("maintenance") as conn:
+        async with self.engine.worker_pool.connection("maintenance") as conn:
             cursor = await conn.execute(
                 q["rescue"],
                 {
@@ -162,7 +176,7 @@ class PostgresJobSource(JobSource):
         await self.engine.dead_letters.enforce_retention()
 
     async def work_state(self, queues: Sequence[str]) -> WorkState:
-        async with self.engine.pool.connection("work state") as conn:
+        async with self.engine.worker_pool.connection("work state") as conn:
             row = await (await conn.execute(self.engine.queries["work_state"], [list(queues)])).fetchone()
         assert row is not None
         return WorkState(ready=row[0], running=row[1], retrying=row[2], next_retry_at=row[3])

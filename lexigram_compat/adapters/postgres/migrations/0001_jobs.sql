@@ -38,7 +38,7 @@ CREATE TABLE {schema}.jobs (
 CREATE INDEX jobs_ready ON {schema}.jobs (queue, priority DESC, run_at, seq)
     WHERE state IN ('pending', 'retrying');
 -- Idempotency keys: one job per key while its row exists (NULLs do not clash).
-CREATE UNIQUE INDEX jobs_unique_key ON {schema}.jobs (unique_key);
+CREATE UNIQUE INDEX jobs_unique_key ON {schema}.jobs (unique_key) WHERE unique_key IS NOT NULL;
 -- Rescue of jobs whose worker stopped heartbeating.
 CREATE INDEX jobs_running ON {schema}.jobs (heartbeat_at) WHERE state = 'running';
 -- Retention sweeps of finished jobs, and the dead-letter listing (newest first).

@@ -18,6 +18,9 @@ argument validation) is all in ``execute``; nothing here decides it.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import logging
 import threading
 from dataclasses import replace
@@ -60,6 +63,8 @@ class WorkerRuntime:
         self._context: ExecutionContext | None = None
         self._executing: set[int] = set()
         self._lock = threading.Lock()
+        self._scheduler: concurrent.futures.Future[None] | None = None
+        self._stop_scheduler: asyncio.Event | None = None
 
     @property
     def broker(self) -> Broker:
@@ -77,9 +82,28 @@ class WorkerRuntime:
             raise RuntimeError("the AsyncIO middleware is missing from the broker")
         loop_thread.run_coroutine(self.app.start())
         self._context = self.app.execution_context()
+        config = self.app.config.scheduler
+        if config.enabled and self.app.registry.schedules():
+            self._scheduler = asyncio.run_coroutine_threadsafe(self._run_scheduler(), loop_thread.loop)
+
+    async def _run_scheduler(self) -> None:
+        """Fire ``@scheduled`` jobs from this worker (one job per fire time, however
+        many workers do: the state store's guard, or on RabbitMQ without one, a
+        lock only one scheduler holds)."""
+        if not await self.engine.may_schedule():
+            log.info("another scheduler holds this app's schedules: this worker fires none")
+            return
+        self._stop_scheduler = asyncio.Event()
+        await self.app.make_scheduler().run(self._stop_scheduler)
 
     def shutdown(self) -> None:
         loop_thread = get_event_loop_thread()
+        if self._scheduler is not None and loop_thread is not None:
+            stop = self._stop_scheduler
+            if stop is not None:
+                loop_thread.loop.call_soon_threadsafe(stop.set)
+            with contextlib.suppress(Exception):
+                self._scheduler.result(timeout=5)
         if loop_thread is not None and self.app.is_started:
             try:
                 loop_thread.run_coroutine(self.app.close())

@@ -194,7 +194,7 @@ class RedisDeadLetters(XQDeadLetters):
                     continue
                 rid_text = rid.decode() if isinstance(rid, bytes) else str(rid)
                 failed_at = datetime.fromtimestamp(score / 1000, UTC)
-                letter = dead_letter_of(bytes(raw), rid_text, queue, failed_at)
+                letter = dead_letter_of(bytes(raw), rid_text, queue, failed_at, broker_time=True)
                 out.append((letter, (key, rid)))
         return out
 

@@ -32,7 +32,7 @@ from lexigram_compat.adapters.redis_state import (
 )
 from lexigram_compat.config_loading import redact_text, redact_url
 from lexigram_compat.envelope import JobEnvelope
-from lexigram_compat.errors import BrokerUnavailableError, TaskQueueError
+from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskQueueError
 from lexigram_compat.queue import JobInfo, JobStatus
 
 from .actors import WorkerRuntime, declare_actors
@@ -280,6 +280,11 @@ class DramatiqEngine(Engine):
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._publisher, lambda: self.native.enqueue(message, delay=delay))
 
+    async def may_schedule(self) -> bool:
+        """Whether a scheduler of this app may fire here (always, with a state store:
+        its guard makes each fire time one job however many schedulers run)."""
+        return True
+
     def _require_state(self) -> RedisJobState:
         if self._state is None:
             raise TaskQueueError(
@@ -346,6 +351,55 @@ class StatelessRabbitmqEngine(DramatiqEngine):
         multi_process=True,
         worker=WORKER_COMMAND,
     )
+
+    _lock_connection: Any = None
+
+    @property
+    def scheduler_lock_queue(self) -> str:
+        return f"lexigram.scheduler.{self.backend.queue_name}"
+
+    async def may_schedule(self) -> bool:
+        """Only one scheduler at a time: without a shared guard, two would enqueue
+        every fire time twice. The lock is an exclusive RabbitMQ queue held by a
+        connection of this process (freed when the process ends)."""
+        if self._publisher is None:
+            return False
+        return await asyncio.get_running_loop().run_in_executor(self._publisher, self._take_scheduler_lock)
+
+    def _take_scheduler_lock(self) -> bool:
+        import pika
+
+        if self._lock_connection is not None and self._lock_connection.is_open:
+            return True
+        parameters = pika.URLParameters(self.settings.url)
+        parameters.heartbeat = 0  # held idle for the life of the process
+        connection = pika.BlockingConnection(parameters)
+        try:
+            connection.channel().queue_declare(
+                queue=self.scheduler_lock_queue, exclusive=True, auto_delete=True
+            )
+        except pika.exceptions.ChannelClosedByBroker:
+            connection.close()
+            return False
+        self._lock_connection = connection
+        return True
+
+    async def enqueue(self, envelopes: Sequence[JobEnvelope], *, connection: Any = None) -> list[str]:
+        fires = any((e.unique_key or "").startswith("schedule:") for e in envelopes)
+        if fires and not await self.may_schedule():
+            raise ConfigurationError(
+                f"another scheduler already fires this app's schedules (it holds the RabbitMQ "
+                f"queue {self.scheduler_lock_queue!r}); without a job-state store only one may run",
+                hint="run a single scheduler (workers with scheduling off), or set backend.state_url "
+                "so that any number of schedulers share one guard per fire time",
+            )
+        return await super().enqueue(envelopes, connection=connection)
+
+    async def close(self) -> None:
+        if self._lock_connection is not None and self._publisher is not None:
+            lock, self._lock_connection = self._lock_connection, None
+            await asyncio.get_running_loop().run_in_executor(self._publisher, lock.close)
+        await super().close()
 
     async def get_job(self, job_id: str) -> JobInfo | None:
         return None

@@ -157,11 +157,15 @@ class _Failure:
     failed_at: datetime
 
 
-def dead_letter_of(raw: bytes, job_id: str, queue: str, failed_at: datetime) -> DeadLetter:
+def dead_letter_of(
+    raw: bytes, job_id: str, queue: str, failed_at: datetime, *, broker_time: bool = False
+) -> DeadLetter:
     """A dead letter from the bytes kept in a ``.XQ`` queue.
 
-    ``failed_at`` is the broker's own time of death; a message this library
-    dead-lettered carries its failure. A message Dramatiq dead-lettered itself
+    ``failed_at`` is the broker's time of death when it keeps one
+    (``broker_time``: Redis scores letters by it, and expires them by it);
+    otherwise the time a message this library dead-lettered carries wins.
+    A message this library dead-lettered carries its failure. A message Dramatiq dead-lettered itself
     (its actor is unknown to the worker) or bytes that are no message at all get
     the reason derived here, as the worker would have reported it.
     """
@@ -192,7 +196,7 @@ def dead_letter_of(raw: bytes, job_id: str, queue: str, failed_at: datetime) -> 
             str(stored.get("message", "")),
             stored.get("traceback"),
             int(stored.get("attempts", envelope.attempts)),
-            _parse_time(stored.get("failed_at")) or failed_at,
+            failed_at if broker_time else _parse_time(stored.get("failed_at")) or failed_at,
         )
     else:
         missing = TaskNotFoundError(f"no task named {envelope.task_name!r} is registered in this worker")

@@ -1,0 +1,290 @@
+"""The Dramatiq engine's own behaviour: broker building, message ids, errors,
+retention, refusals without a state store, and the schedulers' guard.
+
+The conformance suite runs every job through the real ``dramatiq`` CLI on both
+brokers (bad input, SIGKILL recovery, retries, dead letters); these tests check
+what is specific to this engine, mostly without a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+import dramatiq
+import pika  # type: ignore[import-untyped]
+import pytest
+import redis.asyncio
+from dramatiq import Message
+from dramatiq.middleware import AsyncIO, CurrentMessage, Retries, TimeLimit
+
+from lexigram_compat import (
+    BrokerUnavailableError,
+    ConfigurationError,
+    TaskRegistry,
+    UnsupportedOptionError,
+    scheduled,
+    task,
+)
+from lexigram_compat.adapters.base import FailureInfo
+from lexigram_compat.adapters.dramatiq import DramatiqEngine, StatelessRabbitmqEngine
+from lexigram_compat.adapters.dramatiq.dead_letters import DeadLetterWriter
+from lexigram_compat.adapters.dramatiq.messages import META_OPTION, message_of
+from lexigram_compat.envelope import JobEnvelope
+from lexigram_compat.scheduling import Scheduler
+
+from .conftest import AppFactory
+
+registry = TaskRegistry()
+
+
+@task(name="dq.add", registry=registry)
+async def add(a: int, b: int) -> int:
+    return a + b
+
+
+@task(name="dq.reports", registry=registry, queue="dq-reports")
+def build_report(report_id: int) -> None:
+    return None
+
+
+schedules = TaskRegistry()
+
+
+@scheduled("*/5 * * * *", name="dq.every_five", timezone="UTC", registry=schedules)
+async def every_five() -> None:
+    return None
+
+
+def as_bytes(value: object) -> bytes:
+    assert isinstance(value, bytes), value
+    return value
+
+
+def engine_of(app: object) -> DramatiqEngine:
+    engine = app.queue.backend.engine  # type: ignore[attr-defined]
+    assert isinstance(engine, DramatiqEngine)
+    return engine
+
+
+# -- the broker, built with the app ------------------------------------------------------
+def test_building_the_app_declares_real_actors_on_a_broker_with_all_middleware(
+    redis_app: AppFactory,
+) -> None:
+    app = redis_app(registry)
+
+    broker = app.native
+    assert dramatiq.get_broker() is broker
+    assert set(broker.get_declared_actors()) == {"dq.add", "dq.reports"}
+    assert broker.get_actor("dq.reports").queue_name == "dq-reports"
+    kinds = {type(m) for m in broker.middleware}
+    assert {AsyncIO, CurrentMessage} <= kinds
+    # The facade's retry policy and timeouts replace these (no double policy).
+    assert not kinds & {Retries, TimeLimit}
+
+
+def test_settings_map_onto_dramatiq(redis_app: AppFactory, rabbitmq_app: AppFactory) -> None:
+    section = {
+        "worker": {"lease_seconds": 1.5, "worker_count": 3, "max_concurrent_tasks": 7, "shutdown_timeout": 2},
+        "retention": {"dead_letter_seconds": 60},
+    }
+    app = redis_app(registry, **section)
+    broker = app.native
+    assert (broker.heartbeat_timeout, broker.dead_message_ttl) == (1500, 60_000)
+    argv = engine_of(app).native_worker_argv("proj.jobs:app", queues=None, processes=None, concurrency=None)
+    assert argv is not None
+    assert argv[1:4] == ["-m", "dramatiq", "proj.jobs"]
+    assert argv[argv.index("--processes") + 1] == "3"
+    assert argv[argv.index("--threads") + 1] == "7"
+    explicit = engine_of(app).native_worker_argv(
+        "proj.jobs:app", queues=["a", "b"], processes=1, concurrency=2
+    )
+    assert explicit is not None
+    assert explicit[explicit.index("--processes") + 1 :][:1] == ["1"]
+    assert explicit[-3:] == ["--queues", "a", "b"]
+    assert rabbitmq_app(registry, **section).native.dead_message_ttl == 60_000
+    assert rabbitmq_app(registry).native.dead_message_ttl is None  # kept until purged
+
+
+def test_bad_engine_settings_are_refused_naming_the_value(
+    redis_app: AppFactory, rabbitmq_app: AppFactory
+) -> None:
+    with pytest.raises(ConfigurationError, match="unknown keys \\['namspace'\\]"):
+        redis_app(registry, extra={"dramatiq": {"namspace": "x"}})
+    with pytest.raises(ConfigurationError, match="maintenance_chance=0"):
+        redis_app(registry, extra={"dramatiq": {"maintenance_chance": 0}})
+    with pytest.raises(ConfigurationError, match="dead_letter_seconds=1e\\+07 is over RabbitMQ"):
+        rabbitmq_app(registry, retention={"dead_letter_seconds": 10_000_000})
+
+
+async def test_the_dead_letter_ttl_is_reported_at_start(
+    redis_app: AppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="lexigram_compat.dramatiq")
+    async with redis_app(registry, retention={"dead_letter_seconds": 60}):
+        pass
+    async with redis_app(registry):
+        pass
+    assert "dead letters kept 60s (retention.dead_letter_seconds)" in caplog.text
+    assert "dead letters kept until purged" in caplog.text
+
+
+# -- producing --------------------------------------------------------------------------
+async def test_the_job_id_is_the_dramatiq_message_id(redis_app: AppFactory, namespace: str) -> None:
+    async with redis_app(registry) as app:
+        job_id = (await app.queue.enqueue(add(2, 3))).unwrap()
+        client = redis.asyncio.Redis.from_url(engine_of(app).settings.url)
+        [raw] = await client.hvals(f"{namespace}:tasks.msgs")
+        await client.aclose()
+    message = Message.decode(as_bytes(raw))
+    assert (message.message_id, message.actor_name, message.args) == (job_id, "dq.add", (2, 3))
+    assert message.options[META_OPTION]["max_attempts"] == app.default_policy.max_attempts
+
+
+async def test_an_unreachable_redis_is_err_without_the_password(redis_app: AppFactory) -> None:
+    app = redis_app(registry, backend={"type": "redis", "redis_url": "redis://:hunter2@127.0.0.1:1/3"})
+    async with app:
+        error = (await app.queue.enqueue(add(1, 2))).unwrap_err()
+    assert isinstance(error, BrokerUnavailableError)
+    assert "hunter2" not in str(error)
+
+
+async def test_an_unreachable_rabbitmq_is_err_and_leaves_no_record(
+    rabbitmq_app: AppFactory, redis_url: str
+) -> None:
+    down = {"type": "amqp", "amqp_url": "amqp://guest:hunter2@127.0.0.1:1/%2f", "state_url": redis_url}
+    app = rabbitmq_app(registry, backend=down)
+    async with app:
+        error = (await app.queue.enqueue(add(1, 2), job_id="never-published")).unwrap_err()
+        assert isinstance(error, BrokerUnavailableError)
+        assert "hunter2" not in str(error)
+        # Not reported Ok, and not recorded either.
+        assert await app.queue.get_job("never-published") is None
+
+
+async def test_rabbitmq_publishes_with_confirms(rabbitmq_app: AppFactory, amqp_url: str) -> None:
+    app = rabbitmq_app(registry)
+    assert app.native.confirm_delivery is True
+    queue = app.config.backend.queue_name
+    async with app:
+        (await app.queue.enqueue(add(1, 2))).unwrap()
+
+        def drop_queue() -> None:
+            connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+            connection.channel().queue_delete(queue=queue)
+            connection.close()
+
+        # Without confirms this publish would vanish unnoticed (no queue to route
+        # to); with them, the broker's "unroutable" answer makes it redeclare
+        # the queue and publish again.
+        await asyncio.to_thread(drop_queue)
+        (await app.queue.enqueue(add(3, 4))).unwrap()
+
+        def ready() -> int:
+            connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+            count = connection.channel().queue_declare(queue=queue, passive=True).method.message_count
+            connection.close()
+            return int(count)
+
+        assert await asyncio.to_thread(ready) == 1
+
+
+# -- RabbitMQ without a state store ------------------------------------------------------
+async def test_rabbitmq_without_a_state_store_refuses_what_needs_one(rabbitmq_app: AppFactory) -> None:
+    app = rabbitmq_app(registry, state=False)
+    engine = app.queue.backend.engine
+    assert isinstance(engine, StatelessRabbitmqEngine)
+    caps = engine.capabilities
+    assert (caps.job_status, caps.cancel, caps.idempotency_keys, caps.results) == (False,) * 4
+    async with app:
+        job_id = (await app.queue.enqueue(add(1, 2))).unwrap()
+        assert isinstance((await app.queue.cancel(job_id)).unwrap_err(), UnsupportedOptionError)
+        keyed = (await app.queue.enqueue(add(1, 2), idempotency_key="k")).unwrap_err()
+        assert isinstance(keyed, UnsupportedOptionError)
+        assert "idempotency keys are not supported" in keyed.message
+        assert await app.queue.get_job(job_id) is None
+        assert await app.queue.count() == 1  # the broker's own count still works
+
+
+async def test_a_second_scheduler_is_refused_on_rabbitmq_without_a_state_store(
+    rabbitmq_app: AppFactory,
+) -> None:
+    start = datetime(2031, 3, 1, 0, 1, tzinfo=UTC)
+    async with rabbitmq_app(schedules, state=False) as first, rabbitmq_app(schedules, state=False) as second:
+        fired = await Scheduler(first, start=start).tick(start + timedelta(minutes=10))
+        assert len(fired) == 2
+        [schedule] = schedules.schedules()
+        refused = (await second.enqueue_fire_time(schedule, start + timedelta(minutes=14))).unwrap_err()
+        assert isinstance(refused, ConfigurationError)
+        assert "another scheduler already fires" in refused.message
+        assert await Scheduler(second, start=start).tick(start + timedelta(minutes=10)) == []
+        assert await first.queue.count() == 2
+
+
+async def test_several_schedulers_on_redis_enqueue_one_job_per_fire_time(redis_app: AppFactory) -> None:
+    start = datetime(2031, 3, 2, 0, 1, tzinfo=UTC)
+    apps = [redis_app(schedules) for _ in range(3)]
+    for app in apps:
+        await app.start()
+    try:
+        ticks = await asyncio.gather(
+            *(Scheduler(app, start=start).tick(start + timedelta(minutes=16)) for app in apps)
+        )
+        assert all(len(ids) == 3 for ids in ticks)
+        assert len({job_id for ids in ticks for job_id in ids}) == 3
+        assert await apps[0].queue.count() == 3
+    finally:
+        for app in apps:
+            await app.close()
+
+
+# -- dead letters --------------------------------------------------------------------------
+def _dead_message(queue: str, attempts: int) -> Message[object]:
+    envelope = JobEnvelope(job_id="dead-1", task_name="dq.add", queue=queue, args=[1, 2], attempts=attempts)
+    return message_of(envelope)
+
+
+async def test_replaying_an_xq_letter_enqueues_a_fresh_message_with_attempts_reset(
+    redis_app: AppFactory, namespace: str
+) -> None:
+    async with redis_app(registry) as app:
+        writer = DeadLetterWriter(app.native, "redis")
+        await asyncio.to_thread(
+            writer.write, _dead_message("tasks", 3), FailureInfo("RuntimeError", "boom"), 3
+        )
+        [letter] = await app.dead_letters.list()
+        assert (letter.job_id, letter.attempts, letter.error_message) == ("dead-1", 3, "boom")
+
+        new_id = (await app.dead_letters.replay("dead-1")).unwrap()
+
+        assert await app.dead_letters.count() == 0
+        client = redis.asyncio.Redis.from_url(engine_of(app).settings.url)
+        [raw] = await client.hvals(f"{namespace}:tasks.msgs")
+        await client.aclose()
+        replayed = Message.decode(as_bytes(raw))
+        assert replayed.message_id == new_id
+        assert replayed.options[META_OPTION]["attempts"] == 0
+        assert "lexigram_failure" not in replayed.options
+        info = await app.queue.get_job(new_id)
+        assert info is not None
+        assert info.attempts == 0
+
+
+async def test_dead_letters_past_their_ttl_are_dropped_and_logged(
+    redis_app: AppFactory, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with redis_app(registry, retention={"dead_letter_seconds": 60}) as app:
+        writer = DeadLetterWriter(app.native, "redis")
+        await asyncio.to_thread(
+            writer.write, _dead_message("tasks", 1), FailureInfo("RuntimeError", "old"), 1
+        )
+        client = redis.asyncio.Redis.from_url(engine_of(app).settings.url)
+        [rid] = [as_bytes(r).decode() for r in await client.zrange(f"{namespace}:tasks.XQ", 0, -1)]
+        two_minutes_ago = (datetime.now(UTC) - timedelta(minutes=2)).timestamp() * 1000
+        await client.zadd(f"{namespace}:tasks.XQ", {rid: two_minutes_ago})
+        await client.aclose()
+
+        assert await app.dead_letters.count() == 0
+
+    assert "dropped 1 dead letter(s) older than retention.dead_letter_seconds=60" in caplog.text

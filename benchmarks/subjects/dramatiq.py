@@ -92,7 +92,7 @@ def build(mode: dict[str, Any]) -> tuple[Any, Any, Any]:
     if mode["broker"] == "redis":
         from dramatiq.brokers.redis import RedisBroker
 
-        broker = RedisBroker(url=REDIS_URL, namespace=mode["namespace"])
+        broker = RedisBroker(url=REDIS_URL, namespace=mode["namespace"])  # type: ignore[no-untyped-call]
     else:
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
@@ -131,7 +131,7 @@ class _DramatiqSubject(Subject):
 
     def __init__(self) -> None:
         ns = f"lxbench-{uuid.uuid4().hex[:10]}"
-        self.mode = {
+        self.mode: dict[str, Any] = {
             "kind": self.kind,
             "broker": self.broker,
             "namespace": ns,
@@ -246,7 +246,8 @@ class _DramatiqSubject(Subject):
         reply = await self.redis.blpop([_probe_key(self.mode)], timeout=PROBE_TIMEOUT)
         if reply is None:
             raise RuntimeError("a probe job did not start in time")
-        got, _, started = reply[1].decode().partition(":")
+        raw = reply[1]
+        got, _, started = (raw.decode() if isinstance(raw, bytes) else str(raw)).partition(":")
         if int(got) != token:
             raise RuntimeError(f"probe {got} answered while waiting for {token}")
         return float(started) - before

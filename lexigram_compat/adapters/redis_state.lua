@@ -53,10 +53,11 @@ local function set_fields(key, fields)
 end
 
 if command == "create" then
-    -- ARGV: id, queue, status, unique key ("" for none), fields (JSON object),
-    -- then optionally the message to publish with it, atomically, when the job
-    -- is new (a Redis broker's queue): hash key, hash field, payload (HSET; ""
-    -- hash key for none), list key, list value, "l" or "r" (LPUSH / RPUSH).
+    -- ARGV: id, queue, status, unique key ("" for none), n, then n field/value
+    -- pairs of the record, then optionally the message to publish with it,
+    -- atomically, when the job is new (a Redis broker's queue): hash key, hash
+    -- field, payload (HSET; "" hash key for none), list key, list value, "l" or
+    -- "r" (LPUSH / RPUSH).
     local id, queue, status, unique = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
     if unique ~= "" then
         local holder = redis.call("get", unique_key(unique))
@@ -68,18 +69,23 @@ if command == "create" then
     if redis.call("exists", key) == 1 then
         return {id, 0}
     end
-    set_fields(key, cjson.decode(ARGV[8]))
-    redis.call("hset", key, "status", status, "queue", queue, "unique_key", unique)
+    local n = tonumber(ARGV[8])
+    local record = {"status", status, "queue", queue, "unique_key", unique}
+    for i = 9, 8 + 2 * n do
+        record[#record + 1] = ARGV[i]
+    end
+    redis.call("hset", key, unpack(record))
     move(id, queue, nil, status)
     if unique ~= "" then
         redis.call("set", unique_key(unique), id)
     end
-    if ARGV[9] then
-        if ARGV[9] ~= "" then redis.call("hset", ARGV[9], ARGV[10], ARGV[11]) end
-        if ARGV[14] == "l" then
-            redis.call("lpush", ARGV[12], ARGV[13])
+    local p = 9 + 2 * n
+    if ARGV[p] then
+        if ARGV[p] ~= "" then redis.call("hset", ARGV[p], ARGV[p + 1], ARGV[p + 2]) end
+        if ARGV[p + 5] == "l" then
+            redis.call("lpush", ARGV[p + 3], ARGV[p + 4])
         else
-            redis.call("rpush", ARGV[12], ARGV[13])
+            redis.call("rpush", ARGV[p + 3], ARGV[p + 4])
         end
     end
     return {id, 1}
@@ -107,8 +113,13 @@ elseif command == "start" then
     return {"run", attempt}
 
 elseif command == "complete" or command == "fail" then
-    -- ARGV: id, ttl, result JSON ("" for none) or last error
+    -- ARGV: id, ttl, result JSON ("" for none) or last error, then optionally
+    -- the broker's acknowledgement done in the same step: set key, member, hash
+    -- key (SREM the member; if it was there, HDEL it from the hash).
     local id, ttl = ARGV[4], tonumber(ARGV[5])
+    if ARGV[7] and redis.call("srem", ARGV[7], ARGV[8]) > 0 then
+        redis.call("hdel", ARGV[9], ARGV[8])
+    end
     local key = job_key(id)
     local status = redis.call("hget", key, "status")
     if not status or FINISHED[status] then

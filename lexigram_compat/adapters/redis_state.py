@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "WAITING_STATUSES",
     "JobStateKeys",
+    "RedisAck",
     "RedisJobState",
     "RedisPush",
     "StartVerdict",
@@ -98,6 +99,19 @@ class RedisPush:
 
 
 @dataclass(frozen=True)
+class RedisAck:
+    """A broker acknowledgement done with a state change: ``SREM set_key member``,
+    and when it was there, ``HDEL hash_key member`` (Dramatiq's Redis ack)."""
+
+    set_key: str
+    member: str
+    hash_key: str
+
+    def args(self) -> tuple[str, str, str]:
+        return (self.set_key, self.member, self.hash_key)
+
+
+@dataclass(frozen=True)
 class StartVerdict:
     """What a worker may do with a delivered job.
 
@@ -146,13 +160,20 @@ class JobStateKeys:
         if scheduled is None:
             scheduled = envelope.run_at is not None and envelope.run_at.timestamp() > time.time()
         status = JobStatus.SCHEDULED if scheduled else JobStatus.PENDING
+        pairs = [
+            item
+            for name, value in self._fields(envelope).items()
+            if value is not None
+            for item in (name, value)
+        ]
         return self._call(
             "create",
             envelope.job_id,
             envelope.queue,
             status.value,
             envelope.unique_key or "",
-            json.dumps(self._fields(envelope)),
+            str(len(pairs) // 2),
+            *pairs,
             *(publish.args() if publish is not None else ()),
             decode=lambda reply: (_text(reply[0]), int(reply[1]) == 1),
         )
@@ -194,10 +215,12 @@ class JobStateKeys:
             decode=_verdict,
         )
 
-    def complete(self, job_id: str, result: Any) -> StateCall[bool]:
-        """Record success with the (JSON-native) return value."""
+    def complete(self, job_id: str, result: Any, *, ack: RedisAck | None = None) -> StateCall[bool]:
+        """Record success with the (JSON-native) return value; with ``ack``, also
+        acknowledge the broker's message in the same atomic step."""
         encoded = _NO_RESULT if result is None else json.dumps(result)
-        return self._call("complete", job_id, repr(self.ttl), encoded, decode=lambda r: int(r) == 1)
+        extra = ack.args() if ack is not None else ()
+        return self._call("complete", job_id, repr(self.ttl), encoded, *extra, decode=lambda r: int(r) == 1)
 
     def fail(self, job_id: str, last_error: str) -> StateCall[bool]:
         """Record that the job was dead-lettered."""

@@ -34,6 +34,7 @@ from dramatiq.threading import Interrupt
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope
 from lexigram_compat.worker.execution import Completed, DeadLettered, RetryLater, execute, undecodable
 
+from .broker import COMPLETED_ATTRIBUTE
 from .messages import delay_ms, envelope_of, retry_message
 
 if TYPE_CHECKING:
@@ -176,7 +177,10 @@ class WorkerRuntime:
         state = self.engine.sync_state
         job_id = envelope.job_id
         if isinstance(outcome, Completed):
-            if state is not None:
+            if self.engine.completes_on_ack:
+                # Recorded by the ack, in the same Redis call (one round trip less).
+                setattr(message, COMPLETED_ATTRIBUTE, (outcome.result,))
+            elif state is not None:
                 state.run(state.keys.complete(job_id, outcome.result))
             self.app.events.succeeded(envelope, outcome.duration)
         elif isinstance(outcome, RetryLater):

@@ -17,14 +17,18 @@ and :class:`~.middleware.LexigramMiddleware`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import redis
 from dramatiq import Broker
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import xq_name
-from dramatiq.errors import DecodeError
+from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.middleware import AsyncIO, Callbacks, CurrentMessage, Middleware, Pipelines
+
+from lexigram_compat.adapters.redis_state import RedisAck
 
 from .settings import DramatiqSettings
 
@@ -36,10 +40,31 @@ __all__ = ["LexigramRabbitmqBroker", "LexigramRedisBroker", "build_broker"]
 log = logging.getLogger("lexigram_compat.dramatiq")
 
 
+COMPLETED_ATTRIBUTE = "_lexigram_completed"
+"""Set on a delivered message whose job succeeded: its ack also records the success."""
+
+
 class _LenientRedisConsumer(_RedisConsumer):
     """Dramatiq's Redis consumer, except that bytes which are no message go to
     the dead letters instead of stopping the consumer (the stock one raises, and
-    the id stays claimed by this worker until it dies)."""
+    the id stays claimed by this worker until it dies), and that the ack of a
+    job that succeeded records the success in the same Redis call."""
+
+    def ack(self, message: Any) -> None:
+        broker: LexigramRedisBroker = self.broker
+        completed = getattr(message, COMPLETED_ATTRIBUTE, None)
+        if completed is None or broker.complete_and_ack is None:
+            super().ack(message)  # type: ignore[no-untyped-call]
+            return
+        rid = message.options["redis_message_id"]
+        acks = f"{broker.namespace}:__acks__.{broker.broker_id}.{self.queue_name}"
+        messages = f"{broker.namespace}:{self.queue_name}.msgs"
+        try:
+            broker.complete_and_ack(message.message_id, completed[0], RedisAck(acks, rid, messages))
+        except redis.ConnectionError as exc:
+            raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+        finally:
+            self.queued_message_ids.discard(message.message_id)
 
     def __next__(self) -> Any:
         while True:
@@ -65,6 +90,9 @@ class _LenientRedisConsumer(_RedisConsumer):
 
 class LexigramRedisBroker(RedisBroker):
     """Dramatiq's Redis broker with a consumer that survives undecodable bytes."""
+
+    complete_and_ack: Callable[[str, Any, RedisAck], Any] | None = None
+    """Set by the engine when the job state lives in the broker's Redis."""
 
     @property
     def consumer_class(self) -> type[Consumer]:

@@ -26,6 +26,7 @@ from lexigram_compat.adapters.base import Capabilities, DeadLetterStore, Engine
 from lexigram_compat.adapters.redis_state import (
     WAITING_STATUSES,
     JobStateKeys,
+    RedisAck,
     RedisJobState,
     RedisPush,
     SyncRedisJobState,
@@ -36,7 +37,7 @@ from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, T
 from lexigram_compat.queue import JobInfo, JobStatus
 
 from .actors import WorkerRuntime, declare_actors
-from .broker import build_broker
+from .broker import LexigramRedisBroker, build_broker
 from .dead_letters import DeadLetterWriter, RabbitmqDeadLetters, RedisDeadLetters, XQDeadLetters
 from .messages import delay_ms, dq_name, message_of
 from .middleware import STOP_MARGIN_MS, LexigramMiddleware
@@ -102,6 +103,16 @@ class DramatiqEngine(Engine):
         self._publisher: ThreadPoolExecutor | None = None
         self._dead: XQDeadLetters | None = None
         self._queues: set[str] = {backend.queue_name, *(config.worker.queues or ())}
+        # On Redis with the state in the broker's Redis, a success is recorded by the ack.
+        self.completes_on_ack = False
+        if isinstance(self.native, LexigramRedisBroker) and backend.state_url is None:
+            self.native.complete_and_ack = self._complete_and_ack
+            self.completes_on_ack = True
+
+    def _complete_and_ack(self, job_id: str, result: Any, ack: RedisAck) -> None:
+        state = self.sync_state
+        assert state is not None
+        state.run(self.keys.complete(job_id, result, ack=ack))
 
     # -- binding -------------------------------------------------------------------------
     def attach(self, app: TasksApp) -> None:
@@ -229,15 +240,13 @@ class DramatiqEngine(Engine):
 
     async def _enqueue_redis(self, envelope: JobEnvelope) -> str:
         state = self._require_state()
-        message = message_of(envelope)
         rid = str(uuid.uuid4())
         delay = delay_ms(envelope)
         queue = envelope.queue if delay is None else dq_name(envelope.queue)
         options: dict[str, Any] = {"redis_message_id": rid}
-        if delay is not None:
-            options["eta"] = int(envelope.run_at.timestamp() * 1000) if envelope.run_at else None
-            message = message.copy(queue_name=queue)
-        payload = message.copy(options=options).encode()
+        if delay is not None and envelope.run_at is not None:
+            options["eta"] = int(envelope.run_at.timestamp() * 1000)
+        payload = message_of(envelope, queue=queue, options=options).encode()
         ns = self.settings.namespace
         push = RedisPush(
             list_key=f"{ns}:{queue}",

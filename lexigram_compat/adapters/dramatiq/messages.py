@@ -45,8 +45,11 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def message_of(envelope: JobEnvelope) -> Message[Any]:
-    """The Dramatiq message carrying ``envelope`` (message id = job id)."""
+def message_of(
+    envelope: JobEnvelope, *, queue: str | None = None, options: dict[str, Any] | None = None
+) -> Message[Any]:
+    """The Dramatiq message carrying ``envelope`` (message id = job id), on
+    ``queue`` (default the envelope's) with broker ``options`` added."""
     meta: dict[str, Any] = {
         "attempts": envelope.attempts,
         "max_attempts": envelope.max_attempts,
@@ -60,11 +63,11 @@ def message_of(envelope: JobEnvelope) -> Message[Any]:
     if envelope.timeout is not None:
         meta["timeout"] = envelope.timeout
     return Message(
-        queue_name=envelope.queue,
+        queue_name=queue or envelope.queue,
         actor_name=envelope.task_name,
         args=tuple(envelope.args),
         kwargs=dict(envelope.kwargs),
-        options={META_OPTION: meta},
+        options={META_OPTION: meta, **(options or {})},
         message_id=envelope.job_id,
         message_timestamp=_ms(envelope.enqueued_at),
     )

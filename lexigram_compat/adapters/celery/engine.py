@@ -130,7 +130,8 @@ class CeleryEngine(Engine):
         redis, self._redis = self._redis, None
         if redis is not None:
             await redis.aclose()
-        self.native.pool.force_close_all()
+        # Not self.native.pool.force_close_all(): kombu's connection pools are
+        # global per broker URL, so closing one would break every other app on it.
 
     def native_worker_argv(
         self, module: str, *, queues: Sequence[str] | None, processes: int | None, concurrency: int | None

@@ -74,7 +74,12 @@ class CeleryHarness(SubprocessHarness):
         transport: dict[str, Any] = {}
         backend: dict[str, Any] = {"redis_url": redis_url}
         if self.section["backend"]["type"] == "redis":
-            transport = {"global_keyprefix": prefix, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
+            transport = {
+                "global_keyprefix": prefix,
+                "unacked_restore_interval": 1,
+                "unacked_restore_throttle": 1,
+                "polling_interval": 0.1,  # BRPOP timeout: a stopping worker notices within it
+            }
         else:
             amqp = urlsplit(self.services["rabbitmq_service"].url)
             vhost = await asyncio.to_thread(_session_vhost)

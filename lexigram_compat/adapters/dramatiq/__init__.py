@@ -7,6 +7,6 @@ module that builds the app. See ``docs/engines/dramatiq.md``.
 
 from __future__ import annotations
 
-from .engine import DramatiqEngine, StatelessRabbitmqEngine
+from .engine import DramatiqEngine, DramatiqRabbitmqEngine, StatelessRabbitmqEngine
 
-__all__ = ["DramatiqEngine", "StatelessRabbitmqEngine"]
+__all__ = ["DramatiqEngine", "DramatiqRabbitmqEngine", "StatelessRabbitmqEngine"]

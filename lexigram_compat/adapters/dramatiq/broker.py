@@ -29,6 +29,7 @@ from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.middleware import AsyncIO, Callbacks, CurrentMessage, Middleware, Pipelines
 
 from lexigram_compat.adapters.redis_state import RedisAck
+from lexigram_compat.tasks import MAX_PRIORITY
 
 from .settings import DramatiqSettings
 
@@ -135,5 +136,6 @@ def build_broker(settings: DramatiqSettings, extra_middleware: list[Middleware])
         url=settings.url,
         middleware=middleware,
         confirm_delivery=True,
+        max_priority=MAX_PRIORITY,
         dead_message_ttl=settings.rabbitmq_dead_message_ttl_ms,
     )

@@ -88,8 +88,8 @@ class DramatiqEngine(Engine):
         # RabbitMQ without a state store keeps no job records: a class whose
         # capability table says so, so those calls are refused up front.
         chosen = cls
-        if cls is DramatiqEngine and backend.type == "amqp" and backend.state_url is None:
-            chosen = StatelessRabbitmqEngine
+        if cls in (DramatiqEngine, DramatiqRabbitmqEngine) and backend.type == "amqp":
+            chosen = DramatiqRabbitmqEngine if backend.state_url is not None else StatelessRabbitmqEngine
         return super().__new__(chosen)
 
     def __init__(self, config: TaskConfig, backend: BackendConfig) -> None:
@@ -285,7 +285,8 @@ class DramatiqEngine(Engine):
     async def _publish(self, envelope: JobEnvelope, delay: int | None) -> None:
         if self._publisher is None:
             raise TaskQueueError("the Dramatiq engine is not connected", hint="start the app first")
-        message = message_of(envelope)
+        # RabbitMQ orders a queue by priority (higher first): x-max-priority is 255.
+        message = message_of(envelope, options={"broker_priority": envelope.priority})
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._publisher, lambda: self.native.enqueue(message, delay=delay))
 
@@ -343,13 +344,35 @@ class DramatiqEngine(Engine):
                 del broker.channel  # the queue does not exist: nothing to purge
 
 
-class StatelessRabbitmqEngine(DramatiqEngine):
+class DramatiqRabbitmqEngine(DramatiqEngine):
+    """The Dramatiq engine on RabbitMQ, with a job-state store (``backend.state_url``).
+
+    RabbitMQ keeps its queues in priority order (``x-max-priority`` 255, each
+    message's ``priority``), so a higher-priority job runs first among ready ones.
+    """
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        delay=True,
+        priority=True,
+        idempotency_keys=True,
+        cancel=True,
+        job_status=True,
+        results=True,
+        dead_letters=True,
+        transactional_enqueue=False,
+        crash_safe=True,
+        multi_process=True,
+        worker=WORKER_COMMAND,
+    )
+
+
+class StatelessRabbitmqEngine(DramatiqRabbitmqEngine):
     """RabbitMQ without ``backend.state_url``: no job records, so no ``get_job``,
     cancel, results or idempotency keys (refused with a clear error)."""
 
     capabilities: ClassVar[Capabilities] = Capabilities(
         delay=True,
-        priority=False,
+        priority=True,
         idempotency_keys=False,
         cancel=False,
         job_status=False,

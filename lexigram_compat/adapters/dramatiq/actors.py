@@ -50,6 +50,9 @@ __all__ = ["ShutdownTimeout", "WorkerRuntime", "declare_actors"]
 
 log = logging.getLogger("lexigram_compat.dramatiq")
 
+REDELIVERY_DELAY_MS = 1000
+"""How long a delivery the worker could not record waits before it comes again."""
+
 
 class ShutdownTimeout(Interrupt):
     """Raised in a worker thread whose job outlived ``worker.shutdown_timeout``."""
@@ -126,6 +129,29 @@ class WorkerRuntime:
         message = CurrentMessage.get_current_message()
         if message is None:
             raise RuntimeError("a lexigram actor ran outside a Dramatiq worker (no current message)")
+        try:
+            self._deliver(message)
+        except Exception:
+            # Not the job failing (execute() turns that into an outcome): the state
+            # store or the broker did. Without Dramatiq's Retries an exception here
+            # would ack the message and lose the job, so it goes back instead.
+            log.exception(
+                "job %s: the worker could not record this delivery; it is delivered again in %ss",
+                message.message_id,
+                REDELIVERY_DELAY_MS / 1000,
+            )
+            self._redeliver(message)
+
+    def _redeliver(self, message: Any) -> None:
+        meta = message.options.get("lexigram") or {}
+        attempts = meta.get("attempts", 0) if isinstance(meta, dict) else 0
+        try:
+            self.broker.enqueue(retry_message(message, attempts, None), delay=REDELIVERY_DELAY_MS)
+        except Exception:
+            log.exception("job %s: could not put it back either: dead-lettering it", message.message_id)
+            message.fail()  # nacked into .XQ by Dramatiq: kept, not lost
+
+    def _deliver(self, message: Message[Any]) -> None:
         task = self.app.registry.get(message.actor_name)
         default_max = task.policy(self.app.default_policy).max_attempts if task else 1
         try:

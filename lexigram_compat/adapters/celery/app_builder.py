@@ -32,6 +32,8 @@ def build_celery_app(config: TaskConfig, backend: BackendConfig, settings: Celer
     transport: dict[str, Any] = {}
     if backend.type == "redis":
         transport["visibility_timeout"] = settings.visibility_timeout
+        # The BRPOP timeout: how long an idle worker takes to notice a stop.
+        transport["polling_interval"] = config.worker.poll_interval
     else:
         transport["confirm_publish"] = True  # publisher confirms: a lost publish is an Err
     transport.update(settings.transport_options)

@@ -64,6 +64,7 @@ def warm_up(consumer: Any) -> None:
     """Celery's ``worker_ready``: start the app now rather than on the first job."""
     for runtime in list(_RUNTIMES):
         runtime.consumer = consumer
+        runtime.tick_event_loop()
         try:
             runtime._ensure()
         except Exception:
@@ -96,6 +97,14 @@ class WorkerRuntime:
                 self._ctx = self.app.execution_context()
                 self._running = {}
             return self._thread, self._ctx
+
+    def tick_event_loop(self) -> None:
+        """Wake Celery's event loop every ``worker.poll_interval`` seconds, so a stop
+        asked by a signal is noticed then (an idle AMQP consumer can otherwise sleep
+        in its poll for many seconds before it sees the signal's flag)."""
+        hub = getattr(self.consumer, "hub", None)
+        if hub is not None:
+            hub.call_repeatedly(self.app.config.worker.poll_interval, _noop)
 
     # -- one attempt ----------------------------------------------------------------
     def run_attempt(self, task_name: str, request: Any, args: list[Any], kwargs: dict[str, Any]) -> Outcome | None:
@@ -254,6 +263,10 @@ class WorkerRuntime:
         for job_id in list(self._running):
             with contextlib.suppress(Exception):
                 _submit(thread, self.engine.state.release(job_id)).result(timeout=RELEASE_TIMEOUT)
+
+
+def _noop() -> None:
+    pass
 
 
 def _submit(thread: LoopThread, coro: Any) -> Future[Any]:

@@ -78,7 +78,6 @@ class CeleryHarness(SubprocessHarness):
                 "global_keyprefix": prefix,
                 "unacked_restore_interval": 1,
                 "unacked_restore_throttle": 1,
-                "polling_interval": 0.1,  # BRPOP timeout: a stopping worker notices within it
             }
         else:
             amqp = urlsplit(self.services["rabbitmq_service"].url)

@@ -70,6 +70,7 @@ def register_tasks(
             name=declared.name,
             bind=True,
             base=FacadeTask,
+            shared=False,  # not added to every other Celery app in the process
             # A backstop for prefork pools only: execute() enforces `timeout` itself.
             time_limit=timeout + SHUTDOWN_GRACE,
         )(_body(declared.name, runtime))

@@ -1,0 +1,40 @@
+"""The facade's tasks of the Celery interop tests (same names as the plain app's)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date
+
+from lexigram_compat import Reject, TaskRegistry, task
+
+registry = TaskRegistry()
+
+
+def _record(entry: dict[str, object]) -> None:
+    with open(os.environ["FACADE_RECORD"], "a", encoding="utf-8") as out:
+        out.write(json.dumps(entry) + "\n")
+
+
+@task(name="interop.add", registry=registry)
+def add(a: int, b: int) -> int:
+    """The facade's declaration of the plain app's task (same name): enqueued here, run there."""
+    return a + b
+
+
+@task(name="interop.multiply", registry=registry)
+async def multiply(a: int, b: int) -> int:
+    _record({"task": "interop.multiply", "args": [a, b]})
+    return a * b
+
+
+@task(name="interop.days_until", registry=registry)
+def days_until(start: date, end: date) -> int:
+    """Typed arguments from plain JSON: ISO dates arrive as ``date``."""
+    _record({"task": "interop.days_until", "types": [type(start).__name__, type(end).__name__]})
+    return (end - start).days
+
+
+@task(name="interop.rejects", registry=registry)
+async def rejects(key: str) -> None:
+    raise Reject(f"rejected: {key}")

@@ -6,7 +6,7 @@ import json
 import os
 from datetime import date
 
-from lexigram_compat import Reject, TaskRegistry, task
+from lexigram_compat import Reject, TaskRegistry, scheduled, task
 
 registry = TaskRegistry()
 
@@ -38,3 +38,11 @@ def days_until(start: date, end: date) -> int:
 @task(name="interop.rejects", registry=registry)
 async def rejects(key: str) -> None:
     raise Reject(f"rejected: {key}")
+
+
+SCHEDULE = "interop.every_five_minutes"
+
+
+@scheduled("*/5 * * * *", name=SCHEDULE, timezone="Europe/Berlin", registry=registry)
+async def every_five_minutes() -> None:
+    _record({"task": SCHEDULE})

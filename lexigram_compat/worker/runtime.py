@@ -117,7 +117,13 @@ class SourceWorker:
                     state = await self.source.work_state(opts.queues)
                     if state.idle:
                         return
-            await self._wait(free > 0 and not self.prefetched)
+            if self.prefetched:
+                # Every slot is busy. Hold claimed jobs one poll interval at most,
+                # then hand them back, so long jobs here do not starve idle workers.
+                if not await self._wait(False, timeout=opts.poll_interval):
+                    await self._release_prefetched()
+                continue
+            await self._wait(free > 0)
 
     def _start(self, job: ClaimedJob) -> None:
         task = asyncio.create_task(self._handle(job))
@@ -128,8 +134,8 @@ class SourceWorker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stopping.wait(), seconds)
 
-    async def _wait(self, can_claim: bool) -> None:
-        """Wait for a free slot, new work, or stop."""
+    async def _wait(self, can_claim: bool, timeout: float | None = None) -> bool:
+        """Wait for a free slot, new work, or stop; False when ``timeout`` passed first."""
         self._slot_freed.clear()
         waiters: list[asyncio.Task[object]] = [
             asyncio.create_task(self._slot_freed.wait()),
@@ -142,7 +148,8 @@ class SourceWorker:
                 )
             )
         try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            return bool(done)
         finally:
             for waiter in waiters:
                 waiter.cancel()
@@ -211,14 +218,18 @@ class SourceWorker:
                 except Exception as exc:
                     log.warning("heartbeat failed: %s", type(exc).__name__)
 
-    async def _drain(self) -> None:
-        """Let running jobs finish within ``shutdown_timeout``; release the rest."""
+    async def _release_prefetched(self) -> None:
+        """Return claimed, never-started jobs to their queue (attempt not counted)."""
         while self.prefetched:
             job = self.prefetched.popleft()
             try:
                 await self.source.release(job)
             except Exception:
                 log.exception("returning prefetched job %s failed; its lease will expire", job.job_id)
+
+    async def _drain(self) -> None:
+        """Let running jobs finish within ``shutdown_timeout``; release the rest."""
+        await self._release_prefetched()
         if not self.running:
             return
         log.info(

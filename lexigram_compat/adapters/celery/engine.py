@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from lexigram_compat.adapters.base import Capabilities, DeadLetterStore, Engine
 from lexigram_compat.adapters.celery.app_builder import broker_url, build_celery_app
 from lexigram_compat.adapters.celery.dead_letters import RedisDeadLetters, letter_to_json
+from lexigram_compat.adapters.celery.redis_wire import RedisWire
 from lexigram_compat.adapters.celery.runtime import WorkerRuntime, shutting_down, warm_up
 from lexigram_compat.adapters.celery.settings import CelerySettings
 from lexigram_compat.adapters.celery.state import JobStateStore
@@ -71,6 +72,11 @@ class CeleryEngine(Engine):
         self._redis: Redis | None = None
         self._state: JobStateStore | None = None
         self._dead: RedisDeadLetters | None = None
+        self._wire: RedisWire | None = None
+        if backend.type == "redis" and backend.state_url is None:
+            # Job records and messages on one Redis: one round trip records and publishes.
+            prefix = str(self.settings.transport_options.get("global_keyprefix", ""))
+            self._wire = RedisWire(self.native, prefix)
 
     # -- wiring --------------------------------------------------------------------
     def attach(self, app: TasksApp) -> None:
@@ -177,8 +183,10 @@ class CeleryEngine(Engine):
 
     # -- producing -----------------------------------------------------------------
     async def enqueue(self, envelopes: Sequence[JobEnvelope], *, connection: Any = None) -> list[str]:
+        wire = self._wire
+        messages = [(wire.list_key(e.queue), wire.envelope(e)) for e in envelopes] if wire else None
         try:
-            created = await self.state.create(envelopes)
+            created = await self.state.create(envelopes, messages)
         except OSError as exc:
             raise _unavailable("the job-state store (Redis)", exc) from None
         except Exception as exc:
@@ -187,7 +195,7 @@ class CeleryEngine(Engine):
             raise
         ids: list[str] = []
         for envelope, (fresh, job_id) in zip(envelopes, created, strict=True):
-            if fresh:
+            if fresh and wire is None:
                 try:
                     self.publish_message(envelope)
                 except Exception as exc:

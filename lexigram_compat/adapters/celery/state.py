@@ -34,7 +34,9 @@ CLEARED = "cleared"
 """Internal status of a job removed by ``clear()``: invisible, and never run."""
 WAITING = (JobStatus.PENDING.value, JobStatus.SCHEDULED.value, JobStatus.RETRYING.value)
 _FINISHED = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
-_NOT_STARTABLE = (JobStatus.CANCELLED.value, CLEARED, JobStatus.COMPLETED.value, JobStatus.FAILED.value)
+_STARTABLE = ",".join(["none", *WAITING, JobStatus.RUNNING.value])
+"""A worker may start a job without a record (sent by plain Celery code), waiting, or
+running (redelivered after its worker died); never a cancelled, cleared or finished one."""
 
 
 def _script(name: str) -> str:
@@ -87,12 +89,18 @@ class JobStateStore:
         return str(max(0, round(self.completed_seconds)))
 
     # -- producing ---------------------------------------------------------------
-    async def create(self, envelopes: Sequence[JobEnvelope]) -> list[tuple[bool, str]]:
+    async def create(
+        self, envelopes: Sequence[JobEnvelope], messages: Sequence[tuple[str, bytes]] | None = None
+    ) -> list[tuple[bool, str]]:
         """Create a record per envelope (one round trip): ``(created, job id)`` each,
-        with the holder's id when the job id or unique key is already taken."""
+        with the holder's id when the job id or unique key is already taken.
+
+        ``messages`` (the broker's list key and message per envelope) are pushed
+        by the same script, only for the records it creates."""
         now = time.time()
         pipe = self.redis.pipeline(transaction=False)
-        for env in envelopes:
+        for index, env in enumerate(envelopes):
+            list_key, message = messages[index] if messages is not None else ("", b"")
             delayed = env.run_at is not None and env.run_at.timestamp() > now
             status = JobStatus.SCHEDULED.value if delayed else JobStatus.PENDING.value
             score = env.run_at.timestamp() if delayed and env.run_at else now
@@ -105,8 +113,8 @@ class JobStateStore:
             ]  # fmt: skip
             ukey = self.unique_key(env.unique_key) if env.unique_key else ""
             await self._create(
-                keys=[self.job_key(env.job_id), ukey, self.index_key(env.queue, status)],
-                args=[env.job_id, score, *fields],
+                keys=[self.job_key(env.job_id), ukey, self.index_key(env.queue, status), list_key],
+                args=[env.job_id, score, message, *fields],
                 client=pipe,
             )
         replies = await pipe.execute()
@@ -128,12 +136,14 @@ class JobStateStore:
         attempts: int = 0,
         release: bool = False,
         fields: Sequence[Any] = (),
+        creating: Sequence[Any] = (),
     ) -> list[Any]:
         reply: list[Any] = await self._transition(
             keys=[self.job_key(job_id)],
             args=[
                 self.prefix, job_id, status, time.time() if score is None else score,
-                allowed, keep, attempts, "1" if release else "0", *fields,
+                allowed, keep, attempts, "1" if release else "0",
+                len(creating) // 2, *creating, *fields,
             ],
         )  # fmt: skip
         return [_text(reply[0]), int(reply[1]), int(reply[2]), int(reply[3])]
@@ -143,17 +153,18 @@ class JobStateStore:
     ) -> Started:
         """Mark an attempt as running (creating the record for a job published by
         plain Celery code); refuse when the job was cancelled, cleared or finished."""
-        now = datetime.now(UTC)
-        exists = await self.redis.exists(self.job_key(job_id))
-        fields: list[Any] = ["started_at", _iso(now)]
-        if not exists:
-            fields += [
-                "task", task_name, "queue", queue, "max_attempts", max_attempts,
-                "priority", priority, "enqueued_at", _iso(now), "attempts", 0,
-            ]  # fmt: skip
-        allowed = ",".join(["none", *WAITING, JobStatus.RUNNING.value])
+        now = _iso(datetime.now(UTC))
+        creating = [
+            "task", task_name, "queue", queue, "max_attempts", max_attempts,
+            "priority", priority, "enqueued_at", now, "attempts", 0,
+        ]  # fmt: skip
         previous, attempts, max_seen, moved = await self._move(
-            job_id, JobStatus.RUNNING.value, allowed=allowed, attempts=1, fields=fields
+            job_id,
+            JobStatus.RUNNING.value,
+            allowed=_STARTABLE,
+            attempts=1,
+            fields=["started_at", now],
+            creating=creating,
         )
         return Started(bool(moved), attempts, max_seen or max_attempts, previous)
 

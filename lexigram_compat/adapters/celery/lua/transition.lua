@@ -4,7 +4,8 @@
 -- ARGV[5] allowed current statuses, comma separated ('none' = no record, '*' = any),
 -- ARGV[6] seconds to keep the record ('' = forever, '0' = delete now),
 -- ARGV[7] attempts delta, ARGV[8] '1' to release the unique key now,
--- ARGV[9..] field/value pairs to set.
+-- ARGV[9] how many field/value pairs follow that are set only when there was no record,
+-- then those pairs, then field/value pairs to set always.
 -- Returns {previous status, attempts, max_attempts, moved (1/0)}.
 local old = redis.call('HGET', KEYS[1], 'status') or 'none'
 if ARGV[5] ~= '*' then
@@ -19,7 +20,9 @@ if ARGV[5] ~= '*' then
 end
 local prefix = ARGV[1]
 local id = ARGV[2]
-if #ARGV >= 9 then redis.call('HSET', KEYS[1], unpack(ARGV, 9)) end
+local creating = tonumber(ARGV[9]) * 2
+if old == 'none' and creating > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 10, 9 + creating)) end
+if #ARGV >= 10 + creating then redis.call('HSET', KEYS[1], unpack(ARGV, 10 + creating)) end
 local queue = redis.call('HGET', KEYS[1], 'queue') or ''
 if old ~= 'none' then redis.call('ZREM', prefix .. 'q:' .. queue .. ':' .. old, id) end
 redis.call('HSET', KEYS[1], 'status', ARGV[3])

@@ -75,7 +75,11 @@ def build(mode: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         async def probe(token: int) -> None:
             probes.rpush(key, f"{token}:{time.time()!r}")
 
-        backend: dict[str, Any] = {"type": mode["broker"], "queue_name": mode["queue"], "redis_url": REDIS_URL}
+        backend: dict[str, Any] = {
+            "type": mode["broker"],
+            "queue_name": mode["queue"],
+            "redis_url": REDIS_URL,
+        }
         if mode["broker"] == "amqp":
             backend["amqp_url"] = AMQP_URL
         section = {
@@ -98,11 +102,11 @@ def build(mode: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         worker_enable_remote_control=False,
     )
 
-    @plain.task(name="bench.noop", shared=False)
+    @plain.task(name="bench.noop", shared=False)  # type: ignore[untyped-decorator]
     def raw_noop() -> None:
         """Does nothing."""
 
-    @plain.task(name="bench.probe", shared=False)
+    @plain.task(name="bench.probe", shared=False)  # type: ignore[untyped-decorator]
     def raw_probe(token: int) -> None:
         probes.rpush(key, f"{token}:{time.time()!r}")
 
@@ -157,9 +161,8 @@ class _CelerySubject(Subject):
         self._logger.setLevel(self._saved_level)
 
     def _delete_queue(self) -> None:
-        with self.celery.connection_for_write() as conn:
-            with contextlib.suppress(Exception):
-                conn.default_channel.queue_delete(self.mode["queue"])
+        with self.celery.connection_for_write() as conn, contextlib.suppress(Exception):
+            conn.default_channel.queue_delete(self.mode["queue"])
 
     # -- the worker subprocess ------------------------------------------------------------
     async def _start_worker(self) -> None:
@@ -230,7 +233,8 @@ class _CelerySubject(Subject):
         reply = await self.redis.blpop([_probe_key(self.mode)], timeout=PROBE_TIMEOUT)
         if reply is None:
             raise RuntimeError("a probe job did not start in time")
-        got, _, started = reply[1].decode().partition(":")
+        raw = reply[1]
+        got, _, started = (raw.decode() if isinstance(raw, bytes) else str(raw)).partition(":")
         if int(got) != token:
             raise RuntimeError(f"probe {got} answered while waiting for {token}")
         return float(started) - before

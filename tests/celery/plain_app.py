@@ -27,13 +27,13 @@ def _record(entry: dict[str, Any]) -> None:
         out.write(json.dumps(entry) + "\n")
 
 
-@app.task(name="interop.add", bind=True)
+@app.task(name="interop.add", bind=True)  # type: ignore[untyped-decorator]
 def add(self: Task, a: int, b: int) -> int:
     _record({"task": self.name, "id": self.request.id, "args": [a, b], "kwargs": {}})
     return a + b
 
 
-@app.task(name="interop.multiply")
+@app.task(name="interop.multiply")  # type: ignore[untyped-decorator]
 def multiply(a: int, b: int) -> int:
     """Declared here only so plain code can call ``multiply.delay``: the facade's worker runs it."""
     raise RuntimeError("plain workers do not run interop.multiply in these tests")

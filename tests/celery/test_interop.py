@@ -67,7 +67,7 @@ async def test_plain_celery_calls_run_on_the_facade_task_under_celery_worker(
     plain = Celery("plain-producer", broker=broker.url, set_as_current=False)
     plain.conf.update(broker_transport_options=broker.transport, task_default_queue=broker.queue)
 
-    @plain.task(name="interop.multiply", shared=False)
+    @plain.task(name="interop.multiply", shared=False)  # type: ignore[untyped-decorator]
     def multiply(a: int, b: int) -> None:
         """Only the declaration matters: the facade's worker runs the job."""
 

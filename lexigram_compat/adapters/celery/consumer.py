@@ -48,7 +48,9 @@ class DeadLetteringConsumer(Consumer):  # type: ignore[misc]
 
     def _park(self, message: Any, *, problem: str, task_name: str | None = None, body: Any = None) -> None:
         headers = _headers(message)
-        job_id = str(headers.get("id") or getattr(message, "properties", {}).get("correlation_id") or uuid.uuid4())
+        job_id = str(
+            headers.get("id") or getattr(message, "properties", {}).get("correlation_id") or uuid.uuid4()
+        )
         queue = (getattr(message, "delivery_info", None) or {}).get("routing_key") or ""
         args: list[Any] = []
         kwargs: dict[str, Any] = {}

@@ -13,6 +13,7 @@ entries with a warning naming how many; nothing else removes one.
 from __future__ import annotations
 
 import base64
+import builtins
 import logging
 import time
 from datetime import UTC, datetime
@@ -88,7 +89,7 @@ class RedisDeadLetters(DeadLetterStore):
 
     async def _enforce_retention(self) -> None:
         seconds, limit = self.retention.dead_letter_seconds, self.retention.dead_letter_max
-        dropped: list[str] = []
+        dropped: builtins.list[str] = []
         if seconds is not None:
             cutoff = time.time() - seconds
             dropped += [_text(m) for m in await self.redis.zrangebyscore(self.index, "-inf", f"({cutoff}")]
@@ -106,7 +107,7 @@ class RedisDeadLetters(DeadLetterStore):
                 ", ".join(dropped),
             )
 
-    async def _delete(self, job_ids: list[str]) -> int:
+    async def _delete(self, job_ids: builtins.list[str]) -> int:
         if not job_ids:
             return 0
         pipe = self.redis.pipeline(transaction=True)
@@ -120,11 +121,13 @@ class RedisDeadLetters(DeadLetterStore):
         if task_name is None:
             ids = [_text(m) for m in await self.redis.zrevrange(self.index, offset, offset + limit - 1)]
             return await self._load(ids) if ids and limit else []
-        matching = [d for d in await self._load([_text(m) for m in await self.redis.zrevrange(self.index, 0, -1)])]
+        matching = [
+            d for d in await self._load([_text(m) for m in await self.redis.zrevrange(self.index, 0, -1)])
+        ]
         chosen = [d for d in matching if d.task_name == task_name]
         return chosen[offset : offset + limit]
 
-    async def _load(self, ids: list[str]) -> list[DeadLetter]:
+    async def _load(self, ids: builtins.list[str]) -> builtins.list[DeadLetter]:
         if not ids:
             return []
         docs = await self.redis.mget([self.prefix + job_id for job_id in ids])

@@ -22,7 +22,7 @@ from lexigram_compat.adapters.base import Capabilities, DeadLetterStore, Engine
 from lexigram_compat.adapters.celery.app_builder import broker_url, build_celery_app
 from lexigram_compat.adapters.celery.dead_letters import RedisDeadLetters, letter_to_json
 from lexigram_compat.adapters.celery.redis_wire import RedisWire
-from lexigram_compat.adapters.celery.runtime import WorkerRuntime, shutting_down, warm_up
+from lexigram_compat.adapters.celery.runtime import WorkerRuntime
 from lexigram_compat.adapters.celery.settings import CelerySettings
 from lexigram_compat.adapters.celery.state import JobStateStore
 from lexigram_compat.adapters.celery.tasks import register_tasks
@@ -87,7 +87,6 @@ class CeleryEngine(Engine):
         from lexigram_compat.adapters.celery.beat import install_beat
 
         install_beat(self.native, app, self._runtime)
-        _connect_shutdown_signal()
 
     def _register(self) -> None:
         if self._app is None or self._runtime is None:
@@ -127,7 +126,9 @@ class CeleryEngine(Engine):
         self._register()
         if self._redis is None:
             url = self.backend.state_url or self.backend.redis_url
-            self._redis = Redis.from_url(url.get_secret_value(), socket_connect_timeout=4.0, socket_timeout=10.0)
+            self._redis = Redis.from_url(
+                url.get_secret_value(), socket_connect_timeout=4.0, socket_timeout=10.0
+            )
             prefix = self.settings.key_prefix
             self._state = JobStateStore(self._redis, prefix, self.config.retention.completed_seconds)
             self._dead = RedisDeadLetters(self._redis, prefix, self.config.retention)
@@ -250,7 +251,9 @@ class CeleryEngine(Engine):
                     delivery_mode=2,
                 )
         except Exception as exc:  # the Redis store has it; the broker copy is for operators
-            log.warning("could not publish dead letter %s to %s: %s", letter.job_id, DLX, redact_text(str(exc)))
+            log.warning(
+                "could not publish dead letter %s to %s: %s", letter.job_id, DLX, redact_text(str(exc))
+            )
 
     # -- inspecting ------------------------------------------------------------------
     async def get_job(self, job_id: str) -> JobInfo | None:
@@ -300,23 +303,3 @@ def _unavailable(what: str, exc: Exception) -> BrokerUnavailableError:
         hint="check that the server is running and the URL in tasks.backend is right",
         cause=exc,
     )
-
-
-_SIGNAL_CONNECTED = False
-
-
-def _connect_shutdown_signal() -> None:
-    global _SIGNAL_CONNECTED
-    if _SIGNAL_CONNECTED:
-        return
-    from celery import signals
-
-    def on_shutting_down(sender: Any = None, how: str = "Warm", **_: Any) -> None:
-        shutting_down(how)
-
-    def on_ready(sender: Any = None, **_: Any) -> None:
-        warm_up(sender)
-
-    signals.worker_shutting_down.connect(on_shutting_down, weak=False)
-    signals.worker_ready.connect(on_ready, weak=False)
-    _SIGNAL_CONNECTED = True

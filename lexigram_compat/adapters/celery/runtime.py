@@ -19,11 +19,12 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import threading
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from celery import signals
 
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import TaskNotFoundError, TaskValidationError
@@ -107,21 +108,35 @@ class WorkerRuntime:
             hub.call_repeatedly(self.app.config.worker.poll_interval, _noop)
 
     # -- one attempt ----------------------------------------------------------------
-    def run_attempt(self, task_name: str, request: Any, args: list[Any], kwargs: dict[str, Any]) -> Outcome | None:
+    def run_attempt(
+        self, task_name: str, request: Any, args: list[Any], kwargs: dict[str, Any]
+    ) -> Outcome | None:
         """Run one attempt of the job ``request`` describes; None when it must not run
         (cancelled or cleared). Blocks the calling pool thread until it ends."""
         thread, ctx = self._ensure()
         job_id = str(request.id)
-        queue = (getattr(request, "delivery_info", None) or {}).get("routing_key") or self.engine.default_queue
-        future = _submit(thread, self._attempt(ctx, job_id, task_name, queue, args, kwargs))
+        queue = (getattr(request, "delivery_info", None) or {}).get(
+            "routing_key"
+        ) or self.engine.default_queue
+        future = _submit(
+            thread, self._attempt(ctx, job_id=job_id, name=task_name, queue=queue, args=args, kwargs=kwargs)
+        )
         self._running[job_id] = future
         try:
-            return future.result()
+            outcome: Outcome | None = future.result()
+            return outcome
         finally:
             self._running.pop(job_id, None)
 
     async def _attempt(
-        self, ctx: ExecutionContext, job_id: str, name: str, queue: str, args: list[Any], kwargs: dict[str, Any]
+        self,
+        ctx: ExecutionContext,
+        *,
+        job_id: str,
+        name: str,
+        queue: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
     ) -> Outcome | None:
         store = self.engine.state
         task = ctx.registry.get(name)
@@ -148,7 +163,9 @@ class WorkerRuntime:
             await self._dead_letter(envelope, outcome)
         return outcome
 
-    async def _dead_letter(self, envelope: JobEnvelope, outcome: DeadLettered, raw: bytes | None = None) -> None:
+    async def _dead_letter(
+        self, envelope: JobEnvelope, outcome: DeadLettered, raw: bytes | None = None
+    ) -> None:
         failure = outcome.failure
         letter = DeadLetter(
             job_id=envelope.job_id,
@@ -190,7 +207,9 @@ class WorkerRuntime:
             error = TaskNotFoundError(f"no task named {task_name!r} is registered in this worker")
             name = task_name
         outcome = DeadLettered(failure_of(error, with_traceback=False), error)
-        envelope = JobEnvelope(job_id=job_id, task_name=name, queue=queue, args=args, kwargs=kwargs, attempts=1)
+        envelope = JobEnvelope(
+            job_id=job_id, task_name=name, queue=queue, args=args, kwargs=kwargs, attempts=1
+        )
         _submit(thread, self._dead_letter(envelope, outcome, raw if task_name is None else None)).result()
 
     # -- beat ----------------------------------------------------------------------------
@@ -251,7 +270,9 @@ class WorkerRuntime:
             if restore is not None:
                 restore()
         except Exception:
-            log.exception("could not return unacknowledged messages; they come back after the visibility timeout")
+            log.exception(
+                "could not return unacknowledged messages; they come back after the visibility timeout"
+            )
 
     def release_running(self) -> None:
         """Put every job running in this process back to pending (attempt not counted)."""
@@ -271,3 +292,15 @@ def _noop() -> None:
 
 def _submit(thread: LoopThread, coro: Any) -> Future[Any]:
     return asyncio.run_coroutine_threadsafe(coro, thread.loop)
+
+
+def _on_shutting_down(sender: Any = None, how: str = "Warm", **_: Any) -> None:
+    shutting_down(how)
+
+
+def _on_ready(sender: Any = None, **_: Any) -> None:
+    warm_up(sender)
+
+
+signals.worker_shutting_down.connect(_on_shutting_down, weak=False)
+signals.worker_ready.connect(_on_ready, weak=False)

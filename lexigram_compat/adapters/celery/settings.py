@@ -63,7 +63,7 @@ class CelerySettings:
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise ConfigurationError(
                 f"{where}.visibility_timeout={timeout!r} must be a number of seconds > 0",
-                hint="it must exceed your longest task run and your longest delay/eta (see docs/engines/celery.md)",
+                hint="make it longer than your longest task run and delay/eta (docs/engines/celery.md)",
             )
         pool = section.get("pool", cls.pool)
         if pool not in POOLS:

@@ -101,17 +101,17 @@ class JobStateStore:
         pipe = self.redis.pipeline(transaction=False)
         for index, env in enumerate(envelopes):
             list_key, message = messages[index] if messages is not None else ("", b"")
+            ukey = self.unique_key(env.unique_key) if env.unique_key else ""
             delayed = env.run_at is not None and env.run_at.timestamp() > now
             status = JobStatus.SCHEDULED.value if delayed else JobStatus.PENDING.value
             score = env.run_at.timestamp() if delayed and env.run_at else now
-            fields = [
+            fields: list[Any] = [
                 "task", env.task_name, "queue", env.queue, "status", status,
                 "attempts", env.attempts, "max_attempts", env.max_attempts,
                 "priority", env.priority, "enqueued_at", _iso(env.enqueued_at),
                 "run_at", _iso(env.run_at), "unique_key", env.unique_key or "",
                 "timeout", "" if env.timeout is None else env.timeout,
             ]  # fmt: skip
-            ukey = self.unique_key(env.unique_key) if env.unique_key else ""
             await self._create(
                 keys=[self.job_key(env.job_id), ukey, self.index_key(env.queue, status), list_key],
                 args=[env.job_id, score, message, *fields],
@@ -170,7 +170,9 @@ class JobStateStore:
 
     async def complete(self, job_id: str, result: Any) -> None:
         fields = ["finished_at", _iso(datetime.now(UTC)), "last_error", "", "result", dumps(result)]
-        await self._move(job_id, JobStatus.COMPLETED.value, allowed="running", keep=self._keep(), fields=fields)
+        await self._move(
+            job_id, JobStatus.COMPLETED.value, allowed="running", keep=self._keep(), fields=fields
+        )
 
     async def retrying(self, job_id: str, run_at: datetime, error: str) -> None:
         fields = ["run_at", _iso(run_at), "last_error", error]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import os
 import subprocess
 import uuid
@@ -40,26 +41,21 @@ def _redis_url(base: str, db: int = REDIS_DB) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", "", ""))
 
 
-_VHOST: str | None = None
-
-
+@functools.cache
 def _session_vhost() -> str:
     """A RabbitMQ vhost for this test process, deleted when it exits."""
-    global _VHOST
-    if _VHOST is None:
-        name = f"lexigram-celery-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{uuid.uuid4().hex[:8]}"
-        subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True, capture_output=True, timeout=60)
-        subprocess.run(
-            ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        atexit.register(
-            subprocess.run, ["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True, timeout=60
-        )
-        _VHOST = name
-    return _VHOST
+    name = f"lexigram-celery-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    atexit.register(
+        subprocess.run, ["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True, timeout=60
+    )
+    return name
 
 
 class CeleryHarness(SubprocessHarness):
@@ -140,7 +136,9 @@ class CeleryHarness(SubprocessHarness):
             for status in (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.RETRYING):
                 if await engine.count(queue, status):
                     return False
-            known = await engine.count(queue, JobStatus.SCHEDULED) + await engine.count(queue, JobStatus.CANCELLED)
+            known = await engine.count(queue, JobStatus.SCHEDULED) + await engine.count(
+                queue, JobStatus.CANCELLED
+            )
             if await asyncio.to_thread(engine.queue_depth, queue) > known:
                 return False
         return True
@@ -156,7 +154,10 @@ class CeleryHarness(SubprocessHarness):
 BASE: Mapping[str, Any] = {"engine": "celery"}
 SPECS = [
     EngineSpec(
-        "celery-redis", deep_merge(BASE, {"backend": {"type": "redis"}}), CeleryHarness, fixtures=("redis_service",)
+        "celery-redis",
+        deep_merge(BASE, {"backend": {"type": "redis"}}),
+        CeleryHarness,
+        fixtures=("redis_service",),
     ),
     EngineSpec(
         "celery-rabbitmq",

@@ -292,6 +292,14 @@ class RedisJobState:
         """Run one state call; connection errors propagate (``OSError`` subclasses)."""
         return call.decode(await self._script(keys=[], args=list(call.args)))
 
+    async def run_many(self, calls: Sequence[StateCall[T]]) -> list[T]:
+        """Run several calls in one round trip (a pipeline; each call stays atomic)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for call in calls:
+                await self._script(keys=[], args=list(call.args), client=pipe)
+            replies = await pipe.execute()
+        return [call.decode(reply) for call, reply in zip(calls, replies, strict=True)]
+
 
 class SyncRedisJobState:
     """The sync front end (``redis``), for worker threads."""

@@ -7,6 +7,7 @@ module that builds the app. See ``docs/engines/dramatiq.md``.
 
 from __future__ import annotations
 
-from .engine import DramatiqEngine, DramatiqRabbitmqEngine, StatelessRabbitmqEngine
+from .engine import DramatiqEngine
+from .rabbitmq import DramatiqRabbitmqEngine, StatelessRabbitmqEngine
 
 __all__ = ["DramatiqEngine", "DramatiqRabbitmqEngine", "StatelessRabbitmqEngine"]

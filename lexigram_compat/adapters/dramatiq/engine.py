@@ -29,11 +29,12 @@ from lexigram_compat.adapters.redis_state import (
     RedisAck,
     RedisJobState,
     RedisPush,
+    StateCall,
     SyncRedisJobState,
 )
 from lexigram_compat.config_loading import redact_text, redact_url
 from lexigram_compat.envelope import JobEnvelope
-from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskQueueError
+from lexigram_compat.errors import BrokerUnavailableError, TaskQueueError
 from lexigram_compat.queue import JobInfo, JobStatus
 
 from .actors import WorkerRuntime, declare_actors
@@ -87,6 +88,8 @@ class DramatiqEngine(Engine):
     def __new__(cls, config: TaskConfig, backend: BackendConfig) -> DramatiqEngine:
         # RabbitMQ without a state store keeps no job records: a class whose
         # capability table says so, so those calls are refused up front.
+        from .rabbitmq import DramatiqRabbitmqEngine, StatelessRabbitmqEngine
+
         chosen = cls
         if cls in (DramatiqEngine, DramatiqRabbitmqEngine) and backend.type == "amqp":
             chosen = DramatiqRabbitmqEngine if backend.state_url is not None else StatelessRabbitmqEngine
@@ -235,11 +238,27 @@ class DramatiqEngine(Engine):
     # -- producing -----------------------------------------------------------------------
     async def enqueue(self, envelopes: Sequence[JobEnvelope], *, connection: Any = None) -> list[str]:
         if self.settings.broker == "redis":
-            return [await self._enqueue_redis(envelope) for envelope in envelopes]
+            if len(envelopes) == 1:
+                return [await self._enqueue_redis(envelopes[0])]
+            state = self._require_state()
+            try:
+                created = await state.run_many([self._create_with_message(e) for e in envelopes])
+            except Exception as exc:
+                raise _broker_error("enqueue", exc) from exc
+            return [job_id for job_id, _ in created]
         return [await self._enqueue_rabbitmq(envelope) for envelope in envelopes]
 
     async def _enqueue_redis(self, envelope: JobEnvelope) -> str:
         state = self._require_state()
+        try:
+            job_id, _ = await state.run(self._create_with_message(envelope))
+        except Exception as exc:
+            raise _broker_error("enqueue", exc) from exc
+        return job_id
+
+    def _create_with_message(self, envelope: JobEnvelope) -> StateCall[tuple[str, bool]]:
+        """The job's record and its Dramatiq message (as the Redis broker writes one:
+        ``HSET <ns>:<queue>.msgs <rid> <json>``, ``RPUSH <ns>:<queue> <rid>``), in one call."""
         rid = str(uuid.uuid4())
         delay = delay_ms(envelope)
         queue = envelope.queue if delay is None else dq_name(envelope.queue)
@@ -255,11 +274,7 @@ class DramatiqEngine(Engine):
             hash_field=rid,
             payload=payload,
         )
-        try:
-            job_id, _ = await state.run(self.keys.create(envelope, scheduled=delay is not None, publish=push))
-        except Exception as exc:
-            raise _broker_error("enqueue", exc) from exc
-        return job_id
+        return self.keys.create(envelope, scheduled=delay is not None, publish=push)
 
     async def _enqueue_rabbitmq(self, envelope: JobEnvelope) -> str:
         state = self._state
@@ -342,111 +357,3 @@ class DramatiqEngine(Engine):
                 broker.channel.queue_purge(name)
             except pika.exceptions.ChannelClosedByBroker:
                 del broker.channel  # the queue does not exist: nothing to purge
-
-
-class DramatiqRabbitmqEngine(DramatiqEngine):
-    """The Dramatiq engine on RabbitMQ, with a job-state store (``backend.state_url``).
-
-    RabbitMQ keeps its queues in priority order (``x-max-priority`` 255, each
-    message's ``priority``), so a higher-priority job runs first among ready ones.
-    """
-
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        delay=True,
-        priority=True,
-        idempotency_keys=True,
-        cancel=True,
-        job_status=True,
-        results=True,
-        dead_letters=True,
-        transactional_enqueue=False,
-        crash_safe=True,
-        multi_process=True,
-        worker=WORKER_COMMAND,
-    )
-
-
-class StatelessRabbitmqEngine(DramatiqRabbitmqEngine):
-    """RabbitMQ without ``backend.state_url``: no job records, so no ``get_job``,
-    cancel, results or idempotency keys (refused with a clear error)."""
-
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        delay=True,
-        priority=True,
-        idempotency_keys=False,
-        cancel=False,
-        job_status=False,
-        results=False,
-        dead_letters=True,
-        transactional_enqueue=False,
-        crash_safe=True,
-        multi_process=True,
-        worker=WORKER_COMMAND,
-    )
-
-    _lock_connection: Any = None
-
-    @property
-    def scheduler_lock_queue(self) -> str:
-        return f"lexigram.scheduler.{self.backend.queue_name}"
-
-    async def may_schedule(self) -> bool:
-        """Only one scheduler at a time: without a shared guard, two would enqueue
-        every fire time twice. The lock is an exclusive RabbitMQ queue held by a
-        connection of this process (freed when the process ends)."""
-        if self._publisher is None:
-            return False
-        return await asyncio.get_running_loop().run_in_executor(self._publisher, self._take_scheduler_lock)
-
-    def _take_scheduler_lock(self) -> bool:
-        import pika
-
-        if self._lock_connection is not None and self._lock_connection.is_open:
-            return True
-        parameters = pika.URLParameters(self.settings.url)
-        parameters.heartbeat = 0  # held idle for the life of the process
-        connection = pika.BlockingConnection(parameters)
-        try:
-            connection.channel().queue_declare(
-                queue=self.scheduler_lock_queue, exclusive=True, auto_delete=True
-            )
-        except pika.exceptions.ChannelClosedByBroker:
-            connection.close()
-            return False
-        self._lock_connection = connection
-        return True
-
-    async def enqueue(self, envelopes: Sequence[JobEnvelope], *, connection: Any = None) -> list[str]:
-        fires = any((e.unique_key or "").startswith("schedule:") for e in envelopes)
-        if fires and not await self.may_schedule():
-            raise ConfigurationError(
-                f"another scheduler already fires this app's schedules (it holds the RabbitMQ "
-                f"queue {self.scheduler_lock_queue!r}); without a job-state store only one may run",
-                hint="run a single scheduler (workers with scheduling off), or set backend.state_url "
-                "so that any number of schedulers share one guard per fire time",
-            )
-        return await super().enqueue(envelopes, connection=connection)
-
-    async def close(self) -> None:
-        if self._lock_connection is not None and self._publisher is not None:
-            lock, self._lock_connection = self._lock_connection, None
-            await asyncio.get_running_loop().run_in_executor(self._publisher, lock.close)
-        await super().close()
-
-    async def get_job(self, job_id: str) -> JobInfo | None:
-        return None
-
-    async def cancel(self, job_id: str) -> bool:
-        return False
-
-    async def count(self, queue: str, status: JobStatus | None) -> int:
-        if status is not None and status not in WAITING_STATUSES:
-            return 0
-        if self._publisher is None:
-            return 0
-        return await asyncio.get_running_loop().run_in_executor(self._publisher, self._ready, queue)
-
-    def _ready(self, queue: str) -> int:
-        broker: Any = self.native
-        ready, delayed, _ = broker.get_queue_message_counts(queue)
-        return int(ready) + int(delayed)

@@ -38,6 +38,7 @@ from lexigram_compat.errors import (
     TaskTimeoutError,
     TaskValidationError,
     UnsupportedOptionError,
+    WorkerLostError,
 )
 from lexigram_compat.module import TasksModule
 from lexigram_compat.queue import DeadLetter, JobInfo, JobStatus, TaskQueueProtocol
@@ -103,6 +104,7 @@ __all__ = [
     "UnsupportedOptionError",
     "UnwrapError",
     "WorkerConfig",
+    "WorkerLostError",
     "__version__",
     "default_registry",
     "inject",

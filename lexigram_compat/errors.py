@@ -100,6 +100,14 @@ class TaskCancelledError(TaskError):
     code = "LEX_ERR_TASK_006"
 
 
+class WorkerLostError(TaskError):
+    """The worker running an attempt died (killed, lost its lease or connection);
+    the attempt counts as failed, and the job runs again while attempts remain."""
+
+    code = "LEX_ERR_TASK_021"
+    default_hint = "look for the worker's exit (OOM killer, SIGKILL, a crash) and raise worker.lease_seconds"
+
+
 class TaskExecutionError(TaskError):
     """The task raised an exception."""
 
@@ -190,4 +198,5 @@ __all__ = [
     "TaskTimeoutError",
     "TaskValidationError",
     "UnsupportedOptionError",
+    "WorkerLostError",
 ]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from lexigram_compat.adapters.base import ClaimedJob, FailureInfo, JobSource, WorkState
 from lexigram_compat.adapters.postgres.batching import Batcher
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope
+from lexigram_compat.errors import WorkerLostError
 from lexigram_compat.serialization import dumps, loads
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ __all__ = ["PostgresJobSource"]
 
 log = logging.getLogger("lexigram_compat.postgres")
 
-LOST_WORKER = "lexigram_compat.errors.WorkerLostError"
+LOST_WORKER = f"{WorkerLostError.__module__}.{WorkerLostError.__qualname__}"
 FIRE_GUARD_SECONDS = 7 * 24 * 3600.0
 """(schedule, fire time) guards are kept a week: far longer than any scheduler's clock skew."""
 

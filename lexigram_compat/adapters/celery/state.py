@@ -23,6 +23,7 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.queue import JobInfo, JobStatus
@@ -72,7 +73,8 @@ class JobStateStore:
         self.redis = redis
         self.prefix = prefix
         self.completed_seconds = completed_seconds
-        self._create = redis.register_script(_script("create"))
+        self._create_source = _script("create")
+        self._create_sha: str | None = None
         self._transition = redis.register_script(_script("transition"))
 
     # -- keys ------------------------------------------------------------------
@@ -97,8 +99,31 @@ class JobStateStore:
 
         ``messages`` (the broker's list key and message per envelope) are pushed
         by the same script, only for the records it creates."""
-        now = time.time()
+        calls = self._create_calls(envelopes, messages)
+        try:
+            replies = await self._run_creates(calls)
+        except NoScriptError:  # the server lost its script cache (restart, SCRIPT FLUSH)
+            self._create_sha = None
+            replies = await self._run_creates(calls)
+        return [(bool(int(flag)), _text(job_id)) for flag, job_id in replies]
+
+    async def _run_creates(self, calls: list[list[Any]]) -> list[Any]:
+        # EVALSHA directly: a pipeline of registered scripts would ask SCRIPT EXISTS
+        # on every call, one more round trip per enqueue.
+        if self._create_sha is None:
+            self._create_sha = str(await self.redis.script_load(self._create_source))
+        if len(calls) == 1:
+            return [await self.redis.evalsha(self._create_sha, 4, *calls[0])]
         pipe = self.redis.pipeline(transaction=False)
+        for call in calls:
+            pipe.evalsha(self._create_sha, 4, *call)
+        return list(await pipe.execute())
+
+    def _create_calls(
+        self, envelopes: Sequence[JobEnvelope], messages: Sequence[tuple[str, bytes]] | None
+    ) -> list[list[Any]]:
+        now = time.time()
+        calls: list[list[Any]] = []
         for index, env in enumerate(envelopes):
             list_key, message = messages[index] if messages is not None else ("", b"")
             ukey = self.unique_key(env.unique_key) if env.unique_key else ""
@@ -112,13 +137,9 @@ class JobStateStore:
                 "run_at", _iso(env.run_at), "unique_key", env.unique_key or "",
                 "timeout", "" if env.timeout is None else env.timeout,
             ]  # fmt: skip
-            await self._create(
-                keys=[self.job_key(env.job_id), ukey, self.index_key(env.queue, status), list_key],
-                args=[env.job_id, score, message, *fields],
-                client=pipe,
-            )
-        replies = await pipe.execute()
-        return [(bool(int(flag)), _text(job_id)) for flag, job_id in replies]
+            keys = [self.job_key(env.job_id), ukey, self.index_key(env.queue, status), list_key]
+            calls.append([*keys, env.job_id, score, message, *fields])
+        return calls
 
     async def forget(self, envelope: JobEnvelope) -> None:
         """Undo :meth:`create` for a job whose message could not be published."""

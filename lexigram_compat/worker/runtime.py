@@ -97,19 +97,27 @@ class SourceWorker:
     async def _consume(self) -> None:
         backoff = 0.5
         opts = self.options
+        prefetch = max(0, self.source.prefetch)
+        # Claim ahead (refill the prefetch buffer while every slot is busy) only
+        # while the queue looks busy: the last claim came back full, and no
+        # held job had to be handed back since. The claim's round trip then
+        # overlaps the running jobs instead of following them.
+        ahead = False
         while not self.stopping.is_set() and self._failure is None:
             while self.prefetched and len(self.running) < opts.concurrency:
                 self._start(self.prefetched.popleft())
             free = opts.concurrency - len(self.running)
-            if free > 0 and not self.prefetched:
+            if not self.prefetched and (free > 0 or (ahead and prefetch > 0)):
+                limit = free + prefetch
                 try:
-                    jobs = await self.source.claim(opts.queues, free + max(0, self.source.prefetch))
+                    jobs = await self.source.claim(opts.queues, limit)
                     backoff = 0.5
                 except (TaskQueueError, OSError) as exc:
                     log.warning("claim failed (%s); retrying in %.1fs", type(exc).__name__, backoff)
                     await self._sleep(backoff)
                     backoff = min(MAX_BACKOFF, backoff * 2)
                     continue
+                ahead = len(jobs) >= limit
                 self.prefetched.extend(jobs)
                 if jobs:
                     continue
@@ -121,6 +129,7 @@ class SourceWorker:
                 # Every slot is busy. Hold claimed jobs one poll interval at most,
                 # then hand them back, so long jobs here do not starve idle workers.
                 if not await self._wait(False, timeout=opts.poll_interval):
+                    ahead = False
                     await self._release_prefetched()
                 continue
             await self._wait(free > 0)

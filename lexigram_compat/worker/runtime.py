@@ -88,9 +88,13 @@ class SourceWorker:
         try:
             await self._consume()
         finally:
-            heartbeat.cancel()
-            await self._drain()
-            await asyncio.gather(heartbeat, return_exceptions=True)
+            try:
+                # Jobs still running through the drain keep their lease, or
+                # another worker would rescue them and run them twice.
+                await self._drain()
+            finally:
+                heartbeat.cancel()
+                await asyncio.gather(heartbeat, return_exceptions=True)
         if self._failure is not None:
             raise self._failure
 

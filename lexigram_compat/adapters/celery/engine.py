@@ -10,7 +10,9 @@ semantics. Worker side: see :mod:`.tasks` and :mod:`.runtime`.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,7 +20,7 @@ from celery import Celery
 from kombu import Connection, Exchange, Queue
 from redis.asyncio import Redis
 
-from lexigram_compat.adapters.base import Capabilities, DeadLetterStore, Engine
+from lexigram_compat.adapters.base import Capabilities, Engine
 from lexigram_compat.adapters.celery.app_builder import broker_url, build_celery_app
 from lexigram_compat.adapters.celery.dead_letters import RedisDeadLetters, letter_to_json
 from lexigram_compat.adapters.celery.redis_wire import RedisWire
@@ -39,7 +41,6 @@ __all__ = ["CeleryEngine"]
 
 log = logging.getLogger("lexigram_compat.celery")
 
-EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 DEAD_LETTER_SUFFIX = ".dead"
 """RabbitMQ: dead letters are also published to ``<queue>.dead`` through the ``lexigram.dlx`` exchange."""
 DLX = "lexigram.dlx"
@@ -143,8 +144,6 @@ class CeleryEngine(Engine):
     def native_worker_argv(
         self, module: str, *, queues: Sequence[str] | None, processes: int | None, concurrency: int | None
     ) -> list[str] | None:
-        import sys
-
         if self._app is None:
             raise ConfigurationError("the celery engine is not attached to an app")
         chosen = list(queues) if queues else self._own_queues()
@@ -162,8 +161,6 @@ class CeleryEngine(Engine):
 
     def _celery_attribute(self, module: str) -> str:
         """``module:name`` of the attribute holding ``app.native`` in the app's module."""
-        import importlib
-
         module_name = module.partition(":")[0]
         loaded = importlib.import_module(module_name)
         for name, value in vars(loaded).items():
@@ -291,10 +288,6 @@ class CeleryEngine(Engine):
                 channel.queue_purge(queue)
             except Exception as exc:  # a queue never declared has nothing to purge
                 log.debug("purge of %s: %s", queue, redact_text(str(exc)))
-
-    @property
-    def _dead_letter_base(self) -> DeadLetterStore:
-        return self.dead_letter_store
 
 
 def _unavailable(what: str, exc: Exception) -> BrokerUnavailableError:

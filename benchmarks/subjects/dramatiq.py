@@ -177,7 +177,6 @@ class _DramatiqSubject(Subject):
     async def _start_worker(self) -> None:
         env = {**os.environ, MODE_ENV: json.dumps(self.mode), "PYTHONPATH": str(ROOT)}
         argv = [sys.executable, "-m", "dramatiq", __name__, "-p", "1", "-t", str(THREADS)]
-        argv += ["--fork-function", "lexigram_compat.adapters.dramatiq.cli_exit:nudge"]
         with self._log.open("wb") as log:
             self._process = await asyncio.create_subprocess_exec(
                 *argv, stdout=log, stderr=asyncio.subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True

@@ -3,7 +3,7 @@
 - ``before_worker_boot``: the worker's idle poll becomes ``worker.poll_interval``;
   the app starts on the ``AsyncIO`` event loop (DI, named queues, startup
   hooks) before any message is taken; and a SIGTERM stops the worker at once
-  (the CLI's own loop notices a signal only once a second).
+  (the CLI's own loop notices a signal only once a second), its CLI with it.
 - ``before_worker_shutdown``: jobs still running ``worker.shutdown_timeout``
   later are interrupted and given back to their queue, attempt uncounted.
 - ``after_nack``: a message Dramatiq dead-lettered by itself (its actor is
@@ -13,9 +13,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from dramatiq.middleware import Middleware
@@ -35,6 +37,8 @@ __all__ = ["LexigramMiddleware"]
 
 log = logging.getLogger("lexigram_compat.dramatiq")
 
+LOG_PIPE_HOLD = 0.05
+"""Seconds a stopped worker's log pipe stays open after the worker exits."""
 STOP_MARGIN_MS = 10_000
 """How much longer than ``worker.shutdown_timeout`` the worker waits for its threads."""
 
@@ -104,6 +108,44 @@ class LexigramMiddleware(Middleware):
             original(signum, frame)
             worker.stop(timeout=timeout)
             broker.close()
+            _hold_log_pipe(LOG_PIPE_HOLD)
             sys.exit(0)
 
         signal.signal(signal.SIGTERM, stop)
+
+
+def _hold_log_pipe(seconds: float) -> None:
+    """Keep this process's end of the CLI's log pipe open a moment after it exits.
+
+    Once its workers have exited, the CLI's main process sets a stop flag that its
+    log thread reads only when a pipe has news or once a second; a pipe closing
+    *after* the flag is set is such news, so the CLI exits at once instead of up
+    to a second later. A forked child holds the pipe, and nothing else (the
+    process sentinel the main process waits on must close with this process),
+    and only sleeps: forking here is safe, the worker's threads have stopped.
+    """
+    pipe = _log_pipe_fd()
+    if pipe is None:
+        return
+    try:
+        pid = os.fork()
+    except OSError:
+        return
+    if pid == 0:  # pragma: no cover - the child only waits and leaves
+        os.closerange(3, pipe)
+        os.closerange(pipe + 1, 65536)
+        time.sleep(seconds)
+        os._exit(0)
+
+
+def _log_pipe_fd() -> int | None:
+    """The descriptor the CLI's worker logging writes to (its pipe to the main process)."""
+    for handler in logging.getLogger().handlers:
+        connection = getattr(getattr(handler, "stream", None), "pipe", None)
+        fileno = getattr(connection, "fileno", None)
+        if callable(fileno):
+            try:
+                return int(fileno())
+            except (OSError, ValueError):
+                return None
+    return None

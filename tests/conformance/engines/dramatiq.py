@@ -106,8 +106,7 @@ class DramatiqHarness(SubprocessHarness):
             "tests.conformance.worker_app:app", queues=None, processes=1, concurrency=None
         )
         assert argv is not None
-        # Workers start and stop once per drain: let the CLI exit with them.
-        return [*argv, "--fork-function", "lexigram_compat.adapters.dramatiq.cli_exit:nudge"]
+        return argv
 
     def worker_env(self) -> dict[str, str]:
         return {**super().worker_env(), **WORKER_ENV}

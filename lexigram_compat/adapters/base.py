@@ -240,6 +240,17 @@ class JobSource(abc.ABC):
     async def claim(self, queues: Sequence[str], limit: int) -> list[ClaimedJob]:
         """Claim up to ``limit`` ready jobs (priority, then run-at, then age)."""
 
+    async def claim_ahead(self, queues: Sequence[str], run: int, ahead: int) -> list[ClaimedJob]:
+        """Claim up to ``run`` jobs to start now plus up to ``ahead`` more to start
+        later (prefetch). An engine that counts attempts at claim time overrides
+        this and ``start`` so a prefetched job counts its attempt only when it starts."""
+        return await self.claim(queues, run + ahead)
+
+    async def start(self, jobs: Sequence[ClaimedJob]) -> list[ClaimedJob]:
+        """Prefetched jobs a free slot takes now; returns those still this worker's
+        (a cancelled or rescued job is left out), with their attempt counted."""
+        return list(jobs)
+
     @abc.abstractmethod
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
         """Return when a job may be ready in ``queues`` or after ``timeout`` seconds."""

@@ -108,13 +108,13 @@ class SourceWorker:
         # overlaps the running jobs instead of following them.
         ahead = False
         while not self.stopping.is_set() and self._failure is None:
-            while self.prefetched and len(self.running) < opts.concurrency:
-                self._start(self.prefetched.popleft())
+            if self.prefetched and len(self.running) < opts.concurrency:
+                await self._start_prefetched()
             free = opts.concurrency - len(self.running)
             if not self.prefetched and (free > 0 or (ahead and prefetch > 0)):
                 limit = free + prefetch
                 try:
-                    jobs = await self.source.claim(opts.queues, limit)
+                    jobs = await self.source.claim_ahead(opts.queues, free, prefetch)
                     backoff = 0.5
                 except (TaskQueueError, OSError) as exc:
                     log.warning("claim failed (%s); retrying in %.1fs", type(exc).__name__, backoff)
@@ -137,6 +137,21 @@ class SourceWorker:
                     await self._release_prefetched()
                 continue
             await self._wait(free > 0)
+
+    async def _start_prefetched(self) -> None:
+        """Start prefetched jobs in the free slots (their attempts counted in one batch)."""
+        take = min(len(self.prefetched), self.options.concurrency - len(self.running))
+        batch = [self.prefetched.popleft() for _ in range(take)]
+        try:
+            started = await self.source.start(batch)
+        except (TaskQueueError, OSError) as exc:
+            # Still reserved: held (and heartbeated) until the next try.
+            log.warning("starting prefetched jobs failed (%s); retrying", type(exc).__name__)
+            self.prefetched.extendleft(reversed(batch))
+            await self._sleep(0.5)
+            return
+        for job in started:
+            self._start(job)
 
     def _start(self, job: ClaimedJob) -> None:
         task = asyncio.create_task(self._handle(job))

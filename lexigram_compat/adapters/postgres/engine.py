@@ -43,6 +43,7 @@ FIRE_PREFIX = "schedule:"
 _STATES = {
     "pending": JobStatus.PENDING,
     "retrying": JobStatus.RETRYING,
+    "reserved": JobStatus.PENDING,  # prefetched by a worker, not started
     "running": JobStatus.RUNNING,
     "completed": JobStatus.COMPLETED,
     "failed": JobStatus.FAILED,
@@ -184,8 +185,14 @@ class PostgresEngine(Engine):
             "whose transaction the job should join",
         )
 
-    def _statement(self, envelopes: Sequence[JobEnvelope]) -> tuple[str, Any, bool]:
+    def _statement(self, envelopes: Sequence[JobEnvelope]) -> tuple[str, Any, bool | None]:
+        """The statement, its parameters, and how to read its rows: True, one
+        job (its id, if inserted); False, an id per job; None, the jobs' own ids."""
         q = self.queries
+        if len(envelopes) > 1 and all(e.unique_key is None for e in envelopes):
+            # The payloads are JSON objects: joined, they are a JSON array.
+            payloads = b",".join([e.to_bytes() for e in envelopes]).decode()
+            return q["insert_plain_jobs"], {"jobs": f"[{payloads}]", "channel": q.channel}, None
         rows = [_row(e) for e in envelopes]
         if len(rows) == 1 and rows[0][9] is None:
             return q["insert_job"], [*rows[0][:9], q.channel], True
@@ -214,6 +221,8 @@ class PostgresEngine(Engine):
         query, params, single = self._statement(envelopes)
         cursor = await conn.execute(query, params, prepare=True)
         rows = await cursor.fetchall()
+        if single is None:
+            return [e.job_id for e in envelopes]
         if not single:
             return [row[0] for row in rows]
         if rows:
@@ -228,6 +237,8 @@ class PostgresEngine(Engine):
     def _insert_sync(self, conn: psycopg.Connection[Any], envelopes: Sequence[JobEnvelope]) -> list[str]:
         query, params, single = self._statement(envelopes)
         rows = conn.execute(query, params).fetchall()
+        if single is None:
+            return [e.job_id for e in envelopes]
         if not single:
             return [row[0] for row in rows]
         if rows:

@@ -14,6 +14,28 @@ RETURNING id, pg_notify(%s, queue);
 -- name: existing_job_id
 SELECT id FROM {schema}.jobs WHERE unique_key = %s OR id = %s ORDER BY (unique_key = %s) DESC LIMIT 1;
 
+-- name: insert_plain_jobs
+-- Many jobs without idempotency or schedule keys (the common batch): their
+-- payloads as one JSON array, each element the job's wire bytes as they are
+-- (the json type keeps an element's text verbatim), its columns read from the
+-- same text. The id of each is its own, so nothing comes back but the NOTIFY.
+WITH inserted AS (
+    INSERT INTO {schema}.jobs
+        (id, queue, task_name, priority, run_at, max_attempts, payload, enqueued_at)
+    SELECT t.id, t.queue, t.task, t.priority, COALESCE(t.run_at, now()), t.max_attempts,
+           convert_to(t.payload::text, 'UTF8'), t.enqueued_at
+    FROM ROWS FROM (
+        json_array_elements(%(jobs)s::json),
+        json_to_recordset(%(jobs)s::json) AS (
+            id text, queue text, task text, priority int, run_at timestamptz, max_attempts int,
+            enqueued_at timestamptz)
+    ) WITH ORDINALITY AS t(payload, id, queue, task, priority, run_at, max_attempts, enqueued_at, ord)
+    ORDER BY t.ord
+    ON CONFLICT DO NOTHING
+    RETURNING queue
+)
+SELECT pg_notify(%(channel)s, q) FROM (SELECT DISTINCT queue AS q FROM inserted) AS s;
+
 -- name: insert_jobs
 -- Many jobs in one statement, passed as one JSON array (decoded by the server,
 -- far cheaper than binding ten arrays). A job carrying a schedule fire key is
@@ -56,20 +78,34 @@ ORDER BY i.ord;
 
 -- name: claim
 -- A batch per round trip: priority, then run-at, then age; rows another
--- worker is claiming are skipped, not waited for.
+-- worker is claiming are skipped, not waited for. The first %(run)s jobs start
+-- now (running, attempt counted); the rest are reserved (prefetched): no
+-- attempt is counted until `start` moves them to running.
 WITH picked AS MATERIALIZED (
-    SELECT id FROM {schema}.jobs
-    WHERE state IN ('pending', 'retrying') AND queue = ANY(%(queues)s::text[]) AND run_at <= now()
-    ORDER BY priority DESC, run_at, seq
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
+    SELECT id, row_number() OVER () AS n FROM (
+        SELECT id FROM {schema}.jobs
+        WHERE state IN ('pending', 'retrying') AND queue = ANY(%(queues)s::text[]) AND run_at <= now()
+        ORDER BY priority DESC, run_at, seq
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) AS ready
 )
 UPDATE {schema}.jobs AS j
-SET state = 'running', attempts = j.attempts + 1, token = j.token + 1,
-    started_at = now(), heartbeat_at = now(), worker = %(worker)s
+SET state = CASE WHEN picked.n <= %(run)s THEN 'running' ELSE 'reserved' END,
+    attempts = j.attempts + (picked.n <= %(run)s)::int, token = j.token + 1,
+    started_at = CASE WHEN picked.n <= %(run)s THEN now() END, heartbeat_at = now(),
+    worker = %(worker)s
 FROM picked
 WHERE j.id = picked.id
-RETURNING j.id, j.queue, j.token, j.attempts, j.payload, j.priority, j.run_at, j.seq;
+RETURNING j.id, j.queue, j.token, j.attempts, j.payload, j.priority, j.run_at, j.seq, j.state;
+
+-- name: start
+-- Reserved (prefetched) jobs a slot takes: the attempt counts from here.
+UPDATE {schema}.jobs AS j
+SET state = 'running', attempts = j.attempts + 1, started_at = now(), heartbeat_at = now()
+FROM unnest(%s::text[], %s::bigint[]) AS u(id, token)
+WHERE j.id = u.id AND j.token = u.token AND j.state = 'reserved'
+RETURNING j.id, j.attempts;
 
 -- name: complete
 UPDATE {schema}.jobs AS j
@@ -103,32 +139,38 @@ WHERE j.id = u.id AND j.token = u.token AND j.state = 'running'
 RETURNING j.id;
 
 -- name: release
--- Shutdown: back to the queue, the interrupted attempt not counted.
+-- Shutdown: back to the queue, the interrupted attempt not counted (a
+-- reserved job never counted one).
 UPDATE {schema}.jobs
-SET state = 'pending', attempts = attempts - 1, started_at = NULL, worker = NULL, heartbeat_at = NULL
-WHERE id = %s AND token = %s AND state = 'running'
+SET state = 'pending', attempts = attempts - (state = 'running')::int, started_at = NULL,
+    worker = NULL, heartbeat_at = NULL
+WHERE id = %s AND token = %s AND state IN ('running', 'reserved')
 RETURNING id, pg_notify(%s, queue);
 
 -- name: heartbeat
 UPDATE {schema}.jobs AS j
 SET heartbeat_at = now()
 FROM unnest(%s::text[], %s::bigint[]) AS u(id, token)
-WHERE j.id = u.id AND j.token = u.token AND j.state = 'running';
+WHERE j.id = u.id AND j.token = u.token AND j.state IN ('running', 'reserved');
 
 -- name: rescue
 -- Jobs whose worker stopped heartbeating for a lease: another attempt, or a
 -- dead letter when none is left. The token moves on, so the lost worker's
--- late outcome is rejected.
+-- late outcome is rejected. A reserved job never started: it goes back to
+-- pending as it was, no attempt counted.
 UPDATE {schema}.jobs AS j
-SET state = CASE WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'retrying' END,
-    token = j.token + 1, run_at = now(), worker = NULL, heartbeat_at = NULL,
-    last_error = %(error_type)s || ': ' || %(message)s,
-    finished_at = CASE WHEN j.attempts >= j.max_attempts THEN now() END,
-    error_type = CASE WHEN j.attempts >= j.max_attempts THEN %(error_type)s END,
-    error_message = CASE WHEN j.attempts >= j.max_attempts THEN %(message)s END
+SET state = CASE WHEN j.state = 'reserved' THEN 'pending'
+                 WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'retrying' END,
+    token = j.token + 1, worker = NULL, heartbeat_at = NULL,
+    run_at = CASE WHEN j.state = 'reserved' THEN j.run_at ELSE now() END,
+    last_error = CASE WHEN j.state = 'reserved' THEN j.last_error
+                      ELSE %(error_type)s || ': ' || %(message)s END,
+    finished_at = CASE WHEN j.state = 'running' AND j.attempts >= j.max_attempts THEN now() END,
+    error_type = CASE WHEN j.state = 'running' AND j.attempts >= j.max_attempts THEN %(error_type)s END,
+    error_message = CASE WHEN j.state = 'running' AND j.attempts >= j.max_attempts THEN %(message)s END
 WHERE j.id IN (
     SELECT id FROM {schema}.jobs
-    WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => %(lease)s)
+    WHERE state IN ('running', 'reserved') AND heartbeat_at < now() - make_interval(secs => %(lease)s)
     LIMIT 1000
     FOR UPDATE SKIP LOCKED
 )
@@ -155,14 +197,16 @@ WHERE id = %s;
 -- A cancelled job never ran: its idempotency key is free again.
 UPDATE {schema}.jobs
 SET state = 'cancelled', finished_at = now(), unique_key = NULL
-WHERE id = %s AND state IN ('pending', 'retrying')
+WHERE id = %s AND state IN ('pending', 'retrying', 'reserved')
 RETURNING id;
 
 -- name: count_waiting
-SELECT count(*) FROM {schema}.jobs WHERE queue = %s AND state IN ('pending', 'retrying');
+-- A reserved job (prefetched, not started) is still waiting.
+SELECT count(*) FROM {schema}.jobs WHERE queue = %s AND state IN ('pending', 'retrying', 'reserved');
 
 -- name: count_pending
-SELECT count(*) FROM {schema}.jobs WHERE queue = %s AND state = 'pending' AND run_at <= now();
+SELECT count(*) FROM {schema}.jobs
+WHERE queue = %s AND (state = 'reserved' OR (state = 'pending' AND run_at <= now()));
 
 -- name: count_scheduled
 SELECT count(*) FROM {schema}.jobs WHERE queue = %s AND state = 'pending' AND run_at > now();
@@ -171,16 +215,16 @@ SELECT count(*) FROM {schema}.jobs WHERE queue = %s AND state = 'pending' AND ru
 SELECT count(*) FROM {schema}.jobs WHERE queue = %s AND state = %s;
 
 -- name: clear
-DELETE FROM {schema}.jobs WHERE queue = %s AND state IN ('pending', 'retrying');
+DELETE FROM {schema}.jobs WHERE queue = %s AND state IN ('pending', 'retrying', 'reserved');
 
 -- name: work_state
 SELECT
-    count(*) FILTER (WHERE state IN ('pending', 'retrying') AND run_at <= now()),
+    count(*) FILTER (WHERE state = 'reserved' OR (state IN ('pending', 'retrying') AND run_at <= now())),
     count(*) FILTER (WHERE state = 'running'),
     count(*) FILTER (WHERE state = 'retrying' AND run_at > now()),
     min(run_at) FILTER (WHERE state = 'retrying' AND run_at > now())
 FROM {schema}.jobs
-WHERE queue = ANY(%s::text[]) AND state IN ('pending', 'retrying', 'running');
+WHERE queue = ANY(%s::text[]) AND state IN ('pending', 'retrying', 'running', 'reserved');
 
 -- name: dead_list
 SELECT id, task_name, queue, attempts, error_type, error_message, traceback, finished_at, priority, payload

@@ -75,9 +75,15 @@ class PostgresJobSource(JobSource):
             for kind in ("complete", "retry", "dead_letter")
         }
         self._batchers = outcome_batchers
+        self._reserved: set[str] = set()
+        """Ids of jobs this worker reserved (prefetched) and has not started."""
 
     # -- claiming ------------------------------------------------------------
     async def claim(self, queues: Sequence[str], limit: int) -> list[ClaimedJob]:
+        return await self.claim_ahead(queues, limit, 0)
+
+    async def claim_ahead(self, queues: Sequence[str], run: int, ahead: int) -> list[ClaimedJob]:
+        """``run`` jobs start now (attempt counted); ``ahead`` more are reserved."""
         engine = self.engine
         listener = engine.listener()
         listener.watch(queues)
@@ -88,13 +94,38 @@ class PostgresJobSource(JobSource):
         async with engine.worker_pool.connection("claim") as conn:
             cursor = await conn.execute(
                 q["claim"],
-                {"queues": list(queues), "limit": limit, "worker": self.worker_id},
+                {"queues": list(queues), "limit": run + ahead, "run": run, "worker": self.worker_id},
                 prepare=True,
             )
             rows = await cursor.fetchall()
         # RETURNING does not keep the ORDER BY of the subquery.
         rows.sort(key=lambda r: (-r[5], r[6], r[7]))
+        self._reserved.update(row[0] for row in rows if row[8] == "reserved")
         return [self._claimed(row) for row in rows]
+
+    async def start(self, jobs: Sequence[ClaimedJob]) -> list[ClaimedJob]:
+        reserved = [job for job in jobs if job.job_id in self._reserved]
+        if not reserved:
+            return list(jobs)
+        async with self.engine.worker_pool.connection("start") as conn:
+            cursor = await conn.execute(
+                self.engine.queries["start"],
+                [[j.job_id for j in reserved], [j.token for j in reserved]],
+                prepare=True,
+            )
+            attempts = dict(await cursor.fetchall())
+        self._reserved.difference_update(j.job_id for j in reserved)
+        started = []
+        for job in jobs:
+            if job.job_id not in attempts:
+                if all(job is not r for r in reserved):
+                    started.append(job)  # claimed running
+                continue  # cancelled or rescued meanwhile: not this worker's any more
+            envelope = job.envelope
+            if envelope is not None:
+                envelope = dataclasses.replace(envelope, attempts=attempts[job.job_id])
+            started.append(dataclasses.replace(job, envelope=envelope))
+        return started
 
     def _claimed(self, row: tuple[Any, ...]) -> ClaimedJob:
         job_id, queue, token, attempts, payload = row[0], row[1], row[2], row[3], bytes(row[4])
@@ -139,6 +170,7 @@ class PostgresJobSource(JobSource):
         return await self._batchers["dead_letter"].submit(_Outcome(job, values))
 
     async def release(self, job: ClaimedJob) -> bool:
+        self._reserved.discard(job.job_id)
         q = self.engine.queries
         async with self.engine.worker_pool.connection("release") as conn:
             cursor = await conn.execute(q["release"], [job.job_id, job.token, q.channel])

@@ -7,7 +7,8 @@ CREATE TABLE {schema}.jobs (
     queue text NOT NULL,
     task_name text NOT NULL,
     state text NOT NULL DEFAULT 'pending'
-        CHECK (state IN ('pending', 'retrying', 'running', 'completed', 'failed', 'cancelled')),
+        -- reserved: claimed ahead by a worker (prefetch), not started, no attempt counted.
+        CHECK (state IN ('pending', 'retrying', 'reserved', 'running', 'completed', 'failed', 'cancelled')),
     priority integer NOT NULL DEFAULT 5,
     run_at timestamptz NOT NULL DEFAULT now(),
     attempts integer NOT NULL DEFAULT 0,
@@ -40,7 +41,7 @@ CREATE INDEX jobs_ready ON {schema}.jobs (queue, priority DESC, run_at, seq)
 -- Idempotency keys: one job per key while its row exists (NULLs do not clash).
 CREATE UNIQUE INDEX jobs_unique_key ON {schema}.jobs (unique_key) WHERE unique_key IS NOT NULL;
 -- Rescue of jobs whose worker stopped heartbeating.
-CREATE INDEX jobs_running ON {schema}.jobs (heartbeat_at) WHERE state = 'running';
+CREATE INDEX jobs_running ON {schema}.jobs (heartbeat_at) WHERE state IN ('running', 'reserved');
 -- Retention sweeps of finished jobs, and the dead-letter listing (newest first).
 CREATE INDEX jobs_finished ON {schema}.jobs (finished_at) WHERE state IN ('completed', 'cancelled');
 CREATE INDEX jobs_dead ON {schema}.jobs (finished_at DESC, seq DESC) WHERE state = 'failed';

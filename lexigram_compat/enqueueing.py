@@ -9,7 +9,7 @@ and turned into ``Err`` by the queue.
 from __future__ import annotations
 
 import math
-import uuid
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,6 +35,16 @@ if TYPE_CHECKING:
 __all__ = ["JobBuilder", "PreparedJob"]
 
 MAX_JOB_ID_LENGTH = 255
+_NO_OPTIONS = CallOptions()
+_VERSION_MASK = ~((0xF000 << 64) | (0xC000 << 48))
+_VERSION_BITS = (0x4000 << 64) | (0x8000 << 48)
+
+
+def _new_job_id() -> str:
+    """``str(uuid.uuid4())``, without building a ``UUID`` object."""
+    value = (int.from_bytes(os.urandom(16)) & _VERSION_MASK) | _VERSION_BITS
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,8 @@ class PreparedJob:
 
 
 def _options(call: TaskCall, explicit: CallOptions) -> CallOptions:
+    if explicit == _NO_OPTIONS and call.call_options == _NO_OPTIONS:
+        return _NO_OPTIONS  # the common case: nothing set, nothing to check
     merged = call.call_options.merged(explicit)
     if merged.delay is not None and merged.eta is not None:
         raise TaskValidationError(
@@ -147,14 +159,17 @@ class JobBuilder:
         queue_name = options.queue or (task.queue if task else None)
         backend, physical = self.backends.route(queue_name, origin)
         caps = backend.engine.capabilities
-        where = f"{call.name} on the {backend.key} engine"
+
+        def where() -> str:  # only for an error: the happy path builds no message
+            return f"{call.name} on the {backend.key} engine"
+
         if (options.delay or options.eta is not None) and not caps.delay:
-            raise UnsupportedOptionError(f"{where}: delay/eta is not supported")
+            raise UnsupportedOptionError(f"{where()}: delay/eta is not supported")
         if options.priority is not None and not caps.priority:
-            raise UnsupportedOptionError(f"{where}: priority is not supported")
+            raise UnsupportedOptionError(f"{where()}: priority is not supported")
         if connection is not None and not caps.transactional_enqueue:
             raise UnsupportedOptionError(
-                f"{where}: connection= (transactional enqueue) is not supported",
+                f"{where()}: connection= (transactional enqueue) is not supported",
                 hint="use the postgres backend for jobs that commit with your data",
             )
         try:
@@ -179,12 +194,12 @@ class JobBuilder:
                 )
         if key is not None:
             if not caps.idempotency_keys:
-                raise UnsupportedOptionError(f"{where}: idempotency keys are not supported")
+                raise UnsupportedOptionError(f"{where()}: idempotency keys are not supported")
             unique_key = f"idem:{call.name}:{key}"
         policy = task.policy(self.default_policy) if task else self.default_policy
         priority = options.priority if options.priority is not None else (task.priority if task else None)
         envelope = JobEnvelope(
-            job_id=options.job_id or str(uuid.uuid4()),
+            job_id=options.job_id or _new_job_id(),
             task_name=call.name,
             queue=physical,
             args=args,

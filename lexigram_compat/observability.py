@@ -40,30 +40,40 @@ class JobEvents:
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, str]] = Counter()
 
-    def _emit(self, event: str, level: int, envelope: JobEnvelope, text: str, **more: Any) -> None:
+    def _count(self, event: str, envelope: JobEnvelope, level: int) -> bool:
+        """Count the event; True when its log line is wanted (so the hot path
+        builds no message that nobody reads)."""
         self.counts[(METRIC_NAMES[event], envelope.task_name)] += 1
-        if log.isEnabledFor(level):
-            fields = _fields(envelope, event=event, **more)
-            log.log(
-                level,
-                "%s %s job=%s queue=%s attempt=%d%s",
-                event,
-                envelope.task_name,
-                envelope.job_id,
-                envelope.queue,
-                envelope.attempts,
-                text,
-                extra={"job": fields},
-            )
+        return log.isEnabledFor(level)
+
+    def _emit(self, event: str, level: int, envelope: JobEnvelope, text: str, **more: Any) -> None:
+        if self._count(event, envelope, level):
+            self._log(event, level, envelope, text, **more)
+
+    def _log(self, event: str, level: int, envelope: JobEnvelope, text: str, **more: Any) -> None:
+        fields = _fields(envelope, event=event, **more)
+        log.log(
+            level,
+            "%s %s job=%s queue=%s attempt=%d%s",
+            event,
+            envelope.task_name,
+            envelope.job_id,
+            envelope.queue,
+            envelope.attempts,
+            text,
+            extra={"job": fields},
+        )
 
     def enqueued(self, envelope: JobEnvelope, backend: Backend, job_id: str) -> None:
-        self._emit("enqueued", logging.DEBUG, envelope, f" engine={backend.key}")
+        if self._count("enqueued", envelope, logging.DEBUG):
+            self._log("enqueued", logging.DEBUG, envelope, f" engine={backend.key}")
 
     def started(self, envelope: JobEnvelope) -> None:
         self._emit("started", logging.DEBUG, envelope, "")
 
     def succeeded(self, envelope: JobEnvelope, duration: float) -> None:
-        self._emit("succeeded", logging.INFO, envelope, f" duration={duration:.3f}s", duration=duration)
+        if self._count("succeeded", envelope, logging.INFO):
+            self._log("succeeded", logging.INFO, envelope, f" duration={duration:.3f}s", duration=duration)
 
     def retried(self, envelope: JobEnvelope, delay: float, error: str) -> None:
         self._emit("retried", logging.WARNING, envelope, f" in={delay:.2f}s error={error}", delay=delay)

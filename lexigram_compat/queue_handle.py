@@ -87,10 +87,20 @@ class QueueHandle:
                 return Err(engine_error("enqueue", exc))
             self._app.events.enqueued(job.envelope, job.backend, written_ids[0])
             return Ok(written_ids)
+        first = jobs[0].backend
+        if all(job.backend is first for job in jobs):  # one backend: one call, no grouping
+            try:
+                ids = await first.engine.enqueue([job.envelope for job in jobs], connection=connection)
+            except Exception as exc:
+                return Err(engine_error("enqueue", exc))
+            enqueued = self._app.events.enqueued
+            for job, job_id in zip(jobs, ids, strict=True):
+                enqueued(job.envelope, first, job_id)
+            return Ok(ids)
         by_backend: dict[int, list[int]] = {}
         for index, job in enumerate(jobs):
             by_backend.setdefault(id(job.backend), []).append(index)
-        ids: list[str] = [""] * len(jobs)
+        ids = [""] * len(jobs)
         for indexes in by_backend.values():
             engine = jobs[indexes[0]].engine
             envelopes = [jobs[i].envelope for i in indexes]

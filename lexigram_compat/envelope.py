@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any
 
 from lexigram_compat.serialization import dumps, loads
@@ -91,15 +90,15 @@ class JobEnvelope:
             "timeout": self.timeout,
         }
 
-    @cached_property
-    def _wire(self) -> bytes:
-        # Frozen, so the bytes never go stale: the size check and the engine
-        # share one serialisation.
-        return dumps(self.to_dict())
-
     def to_bytes(self) -> bytes:
         """Compact JSON bytes."""
-        return self._wire
+        # Frozen, so the bytes never go stale: the size check and the engine
+        # share one serialisation (kept in the instance dict, without the lock
+        # functools.cached_property takes on every first access).
+        wire: bytes | None = self.__dict__.get("_wire")
+        if wire is None:
+            wire = self.__dict__["_wire"] = dumps(self.to_dict())
+        return wire
 
     @classmethod
     def from_dict(cls, data: Any) -> JobEnvelope:
@@ -118,11 +117,12 @@ class JobEnvelope:
         args, kwargs = data.get("args", []), data.get("kwargs", {})
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise EnvelopeError("fields 'args' and 'kwargs' must be a list and an object")
-        ints = {k: data.get(k, d) for k, d in (("attempts", 0), ("max_attempts", 1), ("priority", 5))}
-        for key, value in ints.items():
-            if isinstance(value, bool) or not isinstance(value, int):
+        attempts, max_attempts = data.get("attempts", 0), data.get("max_attempts", 1)
+        priority = data.get("priority", 5)
+        for key, value in (("attempts", attempts), ("max_attempts", max_attempts), ("priority", priority)):
+            if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
                 raise EnvelopeError(f"field {key!r} must be an integer")
-        if ints["attempts"] < 0 or ints["max_attempts"] < 1:
+        if attempts < 0 or max_attempts < 1:
             raise EnvelopeError("fields 'attempts' and 'max_attempts' must be >= 0 and >= 1")
         timeout = data.get("timeout")
         if timeout is not None and (
@@ -138,9 +138,9 @@ class JobEnvelope:
             queue=queue,
             args=args,
             kwargs=kwargs,
-            attempts=ints["attempts"],
-            max_attempts=ints["max_attempts"],
-            priority=ints["priority"],
+            attempts=attempts,
+            max_attempts=max_attempts,
+            priority=priority,
             run_at=_time(data.get("run_at"), "run_at"),
             enqueued_at=_time(data.get("enqueued_at"), "enqueued_at") or utcnow(),
             unique_key=unique_key,

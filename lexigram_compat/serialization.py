@@ -29,20 +29,36 @@ log = logging.getLogger("lexigram_compat.serialization")
 _EMPTY = inspect.Parameter.empty
 _POS_OR_KW = inspect.Parameter.POSITIONAL_OR_KEYWORD
 _KW_ONLY = inspect.Parameter.KEYWORD_ONLY
+_NATIVE_TYPES = (int, str, bool, float)
+
+
+# One encoder for every call: json.dumps with non-default options builds a new one each time.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 def dumps(value: Any) -> bytes:
     """Compact JSON bytes of JSON-native ``value``."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _encode(value).encode()
 
 
 def _reject_constant(token: str) -> Any:
     raise ValueError(f"{token} is not valid JSON")
 
 
+_decode = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+
 def loads(data: bytes | str) -> Any:
     """Parse JSON bytes or text; ``NaN``/``Infinity`` are refused, as :func:`dumps` does."""
-    return json.loads(data, parse_constant=_reject_constant)
+    # json.loads, with one decoder for every call (json.loads with parse_constant
+    # builds a new one each time).
+    if isinstance(data, str):
+        if data.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", data, 0)
+        return _decode(data)
+    if not isinstance(data, bytes | bytearray):
+        raise TypeError(f"the JSON object must be str, bytes or bytearray, not {data.__class__.__name__}")
+    return _decode(data.decode(json.detect_encoding(data), "surrogatepass"))
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -60,6 +76,7 @@ class TaskSignature:
         self.parameters = self.signature.parameters
         self._hints: dict[str, Any] | None = None
         self._adapters: dict[str, TypeAdapter[Any] | None] = {}
+        self._natives: dict[str, type | None] = {}
         self._lock = threading.Lock()
         kinds = {p.kind for p in self.parameters.values()}
         # Most tasks take plain named parameters: bind those without inspect's
@@ -149,7 +166,37 @@ class TaskSignature:
         """Raise TypeError for an unknown keyword or too many positional arguments."""
         self.arguments(task_name, args, kwargs)
 
+    def _native(self, name: str) -> type | None:
+        """``int``, ``str``, ``bool`` or ``float`` when that bare type is the
+        annotation of a plain parameter: a value of exactly that type is already
+        what pydantic would validate and dump it to (lax mode returns it as is)."""
+        try:
+            return self._natives[name]
+        except KeyError:
+            pass
+        param = self.parameters[name]
+        hint = self.annotation(name)
+        native = (
+            hint
+            if param.kind in (_POS_OR_KW, _KW_ONLY)
+            and any(hint is t for t in _NATIVE_TYPES)
+            and self._adapter(name) is not None
+            else None
+        )
+        with self._lock:
+            self._natives[name] = native
+        return native
+
     def _convert(self, task_name: str, name: str, value: Any, *, to_json: bool) -> Any:
+        native = self._native(name)
+        # type() is, not isinstance: a subclass (an IntEnum, a str subclass) is
+        # left to pydantic, which may change it.
+        if (
+            native is not None
+            and type(value) is native
+            and (native is not float or math.isfinite(typing.cast(float, value)))
+        ):
+            return value
         param = self.parameters[name]
         adapter = self._adapter(name)
         kind = param.kind
@@ -216,6 +263,8 @@ class TaskSignature:
             TaskValidationError: A value does not match its annotation.
             SerializationError: A value cannot be represented as JSON.
         """
+        if not args and not kwargs:  # nothing to bind, validate or dump
+            return [], {}
         arguments = self.arguments(task_name, args, kwargs)
         out_args: list[Any] = []
         out_kwargs: dict[str, Any] = {}
@@ -241,6 +290,8 @@ class TaskSignature:
         Returns:
             Positional args, keyword args and the set of parameter names supplied.
         """
+        if not args and not kwargs:  # nothing to bind or validate
+            return [], {}, set()
         try:
             if not self._simple:
                 bound = self.bind(task_name, args, kwargs)

@@ -162,8 +162,9 @@ async def execute(ctx: ExecutionContext, envelope: JobEnvelope) -> Outcome:
     timeout = envelope.timeout or task.timeout or ctx.default_timeout
     started = time.perf_counter()
     try:
-        extra = await resolve_missing(task, supplied, ctx.resolver)
-        value = await _call(ctx, task, args, {**extra, **kwargs}, timeout)
+        if len(supplied) < len(task.params.parameters):  # else every parameter came with the job
+            kwargs = {**(await resolve_missing(task, supplied, ctx.resolver)), **kwargs}
+        value = await _call(ctx, task, args, kwargs, timeout)
     except asyncio.CancelledError as exc:
         current = asyncio.current_task()
         if current is None or current.cancelling():

@@ -216,10 +216,20 @@ class SourceWorker:
     async def _record(self, job: ClaimedJob, outcome: Outcome) -> None:
         envelope = job.envelope or JobEnvelope(job.job_id, "<undecodable>", job.queue, attempts=1)
         if isinstance(outcome, Completed):
-            accepted = await self.source.complete(job, outcome.result)
-            if accepted:
-                self.events.succeeded(envelope, outcome.duration)
-        elif isinstance(outcome, RetryLater):
+            try:
+                accepted = await self.source.complete(job, outcome.result)
+            except ValueError as exc:
+                # The source cannot store this result: the job fails for good,
+                # with the real reason (retrying would produce the same value).
+                log.error("job %s: its result cannot be stored: %s", job.job_id, exc)
+                outcome = DeadLettered(failure_of(exc), exc)
+            else:
+                if accepted:
+                    self.events.succeeded(envelope, outcome.duration)
+                else:
+                    self._rejected(job, envelope)
+                return
+        if isinstance(outcome, RetryLater):
             accepted = await self.source.retry(job, outcome.run_at, outcome.failure)
             if accepted:
                 self.events.retried(envelope, outcome.delay, outcome.failure.summary())
@@ -229,12 +239,15 @@ class SourceWorker:
             if accepted:
                 self.events.dead_lettered(envelope, outcome.failure.summary())
         if not accepted:
-            log.warning(
-                "job %s: outcome of attempt %d rejected: another attempt owns the job "
-                "(this worker's lease had expired)",
-                job.job_id,
-                envelope.attempts,
-            )
+            self._rejected(job, envelope)
+
+    def _rejected(self, job: ClaimedJob, envelope: JobEnvelope) -> None:
+        log.warning(
+            "job %s: outcome of attempt %d rejected: another attempt owns the job "
+            "(this worker's lease had expired)",
+            job.job_id,
+            envelope.attempts,
+        )
 
     async def _heartbeat(self) -> None:
         while True:

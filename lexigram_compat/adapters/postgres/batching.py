@@ -55,14 +55,35 @@ class Batcher(Generic[Item]):
             batch, self._pending = self._pending, []
             try:
                 accepted = await self._write_patiently([item for item, _ in batch])
-            except Exception as exc:
+            except BrokerUnavailableError as exc:
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
+            except Exception as exc:
+                if len(batch) > 1:
+                    # One bad item (e.g. a value the server refuses) must not
+                    # fail the others: write them one at a time.
+                    await self._write_one_by_one(batch)
+                    continue
+                _, future = batch[0]
+                if not future.done():
+                    future.set_exception(exc)
+                continue
             for item, future in batch:
                 if not future.done():
                     future.set_result(self._key(item) in accepted)
+
+    async def _write_one_by_one(self, batch: Sequence[tuple[Item, asyncio.Future[bool]]]) -> None:
+        for item, future in batch:
+            try:
+                accepted = await self._write_patiently([item])
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            if not future.done():
+                future.set_result(self._key(item) in accepted)
 
     async def _write_patiently(self, items: Sequence[Item]) -> set[str]:
         loop = asyncio.get_running_loop()

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import psycopg
+
 from lexigram_compat.adapters.base import ClaimedJob, FailureInfo, JobSource, WorkState
 from lexigram_compat.adapters.postgres.batching import Batcher
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope
@@ -49,6 +51,11 @@ def _problem(exc: Exception) -> str:
     if isinstance(exc, RecursionError):
         return "not JSON: nested too deeply"
     return f"not JSON: {exc}"
+
+
+def _text(value: str | None) -> str | None:
+    """``value`` storable in a text column: NUL characters escaped as ``\\x00``."""
+    return value.replace("\x00", "\\x00") if value is not None and "\x00" in value else value
 
 
 def _key(outcome: _Outcome) -> str:
@@ -159,14 +166,23 @@ class PostgresJobSource(JobSource):
         return write
 
     async def complete(self, job: ClaimedJob, result: Any) -> bool:
+        """Record success; raises ``ValueError`` for a result PostgreSQL cannot store."""
         encoded = None if result is None else dumps(result).decode()
-        return await self._batchers["complete"].submit(_Outcome(job, (encoded,)))
+        try:
+            return await self._batchers["complete"].submit(_Outcome(job, (encoded,)))
+        except psycopg.DataError as exc:
+            raise ValueError(
+                f"the task's result cannot be stored as PostgreSQL jsonb ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0]}); return a value without NUL (\\u0000) characters"
+            ) from exc
 
     async def retry(self, job: ClaimedJob, run_at: datetime, failure: FailureInfo) -> bool:
-        return await self._batchers["retry"].submit(_Outcome(job, (run_at, failure.summary())))
+        return await self._batchers["retry"].submit(_Outcome(job, (run_at, _text(failure.summary()))))
 
     async def dead_letter(self, job: ClaimedJob, failure: FailureInfo) -> bool:
-        values = (failure.summary(), failure.error_type, failure.message, failure.traceback)
+        values = tuple(
+            _text(v) for v in (failure.summary(), failure.error_type, failure.message, failure.traceback)
+        )
         return await self._batchers["dead_letter"].submit(_Outcome(job, values))
 
     async def release(self, job: ClaimedJob) -> bool:

@@ -77,18 +77,23 @@ class FireSchedule(Task):  # type: ignore[misc]
     ignore_result = True
     runtime: WorkerRuntime | None = None
 
+    @staticmethod
+    def clock() -> datetime:
+        """The time beat fires at (replaceable, so a test can fix the fire time)."""
+        return datetime.now(UTC)
+
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         name = (args or [None])[0]
         if self.runtime is None or not isinstance(name, str):
             raise ValueError(f"{FIRE_TASK} needs a schedule name, got args={args!r}")
-        job_id = self.runtime.fire(name, datetime.now(UTC))
+        job_id = self.runtime.fire(name, self.clock())
         log.info("beat fired schedule %s: job %s", name, job_id)
         return self.AsyncResult(job_id)
 
     def run(self, name: str) -> str:
         if self.runtime is None:
             raise ValueError(f"{FIRE_TASK} is not attached to an app")
-        return self.runtime.fire(name, datetime.now(UTC))
+        return self.runtime.fire(name, self.clock())
 
 
 def install_beat(celery_app: Celery, app: TasksApp, runtime: WorkerRuntime) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import date
 
 from lexigram_compat import Reject, TaskRegistry, scheduled, task
@@ -38,6 +39,21 @@ def days_until(start: date, end: date) -> int:
 @task(name="interop.rejects", registry=registry)
 async def rejects(key: str) -> None:
     raise Reject(f"rejected: {key}")
+
+
+@task(name="interop.held_once", registry=registry)
+def held_once(marker: str) -> str:
+    """Its first run waits for ``<marker>.go`` to exist (the test breaks the job's
+    record meanwhile); later runs return at once."""
+    first = not os.path.exists(marker)
+    _record({"task": "interop.held_once", "first": first})
+    if not first:
+        return "stored"
+    with open(marker, "w", encoding="utf-8"):
+        pass
+    while not os.path.exists(marker + ".go"):
+        time.sleep(0.02)
+    return "first"
 
 
 SCHEDULE = "interop.every_five_minutes"

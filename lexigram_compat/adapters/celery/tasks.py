@@ -5,14 +5,23 @@ The Celery task's body hands the attempt to the worker runtime (which runs
 returns; ``RetryLater`` becomes Celery's own ``self.retry(countdown=...)``
 (a new message, same task id, ``retries + 1``) with the countdown computed by
 the facade's policy; a dead letter was already stored, and the message is acked.
+
+Nothing is acked that was not settled: when the attempt cannot be run or its
+outcome cannot be recorded (state store unreachable, a result the store cannot
+hold, a dead-letter write failing), or Celery cannot publish the retry message,
+the message is rejected with requeue, so the job runs again (its attempt
+counted). A hard time limit (prefork) requeues the message too
+(``acks_on_timeout = False``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery, Task
+from celery.exceptions import Reject
 
 from lexigram_compat.worker.execution import RetryLater
 
@@ -21,6 +30,8 @@ if TYPE_CHECKING:
     from lexigram_compat.registry import TaskRegistry
 
 __all__ = ["FacadeTask", "register_tasks"]
+
+log = logging.getLogger("lexigram_compat.celery")
 
 SHUTDOWN_GRACE = 30.0
 """Seconds past a task's own timeout before a prefork pool kills a stuck attempt."""
@@ -33,6 +44,7 @@ class FacadeTask(Task):  # type: ignore[misc]
     abstract = True
     acks_late = True
     reject_on_worker_lost = True
+    acks_on_timeout = False  # a hard time limit requeues the message, never drops it
     ignore_result = True
     max_retries = None
     typing = False
@@ -41,9 +53,24 @@ class FacadeTask(Task):  # type: ignore[misc]
 
 def _body(name: str, runtime: WorkerRuntime) -> Callable[..., None]:
     def run(self: Task, *args: Any, **kwargs: Any) -> None:
-        outcome = runtime.run_attempt(name, self.request, list(args), dict(kwargs))
+        try:
+            outcome = runtime.run_attempt(name, self.request, list(args), dict(kwargs))
+        except Exception as exc:
+            log.exception(
+                "job %s (%s): attempt not settled; its message goes back to the queue", self.request.id, name
+            )
+            raise Reject(f"attempt not settled: {type(exc).__name__}", requeue=True) from exc
         if isinstance(outcome, RetryLater):
-            raise self.retry(countdown=outcome.delay, throw=True)
+            try:
+                raise self.retry(countdown=outcome.delay, throw=True)
+            except Reject as exc:  # Celery could not publish the retry message
+                log.error(
+                    "job %s (%s): retry message not published (%s); the message goes back to the queue",
+                    self.request.id,
+                    name,
+                    exc.reason,
+                )
+                raise Reject(f"retry not published: {exc.reason}", requeue=True) from exc
 
     run.__name__ = name.rpartition(".")[2] or name
     run.__qualname__ = run.__name__

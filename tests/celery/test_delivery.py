@@ -1,0 +1,73 @@
+"""Delivery guarantees of facade tasks under ``celery worker``: an attempt whose
+outcome cannot be recorded is never acked and lost (review finding 1)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from lexigram_compat import JobStatus, TasksApp
+
+from . import interop_tasks
+from .conftest import Broker, Worker, celery_worker_argv, read_records
+
+
+async def poll(condition: object, what: str, worker: Worker, timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():  # type: ignore[operator]
+        assert worker.alive(), worker.text()[-3000:]
+        assert asyncio.get_running_loop().time() < deadline, f"never {what}:\n{worker.text()[-3000:]}"
+        await asyncio.sleep(0.02)
+
+
+async def test_an_attempt_whose_outcome_cannot_be_stored_is_requeued_not_lost(
+    broker: Broker, tmp_path: Path
+) -> None:
+    record = tmp_path / "facade.jsonl"
+    marker = tmp_path / "marker"
+    worker = Worker(
+        celery_worker_argv("tests.celery.facade_app:celery_app", broker.queue),
+        {"FACADE_SECTION": json.dumps(broker.section()), "FACADE_RECORD": str(record)},
+        tmp_path / "worker.log",
+    )
+    app = TasksApp.from_dict({"tasks": broker.section()}, environ={}, registry=interop_tasks.registry)
+    client = aioredis.Redis.from_url(broker.redis_url)
+    job_key = f"{broker.prefix}job:"
+    try:
+        async with app:
+            job = (await app.queue.enqueue(interop_tasks.held_once(str(marker)))).unwrap()
+            job_key += job
+
+            async def started() -> bool:
+                return marker.exists()
+
+            await poll(started, "started", worker)
+            # The job store fails under the running attempt: its record is not a hash.
+            await client.delete(job_key)
+            await client.set(job_key, "not a hash")
+            marker.with_suffix(".go").touch()
+
+            async def failed_to_record() -> bool:
+                return "WRONGTYPE" in worker.text()
+
+            await poll(failed_to_record, "failed to record the outcome", worker)
+            await client.delete(job_key)  # the store is back
+
+            async def completed() -> bool:
+                info = await app.queue.get_job(job)
+                return info is not None and info.status is JobStatus.COMPLETED
+
+            await poll(completed, "completed", worker)
+            info = await app.queue.get_job(job)
+    finally:
+        await client.aclose()
+        assert worker.stop() == 0, worker.text()[-3000:]
+
+    assert info is not None
+    assert info.result == "stored"
+    runs = [r["first"] for r in read_records(record) if r["task"] == "interop.held_once"]
+    assert runs[0] is True
+    assert runs[-1] is False

@@ -7,6 +7,10 @@
 --                              they entered it (finished ones expire by score)
 --   P unique:<key>             string: the job id holding an idempotency key or
 --                              a schedule fire time
+--   P gone:<id>                string: a cancelled or cleared job, so a message
+--                              of it still on the broker never brings it back
+--   P fire:<key>               string: a schedule fire time already enqueued,
+--                              kept apart from the job record's retention
 -- ARGV[3] is the current time in seconds (float) for every command.
 
 local command = ARGV[1]
@@ -19,6 +23,14 @@ local FINISHED = {completed = true, failed = true, cancelled = true}
 local function job_key(id) return prefix .. "job:" .. id end
 local function index_key(queue, status) return prefix .. "idx:" .. queue .. ":" .. status end
 local function unique_key(key) return prefix .. "unique:" .. key end
+local function gone_key(id) return prefix .. "gone:" .. id end
+
+-- Remember a cancelled/cleared job for hold seconds past its run_at (or now).
+local function bury(id, run_at, hold)
+    if not hold then return end
+    local until_ = math.max(now, tonumber(run_at or "") or now) + hold
+    redis.call("set", gone_key(id), "1", "PX", math.max(1, math.floor((until_ - now) * 1000)))
+end
 
 local function move(id, queue, from, to)
     if from then redis.call("zrem", index_key(queue, from), id) end
@@ -97,6 +109,9 @@ elseif command == "start" then
     local key = job_key(id)
     local status = redis.call("hget", key, "status")
     if not status then
+        if redis.call("exists", gone_key(id)) == 1 then
+            return {"cancelled", 0}
+        end
         local fields = cjson.decode(ARGV[6])
         set_fields(key, fields)
         redis.call("hset", key, "attempts", 0, "unique_key", "")
@@ -166,8 +181,9 @@ elseif command == "release" then
     return 1
 
 elseif command == "cancel" then
-    -- ARGV: id, ttl. Only a job that has not started; its unique key is freed.
-    local id, ttl = ARGV[4], tonumber(ARGV[5])
+    -- ARGV: id, ttl, optionally hold (seconds a message of it is refused after
+    -- its run_at). Only a job that has not started; its unique key is freed.
+    local id, ttl, hold = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6] or "")
     local key = job_key(id)
     local status = redis.call("hget", key, "status")
     if not status or not WAITING[status] then
@@ -178,6 +194,7 @@ elseif command == "cancel" then
     if held and held ~= "" and redis.call("get", unique_key(held)) == id then
         redis.call("del", unique_key(held))
     end
+    bury(id, redis.call("hget", key, "run_at"), hold)
     redis.call("hset", key, "status", "cancelled", "finished_at", now, "unique_key", "")
     move(id, queue, status, "cancelled")
     finish(id, queue, "cancelled", ttl)
@@ -217,8 +234,9 @@ elseif command == "count" then
     return total
 
 elseif command == "clear" then
-    -- ARGV: queue. Forget every waiting job of the queue; return how many.
-    local queue = ARGV[4]
+    -- ARGV: queue, optionally hold (as for cancel). Forget every waiting job of
+    -- the queue; return how many.
+    local queue, hold = ARGV[4], tonumber(ARGV[5] or "")
     local removed = 0
     for status, _ in pairs(WAITING) do
         local index = index_key(queue, status)
@@ -228,6 +246,7 @@ elseif command == "clear" then
             if held and held ~= "" and redis.call("get", unique_key(held)) == id then
                 redis.call("del", unique_key(held))
             end
+            bury(id, redis.call("hget", job_key(id), "run_at"), hold)
             redis.call("del", job_key(id))
             removed = removed + 1
         end
@@ -239,6 +258,24 @@ elseif command == "guard" then
     -- ARGV: key, holder, ttl: a plain SET NX (a schedule fire time, a lock).
     local ok = redis.call("set", unique_key(ARGV[4]), ARGV[5], "NX", "PX", math.max(1, math.floor(tonumber(ARGV[6]) * 1000)))
     if ok then return 1 end
+    return 0
+
+elseif command == "fire" then
+    -- ARGV: key, holder, ttl: claim a schedule fire time (SET NX under fire:,
+    -- apart from the job's unique key, which expires with the job). Returns the
+    -- {holder, 1} when this caller claimed it, {holder, 0} when another did.
+    local key = prefix .. "fire:" .. ARGV[4]
+    local ok = redis.call("set", key, ARGV[5], "NX", "PX", math.max(1, math.floor(tonumber(ARGV[6]) * 1000)))
+    if ok then return {ARGV[5], 1} end
+    return {redis.call("get", key) or ARGV[5], 0}
+
+elseif command == "unfire" then
+    -- ARGV: key, holder: give back a fire time whose job could not be enqueued.
+    local key = prefix .. "fire:" .. ARGV[4]
+    if redis.call("get", key) == ARGV[5] then
+        redis.call("del", key)
+        return 1
+    end
     return 0
 end
 

@@ -53,6 +53,10 @@ T = TypeVar("T")
 SCRIPT = (Path(__file__).with_name("redis_state.lua")).read_text(encoding="utf-8")
 WAITING_STATUSES = (JobStatus.PENDING, JobStatus.SCHEDULED, JobStatus.RETRYING)
 _NO_RESULT = ""
+GONE_HOLD = 7 * 86_400.0
+"""Seconds past its run_at that a cancelled or cleared job's messages are refused."""
+FIRE_HOLD = 7 * 86_400.0
+"""Seconds a schedule fire time stays claimed, whatever the job's retention."""
 
 
 def _stamp(moment: datetime | None) -> str | None:
@@ -128,12 +132,17 @@ class StartVerdict:
 class JobStateKeys:
     """The key layout under ``prefix`` and the calls of the state script."""
 
-    def __init__(self, prefix: str = "lexigram:state:", *, ttl: float = 3600.0) -> None:
+    def __init__(
+        self, prefix: str = "lexigram:state:", *, ttl: float = 3600.0, gone_hold: float = GONE_HOLD
+    ) -> None:
         if not prefix:
             raise ValueError("the job-state key prefix must not be empty (it isolates apps sharing a Redis)")
         self.prefix = prefix
         self.ttl = ttl
         """Seconds a finished job stays visible (``retention.completed_seconds``)."""
+        self.gone_hold = gone_hold
+        """Seconds past its run_at that a cancelled/cleared job is never started
+        (its message may still be on the broker), however short ``ttl`` is."""
 
     def _call(self, command: str, *args: str, decode: Callable[[Any], T]) -> StateCall[T]:
         return StateCall((command, self.prefix, repr(time.time()), *args), decode)
@@ -179,8 +188,12 @@ class JobStateKeys:
         )
 
     def cancel(self, job_id: str) -> StateCall[bool]:
-        """Cancel a job that has not started; False if unknown or too late."""
-        return self._call("cancel", job_id, repr(self.ttl), decode=lambda reply: int(reply) == 1)
+        """Cancel a job that has not started; False if unknown or too late. A message
+        of it still on the broker is refused by :meth:`start`, even once the record
+        expired (for ``gone_hold`` seconds past its run_at)."""
+        return self._call(
+            "cancel", job_id, repr(self.ttl), repr(self.gone_hold), decode=lambda reply: int(reply) == 1
+        )
 
     def forget(self, job_id: str) -> StateCall[bool]:
         """Undo :meth:`create` for a job whose message could not be published."""
@@ -195,12 +208,25 @@ class JobStateKeys:
         return self._call("count", queue, repr(self.ttl), *(s.value for s in statuses), decode=int)
 
     def clear(self, queue: str) -> StateCall[int]:
-        """Forget every waiting job of ``queue``; the reply is how many."""
-        return self._call("clear", queue, decode=int)
+        """Forget every waiting job of ``queue``; the reply is how many. Their
+        messages are refused by :meth:`start` as a cancelled job's are."""
+        return self._call("clear", queue, repr(self.gone_hold), decode=int)
 
     def guard(self, key: str, holder: str, ttl: float) -> StateCall[bool]:
         """``SET NX`` on ``key`` for ``ttl`` seconds: True for the first caller only."""
         return self._call("guard", key, holder, repr(ttl), decode=lambda reply: int(reply) == 1)
+
+    def fire(self, key: str, job_id: str, ttl: float = FIRE_HOLD) -> StateCall[tuple[str, bool]]:
+        """Claim the schedule fire time ``key`` for ``ttl`` seconds (apart from the
+        job record and its retention); the reply is ``(holder job id, claimed)``,
+        claimed True for the first caller only."""
+        return self._call(
+            "fire", key, job_id, repr(ttl), decode=lambda reply: (_text(reply[0]), int(reply[1]) == 1)
+        )
+
+    def unfire(self, key: str, job_id: str) -> StateCall[bool]:
+        """Give back a fire time whose job could not be enqueued."""
+        return self._call("unfire", key, job_id, decode=lambda r: int(r) == 1)
 
     # -- workers -----------------------------------------------------------------
     def start(self, envelope: JobEnvelope) -> StateCall[StartVerdict]:

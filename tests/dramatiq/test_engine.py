@@ -32,6 +32,7 @@ from lexigram_compat.adapters.dramatiq import DramatiqEngine, StatelessRabbitmqE
 from lexigram_compat.adapters.dramatiq.dead_letters import DeadLetterWriter
 from lexigram_compat.adapters.dramatiq.messages import META_OPTION, message_of
 from lexigram_compat.envelope import JobEnvelope
+from lexigram_compat.queue import JobStatus
 from lexigram_compat.scheduling import Scheduler
 
 from .conftest import AppFactory
@@ -237,6 +238,54 @@ async def test_several_schedulers_on_redis_enqueue_one_job_per_fire_time(redis_a
     finally:
         for app in apps:
             await app.close()
+
+
+async def test_a_fire_time_is_enqueued_once_even_after_its_job_record_expired(
+    redis_app: AppFactory,
+) -> None:
+    start = datetime(2031, 3, 2, 0, 1, tzinfo=UTC)
+    first, second = (redis_app(schedules, retention={"completed_seconds": 0}) for _ in range(2))
+    async with first, second:
+        [job_id] = await Scheduler(first, start=start).tick(start + timedelta(minutes=5))
+        state = engine_of(first).state
+        assert state is not None
+        envelope = JobEnvelope(job_id=job_id, task_name="dq.every_five", queue="tasks")
+        assert (await state.run(state.keys.start(envelope))).run
+        assert await state.run(state.keys.complete(job_id, None))
+        assert await first.queue.get_job(job_id) is None  # finished and forgotten at once
+
+        # A scheduler ticking the same fire time later enqueues nothing.
+        await Scheduler(second, start=start).tick(start + timedelta(minutes=5))
+        assert await second.queue.count() == 0
+        assert await second.queue.get_job(job_id) is None
+
+
+async def test_a_cancelled_job_is_not_started_once_its_record_expired(redis_app: AppFactory) -> None:
+    async with redis_app(registry, retention={"completed_seconds": 0}) as app:
+        job_id = (await app.queue.enqueue(add(1, 2), delay=60)).unwrap()
+        assert (await app.queue.cancel(job_id)).unwrap() is True
+        assert await app.queue.get_job(job_id) is None  # the record went at once
+        state = engine_of(app).state
+        assert state is not None
+        # Its message is still on the broker: when a worker gets it, it is refused.
+        envelope = JobEnvelope(job_id=job_id, task_name="dq.add", queue="tasks", args=[1, 2])
+        verdict = await state.run(state.keys.start(envelope))
+        assert (verdict.run, verdict.status) == (False, JobStatus.CANCELLED)
+        assert await app.queue.get_job(job_id) is None
+
+
+async def test_a_cleared_job_is_not_started_when_its_message_arrives(redis_app: AppFactory) -> None:
+    async with redis_app(registry) as app:
+        job_id = (await app.queue.enqueue(add(1, 2), delay=60)).unwrap()
+        assert await app.queue.clear() == 1
+        state = engine_of(app).state
+        assert state is not None
+        envelope = JobEnvelope(job_id=job_id, task_name="dq.add", queue="tasks", args=[1, 2])
+        verdict = await state.run(state.keys.start(envelope))
+        assert (verdict.run, verdict.status) == (False, JobStatus.CANCELLED)
+        # A job the store never knew (pushed by other code) still runs.
+        other = JobEnvelope(job_id="pushed-elsewhere", task_name="dq.add", queue="tasks", args=[1, 2])
+        assert (await state.run(state.keys.start(other))).run
 
 
 # -- dead letters --------------------------------------------------------------------------

@@ -57,6 +57,8 @@ __all__ = ["DramatiqEngine"]
 log = logging.getLogger("lexigram_compat.dramatiq")
 
 WORKER_COMMAND = "dramatiq <module>"
+FIRE_PREFIX = "schedule:"
+"""The unique keys of schedule fire times (``TasksApp.enqueue_fire_time``)."""
 
 
 def _broker_error(operation: str, exc: BaseException) -> TaskQueueError:
@@ -65,6 +67,11 @@ def _broker_error(operation: str, exc: BaseException) -> TaskQueueError:
         hint="check that the broker (and the job-state Redis) is running and the URL is right",
         cause=exc,
     )
+
+
+def _fire_key(envelope: JobEnvelope) -> str | None:
+    key = envelope.unique_key
+    return key if key is not None and key.startswith(FIRE_PREFIX) else None
 
 
 class DramatiqEngine(Engine):
@@ -237,6 +244,11 @@ class DramatiqEngine(Engine):
 
     # -- producing -----------------------------------------------------------------------
     async def enqueue(self, envelopes: Sequence[JobEnvelope], *, connection: Any = None) -> list[str]:
+        if self._state is not None and any(_fire_key(e) for e in envelopes):
+            return [await self._enqueue_fire_time(e) for e in envelopes]
+        return await self._enqueue_plain(envelopes)
+
+    async def _enqueue_plain(self, envelopes: Sequence[JobEnvelope]) -> list[str]:
         if self.settings.broker == "redis":
             if len(envelopes) == 1:
                 return [await self._enqueue_redis(envelopes[0])]
@@ -247,6 +259,31 @@ class DramatiqEngine(Engine):
                 raise _broker_error("enqueue", exc) from exc
             return [job_id for job_id, _ in created]
         return [await self._enqueue_rabbitmq(envelope) for envelope in envelopes]
+
+    async def _enqueue_fire_time(self, envelope: JobEnvelope) -> str:
+        """A schedule fire time is claimed apart from its job record, for a week:
+        once its job finished and its record expired (``completed_seconds``, maybe
+        0), another scheduler ticking the same fire time must not enqueue it again."""
+        key = _fire_key(envelope)
+        if key is None:
+            [job_id] = await self._enqueue_plain([envelope])
+            return job_id
+        state = self._require_state()
+        try:
+            holder, claimed = await state.run(self.keys.fire(key, envelope.job_id))
+        except Exception as exc:
+            raise _broker_error("enqueue", exc) from exc
+        if not claimed:
+            return holder
+        try:
+            [job_id] = await self._enqueue_plain([envelope])
+        except BaseException:
+            try:
+                await state.run(self.keys.unfire(key, envelope.job_id))
+            except Exception:
+                log.exception("job %s: giving back its fire time failed", envelope.job_id)
+            raise
+        return job_id
 
     async def _enqueue_redis(self, envelope: JobEnvelope) -> str:
         state = self._require_state()

@@ -26,7 +26,9 @@ class Batcher(Generic[Item]):
     """Writes items through ``write`` (which returns the keys it accepted) in batches.
 
     A write failing because the server is unreachable is retried for up to
-    ``patience`` seconds (a restarting server), then reported to every waiter.
+    ``patience`` seconds (a restarting server), then reported to every waiter;
+    with ``patience=None``, for as long as it takes (a waiter that gives up is
+    cancelled, e.g. by a forced stop).
     """
 
     def __init__(
@@ -34,7 +36,7 @@ class Batcher(Generic[Item]):
         write: Callable[[Sequence[Item]], Awaitable[set[str]]],
         key: Callable[[Item], str],
         *,
-        patience: float,
+        patience: float | None,
     ) -> None:
         self._write = write
         self._key = key
@@ -48,13 +50,17 @@ class Batcher(Generic[Item]):
         self._pending.append((item, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        return await asyncio.shield(future)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            future.cancel()  # nobody waits for it any more: the flusher may stop retrying
+            raise
 
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                accepted = await self._write_patiently([item for item, _ in batch])
+                accepted = await self._write_patiently(batch)
             except BrokerUnavailableError as exc:
                 for _, future in batch:
                     if not future.done():
@@ -77,7 +83,7 @@ class Batcher(Generic[Item]):
     async def _write_one_by_one(self, batch: Sequence[tuple[Item, asyncio.Future[bool]]]) -> None:
         for item, future in batch:
             try:
-                accepted = await self._write_patiently([item])
+                accepted = await self._write_patiently([(item, future)])
             except Exception as exc:
                 if not future.done():
                     future.set_exception(exc)
@@ -85,15 +91,18 @@ class Batcher(Generic[Item]):
             if not future.done():
                 future.set_result(self._key(item) in accepted)
 
-    async def _write_patiently(self, items: Sequence[Item]) -> set[str]:
+    async def _write_patiently(self, batch: Sequence[tuple[Item, asyncio.Future[bool]]]) -> set[str]:
+        items = [item for item, _ in batch]
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._patience
+        deadline = None if self._patience is None else loop.time() + self._patience
         delay = 0.1
         while True:
+            if all(future.done() for _, future in batch):
+                return set()  # every waiter gave up (cancelled)
             try:
                 return await self._write(items)
             except BrokerUnavailableError as exc:
-                if loop.time() + delay > deadline:
+                if deadline is not None and loop.time() + delay > deadline:
                     raise
                 log.warning("writing %d job outcome(s) failed (%s); retrying", len(items), exc.message)
                 await asyncio.sleep(delay)

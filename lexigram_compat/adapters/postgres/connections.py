@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -33,6 +34,20 @@ def translate(exc: BaseException, operation: str) -> TaskQueueError | None:
             cause=exc,
         )
     return None
+
+
+def _hung_up(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether the server dropped an idle connection (restart, terminated backend).
+
+    An idle autocommit connection has nothing to read; a readable socket means
+    the server closed it (or sent its farewell error), seen without a round trip.
+    """
+    try:
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    except (OSError, ValueError, psycopg.Error):
+        return True
 
 
 class ConnectionPool:
@@ -75,9 +90,12 @@ class ConnectionPool:
             while True:
                 while self._idle:
                     conn = self._idle.pop()
-                    if not conn.closed:
+                    if not conn.closed and not _hung_up(conn):
                         return conn
                     self._open -= 1
+                    if not conn.closed:
+                        with contextlib.suppress(Exception):
+                            await conn.close()
                 if self._open < self._size:
                     self._open += 1
                     break

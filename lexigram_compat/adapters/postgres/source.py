@@ -76,9 +76,11 @@ class PostgresJobSource(JobSource):
         self.prefetch = cfg.worker.max_concurrent_tasks
         self.maintenance_every = max(0.1, min(self.lease / 4, 5.0))
         self._last_maintenance = 0.0
-        patience = max(1.0, self.lease / 2)
+        # An outcome is retried for as long as the server is away (the job stays
+        # in the worker's running set, so its lease is renewed once it is back):
+        # giving up would let a rescue re-run, or dead-letter, a job that succeeded.
         outcome_batchers: dict[str, Batcher[_Outcome]] = {
-            kind: Batcher(self._writer(kind), _key, patience=patience)
+            kind: Batcher(self._writer(kind), _key, patience=None)
             for kind in ("complete", "retry", "dead_letter")
         }
         self._batchers = outcome_batchers

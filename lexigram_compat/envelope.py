@@ -8,11 +8,13 @@ and hands them back to a worker. Engines with a wire format of their own
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from json.encoder import encode_basestring as _quote
 from typing import Any
 
-from lexigram_compat.serialization import dumps, loads
+from lexigram_compat.serialization import dumps, dumps_text, loads
 
 __all__ = ["ENVELOPE_VERSION", "EnvelopeError", "JobEnvelope", "utcnow"]
 
@@ -38,6 +40,37 @@ def _time(value: Any, key: str) -> datetime | None:
     except ValueError as exc:
         raise EnvelopeError(f"field {key!r}: {exc}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _wire_of(envelope: JobEnvelope) -> bytes | None:
+    """``dumps(envelope.to_dict())``, written field by field (no dict, no walk of
+    it), when every field has its plain type; None otherwise."""
+    e = envelope
+    key, timeout, run_at = e.unique_key, e.timeout, e.run_at
+    if not (
+        type(e.job_id) is str
+        and type(e.task_name) is str
+        and type(e.queue) is str
+        and type(e.attempts) is int
+        and type(e.max_attempts) is int
+        and type(e.priority) is int
+        and (key is None or type(key) is str)
+        and (timeout is None or (type(timeout) is float and math.isfinite(timeout)))
+        and (run_at is None or type(run_at) is datetime)
+        and type(e.enqueued_at) is datetime
+    ):
+        return None
+    args = "[]" if type(e.args) is list and not e.args else dumps_text(e.args)
+    kwargs = "{}" if type(e.kwargs) is dict and not e.kwargs else dumps_text(e.kwargs)
+    return (
+        f'{{"v":{ENVELOPE_VERSION},"id":{_quote(e.job_id)},"task":{_quote(e.task_name)},'
+        f'"queue":{_quote(e.queue)},"args":{args},"kwargs":{kwargs},"attempts":{e.attempts},'
+        f'"max_attempts":{e.max_attempts},"priority":{e.priority},'
+        f'"run_at":{"null" if run_at is None else _quote(run_at.isoformat())},'
+        f'"enqueued_at":{_quote(e.enqueued_at.isoformat())},'
+        f'"unique_key":{"null" if key is None else _quote(key)},'
+        f'"timeout":{"null" if timeout is None else float.__repr__(timeout)}}}'
+    ).encode()
 
 
 @dataclass(frozen=True)
@@ -97,7 +130,7 @@ class JobEnvelope:
         # functools.cached_property takes on every first access).
         wire: bytes | None = self.__dict__.get("_wire")
         if wire is None:
-            wire = self.__dict__["_wire"] = dumps(self.to_dict())
+            wire = self.__dict__["_wire"] = _wire_of(self) or dumps(self.to_dict())
         return wire
 
     @classmethod

@@ -22,7 +22,7 @@ from pydantic_core import to_jsonable_python
 
 from lexigram_compat.errors import SerializationError, TaskValidationError
 
-__all__ = ["TaskSignature", "dumps", "loads"]
+__all__ = ["TaskSignature", "dumps", "dumps_text", "loads"]
 
 log = logging.getLogger("lexigram_compat.serialization")
 
@@ -39,6 +39,11 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=
 def dumps(value: Any) -> bytes:
     """Compact JSON bytes of JSON-native ``value``."""
     return _encode(value).encode()
+
+
+def dumps_text(value: Any) -> str:
+    """:func:`dumps` as text (to put into a larger JSON text)."""
+    return _encode(value)
 
 
 def _reject_constant(token: str) -> Any:

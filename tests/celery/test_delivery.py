@@ -71,3 +71,38 @@ async def test_an_attempt_whose_outcome_cannot_be_stored_is_requeued_not_lost(
     runs = [r["first"] for r in read_records(record) if r["task"] == "interop.held_once"]
     assert runs[0] is True
     assert runs[-1] is False
+
+
+async def test_a_cancelled_job_never_runs_once_its_record_is_gone(broker: Broker, tmp_path: Path) -> None:
+    """``retention.completed_seconds: 0`` deletes a cancelled record at once; its
+    delayed message, still on the broker, must not start the job (finding 4)."""
+    record = tmp_path / "facade.jsonl"
+    section = broker.section(retention={"completed_seconds": 0})
+    app = TasksApp.from_dict({"tasks": section}, environ={}, registry=interop_tasks.registry)
+    async with app:
+        job = (await app.queue.enqueue(interop_tasks.multiply(3, 4), delay=0.5)).unwrap()
+        assert (await app.queue.cancel(job)).unwrap() is True
+        assert await app.queue.get_job(job) is None  # the record is gone
+        worker = Worker(
+            celery_worker_argv("tests.celery.facade_app:celery_app", broker.queue),
+            {"FACADE_SECTION": json.dumps(section), "FACADE_RECORD": str(record)},
+            tmp_path / "worker.log",
+        )
+        try:
+            later = (await app.queue.enqueue(interop_tasks.multiply(5, 6), delay=0.6)).unwrap()
+
+            async def later_ran() -> bool:
+                return any(r.get("args") == [5, 6] for r in read_records(record))
+
+            # The job enqueued after it, delayed a little longer, has run: the
+            # cancelled one's message was delivered before it.
+            await poll(later_ran, f"ran {later}", worker)
+
+            async def refused() -> bool:
+                return f"job {job} (interop.multiply) is cancelled: not run" in worker.text()
+
+            await poll(refused, "refused the cancelled job", worker)
+        finally:
+            assert worker.stop() == 0, worker.text()[-3000:]
+
+    assert [r["args"] for r in read_records(record) if r["task"] == "interop.multiply"] == [[5, 6]]

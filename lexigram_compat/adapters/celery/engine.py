@@ -131,7 +131,12 @@ class CeleryEngine(Engine):
                 url.get_secret_value(), socket_connect_timeout=4.0, socket_timeout=10.0
             )
             prefix = self.settings.key_prefix
-            self._state = JobStateStore(self._redis, prefix, self.config.retention.completed_seconds)
+            self._state = JobStateStore(
+                self._redis,
+                prefix,
+                self.config.retention.completed_seconds,
+                redelivery_seconds=self.settings.visibility_timeout,
+            )
             self._dead = RedisDeadLetters(self._redis, prefix, self.config.retention)
 
     async def close(self) -> None:

@@ -40,6 +40,10 @@ _STARTABLE = ",".join(["none", *WAITING, JobStatus.RUNNING.value])
 running (redelivered after its worker died); never a cancelled, cleared or finished one."""
 
 
+TOMBSTONE_MARGIN = 600.0
+"""Seconds beyond the broker's redelivery time a cancelled job's tombstone is kept."""
+
+
 def _script(name: str) -> str:
     return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text()
 
@@ -69,10 +73,16 @@ class Started:
 class JobStateStore:
     """Job records and status indexes under one key prefix."""
 
-    def __init__(self, redis: Redis, prefix: str, completed_seconds: float) -> None:
+    def __init__(
+        self, redis: Redis, prefix: str, completed_seconds: float, redelivery_seconds: float = 3600.0
+    ) -> None:
         self.redis = redis
         self.prefix = prefix
         self.completed_seconds = completed_seconds
+        self.tombstone_seconds = max(1, round(max(completed_seconds, redelivery_seconds) + TOMBSTONE_MARGIN))
+        """How long past its run-at time a cancelled or cleared job is remembered, so a
+        message still on the broker (delayed, or redelivered after the broker's
+        visibility timeout) never starts it once its record is gone."""
         self._create_source = _script("create")
         self._create_sha: str | None = None
         self._transition = redis.register_script(_script("transition"))
@@ -156,6 +166,7 @@ class JobStateStore:
         keep: str = "",
         attempts: int = 0,
         release: bool = False,
+        tombstone: bool = False,
         fields: Sequence[Any] = (),
         creating: Sequence[Any] = (),
     ) -> list[Any]:
@@ -164,6 +175,7 @@ class JobStateStore:
             args=[
                 self.prefix, job_id, status, time.time() if score is None else score,
                 allowed, keep, attempts, "1" if release else "0",
+                self.tombstone_seconds if tombstone else 0,
                 len(creating) // 2, *creating, *fields,
             ],
         )  # fmt: skip
@@ -217,6 +229,7 @@ class JobStateStore:
             allowed=",".join(WAITING),
             keep=self._keep(),
             release=True,
+            tombstone=True,
             fields=["finished_at", _iso(datetime.now(UTC))],
         )
         return bool(moved)
@@ -229,7 +242,7 @@ class JobStateStore:
         cleared = 0
         for job_id in ids:
             *_, moved = await self._move(
-                job_id, CLEARED, allowed=",".join(WAITING), keep=self._keep(), release=True
+                job_id, CLEARED, allowed=",".join(WAITING), keep=self._keep(), release=True, tombstone=True
             )
             cleared += moved
         return cleared

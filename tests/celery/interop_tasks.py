@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from datetime import date
 
@@ -54,6 +55,13 @@ def held_once(marker: str) -> str:
     while not os.path.exists(marker + ".go"):
         time.sleep(0.02)
     return "first"
+
+
+@task(name="interop.kills_worker", registry=registry)
+def kills_worker() -> None:
+    """SIGKILLs the worker process running it, every time."""
+    _record({"task": "interop.kills_worker"})
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 SCHEDULE = "interop.every_five_minutes"

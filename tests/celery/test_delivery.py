@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -106,3 +107,40 @@ async def test_a_cancelled_job_never_runs_once_its_record_is_gone(broker: Broker
             assert worker.stop() == 0, worker.text()[-3000:]
 
     assert [r["args"] for r in read_records(record) if r["task"] == "interop.multiply"] == [[5, 6]]
+
+
+async def test_a_job_that_kills_its_worker_is_dead_lettered_after_max_attempts(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """Each attempt SIGKILLs its worker; once attempts run out the redelivered
+    message is dead-lettered with WorkerLostError, not run again (finding 8)."""
+    record = tmp_path / "facade.jsonl"
+    celery: dict[str, Any] = {"key_prefix": broker.prefix, "transport_options": broker.transport}
+    if broker.kind == "redis":  # unacked messages come back after 1 s, not 1 h
+        celery |= {"visibility_timeout": 1}
+        celery["transport_options"] = {**broker.transport, "unacked_restore_interval": 0.2}
+    section = broker.section(extra={"celery": celery})  # retry.max_attempts is 2
+    app = TasksApp.from_dict({"tasks": section}, environ={}, registry=interop_tasks.registry)
+    env = {"FACADE_SECTION": json.dumps(section), "FACADE_RECORD": str(record)}
+    argv = celery_worker_argv("tests.celery.facade_app:celery_app", broker.queue)
+    async with app:
+        job = (await app.queue.enqueue(interop_tasks.kills_worker())).unwrap()
+        starts = 0
+        while await app.dead_letters.count() == 0:
+            starts += 1
+            assert starts <= 4, f"still not dead-lettered after {starts - 1} worker(s) were killed"
+            worker = Worker(argv, env, tmp_path / f"worker-{starts}.log")
+            deadline = asyncio.get_running_loop().time() + 20
+            while worker.alive() and await app.dead_letters.count() == 0:
+                assert asyncio.get_running_loop().time() < deadline, worker.text()[-3000:]
+                await asyncio.sleep(0.05)
+            worker.stop()
+        [letter] = await app.dead_letters.list()
+        info = await app.queue.get_job(job)
+
+    assert letter.job_id == job
+    assert letter.error_type == "lexigram_compat.errors.WorkerLostError"
+    assert letter.attempts == 2
+    assert info is not None
+    assert info.status is JobStatus.FAILED
+    assert len([r for r in read_records(record) if r["task"] == "interop.kills_worker"]) == 2

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import threading
@@ -27,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 from celery import signals
 
 from lexigram_compat.envelope import JobEnvelope
-from lexigram_compat.errors import TaskNotFoundError, TaskValidationError
+from lexigram_compat.errors import TaskNotFoundError, TaskValidationError, WorkerLostError
 from lexigram_compat.portal import LoopThread
-from lexigram_compat.queue import DeadLetter
+from lexigram_compat.queue import DeadLetter, JobStatus
 from lexigram_compat.worker.execution import (
     Completed,
     DeadLettered,
@@ -154,6 +155,17 @@ class WorkerRuntime:
             attempts=started.attempts,
             max_attempts=started.max_attempts,
         )
+        if started.previous == JobStatus.RUNNING.value and started.attempts > started.max_attempts:
+            # Redelivered while running, with no attempt left: every attempt so far
+            # ended with its worker gone (or unsettled). Running it again could kill
+            # this worker too, so it is dead-lettered instead.
+            lost = WorkerLostError(
+                f"job {job_id} ({name}): its worker was lost during each of its "
+                f"{started.max_attempts} attempt(s); not run again"
+            )
+            dead = DeadLettered(failure_of(lost, with_traceback=False), lost)
+            await self._dead_letter(dataclasses.replace(envelope, attempts=started.max_attempts), dead)
+            return dead
         outcome = await execute(ctx, envelope)
         if isinstance(outcome, Completed):
             await store.complete(job_id, outcome.result)

@@ -108,6 +108,14 @@ def test_settings_map_onto_dramatiq(redis_app: AppFactory, rabbitmq_app: AppFact
     assert rabbitmq_app(registry).native.dead_message_ttl is None  # kept until purged
 
 
+def test_redis_workers_heartbeat_every_heartbeat_interval(redis_app: AppFactory) -> None:
+    # The period of each worker's heartbeat and forced maintenance pass (crash recovery).
+    default = engine_of(redis_app(registry, worker={"lease_seconds": 1.5})).settings
+    assert default.heartbeat_interval == 0.5
+    chosen = redis_app(registry, worker={"lease_seconds": 3, "heartbeat_interval": 0.25})
+    assert engine_of(chosen).settings.heartbeat_interval == 0.25
+
+
 def test_bad_engine_settings_are_refused_naming_the_value(
     redis_app: AppFactory, rabbitmq_app: AppFactory
 ) -> None:

@@ -17,6 +17,7 @@ and :class:`~.middleware.LexigramMiddleware`.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -90,14 +91,36 @@ class _LenientRedisConsumer(_RedisConsumer):
 
 
 class LexigramRedisBroker(RedisBroker):
-    """Dramatiq's Redis broker with a consumer that survives undecodable bytes."""
+    """Dramatiq's Redis broker with a consumer that survives undecodable bytes,
+    and a maintenance pass a worker can force (:meth:`maintain`)."""
 
     complete_and_ack: Callable[[str, Any, RedisAck], Any] | None = None
     """Set by the engine when the job state lives in the broker's Redis."""
 
+    _forcing = threading.local()
+
     @property
     def consumer_class(self) -> type[Consumer]:
         return _LenientRedisConsumer
+
+    def _should_do_maintenance(self, command: str) -> int:
+        if getattr(self._forcing, "on", False):
+            return 1
+        return int(super()._should_do_maintenance(command))
+
+    def maintain(self) -> None:
+        """Heartbeat this broker's worker and run Dramatiq's maintenance on every
+        declared queue (and delay queue) now: dead workers' messages go back to
+        their queues, expired dead letters go. Dramatiq itself does this only by
+        chance (``maintenance_chance``), and a worker whose prefetch is full
+        fetches nothing, so sends no heartbeat, until a job finishes."""
+        queues = sorted(self.get_declared_queues() | self.get_declared_delay_queues())
+        self._forcing.on = True
+        try:
+            for queue in queues:
+                self.do_qsize(queue)
+        finally:
+            self._forcing.on = False
 
 
 class LexigramRabbitmqBroker(RabbitmqBroker):

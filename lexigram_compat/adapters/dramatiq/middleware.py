@@ -24,6 +24,8 @@ from dramatiq.middleware import Middleware
 
 from lexigram_compat.errors import TaskNotFoundError
 
+from .broker import LexigramRedisBroker
+
 if TYPE_CHECKING:
     from types import FrameType
 
@@ -49,6 +51,7 @@ class LexigramMiddleware(Middleware):
     def __init__(self, engine: DramatiqEngine) -> None:
         self.engine = engine
         self._timer: threading.Timer | None = None
+        self._maintainer: _Maintainer | None = None
 
     @property
     def runtime(self) -> WorkerRuntime:
@@ -65,6 +68,9 @@ class LexigramMiddleware(Middleware):
         self._stop_on_sigterm(broker, worker)
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
+        if isinstance(broker, LexigramRedisBroker):
+            self._maintainer = _Maintainer(broker, self.engine.settings.heartbeat_interval)
+            self._maintainer.start()
         log.info("lexigram worker ready: %s", self.engine.describe())
 
     def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
@@ -74,6 +80,11 @@ class LexigramMiddleware(Middleware):
         self._timer.start()
 
     def after_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
+        # The heartbeat goes on through the drain: a job still running after
+        # SIGTERM is not rescued, and run twice, by another worker.
+        if self._maintainer is not None:
+            self._maintainer.stop()
+            self._maintainer = None
         if self._timer is not None:
             self._timer.cancel()
         self.runtime.shutdown()
@@ -112,6 +123,32 @@ class LexigramMiddleware(Middleware):
             sys.exit(0)
 
         signal.signal(signal.SIGTERM, stop)
+
+
+class _Maintainer(threading.Thread):
+    """Every ``interval`` seconds, :meth:`LexigramRedisBroker.maintain`: this worker's
+    heartbeat, and a dead worker's messages back on their queues within about
+    ``worker.lease_seconds`` (Dramatiq's chance-based maintenance may take many
+    minutes on a quiet queue)."""
+
+    def __init__(self, broker: LexigramRedisBroker, interval: float) -> None:
+        super().__init__(name="lexigram-dramatiq-maintenance", daemon=True)
+        self.broker = broker
+        self.interval = interval
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            try:
+                self.broker.maintain()
+            except Exception:
+                log.warning("Redis broker maintenance failed; retrying in %ss", self.interval, exc_info=True)
+            if self._stop_event.wait(self.interval):
+                return
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
 
 
 def _hold_log_pipe(seconds: float) -> None:

@@ -3,6 +3,7 @@
 | neutral setting                   | Dramatiq                                            |
 |-----------------------------------|-----------------------------------------------------|
 | ``worker.lease_seconds``          | Redis broker ``heartbeat_timeout`` (crash recovery) |
+| ``worker.heartbeat_interval``     | Redis: heartbeat + forced maintenance period        |
 | ``retention.dead_letter_seconds`` | Redis ``dead_message_ttl`` / RabbitMQ ``.XQ`` TTL   |
 | ``retention.completed_seconds``   | TTL of finished job records in the state store      |
 | ``worker.poll_interval``          | the worker's ``worker_timeout`` (idle poll)         |
@@ -54,6 +55,9 @@ class DramatiqSettings:
     completed_ttl: float
     poll_interval_ms: int
     shutdown_timeout: float
+    heartbeat_interval: float = 1.0
+    """Seconds between a Redis worker's heartbeats and maintenance passes
+    (``worker.heartbeat_interval``, or ``lease_seconds / 3``)."""
 
     @property
     def rabbitmq_dead_message_ttl_ms(self) -> int | None:
@@ -104,6 +108,7 @@ class DramatiqSettings:
             completed_ttl=config.retention.completed_seconds,
             poll_interval_ms=max(1, int(config.worker.poll_interval * 1000)),
             shutdown_timeout=config.worker.shutdown_timeout,
+            heartbeat_interval=config.worker.heartbeat_interval or config.worker.lease_seconds / 3,
         )
 
 

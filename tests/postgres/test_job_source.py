@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import psycopg
+
 from lexigram_compat import JobStatus, TasksApp
 from lexigram_compat.adapters.base import FailureInfo
 from lexigram_compat.adapters.postgres import PostgresEngine
@@ -14,6 +16,7 @@ from tests.conformance import jobs
 from tests.conformance.harness import ok
 
 from .conftest import MakeApp
+from .databases import ScratchDatabase
 from .workers import wait_until
 
 FAILURE = FailureInfo("RuntimeError", "boom", "Traceback ...")
@@ -172,3 +175,31 @@ async def test_retention_zero_deletes_a_completed_job_at_once(make_app: MakeApp)
 
     assert await app.queue.get_job(job_id) is None
     assert await app.queue.count(status=JobStatus.COMPLETED) == 0
+
+
+async def test_a_claim_lost_with_unflushed_wal_cannot_reuse_the_attempt_token(
+    make_app: MakeApp, database: ScratchDatabase
+) -> None:
+    """Workers commit asynchronously: a server crash may forget a claim. The
+    next claim of that row must still get a token the lost one never had."""
+    app = await make_app()
+    job_id = ok(await app.queue.enqueue(jobs.add(1, 1)))
+    queue = app.queue.backend.queue_name
+    first = source_of(app)
+    [lost] = await first.claim([queue], 1)
+    # What the row looks like after a crash lost the claim's commit record.
+    async with await psycopg.AsyncConnection.connect(database.dsn, autocommit=True) as conn:
+        await conn.execute(
+            "UPDATE lexigram.jobs SET state = 'pending', attempts = 0, token = 0, worker = NULL, "
+            "started_at = NULL, heartbeat_at = NULL WHERE id = %s",
+            [job_id],
+        )
+    second = source_of(await make_app())
+    [again] = await second.claim([queue], 1)
+
+    assert again.token != lost.token
+    assert await first.complete(lost, "stale") is False
+    assert await second.complete(again, 2) is True
+    info = await app.queue.get_job(job_id)
+    assert info is not None
+    assert info.result == 2

@@ -92,7 +92,10 @@ WITH picked AS MATERIALIZED (
 )
 UPDATE {schema}.jobs AS j
 SET state = CASE WHEN picked.n <= %(run)s THEN 'running' ELSE 'reserved' END,
-    attempts = j.attempts + (picked.n <= %(run)s)::int, token = j.token + 1,
+    attempts = j.attempts + (picked.n <= %(run)s)::int,
+    -- Random, not token + 1: workers commit asynchronously, and a claim a
+    -- server crash forgot must not give its token to the next claim.
+    token = (random() * 9.2e18)::bigint,
     started_at = CASE WHEN picked.n <= %(run)s THEN now() END, heartbeat_at = now(),
     worker = %(worker)s
 FROM picked
@@ -161,7 +164,7 @@ WHERE j.id = u.id AND j.token = u.token AND j.state IN ('running', 'reserved');
 UPDATE {schema}.jobs AS j
 SET state = CASE WHEN j.state = 'reserved' THEN 'pending'
                  WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'retrying' END,
-    token = j.token + 1, worker = NULL, heartbeat_at = NULL,
+    token = (random() * 9.2e18)::bigint, worker = NULL, heartbeat_at = NULL,
     run_at = CASE WHEN j.state = 'reserved' THEN j.run_at ELSE now() END,
     last_error = CASE WHEN j.state = 'reserved' THEN j.last_error
                       ELSE %(error_type)s || ': ' || %(message)s END,

@@ -13,8 +13,8 @@ CREATE TABLE {schema}.jobs (
     run_at timestamptz NOT NULL DEFAULT now(),
     attempts integer NOT NULL DEFAULT 0,
     max_attempts integer NOT NULL DEFAULT 1,
-    -- Bumped by every claim and rescue: an outcome carrying an older token is
-    -- rejected, so a stale worker cannot overwrite a newer attempt.
+    -- A new random value at every claim and rescue: an outcome carrying another
+    -- token is rejected, so a stale worker cannot overwrite a newer attempt.
     token bigint NOT NULL DEFAULT 0,
     payload bytea NOT NULL,
     unique_key text,

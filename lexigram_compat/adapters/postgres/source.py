@@ -97,8 +97,7 @@ class PostgresJobSource(JobSource):
         listener = engine.listener()
         listener.watch(queues)
         listener.arm()
-        if time.monotonic() - self._last_maintenance >= self.maintenance_every:
-            await self.maintain()
+        await self._maintain_if_due()
         q = engine.queries
         async with engine.worker_pool.connection("claim") as conn:
             cursor = await conn.execute(
@@ -150,7 +149,10 @@ class PostgresJobSource(JobSource):
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
         listener = self.engine.listener()
         listener.watch(queues)
-        await listener.wait(timeout)
+        # Wake up for upkeep too (the claim that follows runs it), however
+        # long the poll interval.
+        due = self._last_maintenance + self.maintenance_every - time.monotonic()
+        await listener.wait(max(0.01, min(timeout, due)))
 
     # -- outcomes --------------------------------------------------------------
     def _writer(self, kind: str) -> Any:
@@ -199,8 +201,15 @@ class PostgresJobSource(JobSource):
             await conn.execute(
                 self.engine.queries["heartbeat"], [[j.job_id for j in jobs], [j.token for j in jobs]]
             )
+        # A worker whose slots all stay busy does not claim, so upkeep (rescue
+        # of dead workers' jobs, sweeps) rides on its heartbeat instead.
+        await self._maintain_if_due()
 
     # -- upkeep ------------------------------------------------------------------
+    async def _maintain_if_due(self) -> None:
+        if time.monotonic() - self._last_maintenance >= self.maintenance_every:
+            await self.maintain()
+
     async def maintain(self) -> None:
         """Rescue jobs of dead workers; delete finished jobs and dead letters past retention."""
         self._last_maintenance = time.monotonic()

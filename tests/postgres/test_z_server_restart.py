@@ -1,49 +1,54 @@
 """PostgreSQL restarted under running workers: they reconnect, and every job
 whose enqueue returned ``Ok`` completes.
 
-The file name sorts last in this directory on purpose: the restart cuts every
-connection to the shared server (other suites' too), so it runs once, late,
-and the outage is kept to the restart itself. The server is started again
-whatever happens.
+The restarted server is a private cluster of this test (``initdb``/``pg_ctl``
+on a free port in a temporary directory): the shared server other suites,
+benchmarks and pytest-xdist workers use is never touched.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
 
 from lexigram_compat import BrokerUnavailableError, JobStatus, TasksApp
+from lexigram_compat.adapters.postgres import apply_migrations
+from lexigram_compat.adapters.postgres.sql import DEFAULT_SCHEMA
 from tests.conformance import jobs
-from tests.services import Service
+from tests.conformance.harness import SUITE_SECTION, deep_merge
 
 from .conftest import MakeApp, MakeWorker
+from .private_cluster import PrivateCluster, private_cluster
 from .workers import wait_until
 
 
-def _cluster() -> list[str]:
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
-    return ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main"]
+@pytest.fixture
+def cluster() -> Iterator[PrivateCluster]:
+    with private_cluster() as started:
+        if started is None:
+            reason = "the PostgreSQL server binaries (initdb, pg_ctl) are not installed"
+            if os.environ.get("CI") == "true":
+                pytest.fail(reason)
+            pytest.skip(reason)
+        yield started
 
 
-def _answers(service: Service) -> bool:
-    try:
-        with socket.create_connection((service.host, service.port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _restart(service: Service) -> None:
-    try:
-        subprocess.run([*_cluster(), "restart"], check=True, capture_output=True, timeout=60)
-    finally:
-        deadline = time.monotonic() + 30
-        while not _answers(service) and time.monotonic() < deadline:
-            subprocess.run([*_cluster(), "start"], check=False, capture_output=True, timeout=60)
-            time.sleep(0.2)
+@pytest.fixture
+async def section(cluster: PrivateCluster) -> dict[str, Any]:
+    """This test's apps and workers use the private cluster (overrides conftest's)."""
+    await apply_migrations(cluster.dsn, DEFAULT_SCHEMA)
+    return deep_merge(
+        SUITE_SECTION,
+        {
+            "engine": "native",
+            "backend": {"type": "postgres", "postgres_dsn": cluster.dsn},
+            "worker": {"lease_seconds": 1.0, "heartbeat_interval": 0.25},
+        },
+    )
 
 
 async def _enqueue_until_ok(app: TasksApp, tag: str, seconds: float = 0.05) -> str:
@@ -60,14 +65,14 @@ async def _enqueue_until_ok(app: TasksApp, tag: str, seconds: float = 0.05) -> s
 
 
 async def test_workers_reconnect_and_every_ok_job_completes(
-    make_app: MakeApp, make_worker: MakeWorker, postgres_service: Service
+    make_app: MakeApp, make_worker: MakeWorker, cluster: PrivateCluster
 ) -> None:
     app = await make_app()
     workers = [await make_worker().start(), await make_worker().start()]
     # Long enough that jobs are running when the server goes away.
     before = [await _enqueue_until_ok(app, f"before-{n}", 0.3) for n in range(20)]
 
-    await asyncio.to_thread(_restart, postgres_service)
+    await asyncio.to_thread(cluster.restart)
 
     after = [await _enqueue_until_ok(app, f"after-{n}") for n in range(20)]
 

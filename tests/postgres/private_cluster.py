@@ -1,0 +1,109 @@
+"""A throwaway PostgreSQL cluster of this test process (``initdb`` + ``pg_ctl``
+from the server's own binaries) on a free port in a temporary directory, for
+tests that stop or restart the server: the shared server other suites use is
+never touched. Always stopped and removed at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["PrivateCluster", "private_cluster"]
+
+
+def _bin_dir() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4]))
+    if found:
+        return Path(found[-1]).parent
+    on_path = shutil.which("pg_ctl")
+    return Path(on_path).parent if on_path else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class PrivateCluster:
+    """One cluster: ``dsn`` (trust auth, user ``postgres``), ``restart()``, ``stop()``."""
+
+    def __init__(self, bin_dir: Path, root: Path) -> None:
+        self.bin_dir = bin_dir
+        self.root = root
+        self.data = root / "data"
+        self.log = str(root / "server.log")
+        self.port = _free_port()
+        self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        # initdb refuses to run as root: run the server as the postgres OS user then.
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def _run(self, *argv: str) -> None:
+        # Output to a file, not a pipe: a server pg_ctl starts would hold a pipe open.
+        with (self.root / "ctl.log").open("wb") as out:
+            done = subprocess.run(
+                [*self._as, str(self.bin_dir / argv[0]), *argv[1:]],
+                check=False,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=120,
+            )
+        if done.returncode != 0:
+            log = (
+                (self.root / "server.log").read_text(errors="replace")
+                if (self.root / "server.log").exists()
+                else ""
+            )
+            raise RuntimeError(
+                f"{argv[0]} failed ({done.returncode}): "
+                f"{(self.root / 'ctl.log').read_text(errors='replace')}\n{log[-2000:]}"
+            )
+
+    def init(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options, "-w", "start"
+        )
+
+    def restart(self) -> None:
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-m", "fast", "-w", "restart"
+        )
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+
+@contextlib.contextmanager
+def private_cluster() -> Iterator[PrivateCluster | None]:
+    """A started private cluster, or None when the server binaries are not installed."""
+    bin_dir = _bin_dir()
+    if bin_dir is None:
+        yield None
+        return
+    root = Path(tempfile.mkdtemp(prefix="lexigram-pg-"))
+    try:
+        if os.geteuid() == 0:
+            shutil.chown(root, "postgres", "postgres")
+        cluster = PrivateCluster(bin_dir, root)
+        cluster.init()
+        cluster.start()
+        try:
+            yield cluster
+        finally:
+            with contextlib.suppress(Exception):
+                cluster.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

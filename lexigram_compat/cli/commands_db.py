@@ -58,7 +58,11 @@ async def _migrate(targets: list[_Target]) -> list[dict[str, object]]:
         try:
             applied = await apply_migrations(target.dsn, target.schema)
         except psycopg.Error as exc:
-            raise (translate(exc, "db migrate") or exc) from None
+            # Never the driver's text unredacted: it may quote the DSN or its password.
+            raise (
+                translate(exc, "db migrate")
+                or CliError(f"db migrate failed on {redact_url(target.dsn)}: {type(exc).__name__}")
+            ) from None
         done.append(
             {
                 "database": redact_url(target.dsn),
@@ -92,6 +96,10 @@ def migrate(
         raise CliError("give either APP or --dsn", hint="lexigram-compat db migrate myproj.jobs:app")
     if app_spec is not None and schema is not None:
         raise CliError("--schema goes with --dsn; an app's schema is tasks.extra.postgres_schema")
+    if dsn is not None:
+        from lexigram_compat.adapters.postgres.connections import check_dsn
+
+        check_dsn(dsn, "--dsn")
     targets = (
         _targets_of_app(app_spec)
         if app_spec is not None

@@ -16,14 +16,30 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from lexigram_compat.config_loading import redact_text
-from lexigram_compat.errors import BrokerUnavailableError, TaskQueueError
+from lexigram_compat.config_loading import redact_text, redact_url
+from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskQueueError
 
-__all__ = ["ConnectionPool", "translate"]
+__all__ = ["ConnectionPool", "check_dsn", "translate"]
 
 CONNECT_TIMEOUT = 5
+
+
+def check_dsn(dsn: str, field: str) -> None:
+    """Raise ``ConfigurationError`` naming ``field`` when ``dsn`` cannot be parsed.
+
+    The driver's own message is left out: it quotes the token it could not
+    parse, which may be the password.
+    """
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.Error:
+        raise ConfigurationError(
+            f"{field} is not a valid PostgreSQL connection string ({redact_url(dsn)})",
+            hint="percent-encode special characters in the user name and password "
+            "(% as %25, @ as %40, / as %2F, : as %3A)",
+        ) from None
 
 
 def translate(exc: BaseException, operation: str) -> TaskQueueError | None:

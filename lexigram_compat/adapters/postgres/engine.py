@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import psycopg
 
 from lexigram_compat.adapters.base import Capabilities, DeadLetterStore, Engine, JobSource
-from lexigram_compat.adapters.postgres.connections import ConnectionPool
+from lexigram_compat.adapters.postgres.connections import ConnectionPool, check_dsn
 from lexigram_compat.adapters.postgres.dead_letters import PostgresDeadLetters
 from lexigram_compat.adapters.postgres.listener import Listener
 from lexigram_compat.adapters.postgres.migrate import check_schema
@@ -95,6 +95,7 @@ class PostgresEngine(Engine):
                 hint="set it, e.g. postgresql://user@host/db (or ${DATABASE_URL})",
             )
         self._dsn = secret.get_secret_value()
+        check_dsn(self._dsn, "tasks.backend.postgres_dsn")
         self.schema = validate_schema(config.extra.get(SCHEMA_SETTING, DEFAULT_SCHEMA))
         self.queries = Queries(self.schema)
         self._schema_checked = False

@@ -139,6 +139,13 @@ class CeleryEngine(Engine):
             )
             self._dead = RedisDeadLetters(self._redis, prefix, self.config.retention)
 
+    def forget_connections(self) -> None:
+        """Drop (without closing) the Redis client this process inherited over a fork;
+        :meth:`connect` makes a new one. The parent still uses the sockets."""
+        if self._redis is not None:
+            _INHERITED.append(self._redis)  # never garbage-collected (and closed) here
+        self._redis = self._state = self._dead = None
+
     async def close(self) -> None:
         redis, self._redis = self._redis, None
         if redis is not None:
@@ -293,6 +300,10 @@ class CeleryEngine(Engine):
                 channel.queue_purge(queue)
             except Exception as exc:  # a queue never declared has nothing to purge
                 log.debug("purge of %s: %s", queue, redact_text(str(exc)))
+
+
+_INHERITED: list[Redis] = []
+"""Redis clients inherited from a parent process: kept, never used or closed."""
 
 
 def _unavailable(what: str, exc: Exception) -> BrokerUnavailableError:

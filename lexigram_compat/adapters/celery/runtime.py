@@ -67,10 +67,22 @@ def warm_up(consumer: Any) -> None:
     for runtime in list(_RUNTIMES):
         runtime.consumer = consumer
         runtime.tick_event_loop()
+        if _is_prefork(consumer):
+            continue  # jobs run in the children; each starts the app in its own process
         try:
             runtime._ensure()
         except Exception:
             log.exception("could not start the tasks app in this worker; retrying at the first job")
+
+
+def _is_prefork(consumer: Any) -> bool:
+    pool = getattr(consumer, "pool", None)
+    return pool is not None and "prefork" in type(pool).__module__
+
+
+def _after_fork_in_child() -> None:
+    for runtime in list(_RUNTIMES):
+        runtime.after_fork()
 
 
 class WorkerRuntime:
@@ -90,6 +102,26 @@ class WorkerRuntime:
         _RUNTIMES.add(self)
 
     # -- process start -------------------------------------------------------------
+    def after_fork(self) -> None:
+        """In a forked child (a prefork pool's process, also one replacing another):
+        forget the parent's loop thread, started app and Redis connections, so the
+        child starts its own at its first job instead of using the parent's (bound to
+        a loop that does not run here, or to threads that do not exist here)."""
+        self._lock = threading.Lock()
+        self._pid = None
+        self._thread = None
+        self._ctx = None
+        self._running = {}
+        self._stopping = False
+        self.engine.forget_connections()
+        app = self.app
+        if app.is_started:
+            # The parent's started state, reset field by field: app.close() would
+            # run on (and close connections of) the parent's loop.
+            app._started = False
+            app._loop = None
+            app._executor = None
+
     def _ensure(self) -> tuple[LoopThread, ExecutionContext]:
         with self._lock:
             if self._pid != os.getpid() or self._thread is None or self._ctx is None:
@@ -316,3 +348,4 @@ def _on_ready(sender: Any = None, **_: Any) -> None:
 
 signals.worker_shutting_down.connect(_on_shutting_down, weak=False)
 signals.worker_ready.connect(_on_ready, weak=False)
+os.register_at_fork(after_in_child=_after_fork_in_child)

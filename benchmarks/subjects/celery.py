@@ -24,16 +24,13 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any, ClassVar
 
-from benchmarks.harness import Subject, Unsupported
+from benchmarks.harness import Unsupported
+from benchmarks.worker_subject import WorkerSubject
 
 __all__ = ["SUBJECTS"]
 
@@ -41,8 +38,6 @@ MODE_ENV = "LEXIGRAM_BENCH_CELERY"
 REDIS_URL = os.environ.get("LEXIGRAM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 AMQP_URL = os.environ.get("LEXIGRAM_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 THREADS = 8
-PROBE_TIMEOUT = 10.0
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _transport(mode: dict[str, Any]) -> dict[str, Any]:
@@ -118,10 +113,11 @@ if MODE_ENV in os.environ:  # imported by `celery worker` in a worker subprocess
     WORKER_APP = build(json.loads(os.environ[MODE_ENV]))[0]
 
 
-class _CelerySubject(Subject):
+class _CelerySubject(WorkerSubject):
     kind: ClassVar[str]
     broker: ClassVar[str]
     confirm: ClassVar[bool] = True
+    ready_marker = b" ready."
 
     def __init__(self) -> None:
         tag = f"lxbench-{uuid.uuid4().hex[:10]}"
@@ -132,70 +128,40 @@ class _CelerySubject(Subject):
             "queue": f"q-{tag}",
             "confirm": self.confirm,
         }
+        super().__init__(tag, REDIS_URL, _probe_key(self.mode))
         self.celery, self.noop, self.probe_task, self.app = build(self.mode)
-        self._process: asyncio.subprocess.Process | None = None
-        self._log = Path(f"/tmp/{tag}-worker.log")
-        self._logger = logging.getLogger("lexigram_compat")
-        self._saved_level = self._logger.level
-        self._tokens = 0
 
     async def open(self) -> None:
-        import redis.asyncio
-
-        self._logger.setLevel(logging.WARNING)
-        self.redis = redis.asyncio.Redis.from_url(REDIS_URL)
+        await super().open()
         if self.app is not None:
             await self.app.start()
 
     async def close(self) -> None:
-        await self._stop_worker()
+        await self.stop_worker()
         if self.app is not None:
             await self.app.close()
         keys = [k async for k in self.redis.scan_iter(match=f"{self.mode['prefix']}*", count=1000)]
         if keys:
             await self.redis.delete(*keys)
-        await self.redis.aclose()
+        await super().close()
         if self.broker == "amqp":
             await asyncio.to_thread(self._delete_queue)
-        self._log.unlink(missing_ok=True)
-        self._logger.setLevel(self._saved_level)
 
     def _delete_queue(self) -> None:
         with self.celery.connection_for_write() as conn, contextlib.suppress(Exception):
             conn.default_channel.queue_delete(self.mode["queue"])
 
-    # -- the worker subprocess ------------------------------------------------------------
-    async def _start_worker(self) -> None:
-        env = {**os.environ, MODE_ENV: json.dumps(self.mode), "PYTHONPATH": str(ROOT)}
-        argv = [
+    def worker_argv(self) -> list[str]:
+        return [
             sys.executable, "-m", "celery", "-A", f"{__name__}:WORKER_APP", "worker",
             "-P", "threads", "-c", str(THREADS), "-Q", self.mode["queue"], "-l", "info",
             "-n", f"{self.mode['queue']}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
-        with self._log.open("wb") as log:
-            self._process = await asyncio.create_subprocess_exec(
-                *argv, stdout=log, stderr=asyncio.subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
-            )
-        deadline = time.monotonic() + 30
-        while b" ready." not in self._log.read_bytes():
-            if self._process.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the celery worker did not start:\n{self._log.read_text()[-3000:]}")
-            await asyncio.sleep(0.005)
 
-    async def _stop_worker(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(60):
-                await process.wait()
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+    def worker_env(self) -> dict[str, str]:
+        return {MODE_ENV: json.dumps(self.mode)}
 
-    async def _left(self) -> int:
+    async def left(self) -> int:
         """Messages not yet done: on Redis those queued or unacked; on RabbitMQ the ready ones."""
         if self.broker == "redis":
             prefix, queue = self.mode["prefix"], self.mode["queue"]
@@ -209,39 +175,6 @@ class _CelerySubject(Subject):
             _, count, _ = conn.default_channel.queue_declare(self.mode["queue"], passive=True)
             return int(count)
 
-    async def drain(self, count: int) -> float:
-        await self._start_worker()
-        started = time.perf_counter()
-        while await self._left():  # noqa: ASYNC110 - polling another process's progress
-            await asyncio.sleep(0.005)
-        await self._stop_worker()  # a warm shutdown waits for the jobs still running
-        return time.perf_counter() - started
-
-    @asynccontextmanager
-    async def worker(self) -> AsyncIterator[None]:
-        await self._start_worker()
-        try:
-            yield
-        finally:
-            await self._stop_worker()
-
-    async def probe(self) -> float:
-        self._tokens += 1
-        token = self._tokens
-        before = time.time()
-        await self._send_probe(token)
-        reply = await self.redis.blpop([_probe_key(self.mode)], timeout=PROBE_TIMEOUT)
-        if reply is None:
-            raise RuntimeError("a probe job did not start in time")
-        raw = reply[1]
-        got, _, started = (raw.decode() if isinstance(raw, bytes) else str(raw)).partition(":")
-        if int(got) != token:
-            raise RuntimeError(f"probe {got} answered while waiting for {token}")
-        return float(started) - before
-
-    async def _send_probe(self, token: int) -> None:
-        raise NotImplementedError
-
 
 class _Facade(_CelerySubject):
     kind = "facade"
@@ -252,7 +185,7 @@ class _Facade(_CelerySubject):
     async def enqueue_many(self, count: int) -> None:
         (await self.app.queue.enqueue_many([self.noop() for _ in range(count)])).unwrap()
 
-    async def _send_probe(self, token: int) -> None:
+    async def send_probe(self, token: int) -> None:
         (await self.app.queue.enqueue(self.probe_task(token))).unwrap()
 
 
@@ -265,7 +198,7 @@ class _Raw(_CelerySubject):
     async def enqueue_many(self, count: int) -> None:
         raise Unsupported("Celery has no batch publish")
 
-    async def _send_probe(self, token: int) -> None:
+    async def send_probe(self, token: int) -> None:
         self.probe_task.delay(token)
 
 

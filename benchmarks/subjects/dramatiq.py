@@ -19,20 +19,16 @@ baseline; ``dramatiq-rabbitmq-raw-noconfirm`` is Dramatiq's default.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
-import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any, ClassVar
 
 from benchmarks.harness import Subject, Unsupported
+from benchmarks.worker_subject import WorkerSubject
 
 __all__ = ["SUBJECTS"]
 
@@ -40,8 +36,6 @@ MODE_ENV = "LEXIGRAM_BENCH_DRAMATIQ"
 REDIS_URL = os.environ.get("LEXIGRAM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/4")
 AMQP_URL = os.environ.get("LEXIGRAM_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f")
 THREADS = 8
-PROBE_TIMEOUT = 10.0
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _section(mode: dict[str, Any]) -> dict[str, Any]:
@@ -124,10 +118,11 @@ if MODE_ENV in os.environ:  # imported by the dramatiq CLI in a worker subproces
     WORKER_APP = build(json.loads(os.environ[MODE_ENV]))
 
 
-class _DramatiqSubject(Subject):
+class _DramatiqSubject(WorkerSubject):
     kind: ClassVar[str]
     broker: ClassVar[str]
     confirm: ClassVar[bool] = True
+    ready_marker = b"Worker process is ready for action"
 
     def __init__(self) -> None:
         ns = f"lxbench-{uuid.uuid4().hex[:10]}"
@@ -138,31 +133,20 @@ class _DramatiqSubject(Subject):
             "queue": f"q-{ns}",
             "confirm": self.confirm,
         }
+        super().__init__(ns, REDIS_URL, _probe_key(self.mode))
         self.target, self.noop, self.probe_task = build(self.mode)
-        self._process: asyncio.subprocess.Process | None = None
-        self._log = Path(f"/tmp/{ns}-worker.log")
-        self._logger = logging.getLogger("lexigram_compat")
-        self._saved_level = self._logger.level
-        self._tokens = 0
 
-    # -- setup -----------------------------------------------------------------------------
-    async def open(self) -> None:
-        import redis.asyncio
-
-        self._logger.setLevel(logging.WARNING)
-        self.redis = redis.asyncio.Redis.from_url(REDIS_URL)
+    def stop_after_drain(self) -> bool:
+        return self.broker == "amqp"  # RabbitMQ does not count unacked messages: the stop waits for them
 
     async def close(self) -> None:
-        await self._stop_worker()
-        await self.redis.delete(_probe_key(self.mode))
+        await self.stop_worker()
         keys = [k async for k in self.redis.scan_iter(match=f"{self.mode['namespace']}:*", count=1000)]
         if keys:
             await self.redis.delete(*keys)
-        await self.redis.aclose()
+        await super().close()
         if self.broker == "amqp":
             await asyncio.to_thread(self._delete_queues)
-        self._log.unlink(missing_ok=True)
-        self._logger.setLevel(self._saved_level)
 
     def _delete_queues(self) -> None:
         import pika  # type: ignore[import-untyped]
@@ -173,34 +157,13 @@ class _DramatiqSubject(Subject):
             channel.queue_delete(queue=self.mode["queue"] + suffix)
         connection.close()
 
-    # -- the worker subprocess ------------------------------------------------------------
-    async def _start_worker(self) -> None:
-        env = {**os.environ, MODE_ENV: json.dumps(self.mode), "PYTHONPATH": str(ROOT)}
-        argv = [sys.executable, "-m", "dramatiq", __name__, "-p", "1", "-t", str(THREADS)]
-        with self._log.open("wb") as log:
-            self._process = await asyncio.create_subprocess_exec(
-                *argv, stdout=log, stderr=asyncio.subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
-            )
-        deadline = time.monotonic() + 30
-        while b"Worker process is ready for action" not in self._log.read_bytes():
-            if self._process.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the dramatiq worker did not start:\n{self._log.read_text()[-3000:]}")
-            await asyncio.sleep(0.005)
+    def worker_argv(self) -> list[str]:
+        return [sys.executable, "-m", "dramatiq", __name__, "-p", "1", "-t", str(THREADS)]
 
-    async def _stop_worker(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(60):
-                await process.wait()
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+    def worker_env(self) -> dict[str, str]:
+        return {MODE_ENV: json.dumps(self.mode)}
 
-    async def _left(self) -> int:
+    async def left(self) -> int:
         """Jobs not yet done: on Redis every message until acked; on RabbitMQ the ready ones."""
         if self.broker == "redis":
             return int(await self.redis.hlen(f"{self.mode['namespace']}:{self.mode['queue']}.msgs"))
@@ -220,40 +183,6 @@ class _DramatiqSubject(Subject):
             connection.close()
         return int(ready)
 
-    async def drain(self, count: int) -> float:
-        await self._start_worker()
-        started = time.perf_counter()
-        while await self._left():  # noqa: ASYNC110 - polling another process's progress
-            await asyncio.sleep(0.005)
-        if self.broker == "amqp":
-            await self._stop_worker()  # RabbitMQ does not count unacked messages: the stop waits for them
-        return time.perf_counter() - started
-
-    @asynccontextmanager
-    async def worker(self) -> AsyncIterator[None]:
-        await self._start_worker()
-        try:
-            yield
-        finally:
-            await self._stop_worker()
-
-    async def probe(self) -> float:
-        self._tokens += 1
-        token = self._tokens
-        before = time.time()
-        await self._send_probe(token)
-        reply = await self.redis.blpop([_probe_key(self.mode)], timeout=PROBE_TIMEOUT)
-        if reply is None:
-            raise RuntimeError("a probe job did not start in time")
-        raw = reply[1]
-        got, _, started = (raw.decode() if isinstance(raw, bytes) else str(raw)).partition(":")
-        if int(got) != token:
-            raise RuntimeError(f"probe {got} answered while waiting for {token}")
-        return float(started) - before
-
-    async def _send_probe(self, token: int) -> None:
-        raise NotImplementedError
-
 
 class _Facade(_DramatiqSubject):
     kind = "facade"
@@ -272,7 +201,7 @@ class _Facade(_DramatiqSubject):
     async def enqueue_many(self, count: int) -> None:
         (await self.target.queue.enqueue_many([self.noop() for _ in range(count)])).unwrap()
 
-    async def _send_probe(self, token: int) -> None:
+    async def send_probe(self, token: int) -> None:
         (await self.target.queue.enqueue(self.probe_task(token))).unwrap()
 
 
@@ -289,7 +218,7 @@ class _Raw(_DramatiqSubject):
     async def enqueue_many(self, count: int) -> None:
         raise Unsupported("Dramatiq has no batch enqueue")
 
-    async def _send_probe(self, token: int) -> None:
+    async def send_probe(self, token: int) -> None:
         self.probe_task.send(token)
 
 

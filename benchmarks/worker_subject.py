@@ -1,0 +1,150 @@
+"""Subjects whose jobs an engine's own worker program runs (``dramatiq``, ``celery worker``).
+
+:class:`WorkerSubject` holds what such rows share: the worker subprocess (started
+in its own session, ready once its log shows :attr:`WorkerSubject.ready_marker`,
+stopped with SIGTERM and then anything left of its session killed), ``drain``
+timed from the worker's start until no job is left, and the latency probe,
+whose job pushes ``"<token>:<time.time()>"`` onto a Redis list the subject
+pops. A family module gives the worker's command line, how many jobs are left
+and how a probe job is sent.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+from benchmarks.harness import Subject
+
+__all__ = ["PROBE_TIMEOUT", "ROOT", "WorkerSubject"]
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBE_TIMEOUT = 10.0
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 60.0
+
+
+class WorkerSubject(Subject):
+    """Jobs run by a worker subprocess; probes answered through a Redis list."""
+
+    ready_marker: ClassVar[bytes]
+    """What the worker prints once it consumes."""
+
+    def __init__(self, tag: str, redis_url: str, probe_key: str) -> None:
+        self.redis_url = redis_url
+        self.probe_key = probe_key
+        self._process: asyncio.subprocess.Process | None = None
+        self._log = Path(f"/tmp/{tag}-worker.log")
+        self._logger = logging.getLogger("lexigram_compat")
+        self._saved_level = self._logger.level
+        self._tokens = 0
+        self.redis: Any = None
+
+    # -- what a family gives ----------------------------------------------------------------
+    @abc.abstractmethod
+    def worker_argv(self) -> list[str]:
+        """The worker command line (program first)."""
+
+    @abc.abstractmethod
+    def worker_env(self) -> dict[str, str]:
+        """Variables added to this process's environment for the worker."""
+
+    @abc.abstractmethod
+    async def left(self) -> int:
+        """Jobs not yet done."""
+
+    @abc.abstractmethod
+    async def send_probe(self, token: int) -> None:
+        """Enqueue the probe job carrying ``token``."""
+
+    def stop_after_drain(self) -> bool:
+        """Count the worker's graceful stop in ``drain``: needed where :meth:`left`
+        cannot see jobs a worker holds unfinished."""
+        return True
+
+    # -- setup -----------------------------------------------------------------------------------
+    async def open(self) -> None:
+        import redis.asyncio
+
+        # One INFO line per job would measure the log pipe, not the queue.
+        self._logger.setLevel(logging.WARNING)
+        self.redis = redis.asyncio.Redis.from_url(self.redis_url)
+
+    async def close(self) -> None:
+        await self.stop_worker()
+        await self.redis.delete(self.probe_key)
+        await self.redis.aclose()
+        self._log.unlink(missing_ok=True)
+        self._logger.setLevel(self._saved_level)
+
+    # -- the worker subprocess ------------------------------------------------------------------
+    async def start_worker(self) -> None:
+        env = {**os.environ, **self.worker_env(), "PYTHONPATH": str(ROOT)}
+        with self._log.open("wb") as log:
+            self._process = await asyncio.create_subprocess_exec(
+                *self.worker_argv(),
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                env=env,
+                cwd=ROOT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while self.ready_marker not in self._log.read_bytes():
+            if self._process.returncode is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start:\n{self._log.read_text()[-3000:]}")
+            await asyncio.sleep(0.005)
+
+    async def stop_worker(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await process.wait()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+    # -- the measured operations ----------------------------------------------------------------
+    async def drain(self, count: int) -> float:
+        await self.start_worker()
+        started = time.perf_counter()
+        while await self.left():  # noqa: ASYNC110 - polling another process's progress
+            await asyncio.sleep(0.005)
+        if self.stop_after_drain():
+            await self.stop_worker()  # a graceful stop waits for the jobs still running
+        return time.perf_counter() - started
+
+    @asynccontextmanager
+    async def worker(self) -> AsyncIterator[None]:
+        await self.start_worker()
+        try:
+            yield
+        finally:
+            await self.stop_worker()
+
+    async def probe(self) -> float:
+        self._tokens += 1
+        token = self._tokens
+        before = time.time()
+        await self.send_probe(token)
+        reply = await self.redis.blpop([self.probe_key], timeout=PROBE_TIMEOUT)
+        if reply is None:
+            raise RuntimeError("a probe job did not start in time")
+        raw = reply[1]
+        got, _, started = (raw.decode() if isinstance(raw, bytes) else str(raw)).partition(":")
+        if int(got) != token:
+            raise RuntimeError(f"probe {got} answered while waiting for {token}")
+        return float(started) - before

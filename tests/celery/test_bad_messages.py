@@ -47,6 +47,7 @@ async def test_malformed_messages_are_dead_lettered_and_the_worker_keeps_consumi
 ) -> None:
     missing_id = {"lang": "py", "task": "interop.multiply"}
     two_items = {"lang": "py", "task": "interop.multiply", "id": f"two-items-{uuid.uuid4()}"}
+    bad_bodies: list[str] = []
     section = json.dumps(broker.section())
     worker = Worker(
         celery_worker_argv("tests.celery.facade_app:celery_app", broker.queue),
@@ -59,13 +60,17 @@ async def test_malformed_messages_are_dead_lettered_and_the_worker_keeps_consumi
             await asyncio.to_thread(publish, broker, [[1, 2], {}, EMBED], missing_id)
             await asyncio.to_thread(publish, broker, [[1, 2], {}], two_items)
             await asyncio.to_thread(publish, broker, b"\x00\xff not json", {})
+            for body in ([5, {}, EMBED], [[1, 2], "x", EMBED]):  # known task, broken body
+                headers = {"lang": "py", "task": "interop.multiply", "id": f"body-{uuid.uuid4()}"}
+                await asyncio.to_thread(publish, broker, body, headers)
+                bad_bodies.append(headers["id"])
             rejected = (await app.queue.enqueue(interop_tasks.rejects("dlx"))).unwrap()
             good = (await app.queue.enqueue(interop_tasks.multiply(6, 7))).unwrap()
 
             async def settled() -> bool:
                 info = await app.queue.get_job(good)
                 done = info is not None and info.status is JobStatus.COMPLETED
-                return done and await app.dead_letters.count() == 4
+                return done and await app.dead_letters.count() == 6
 
             deadline = asyncio.get_running_loop().time() + 20
             while not await settled():
@@ -77,10 +82,11 @@ async def test_malformed_messages_are_dead_lettered_and_the_worker_keeps_consumi
         assert worker.stop() == 0, worker.text()[-3000:]
 
     malformed = [d for d in letters if d.job_id != rejected]
-    assert len(malformed) == 3
+    assert len(malformed) == 5
     assert {d.error_type for d in malformed} == {f"{TaskValidationError.__module__}.TaskValidationError"}
     assert all("could not be decoded" in d.error_message for d in malformed)
     assert any(d.raw == b"\x00\xff not json" for d in malformed)
     assert two_items["id"] in {d.job_id for d in malformed}
+    assert set(bad_bodies) <= {d.job_id for d in malformed}
     if broker.kind == "amqp":
-        assert await asyncio.to_thread(dead_queue_depth, broker) == 4
+        assert await asyncio.to_thread(dead_queue_depth, broker) == 6

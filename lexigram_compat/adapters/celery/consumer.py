@@ -3,7 +3,9 @@ or crashing on it.
 
 Celery's own consumer logs and drops undecodable bytes and unknown task names,
 and a message missing its ``id`` header or with a two-item body escapes the
-consumer and stops the worker (celery#7975, #4308). Here each of those becomes a
+consumer and stops the worker (celery#7975, #4308), and a body for a known task
+whose args/kwargs are not a list/object fails inside the task's trace and is
+acked and dropped. Here each of those becomes a
 dead letter with the reason (the raw bytes kept for undecodable ones), the
 message is acknowledged, and the worker keeps consuming. The engine's app
 selects this class with the ``worker_consumer`` setting.
@@ -31,6 +33,32 @@ def _raw(message: Any) -> bytes:
     if isinstance(body, bytes):
         return body
     return str(body).encode()
+
+
+def _body_problem(message: Any) -> str | None:
+    """Why a protocol-v2 task message's body is not ``[args list, kwargs dict,
+    embed dict or null]``; None when it is (or the message is not protocol v2)."""
+    if "task" not in _headers(message):
+        return None
+    try:
+        body = message.decode()
+    except Exception:
+        return None  # Celery's own decode error path dead-letters it
+    if not isinstance(body, list | tuple) or len(body) != 3:
+        return f"a task message body must be [args, kwargs, embed], got {_preview(body)}"
+    args, kwargs, embed = body
+    if not isinstance(args, list | tuple):
+        return f"task args must be a list, got {_preview(args)}"
+    if not isinstance(kwargs, dict):
+        return f"task kwargs must be an object, got {_preview(kwargs)}"
+    if embed is not None and not isinstance(embed, dict):
+        return f"task embed must be an object or null, got {_preview(embed)}"
+    return None
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _headers(message: Any) -> dict[str, Any]:
@@ -99,6 +127,11 @@ class DeadLetteringConsumer(Consumer):  # type: ignore[misc]
         handler: Callable[[Any], Any] = super().create_task_handler(*args, **kwargs)
 
         def on_task_received(message: Any) -> Any:
+            problem = _body_problem(message)
+            if problem is not None:
+                # Celery would fail on it inside the task's trace, then ack and drop it.
+                self._park(message, problem=problem)
+                return None
             try:
                 return handler(message)
             except Exception as exc:  # a malformed message must never stop the consumer

@@ -10,6 +10,8 @@ from typing import Any
 import redis.asyncio
 
 from lexigram_compat.envelope import JobEnvelope
+from lexigram_compat.queue import JobStatus
+from tests.conformance import jobs
 from tests.conformance.engines.dramatiq import SPECS, STATE_DB, RabbitmqHarness
 from tests.conformance.harness import SUITE_SECTION, deep_merge
 from tests.services import Service
@@ -58,5 +60,40 @@ async def test_a_delivery_the_worker_cannot_record_goes_back_to_the_queue(
         ready, delayed, dead = await asyncio.to_thread(waiting)
         assert (ready + delayed, dead) == (1, 0)  # back on its queue, not lost, not dead
         assert harness.recorder.entries("noop") == []
+    finally:
+        await harness.close()
+
+
+async def test_a_job_whose_dead_letter_queue_vanished_runs_once_and_is_dead_lettered(
+    rabbitmq_service: Service, redis_service: Service, tmp_path: Path
+) -> None:
+    # Recording an attempt that already ran (here: its dead letter on a deleted
+    # .XQ queue) is retried on its own; the job is never run again for it.
+    services = {"rabbitmq_service": rabbitmq_service, "redis_service": redis_service}
+    [spec] = [s for s in SPECS if s.key == "dramatiq-rabbitmq"]
+    harness = RabbitmqHarness(
+        spec.key, deep_merge(SUITE_SECTION, spec.section), tmp_path / "r.jsonl", services
+    )
+    await harness.start()
+    try:
+        await harness.start_worker()
+        # A first job: both processes have declared the queue (and its .XQ) by now.
+        first = (await harness.app.queue.enqueue(jobs.noop("first"))).unwrap()
+        await harness.wait_for(first, JobStatus.COMPLETED)
+
+        def delete_xq() -> None:
+            broker: Any = harness.engine_object.native
+            broker.channel.queue_delete(queue=f"{harness.default_queue}.XQ")
+
+        await asyncio.to_thread(delete_xq)
+        job_id = (await harness.app.queue.enqueue(jobs.rejects("xq-gone"))).unwrap()
+
+        async def dead_lettered() -> bool:
+            return await harness.app.dead_letters.count() == 1
+
+        await harness.wait_until(dead_lettered, "the job is in the dead letters")
+        assert (await harness.info(job_id)).status is JobStatus.FAILED
+        await harness.stop_worker()
+        assert harness.recorder.runs("rejects", "xq-gone") == 1
     finally:
         await harness.close()

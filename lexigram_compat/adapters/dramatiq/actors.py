@@ -23,6 +23,8 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +54,11 @@ log = logging.getLogger("lexigram_compat.dramatiq")
 
 REDELIVERY_DELAY_MS = 1000
 """How long a delivery the worker could not record waits before it comes again."""
+RECORD_TRIES = 5
+RECORD_BACKOFF = 0.2
+"""Seconds before the second try of a recording step, doubled for each next one."""
+NACK_REASON_ATTRIBUTE = "_lexigram_nack_reason"
+"""Set on a message the worker gives to Dramatiq's nack (its ``.XQ``): the reason."""
 
 
 class ShutdownTimeout(Interrupt):
@@ -133,8 +140,9 @@ class WorkerRuntime:
             self._deliver(message)
         except Exception:
             # Not the job failing (execute() turns that into an outcome): the state
-            # store or the broker did. Without Dramatiq's Retries an exception here
-            # would ack the message and lose the job, so it goes back instead.
+            # store or the broker did before the job ran (recording an attempt that
+            # ran never raises). Without Dramatiq's Retries an exception here would
+            # ack the message and lose the job, so it goes back instead.
             log.exception(
                 "job %s: the worker could not record this delivery; it is delivered again in %ss",
                 message.message_id,
@@ -149,7 +157,7 @@ class WorkerRuntime:
             self.broker.enqueue(retry_message(message, attempts, None), delay=REDELIVERY_DELAY_MS)
         except Exception:
             log.exception("job %s: could not put it back either: dead-lettering it", message.message_id)
-            message.fail()  # nacked into .XQ by Dramatiq: kept, not lost
+            _fail(message, "the worker could neither record nor put back this delivery")
 
     def _deliver(self, message: Message[Any]) -> None:
         task = self.app.registry.get(message.actor_name)
@@ -200,6 +208,9 @@ class WorkerRuntime:
     def _translate(
         self, message: Message[Any], envelope: JobEnvelope, outcome: Completed | RetryLater | DeadLettered
     ) -> None:
+        """Record an attempt that ran. Each step is retried on its own (a step that
+        did its work is never done twice) and never raises: the job is not run
+        again because its outcome could not be written."""
         state = self.engine.sync_state
         job_id = envelope.job_id
         if isinstance(outcome, Completed):
@@ -207,22 +218,66 @@ class WorkerRuntime:
                 # Recorded by the ack, in the same Redis call (one round trip less).
                 setattr(message, COMPLETED_ATTRIBUTE, (outcome.result,))
             elif state is not None:
-                state.run(state.keys.complete(job_id, outcome.result))
+                self._record(
+                    job_id,
+                    "record its success",
+                    lambda: state.run(state.keys.complete(job_id, outcome.result)),
+                )
             self.app.events.succeeded(envelope, outcome.duration)
         elif isinstance(outcome, RetryLater):
             summary = outcome.failure.summary()
             # The state first: the next delivery may start before enqueue returns.
             if state is not None:
-                state.run(state.keys.retry(job_id, outcome.run_at, summary))
+                self._record(
+                    job_id,
+                    "record its retry",
+                    lambda: state.run(state.keys.retry(job_id, outcome.run_at, summary)),
+                )
             again = retry_message(message, envelope.attempts, outcome.run_at)
-            self.broker.enqueue(again, delay=delay_ms(replace(envelope, run_at=outcome.run_at)))
+            delay = delay_ms(replace(envelope, run_at=outcome.run_at))
+            if not self._record(job_id, "enqueue its retry", lambda: self.broker.enqueue(again, delay=delay)):
+                _fail(message, f"its retry could not be enqueued after: {summary}")
             self.app.events.retried(envelope, outcome.delay, summary)
         else:
             summary = outcome.failure.summary()
-            self.dead_letters.write(message, outcome.failure, envelope.attempts)
+            failure = outcome.failure
+            written = self._record(
+                job_id, "dead-letter it", lambda: self.dead_letters.write(message, failure, envelope.attempts)
+            )
+            if not written:
+                _fail(message, summary)  # Dramatiq's own nack into .XQ
             if state is not None:
-                state.run(state.keys.fail(job_id, summary))
+                self._record(
+                    job_id, "record its failure", lambda: state.run(state.keys.fail(job_id, summary))
+                )
             self.app.events.dead_lettered(envelope, summary)
+
+    def _record(self, job_id: str, what: str, step: Callable[[], object]) -> bool:
+        """Run one recording step, retried with backoff; False once every try failed."""
+        pause = RECORD_BACKOFF
+        for tries in range(1, RECORD_TRIES + 1):
+            try:
+                step()
+                return True
+            except Exception:
+                if tries == RECORD_TRIES:
+                    log.exception(
+                        "job %s ran, but the worker could not %s (%d tries); it is not run again",
+                        job_id,
+                        what,
+                        tries,
+                    )
+                    return False
+                log.warning("job %s: could not %s; trying again in %gs", job_id, what, pause, exc_info=True)
+                time.sleep(pause)
+                pause *= 2
+        return False
+
+
+def _fail(message: Any, reason: str) -> None:
+    """Hand the message to Dramatiq's nack (its ``.XQ``): kept, not lost, not run."""
+    setattr(message, NACK_REASON_ATTRIBUTE, reason)
+    message.fail()
 
 
 def declare_actors(runtime: WorkerRuntime, broker: Broker, queues: dict[str, str]) -> None:

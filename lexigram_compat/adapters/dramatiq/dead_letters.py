@@ -86,13 +86,21 @@ class DeadLetterWriter:
 
         broker: LexigramRabbitmqBroker = self.broker  # type: ignore[assignment]
         broker.declare_queue(queue, ensure=True)
-        broker.channel.basic_publish(
-            exchange="",
-            routing_key=xq_name(queue),
-            body=payload,
-            properties=pika.BasicProperties(delivery_mode=2),
-            mandatory=True,
-        )
+        try:
+            broker.channel.basic_publish(
+                exchange="",
+                routing_key=xq_name(queue),
+                body=payload,
+                properties=pika.BasicProperties(delivery_mode=2),
+                mandatory=True,
+            )
+        except pika.exceptions.UnroutableError:
+            # The .XQ queue was deleted: declare the queue's set again next time.
+            broker.queues_pending.add(queue)
+            raise
+        except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError):
+            del broker.connection  # a new connection and channel next time
+            raise
 
 
 class XQDeadLetters(DeadLetterStore):

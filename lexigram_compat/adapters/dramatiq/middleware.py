@@ -6,8 +6,9 @@
   (the CLI's own loop notices a signal only once a second), its CLI with it.
 - ``before_worker_shutdown``: jobs still running ``worker.shutdown_timeout``
   later are interrupted and given back to their queue, attempt uncounted.
-- ``after_nack``: a message Dramatiq dead-lettered by itself (its actor is
-  unknown here) is marked failed in the job state.
+- ``after_nack``: a message Dramatiq dead-lettered (its actor is unknown
+  here, or the worker could not record it otherwise) is marked failed in the
+  job state, with the worker's reason when it gave one.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dramatiq.middleware import Middleware
 
 from lexigram_compat.errors import TaskNotFoundError
 
+from .actors import NACK_REASON_ATTRIBUTE
 from .broker import LexigramRedisBroker
 
 if TYPE_CHECKING:
@@ -93,9 +95,12 @@ class LexigramMiddleware(Middleware):
         state = self.engine.sync_state
         if state is None:
             return
-        error = TaskNotFoundError(f"no task named {message.actor_name!r} is registered in this worker")
+        reason = getattr(message, NACK_REASON_ATTRIBUTE, None)
+        if reason is None:
+            error = TaskNotFoundError(f"no task named {message.actor_name!r} is registered in this worker")
+            reason = f"TaskNotFoundError: {error.message}"
         try:
-            state.run(state.keys.fail(message.message_id, f"TaskNotFoundError: {error.message}"))
+            state.run(state.keys.fail(message.message_id, reason))
         except Exception:
             log.exception("recording dead-lettered job %s failed", message.message_id)
 

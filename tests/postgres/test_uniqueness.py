@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import psycopg
+
 from lexigram_compat import JobStatus
 from lexigram_compat.scheduling import schedule_job_id
 from tests.conformance import jobs
@@ -13,6 +15,8 @@ from tests.conformance.harness import ok
 from tests.conformance.recorder import Recorder
 
 from .conftest import MakeApp
+from .databases import ScratchDatabase
+from .workers import wait_until
 
 START = datetime(2032, 3, 1, 0, 1, tzinfo=UTC)
 
@@ -61,3 +65,35 @@ async def test_schedulers_in_many_apps_make_one_job_per_fire_time(
     assert await late.tick(START + timedelta(minutes=16)) == expected
     assert await apps[0].queue.count() == 0
     assert await apps[0].queue.count(status=JobStatus.COMPLETED) == 0
+
+
+async def test_enqueue_many_returns_the_id_of_a_key_committed_while_it_waited(
+    make_app: MakeApp, database: ScratchDatabase
+) -> None:
+    """The batch insert waits on a key another transaction holds; when that one
+    commits, the id returned is the committed job's, which exists."""
+    app = await make_app()
+    async with await psycopg.AsyncConnection.connect(database.dsn) as holder:
+        held = ok(
+            await app.queue.enqueue(jobs.noop("held").options(idempotency_key="K-race"), connection=holder)
+        )
+        batch = asyncio.create_task(
+            app.queue.enqueue_many([jobs.noop("mine").options(idempotency_key="K-race"), jobs.noop("other")])
+        )
+
+        async def waiting() -> bool:
+            async with await psycopg.AsyncConnection.connect(database.dsn, autocommit=True) as probe:
+                cursor = await probe.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+                row = await cursor.fetchone()
+            return row is not None and row[0] >= 1
+
+        await wait_until(waiting, "the batch insert waits on the held key")
+        await holder.commit()
+
+    first, second = ok(await batch)
+    assert first == held
+    assert await app.queue.get_job(first) is not None
+    assert await app.queue.get_job(second) is not None

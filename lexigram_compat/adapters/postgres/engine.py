@@ -225,7 +225,16 @@ class PostgresEngine(Engine):
         if single is None:
             return [e.job_id for e in envelopes]
         if not single:
-            return [row[0] for row in rows]
+            ids = [row[0] for row in rows]
+            for index, row in enumerate(rows):
+                if row[2]:
+                    e = envelopes[index]
+                    cursor = await conn.execute(
+                        self.queries["existing_job_id"], [e.unique_key, e.job_id, e.unique_key]
+                    )
+                    found = await cursor.fetchone()
+                    ids[index] = found[0] if found else e.job_id
+            return ids
         if rows:
             return [rows[0][0]]
         envelope = envelopes[0]
@@ -241,7 +250,15 @@ class PostgresEngine(Engine):
         if single is None:
             return [e.job_id for e in envelopes]
         if not single:
-            return [row[0] for row in rows]
+            ids = [row[0] for row in rows]
+            for index, row in enumerate(rows):
+                if row[2]:
+                    e = envelopes[index]
+                    again = conn.execute(
+                        self.queries["existing_job_id"], [e.unique_key, e.job_id, e.unique_key]
+                    ).fetchone()
+                    ids[index] = again[0] if again else e.job_id
+            return ids
         if rows:
             return [rows[0][0]]
         envelope = envelopes[0]

@@ -68,7 +68,11 @@ inserted AS (
 notified AS (
     SELECT pg_notify(%(channel)s, q) FROM (SELECT DISTINCT queue AS q FROM inserted) AS s
 )
-SELECT COALESCE(new.id, same_key.id, fire.job_id, old.id, i.id), (SELECT count(*) FROM notified)
+-- unresolved: a key taken by a transaction that committed while this one
+-- waited on it (this statement's snapshot cannot see that row; the caller
+-- looks it up with existing_job_id in a new statement).
+SELECT COALESCE(new.id, same_key.id, fire.job_id, old.id, i.id), (SELECT count(*) FROM notified),
+       new.id IS NULL AND same_key.id IS NULL AND old.id IS NULL AND i.unique_key IS NOT NULL
 FROM input AS i
 LEFT JOIN inserted AS new ON new.id = i.id
 LEFT JOIN inserted AS same_key ON same_key.unique_key = i.unique_key

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import dramatiq
@@ -229,6 +230,45 @@ async def test_a_second_scheduler_is_refused_on_rabbitmq_without_a_state_store(
         assert "another scheduler already fires" in refused.message
         assert await Scheduler(second, start=start).tick(start + timedelta(minutes=10)) == []
         assert await first.queue.count() == 2
+
+
+def _close_connections_named(name: str) -> int:
+    """Close, broker side, the RabbitMQ connections whose connection_name contains ``name``."""
+    listing = subprocess.run(
+        ["rabbitmqctl", "-q", "list_connections", "pid", "client_properties"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    pids = [line.split("\t", 1)[0] for line in listing.splitlines() if name in line]
+    for pid in pids:
+        argv = ["rabbitmqctl", "-q", "close_connection", pid, "closed by a lexigram test"]
+        subprocess.run(argv, check=True, capture_output=True, timeout=60)
+    return len(pids)
+
+
+async def test_a_scheduler_lock_the_broker_closed_is_lost_and_another_may_take_it(
+    rabbitmq_app: AppFactory,
+) -> None:
+    async with rabbitmq_app(schedules, state=False) as first, rabbitmq_app(schedules, state=False) as second:
+        one, two = engine_of(first), engine_of(second)
+        assert isinstance(one, StatelessRabbitmqEngine)
+        assert await one.may_schedule()
+        assert not await two.may_schedule()
+        assert await asyncio.to_thread(_close_connections_named, one.scheduler_lock_queue) == 1
+
+        async def second_holds_it() -> bool:
+            return await two.may_schedule()
+
+        for _ in range(100):  # the broker drops the exclusive queue with its connection
+            if await second_holds_it():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the second scheduler never took the freed lock")
+        assert not await one.may_schedule()  # checked with a round trip: not held any more
+    # Both closed cleanly (close() of a lock the broker closed raises nothing).
 
 
 async def test_several_schedulers_on_redis_enqueue_one_job_per_fire_time(redis_app: AppFactory) -> None:

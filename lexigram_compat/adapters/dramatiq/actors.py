@@ -57,6 +57,9 @@ REDELIVERY_DELAY_MS = 1000
 RECORD_TRIES = 5
 RECORD_BACKOFF = 0.2
 """Seconds before the second try of a recording step, doubled for each next one."""
+SCHEDULER_LOCK_RETRY = 5.0
+"""Seconds between a worker's tries to take the schedules over from another (RabbitMQ
+without a state store: one scheduler at a time)."""
 NACK_REASON_ATTRIBUTE = "_lexigram_nack_reason"
 """Set on a message the worker gives to Dramatiq's nack (its ``.XQ``): the reason."""
 
@@ -101,11 +104,16 @@ class WorkerRuntime:
         """Fire ``@scheduled`` jobs from this worker (one job per fire time, however
         many workers do: the state store's guard, or on RabbitMQ without one, a
         lock only one scheduler holds)."""
+        stop = self._stop_scheduler = asyncio.Event()
         if not await self.engine.may_schedule():
-            log.info("another scheduler holds this app's schedules: this worker fires none")
-            return
-        self._stop_scheduler = asyncio.Event()
-        await self.app.make_scheduler().run(self._stop_scheduler)
+            log.info("another scheduler holds this app's schedules: this worker takes over if it stops")
+            while not await self.engine.may_schedule():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), SCHEDULER_LOCK_RETRY)
+                if stop.is_set():
+                    return
+            log.info("this worker took over firing this app's schedules")
+        await self.app.make_scheduler().run(stop)
 
     def shutdown(self) -> None:
         loop_thread = get_event_loop_thread()

@@ -9,6 +9,8 @@ and without ``backend.state_url`` there are no job records.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -19,6 +21,8 @@ from lexigram_compat.errors import ConfigurationError
 from lexigram_compat.queue import JobInfo, JobStatus
 
 from .engine import WORKER_COMMAND, DramatiqEngine
+
+log = logging.getLogger("lexigram_compat.dramatiq")
 
 __all__ = ["DramatiqRabbitmqEngine", "StatelessRabbitmqEngine"]
 
@@ -64,6 +68,7 @@ class StatelessRabbitmqEngine(DramatiqRabbitmqEngine):
     )
 
     _lock_connection: Any = None
+    _lock_channel: Any = None
 
     @property
     def scheduler_lock_queue(self) -> str:
@@ -78,21 +83,35 @@ class StatelessRabbitmqEngine(DramatiqRabbitmqEngine):
         return await asyncio.get_running_loop().run_in_executor(self._publisher, self._take_scheduler_lock)
 
     def _take_scheduler_lock(self) -> bool:
+        """Hold the lock, or take it. A held lock is checked with a round trip each
+        time (before every firing): a connection the broker closed still says
+        ``is_open`` until it is used, and another scheduler may hold the lock now."""
         import pika  # type: ignore[import-untyped]
 
-        if self._lock_connection is not None and self._lock_connection.is_open:
-            return True
+        held = self._lock_connection
+        if held is not None:
+            try:
+                self._lock_channel.queue_declare(queue=self.scheduler_lock_queue, passive=True)
+                return True
+            except Exception:
+                log.warning("the scheduler lock %r was lost; taking it again", self.scheduler_lock_queue)
+                self._lock_connection = None
+                with contextlib.suppress(Exception):
+                    held.close()
         parameters = pika.URLParameters(self.settings.url)
         parameters.heartbeat = 0  # held idle for the life of the process
+        parameters.client_properties = {
+            "connection_name": f"lexigram scheduler lock {self.scheduler_lock_queue}"
+        }
         connection = pika.BlockingConnection(parameters)
         try:
-            connection.channel().queue_declare(
-                queue=self.scheduler_lock_queue, exclusive=True, auto_delete=True
-            )
+            channel = connection.channel()
+            channel.queue_declare(queue=self.scheduler_lock_queue, exclusive=True, auto_delete=True)
         except pika.exceptions.ChannelClosedByBroker:
-            connection.close()
+            with contextlib.suppress(Exception):
+                connection.close()
             return False
-        self._lock_connection = connection
+        self._lock_connection, self._lock_channel = connection, channel
         return True
 
     async def enqueue(self, envelopes: Sequence[JobEnvelope], *, connection: Any = None) -> list[str]:
@@ -109,7 +128,10 @@ class StatelessRabbitmqEngine(DramatiqRabbitmqEngine):
     async def close(self) -> None:
         if self._lock_connection is not None and self._publisher is not None:
             lock, self._lock_connection = self._lock_connection, None
-            await asyncio.get_running_loop().run_in_executor(self._publisher, lock.close)
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._publisher, lock.close)
+            except Exception:
+                log.debug("closing the scheduler lock's connection failed", exc_info=True)
         await super().close()
 
     async def get_job(self, job_id: str) -> JobInfo | None:

@@ -10,6 +10,7 @@ semantics. Worker side: see :mod:`.tasks` and :mod:`.runtime`.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import sys
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from celery import Celery
-from kombu import Connection, Exchange, Queue
+from kombu import Exchange, Queue
 from redis.asyncio import Redis
 
 from lexigram_compat.adapters.base import Capabilities, Engine
@@ -207,7 +208,9 @@ class CeleryEngine(Engine):
         for envelope, (fresh, job_id) in zip(envelopes, created, strict=True):
             if fresh and wire is None:
                 try:
-                    self.publish_message(envelope)
+                    # Off the caller's loop: a blocking AMQP publish (a broker in a
+                    # memory or disk alarm holds publishes) must not freeze it.
+                    await asyncio.to_thread(self.publish_message, envelope)
                 except Exception as exc:
                     await self.state.forget(envelope)
                     raise _unavailable("the broker", exc) from None
@@ -225,6 +228,8 @@ class CeleryEngine(Engine):
             eta=envelope.run_at,
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+            timeout=PUBLISH_TIMEOUT,
+            confirm_timeout=PUBLISH_TIMEOUT,
         )
 
     def publish_raw(self, queue: str, body: bytes, headers: dict[str, Any] | None = None) -> None:
@@ -247,21 +252,27 @@ class CeleryEngine(Engine):
         if self.backend.type != "amqp":
             return
         try:
-            with Connection(broker_url(self.backend), connect_timeout=4) as conn:
-                exchange = Exchange(DLX, type="direct", durable=True)
-                dead = letter.queue + DEAD_LETTER_SUFFIX
-                conn.Producer().publish(
-                    letter_to_json(letter),
-                    exchange=exchange,
-                    routing_key=dead,
-                    content_type="application/json",
-                    content_encoding="utf-8",
-                    declare=[Queue(dead, exchange, routing_key=dead, durable=True)],
-                    delivery_mode=2,
-                )
+            await asyncio.to_thread(self._publish_dead_letter, letter)
         except Exception as exc:  # the Redis store has it; the broker copy is for operators
             log.warning(
                 "could not publish dead letter %s to %s: %s", letter.job_id, DLX, redact_text(str(exc))
+            )
+
+    def _publish_dead_letter(self, letter: DeadLetter) -> None:
+        exchange = Exchange(DLX, type="direct", durable=True)
+        dead = letter.queue + DEAD_LETTER_SUFFIX
+        # A producer from the app's pool: no new AMQP connection per dead letter.
+        with self.native.producer_or_acquire() as producer:
+            producer.publish(
+                letter_to_json(letter),
+                exchange=exchange,
+                routing_key=dead,
+                content_type="application/json",
+                content_encoding="utf-8",
+                declare=[Queue(dead, exchange, routing_key=dead, durable=True)],
+                delivery_mode=2,
+                timeout=PUBLISH_TIMEOUT,
+                confirm_timeout=PUBLISH_TIMEOUT,
             )
 
     # -- inspecting ------------------------------------------------------------------
@@ -301,6 +312,9 @@ class CeleryEngine(Engine):
             except Exception as exc:  # a queue never declared has nothing to purge
                 log.debug("purge of %s: %s", queue, redact_text(str(exc)))
 
+
+PUBLISH_TIMEOUT = 10.0
+"""Seconds an AMQP publish may wait for the broker's confirm before it fails (Err)."""
 
 _INHERITED: list[Redis] = []
 """Redis clients inherited from a parent process: kept, never used or closed."""

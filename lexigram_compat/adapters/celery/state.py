@@ -152,8 +152,11 @@ class JobStateStore:
         return calls
 
     async def forget(self, envelope: JobEnvelope) -> None:
-        """Undo :meth:`create` for a job whose message could not be published."""
-        await self._move(envelope.job_id, CLEARED, allowed="pending,scheduled", keep="0", release=True)
+        """Undo :meth:`create` for a job whose message could not be published (a
+        tombstone too: a publish that timed out may still land, and must not run)."""
+        await self._move(
+            envelope.job_id, CLEARED, allowed="pending,scheduled", keep="0", release=True, tombstone=True
+        )
 
     # -- transitions -------------------------------------------------------------
     async def _move(

@@ -200,6 +200,19 @@ async def test_rabbitmq_publishes_with_confirms(rabbitmq_app: AppFactory, amqp_u
         assert await asyncio.to_thread(ready) == 1
 
 
+async def test_a_changed_dead_letter_ttl_on_an_existing_rabbitmq_queue_is_a_configuration_error(
+    rabbitmq_app: AppFactory,
+) -> None:
+    async with rabbitmq_app(registry, retention={"dead_letter_seconds": 60}) as app:
+        (await app.queue.enqueue(add(1, 2))).unwrap()
+    async with rabbitmq_app(registry, retention={"dead_letter_seconds": 120}) as changed:
+        error = (await changed.queue.enqueue(add(1, 2), job_id="refused")).unwrap_err()
+        assert isinstance(error, ConfigurationError), error
+        assert "retention.dead_letter_seconds" in error.message
+        assert ".XQ" in error.message  # the queue to delete is named
+        assert await changed.queue.get_job("refused") is None
+
+
 # -- RabbitMQ without a state store ------------------------------------------------------
 async def test_rabbitmq_without_a_state_store_refuses_what_needs_one(rabbitmq_app: AppFactory) -> None:
     app = rabbitmq_app(registry, state=False)

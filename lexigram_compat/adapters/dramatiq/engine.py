@@ -34,7 +34,7 @@ from lexigram_compat.adapters.redis_state import (
 )
 from lexigram_compat.config_loading import redact_text, redact_url
 from lexigram_compat.envelope import JobEnvelope
-from lexigram_compat.errors import BrokerUnavailableError, TaskQueueError
+from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskQueueError
 from lexigram_compat.queue import JobInfo, JobStatus
 
 from .actors import WorkerRuntime, declare_actors
@@ -72,6 +72,28 @@ def _broker_error(operation: str, exc: BaseException) -> TaskQueueError:
 def _fire_key(envelope: JobEnvelope) -> str | None:
     key = envelope.unique_key
     return key if key is not None and key.startswith(FIRE_PREFIX) else None
+
+
+def _publish_error(exc: BaseException) -> TaskQueueError:
+    """A failed RabbitMQ publish: a queue whose arguments differ from the config's
+    (RabbitMQ's 406 PRECONDITION_FAILED on the declare) is a configuration error,
+    not an unreachable broker."""
+    text = redact_text(str(exc))
+    if "PRECONDITION_FAILED" not in text:
+        return _broker_error("enqueue", exc)
+    if "x-message-ttl" in text:
+        setting = "retention.dead_letter_seconds (the .XQ queue's x-message-ttl)"
+    elif "x-max-priority" in text:
+        setting = "the queue's x-max-priority (it was created without priorities)"
+    else:
+        setting = "the queue's arguments"
+    return ConfigurationError(
+        f"enqueue failed: RabbitMQ refused to declare a queue again with other arguments than it "
+        f"was created with: {setting} changed ({text})",
+        hint="RabbitMQ cannot change an existing queue's arguments: delete the queue named in the "
+        "message (it is recreated with the new value) or go back to the earlier value",
+        cause=exc,
+    )
 
 
 class DramatiqEngine(Engine):
@@ -331,7 +353,7 @@ class DramatiqEngine(Engine):
                     await state.run(self.keys.forget(envelope.job_id))
                 except Exception:
                     log.exception("job %s: undoing its record after a failed publish failed", envelope.job_id)
-            raise _broker_error("enqueue", exc) from exc
+            raise _publish_error(exc) from exc
         return envelope.job_id
 
     async def _publish(self, envelope: JobEnvelope, delay: int | None) -> None:

@@ -213,6 +213,34 @@ async def test_a_changed_dead_letter_ttl_on_an_existing_rabbitmq_queue_is_a_conf
         assert await changed.queue.get_job("refused") is None
 
 
+async def test_a_failed_enqueue_many_on_rabbitmq_withdraws_the_jobs_it_published(
+    rabbitmq_app: AppFactory, amqp_url: str
+) -> None:
+    # The named queue's .XQ exists with another TTL: publishing to that queue fails.
+    def redeclare(ttl: int | None) -> None:
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        try:
+            channel = connection.channel()
+            for name in ("dq-reports", "dq-reports.DQ", "dq-reports.XQ"):
+                channel.queue_delete(queue=name)
+            if ttl is not None:
+                channel.queue_declare(queue="dq-reports.XQ", durable=True, arguments={"x-message-ttl": ttl})
+        finally:
+            connection.close()
+
+    await asyncio.to_thread(redeclare, 1234)
+    try:
+        async with rabbitmq_app(registry) as app:
+            calls = [add(1, 2).options(job_id="published-first"), build_report(7).options(job_id="refused")]
+            assert isinstance((await app.queue.enqueue_many(calls)).unwrap_err(), ConfigurationError)
+            first = await app.queue.get_job("published-first")
+            assert first is not None
+            assert first.status is JobStatus.CANCELLED  # its message stays, but no worker runs it
+            assert await app.queue.get_job("refused") is None
+    finally:
+        await asyncio.to_thread(redeclare, None)
+
+
 # -- RabbitMQ without a state store ------------------------------------------------------
 async def test_rabbitmq_without_a_state_store_refuses_what_needs_one(rabbitmq_app: AppFactory) -> None:
     app = rabbitmq_app(registry, state=False)

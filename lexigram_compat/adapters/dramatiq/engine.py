@@ -280,7 +280,44 @@ class DramatiqEngine(Engine):
             except Exception as exc:
                 raise _broker_error("enqueue", exc) from exc
             return [job_id for job_id, _ in created]
-        return [await self._enqueue_rabbitmq(envelope) for envelope in envelopes]
+        return await self._enqueue_rabbitmq_many(envelopes)
+
+    async def _enqueue_rabbitmq_many(self, envelopes: Sequence[JobEnvelope]) -> list[str]:
+        """One confirmed publish per job. RabbitMQ has no batch transaction with
+        confirms: when a later job fails, the jobs this call already published are
+        cancelled (with a state store), so that an ``Err`` means none of them runs."""
+        ids: list[str] = []
+        published: list[str] = []
+        for envelope in envelopes:
+            try:
+                job_id, created = await self._enqueue_rabbitmq_one(envelope)
+            except TaskQueueError:
+                await self._withdraw(published)
+                raise
+            ids.append(job_id)
+            if created:
+                published.append(job_id)
+        return ids
+
+    async def _withdraw(self, job_ids: Sequence[str]) -> None:
+        if not job_ids:
+            return
+        state = self._state
+        if state is None:
+            log.warning(
+                "enqueue_many failed after %d of its jobs were published; without a job-state store "
+                "they cannot be withdrawn and will run: %s",
+                len(job_ids),
+                ", ".join(job_ids),
+            )
+            return
+        for job_id in job_ids:
+            try:
+                withdrawn = await state.run(self.keys.cancel(job_id))
+            except Exception:
+                withdrawn = False
+            if not withdrawn:
+                log.warning("job %s, published by a failed enqueue_many, could not be withdrawn", job_id)
 
     async def _enqueue_fire_time(self, envelope: JobEnvelope) -> str:
         """A schedule fire time is claimed apart from its job record, for a week:
@@ -335,7 +372,7 @@ class DramatiqEngine(Engine):
         )
         return self.keys.create(envelope, scheduled=delay is not None, publish=push)
 
-    async def _enqueue_rabbitmq(self, envelope: JobEnvelope) -> str:
+    async def _enqueue_rabbitmq_one(self, envelope: JobEnvelope) -> tuple[str, bool]:
         state = self._state
         delay = delay_ms(envelope)
         if state is not None:
@@ -344,7 +381,7 @@ class DramatiqEngine(Engine):
             except Exception as exc:
                 raise _broker_error("enqueue", exc) from exc
             if not created:
-                return job_id
+                return job_id, False
         try:
             await self._publish(envelope, delay)
         except Exception as exc:
@@ -354,7 +391,7 @@ class DramatiqEngine(Engine):
                 except Exception:
                     log.exception("job %s: undoing its record after a failed publish failed", envelope.job_id)
             raise _publish_error(exc) from exc
-        return envelope.job_id
+        return envelope.job_id, True
 
     async def _publish(self, envelope: JobEnvelope, delay: int | None) -> None:
         if self._publisher is None:

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from amqp.exceptions import NotFound  # type: ignore[import-untyped]
 from kombu import Connection, Exchange, Queue
 
 from lexigram_compat import JobStatus, TasksApp, TaskValidationError
@@ -40,6 +41,14 @@ def dead_queue_depth(broker: Broker) -> int:
     with Connection(broker.url) as conn:
         _, count, _ = conn.default_channel.queue_declare(broker.queue + DEAD_LETTER_SUFFIX, passive=True)
         return int(count)
+
+
+def dead_queue_depth_or_none(broker: Broker) -> int | None:
+    """The dead-letter queue's depth; None while no dead letter has declared it."""
+    try:
+        return dead_queue_depth(broker)
+    except NotFound:
+        return None
 
 
 async def test_malformed_messages_are_dead_lettered_and_the_worker_keeps_consuming(
@@ -90,3 +99,42 @@ async def test_malformed_messages_are_dead_lettered_and_the_worker_keeps_consumi
     assert set(bad_bodies) <= {d.job_id for d in malformed}
     if broker.kind == "amqp":
         assert await asyncio.to_thread(dead_queue_depth, broker) == 6
+
+
+async def test_rabbitmq_dead_letter_queue_is_bounded_and_purged_with_the_dead_letters(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """``<queue>.dead`` carries the retention limits and empties with purge_all (finding 16)."""
+    if broker.kind != "amqp":
+        return  # Redis keeps no broker-side copy of dead letters
+    section = broker.section(retention={"dead_letter_seconds": 600, "dead_letter_max": 50})
+    worker = Worker(
+        celery_worker_argv("tests.celery.facade_app:celery_app", broker.queue),
+        {"FACADE_SECTION": json.dumps(section), "FACADE_RECORD": str(tmp_path / "facade.jsonl")},
+        tmp_path / "worker.log",
+    )
+    app = TasksApp.from_dict({"tasks": section}, environ={}, registry=interop_tasks.registry)
+    try:
+        async with app:
+            (await app.queue.enqueue(interop_tasks.rejects("dlq"))).unwrap()
+            deadline = asyncio.get_running_loop().time() + 20
+            while await asyncio.to_thread(dead_queue_depth_or_none, broker) in (None, 0):
+                assert asyncio.get_running_loop().time() < deadline, worker.text()[-3000:]
+                await asyncio.sleep(0.02)
+
+            def declare_with_the_limits() -> None:
+                # RabbitMQ refuses a redeclare whose x-arguments differ (PRECONDITION_FAILED).
+                with Connection(broker.url) as conn:
+                    channel = conn.default_channel
+                    channel.queue_declare(
+                        broker.queue + DEAD_LETTER_SUFFIX,
+                        durable=True,
+                        auto_delete=False,
+                        arguments={"x-message-ttl": 600_000, "x-max-length": 50},
+                    )
+
+            await asyncio.to_thread(declare_with_the_limits)
+            assert await app.dead_letters.purge_all() == 1
+            assert await asyncio.to_thread(dead_queue_depth, broker) == 0
+    finally:
+        assert worker.stop() == 0, worker.text()[-3000:]

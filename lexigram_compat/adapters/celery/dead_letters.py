@@ -16,6 +16,7 @@ import base64
 import builtins
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,11 +75,19 @@ def letter_from_json(data: bytes | str) -> DeadLetter:
 class RedisDeadLetters(DeadLetterStore):
     """Dead letters in Redis under the engine's key prefix."""
 
-    def __init__(self, redis: Redis, prefix: str, retention: RetentionConfig) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        retention: RetentionConfig,
+        on_purge_all: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.redis = redis
         self.index = f"{prefix}dead"
         self.prefix = f"{prefix}dead:"
         self.retention = retention
+        self.on_purge_all = on_purge_all
+        """Called by an unconditional purge_all (RabbitMQ: empties the operator copies)."""
 
     async def add(self, letter: DeadLetter) -> None:
         pipe = self.redis.pipeline(transaction=True)
@@ -143,7 +152,10 @@ class RedisDeadLetters(DeadLetterStore):
     async def purge_all(self, older_than: datetime | None) -> int:
         high = f"({older_than.timestamp()}" if older_than is not None else "+inf"
         ids = [_text(m) for m in await self.redis.zrangebyscore(self.index, "-inf", high)]
-        return await self._delete(ids)
+        purged = await self._delete(ids)
+        if older_than is None and self.on_purge_all is not None:
+            await self.on_purge_all()
+        return purged
 
     async def count(self) -> int:
         await self._enforce_retention()

@@ -138,7 +138,12 @@ class CeleryEngine(Engine):
                 self.config.retention.completed_seconds,
                 redelivery_seconds=self.settings.visibility_timeout,
             )
-            self._dead = RedisDeadLetters(self._redis, prefix, self.config.retention)
+            self._dead = RedisDeadLetters(
+                self._redis,
+                prefix,
+                self.config.retention,
+                on_purge_all=self._purge_dead_queues if self.backend.type == "amqp" else None,
+            )
 
     def forget_connections(self) -> None:
         """Drop (without closing) the Redis client this process inherited over a fork;
@@ -269,11 +274,30 @@ class CeleryEngine(Engine):
                 routing_key=dead,
                 content_type="application/json",
                 content_encoding="utf-8",
-                declare=[Queue(dead, exchange, routing_key=dead, durable=True)],
+                declare=[self._dead_queue(dead, exchange)],
                 delivery_mode=2,
                 timeout=PUBLISH_TIMEOUT,
                 confirm_timeout=PUBLISH_TIMEOUT,
             )
+
+    def _dead_queue(self, name: str, exchange: Exchange) -> Queue:
+        """``<queue>.dead``: an operator-visible copy of the dead letters (Redis holds
+        the ones of record), bounded by the dead-letter retention settings."""
+        arguments: dict[str, Any] = {}
+        retention = self.config.retention
+        if retention.dead_letter_seconds is not None:
+            arguments["x-message-ttl"] = max(1, round(retention.dead_letter_seconds * 1000))
+        if retention.dead_letter_max is not None:
+            arguments["x-max-length"] = retention.dead_letter_max
+        return Queue(name, exchange, routing_key=name, durable=True, queue_arguments=arguments or None)
+
+    async def _purge_dead_queues(self) -> None:
+        await asyncio.to_thread(self._purge_dead_queues_sync)
+
+    def _purge_dead_queues_sync(self) -> None:
+        queues = self._own_queues() if self._app is not None else [self.default_queue]
+        for queue in queues:
+            self._purge(queue + DEAD_LETTER_SUFFIX)
 
     # -- inspecting ------------------------------------------------------------------
     async def get_job(self, job_id: str) -> JobInfo | None:

@@ -34,6 +34,10 @@ __all__ = ["PostgresJobSource"]
 log = logging.getLogger("lexigram_compat.postgres")
 
 LOST_WORKER = f"{WorkerLostError.__module__}.{WorkerLostError.__qualname__}"
+SWEEP_BATCH = 5000
+"""Finished jobs one sweep statement deletes (``LIMIT`` in queries.sql)."""
+SWEEP_BUDGET = 2.0
+"""Seconds one upkeep pass may spend deleting finished jobs, batch after batch."""
 FIRE_GUARD_SECONDS = 7 * 24 * 3600.0
 """(schedule, fire time) guards are kept a week: far longer than any scheduler's clock skew."""
 
@@ -231,7 +235,13 @@ class PostgresJobSource(JobSource):
                     queue,
                     "dead-lettered, no attempt left" if state == "failed" else "queued for another attempt",
                 )
-            await conn.execute(q["sweep_finished"], [self.keep_completed])
+            # Repeat while batches come back full, within a budget (a quarter
+            # lease at most: upkeep can run from the heartbeat).
+            budget_end = time.monotonic() + min(SWEEP_BUDGET, self.lease / 4)
+            while (
+                await conn.execute(q["sweep_finished"], [self.keep_completed])
+            ).rowcount >= SWEEP_BATCH and time.monotonic() < budget_end:
+                pass
             await conn.execute(q["sweep_fires"], [max(FIRE_GUARD_SECONDS, self.keep_completed)])
         await self.engine.dead_letters.enforce_retention()
 

@@ -7,6 +7,7 @@ dead letters :mod:`.dead_letters`, wake-up :mod:`.listener`, SQL in
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 from collections.abc import Sequence
@@ -49,6 +50,24 @@ _STATES = {
     "failed": JobStatus.FAILED,
     "cancelled": JobStatus.CANCELLED,
 }
+
+
+KNOWN_SETTINGS = (SCHEMA_SETTING,)
+"""This engine's keys under ``tasks.extra`` (other engines' keys are theirs)."""
+
+
+def _check_extra(extra: dict[str, Any]) -> None:
+    """Refuse a misspelt PostgreSQL setting rather than silently use the default."""
+    for key in extra:
+        if key in KNOWN_SETTINGS:
+            continue
+        close = difflib.get_close_matches(key, KNOWN_SETTINGS, n=1, cutoff=0.75)
+        if key.startswith("postgres") or close:
+            raise ConfigurationError(
+                f"tasks.extra.{key} is not a setting of the postgres engine",
+                hint=f"did you mean tasks.extra.{(close or KNOWN_SETTINGS)[0]}? "
+                f"its settings: {', '.join(KNOWN_SETTINGS)}",
+            )
 
 
 def _row(envelope: JobEnvelope) -> tuple[Any, ...]:
@@ -96,6 +115,7 @@ class PostgresEngine(Engine):
             )
         self._dsn = secret.get_secret_value()
         check_dsn(self._dsn, "tasks.backend.postgres_dsn")
+        _check_extra(config.extra)
         self.schema = validate_schema(config.extra.get(SCHEMA_SETTING, DEFAULT_SCHEMA))
         self.queries = Queries(self.schema)
         self._schema_checked = False

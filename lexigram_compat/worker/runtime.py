@@ -101,7 +101,9 @@ class SourceWorker:
     async def _consume(self) -> None:
         backoff = 0.5
         opts = self.options
-        prefetch = max(0, self.source.prefetch)
+        # Never more held jobs than this worker runs at once (--concurrency may
+        # be below the max_concurrent_tasks the source sized its prefetch from).
+        prefetch = min(max(0, self.source.prefetch), opts.concurrency)
         # Claim ahead (refill the prefetch buffer while every slot is busy) only
         # while the queue looks busy: the last claim came back full, and no
         # held job had to be handed back since. The claim's round trip then

@@ -63,7 +63,9 @@ async def test_concurrent_claims_never_share_a_job(make_app: MakeApp) -> None:
     assert len(set(every)) == 200
 
 
-async def test_outcomes_are_written_in_one_batch_and_a_stale_token_is_rejected(make_app: MakeApp) -> None:
+async def test_outcomes_are_written_in_one_batch_and_a_stale_token_is_rejected(
+    make_app: MakeApp, database: ScratchDatabase
+) -> None:
     app = await make_app()
     ok(await app.queue.enqueue_many([jobs.add(n, 1) for n in range(20)]))
     source = source_of(app)
@@ -73,6 +75,14 @@ async def test_outcomes_are_written_in_one_batch_and_a_stale_token_is_rejected(m
 
     assert accepted == [True] * 20
     assert await app.queue.count(status=JobStatus.COMPLETED) == 20
+    # Rows one statement wrote (autocommit: one transaction) share their xmin.
+    # The first outcome is written at once, the others together by the next
+    # statement: at most two writes for twenty outcomes.
+    async with await psycopg.AsyncConnection.connect(database.dsn) as conn:
+        cursor = await conn.execute("SELECT count(DISTINCT xmin::text) FROM lexigram.jobs")
+        row = await cursor.fetchone()
+    assert row is not None
+    assert row[0] <= 2, f"20 outcomes took {row[0]} statements"
     assert (await app.queue.get_job(claimed[3].job_id)).result == 3  # type: ignore[union-attr]
     # A second outcome for the same attempt (or any older token) changes nothing.
     assert await source.complete(claimed[0], "late") is False

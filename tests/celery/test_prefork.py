@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
 import sys
 import uuid
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from lexigram_compat import JobStatus, TasksApp
 
 from . import interop_tasks
-from .conftest import Broker, Worker, read_records
+from .conftest import Broker, Worker, celery_worker_argv, read_records
 from .test_bad_messages import publish
 
 
@@ -28,10 +31,13 @@ async def test_prefork_children_replaced_after_each_task_run_every_job(
         "-n", f"t-{uuid.uuid4().hex[:8]}@%h", "-l", "info",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
+    section = broker.section(
+        extra={
+            "celery": {"key_prefix": broker.prefix, "transport_options": broker.transport, "pool": "prefork"}
+        }
+    )
     worker = Worker(
-        argv,
-        {"FACADE_SECTION": json.dumps(broker.section()), "FACADE_RECORD": str(record)},
-        tmp_path / "worker.log",
+        argv, {"FACADE_SECTION": json.dumps(section), "FACADE_RECORD": str(record)}, tmp_path / "worker.log"
     )
     app = TasksApp.from_dict({"tasks": broker.section()}, environ={}, registry=interop_tasks.registry)
     try:
@@ -67,3 +73,62 @@ async def test_prefork_children_replaced_after_each_task_run_every_job(
     assert results == [0, 2, 4, 1, 2, 3]
     assert sorted(r["args"][0] for r in read_records(record) if r["task"] == "interop.multiply") == [0, 1, 2]
     assert "different loop" not in worker.text()
+    assert "(prefork)" in worker.text()
+
+
+async def test_prefork_warm_shutdown_is_bounded_by_shutdown_timeout(broker: Broker, tmp_path: Path) -> None:
+    """SIGTERM with a job still running in a child: at ``worker.shutdown_timeout``
+    the worker goes cold and exits, the job's message goes back (finding 10)."""
+    record = tmp_path / "facade.jsonl"
+    marker = tmp_path / "marker"
+    celery: dict[str, Any] = {
+        "key_prefix": broker.prefix,
+        "transport_options": broker.transport,
+        "pool": "prefork",
+    }
+    if broker.kind == "redis":
+        celery |= {"visibility_timeout": 1}
+        celery["transport_options"] = {**broker.transport, "unacked_restore_interval": 0.2}
+    section = broker.section(
+        worker={"poll_interval": 0.05, "shutdown_timeout": 1.0}, extra={"celery": celery}
+    )
+    env = {"FACADE_SECTION": json.dumps(section), "FACADE_RECORD": str(record)}
+    argv = [
+        sys.executable, "-m", "celery", "-A", "tests.celery.facade_app:celery_app", "worker",
+        "-P", "prefork", "-c", "1", "-Q", broker.queue,
+        "-n", f"t-{uuid.uuid4().hex[:8]}@%h", "-l", "info",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    app = TasksApp.from_dict({"tasks": section}, environ={}, registry=interop_tasks.registry)
+    async with app:
+        worker = Worker(argv, env, tmp_path / "prefork.log")
+        job = (await app.queue.enqueue(interop_tasks.held_once(str(marker)))).unwrap()
+        deadline = asyncio.get_running_loop().time() + 20
+        while not marker.exists():
+            assert asyncio.get_running_loop().time() < deadline, worker.text()[-3000:]
+            await asyncio.sleep(0.02)
+        worker.process.send_signal(signal.SIGTERM)
+        try:
+            code = await asyncio.to_thread(worker.process.wait, 15)
+        except subprocess.TimeoutExpired:
+            code = None
+        exit_text = worker.text()[-3000:]
+        assert "(prefork)" in worker.text()
+        worker.stop()
+        assert code is not None, f"still running 15 s after SIGTERM (shutdown_timeout=1):\n{exit_text}"
+
+        # The job was not lost: a new worker runs it (its second run returns at once).
+        second = Worker(
+            celery_worker_argv("tests.celery.facade_app:celery_app", broker.queue), env, tmp_path / "w2.log"
+        )
+        try:
+            deadline = asyncio.get_running_loop().time() + 20
+            while True:
+                info = await app.queue.get_job(job)
+                if info is not None and info.status is JobStatus.COMPLETED:
+                    break
+                assert asyncio.get_running_loop().time() < deadline, f"{info}\n{second.text()[-3000:]}"
+                await asyncio.sleep(0.05)
+        finally:
+            assert second.stop() == 0, second.text()[-3000:]
+    assert info.result == "stored"

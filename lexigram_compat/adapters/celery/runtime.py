@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import signal
 import threading
 from concurrent.futures import Future
 from datetime import UTC, datetime
@@ -97,6 +98,8 @@ class WorkerRuntime:
         self._ctx: ExecutionContext | None = None
         self._running: dict[str, Future[Any]] = {}
         self._stopping = False
+        self._released = threading.Event()
+        """Set before running jobs are returned to pending: no attempt acks after it."""
         self.consumer: Any = None
         """Celery's consumer in this worker process (set when the worker is ready)."""
         _RUNTIMES.add(self)
@@ -113,6 +116,7 @@ class WorkerRuntime:
         self._ctx = None
         self._running = {}
         self._stopping = False
+        self._released = threading.Event()
         self.engine.forget_connections()
         app = self.app
         if app.is_started:
@@ -157,9 +161,14 @@ class WorkerRuntime:
         self._running[job_id] = future
         try:
             outcome: Outcome | None = future.result()
-            return outcome
         finally:
             self._running.pop(job_id, None)
+        if self._released.is_set():
+            # Its record may have been put back to pending by release_running (its
+            # outcome then refused by the store): acking now would lose the job. The
+            # process exits in a moment and the message goes back to the broker.
+            threading.Event().wait()
+        return outcome
 
     async def _attempt(
         self,
@@ -276,7 +285,17 @@ class WorkerRuntime:
     # -- shutdown ---------------------------------------------------------------------
     def on_shutdown(self, how: str) -> None:
         """Celery's ``worker_shutting_down``: bound a warm shutdown by ``shutdown_timeout``."""
-        if self._pid != os.getpid() or self._stopping:
+        if self._stopping:
+            return
+        if self._pid != os.getpid():
+            if how != "Cold" and _is_prefork(self.consumer):
+                # The jobs run in the children, which never see this signal: the main
+                # process turns the warm shutdown cold at the deadline (SIGQUIT), which
+                # terminates the children; their messages are requeued (worker lost).
+                self._stopping = True
+                timer = threading.Timer(self.app.config.worker.shutdown_timeout, _cold_shutdown)
+                timer.daemon = True
+                timer.start()
             return
         if how == "Cold":
             self.release_running()
@@ -323,11 +342,17 @@ class WorkerRuntime:
         thread = self._thread
         if thread is None:
             return
+        self._released.set()
         # The attempts are left running: the process is about to exit, and a pool
         # thread that returned now would ack its message, losing the job.
         for job_id in list(self._running):
             with contextlib.suppress(Exception):
                 _submit(thread, self.engine.state.release(job_id)).result(timeout=RELEASE_TIMEOUT)
+
+
+def _cold_shutdown() -> None:
+    log.warning("jobs still running after worker.shutdown_timeout: cold shutdown, their messages requeued")
+    os.kill(os.getpid(), signal.SIGQUIT)
 
 
 def _noop() -> None:

@@ -76,6 +76,8 @@ class WorkerRuntime:
         self.app = app
         self._context: ExecutionContext | None = None
         self._executing: set[int] = set()
+        """Worker threads running an ``async def`` job (interruptible at shutdown)."""
+        self._running_sync = 0
         self._lock = threading.Lock()
         self._scheduler: concurrent.futures.Future[None] | None = None
         self._stop_scheduler: asyncio.Event | None = None
@@ -135,6 +137,14 @@ class WorkerRuntime:
 
         with self._lock:
             running = list(self._executing)
+            sync = self._running_sync
+        if sync:
+            log.warning(
+                "%d sync job(s) outlived worker.shutdown_timeout: a thread cannot be interrupted, so "
+                "they run on (not given back, never run twice at once); one still running when the "
+                "worker's stop timeout ends is redelivered, as after a crash",
+                sync,
+            )
         for ident in running:
             log.warning("a job outlived worker.shutdown_timeout: giving it back to its queue")
             raise_thread_exception(ident, ShutdownTimeout)  # type: ignore[no-untyped-call]
@@ -187,24 +197,35 @@ class WorkerRuntime:
         current = replace(envelope, attempts=attempt)
         self.app.events.started(current)
         try:
-            outcome = self._execute(current)
+            outcome = self._execute(current, interruptible=task is None or task.is_async)
         except ShutdownTimeout:
             self._give_back(message, envelope)
             return
         self._translate(message, current, outcome)
 
-    def _execute(self, envelope: JobEnvelope) -> Completed | RetryLater | DeadLettered:
+    def _execute(
+        self, envelope: JobEnvelope, *, interruptible: bool
+    ) -> Completed | RetryLater | DeadLettered:
+        """Run ``execute``. Only an ``async def`` job is interruptible: interrupting
+        a sync one would cancel the coroutine waiting for its thread while the
+        thread runs on, and giving the job back would run it twice at once."""
         loop_thread = get_event_loop_thread()
         if loop_thread is None or self._context is None:
             raise RuntimeError("the worker did not boot the app (is LexigramMiddleware on the broker?)")
         ident = threading.get_ident()
         with self._lock:
-            self._executing.add(ident)
+            if interruptible:
+                self._executing.add(ident)
+            else:
+                self._running_sync += 1
         try:
             return loop_thread.run_coroutine(execute(self._context, envelope))
         finally:
             with self._lock:
-                self._executing.discard(ident)
+                if interruptible:
+                    self._executing.discard(ident)
+                else:
+                    self._running_sync -= 1
 
     def _give_back(self, message: Message[Any], envelope: JobEnvelope) -> None:
         """Put the job back on its queue, this attempt not counted (shutdown)."""

@@ -51,6 +51,9 @@ class RedisWire:
             eta=job.run_at,
             root_id=job.job_id,
             origin=self.origin,
+            # As send_task does on RabbitMQ: the registered task's limits (finding 14).
+            time_limit=getattr(self.celery.tasks.get(job.task_name), "time_limit", None),
+            soft_time_limit=getattr(self.celery.tasks.get(job.task_name), "soft_time_limit", None),
         )
         headers: dict[str, Any] = dict(message.headers)
         body = base64.b64encode(dumps([job.args, job.kwargs, EMBED])).decode()

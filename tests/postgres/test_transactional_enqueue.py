@@ -90,3 +90,29 @@ async def test_something_that_is_not_a_psycopg_connection_is_err_naming_it(make_
     assert "'not-a-connection'" in error.message
     assert "psycopg" in (error.hint or "")
     assert await app.queue.count() == 0
+
+
+async def test_a_sync_transactional_enqueue_waiting_on_a_lock_does_not_stall_the_apps_loop(
+    make_app: MakeApp, database: ScratchDatabase
+) -> None:
+    """``enqueue_sync(connection=)`` runs the caller's blocking connection off the
+    app's event loop: the loop (workers, scheduler, other enqueues) keeps going
+    while the insert waits on a lock."""
+    app = await make_app()
+    async with await psycopg.AsyncConnection.connect(database.dsn) as holder:
+        held_call = jobs.noop("held").options(idempotency_key="K-lock")
+        ok(await app.queue.enqueue(held_call, connection=holder))
+        with psycopg.connect(database.dsn) as conn:
+            conn.execute("SET lock_timeout = '5s'")
+            waiting_call = jobs.noop("waits").options(idempotency_key="K-lock")
+            blocked = asyncio.create_task(
+                asyncio.to_thread(app.queue.enqueue_sync, waiting_call, connection=conn)
+            )
+            # The loop still serves other work while that insert waits.
+            other = await asyncio.wait_for(app.queue.enqueue(jobs.noop("other")), 3)
+            assert other.is_ok()
+            assert not blocked.done()
+            await holder.commit()
+            result = await blocked
+            conn.commit()
+    assert result.is_ok(), result

@@ -7,6 +7,7 @@ dead letters :mod:`.dead_letters`, wake-up :mod:`.listener`, SQL in
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import json
 import logging
@@ -197,9 +198,10 @@ class PostgresEngine(Engine):
         if isinstance(connection, psycopg.AsyncConnection):
             return await self._insert(connection, envelopes)
         if isinstance(connection, psycopg.Connection):
-            # enqueue_sync: the caller's thread waits for this loop, so the
-            # connection is not used by two threads at once.
-            return self._insert_sync(connection, envelopes)
+            # enqueue_sync: the caller's thread waits for this, so the connection
+            # is not used by two threads at once; it runs in a thread, so an
+            # insert waiting on a lock does not stall this loop's workers.
+            return await asyncio.to_thread(self._insert_sync, connection, envelopes)
         raise TaskValidationError(
             f"connection={connection!r} is not a psycopg connection",
             hint="pass the psycopg AsyncConnection (enqueue) or Connection (enqueue_sync) "

@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from celery.schedules import crontab
-
 from lexigram_compat import JobStatus, TasksApp
-from lexigram_compat.adapters.celery.beat import FIRE_TASK, fire_time
-from lexigram_compat.scheduling import schedule_job_id
+from lexigram_compat.adapters.celery.beat import FIRE_TASK, FacadeCron, fire_time
+from lexigram_compat.scheduling import Schedule, schedule_job_id
 
 from . import interop_tasks
 from .conftest import Broker
@@ -22,18 +20,47 @@ def facade(broker: Broker) -> TasksApp:
     return TasksApp.from_dict({"tasks": broker.section()}, environ={}, registry=interop_tasks.registry)
 
 
-def test_schedules_are_exported_as_beat_entries_on_their_crontab(broker: Broker) -> None:
+def test_schedules_are_exported_as_beat_entries_on_the_facade_fire_times(broker: Broker) -> None:
     app = facade(broker)
 
     entry = app.native.conf.beat_schedule[ENTRY]
 
     assert (entry["task"], entry["args"]) == (FIRE_TASK, (interop_tasks.SCHEDULE,))
     schedule = entry["schedule"]
-    assert isinstance(schedule, crontab)
-    assert schedule.minute == set(range(0, 60, 5))
-    assert schedule.hour == set(range(24))
-    assert schedule.nowfun().tzinfo is not None
-    assert str(schedule.nowfun().tzinfo) == "Europe/Berlin"
+    assert isinstance(schedule, FacadeCron)
+    # every 5 minutes in Europe/Berlin: due once a fire time has passed since the last run
+    now = datetime(2026, 11, 28, 12, 5, 1, tzinfo=UTC)
+    schedule.nowfun = lambda: now
+    assert schedule.is_due(now - timedelta(seconds=30)) == (True, 299.0)
+    assert schedule.is_due(now - timedelta(seconds=0.5)) == (False, 299.0)
+
+
+def beat_cron(cron: str, timezone: str, now: datetime) -> FacadeCron:
+    return FacadeCron(Schedule("s", "t", cron, timezone), "UTC", nowfun=lambda: now)
+
+
+def test_beat_fires_day_of_month_or_day_of_week_as_cron_and_the_scheduler_do() -> None:
+    """``0 0 1 * 1``: the 1st of the month *or* a Monday (Celery's crontab: and)."""
+    monday = datetime(2026, 11, 30, 0, 0, 30, tzinfo=UTC)  # not the 1st
+    schedule = beat_cron("0 0 1 * 1", "UTC", monday)
+
+    assert schedule.is_due(monday - timedelta(hours=12)).is_due
+    [neutral] = Schedule("s", "t", "0 0 1 * 1", "UTC").fire_times(monday - timedelta(hours=12), monday)
+    assert neutral == monday.replace(second=0)
+
+
+def test_beat_fires_a_time_repeated_at_dst_fall_back_once() -> None:
+    """02:30 Europe/Berlin happens twice on 2026-10-25; the scheduler fires the first only."""
+    first = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 CEST
+    second = datetime(2026, 10, 25, 1, 30, 30, tzinfo=UTC)  # 02:30 CET, again
+    schedule = beat_cron("30 2 * * *", "Europe/Berlin", second)
+
+    assert not schedule.is_due(first + timedelta(seconds=1)).is_due
+    assert (
+        beat_cron("30 2 * * *", "Europe/Berlin", first + timedelta(seconds=30))
+        .is_due(first - timedelta(hours=1))
+        .is_due
+    )
 
 
 async def test_two_beats_firing_the_same_time_make_one_job(broker: Broker) -> None:

@@ -1,7 +1,8 @@
 """``@scheduled`` as a Celery ``beat_schedule``, so ``celery beat`` drives it natively.
 
-Each schedule becomes a beat entry ``lexigram:<schedule name>`` on a crontab
-read in the schedule's timezone. Its task, ``lexigram_compat.fire_schedule``,
+Each schedule becomes a beat entry ``lexigram:<schedule name>`` on a
+:class:`FacadeCron`: the facade scheduler's own fire times in the schedule's
+timezone. Its task, ``lexigram_compat.fire_schedule``,
 does not send a message of its own when beat calls ``apply_async``: it works out
 the fire time beat is due for (the latest cron time not after now) and enqueues
 the scheduled task through the facade with the deterministic job id and unique
@@ -13,13 +14,13 @@ exactly one job per fire time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from celery import Celery, Task
-from celery.schedules import crontab
+from celery.schedules import BaseSchedule, schedstate
 from croniter import croniter
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from lexigram_compat.app import TasksApp
     from lexigram_compat.scheduling import Schedule
 
-__all__ = ["FIRE_TASK", "beat_schedule", "fire_time", "install_beat"]
+__all__ = ["FIRE_TASK", "FacadeCron", "beat_schedule", "fire_time", "install_beat"]
 
 log = logging.getLogger("lexigram_compat.celery")
 
@@ -43,8 +44,65 @@ def fire_time(schedule: Schedule, now: datetime, default_tz: str) -> datetime:
     return previous
 
 
-def _now_in(zone: ZoneInfo) -> datetime:
-    return datetime.now(zone)
+NEXT_FIRE_HORIZON = timedelta(days=5 * 366)
+"""How far ahead beat looks for a schedule's next fire time (Feb 29 crons fire once in 4 years)."""
+
+
+class FacadeCron(BaseSchedule):  # type: ignore[misc]
+    """A beat schedule whose fire times are the facade scheduler's own
+    (``Schedule.fire_times``: croniter, day-of-month OR day-of-week as in cron,
+    a fixed-hour time repeated at a DST fall-back fired once), so ``celery beat``
+    and ``lexigram-compat scheduler`` fire exactly the same times. Celery's
+    ``crontab`` ANDs day-of-month with day-of-week and fires both occurrences."""
+
+    def __init__(
+        self, schedule: Schedule, default_tz: str, nowfun: Callable[[], datetime] | None = None
+    ) -> None:
+        super().__init__(nowfun=nowfun)
+        self.facade_schedule = schedule
+        self.default_tz = default_tz
+
+    def now(self) -> datetime:
+        return self.nowfun() if self.nowfun is not None else datetime.now(UTC)
+
+    def _next_after(self, moment: datetime) -> datetime | None:
+        found = self.facade_schedule.fire_times(moment, moment + NEXT_FIRE_HORIZON, self.default_tz, limit=1)
+        return found[0] if found else None
+
+    def remaining_estimate(self, last_run_at: datetime) -> timedelta:
+        following = self._next_after(_aware(last_run_at))
+        return (following - self.now()) if following is not None else NEXT_FIRE_HORIZON
+
+    def is_due(self, last_run_at: datetime) -> schedstate:
+        now = self.now()
+        due = bool(self.facade_schedule.fire_times(_aware(last_run_at), now, self.default_tz, limit=1))
+        following = self._next_after(now)
+        wait = (following - now).total_seconds() if following is not None else 3600.0
+        return schedstate(due, max(wait, 0.0))
+
+    def __repr__(self) -> str:
+        return (
+            f"<FacadeCron {self.facade_schedule.cron!r} {self.facade_schedule.timezone or self.default_tz}>"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.facade_schedule, self.default_tz))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FacadeCron):
+            return NotImplemented
+        mine, theirs = self.facade_schedule, other.facade_schedule
+        return (mine.cron, mine.timezone or self.default_tz) == (
+            theirs.cron,
+            theirs.timezone or other.default_tz,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.facade_schedule.cron, self.facade_schedule.timezone or self.default_tz))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def beat_schedule(app: TasksApp) -> dict[str, dict[str, Any]]:
@@ -52,18 +110,9 @@ def beat_schedule(app: TasksApp) -> dict[str, dict[str, Any]]:
     entries: dict[str, dict[str, Any]] = {}
     default_tz = app.config.scheduler.timezone
     for schedule in app.registry.schedules():
-        minute, hour, day_of_month, month, day_of_week = schedule.cron.split()
-        zone = ZoneInfo(schedule.timezone or default_tz)
         entries[ENTRY_PREFIX + schedule.name] = {
             "task": FIRE_TASK,
-            "schedule": crontab(
-                minute=minute,
-                hour=hour,
-                day_of_month=day_of_month,
-                month_of_year=month,
-                day_of_week=day_of_week,
-                nowfun=partial(_now_in, zone),
-            ),
+            "schedule": FacadeCron(schedule, default_tz),
             "args": (schedule.name,),
         }
     return entries

@@ -117,6 +117,13 @@ def test_redis_workers_heartbeat_every_heartbeat_interval(redis_app: AppFactory)
     assert engine_of(chosen).settings.heartbeat_interval == 0.25
 
 
+def test_the_settings_repr_shows_no_url(redis_app: AppFactory, redis_url: str) -> None:
+    secret = redis_url.replace("redis://", "redis://:hunter2@", 1)
+    settings = engine_of(redis_app(registry, backend={"type": "redis", "redis_url": secret})).settings
+    assert "hunter2" not in repr(settings)
+    assert settings.url == secret
+
+
 def test_bad_engine_settings_are_refused_naming_the_value(
     redis_app: AppFactory, rabbitmq_app: AppFactory
 ) -> None:

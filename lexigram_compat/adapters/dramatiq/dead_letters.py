@@ -176,13 +176,22 @@ class RedisDeadLetters(XQDeadLetters):
     ``<...>.XQ.msgs`` (a hash of id → message), as Dramatiq's Redis broker keeps them."""
 
     def __init__(
-        self, client: redis.asyncio.Redis, namespace: str, ttl_seconds: float | None, max_letters: int | None
+        self,
+        client: redis.asyncio.Redis,
+        namespace: str,
+        ttl_seconds: float | None,
+        max_letters: int | None,
+        queues: Sequence[str] | None = None,
     ) -> None:
         super().__init__(ttl_seconds, max_letters)
         self.client = client
         self.namespace = namespace
+        self.queues = None if queues is None else sorted(set(queues))
+        """The app's queues, whose ``.XQ`` keys are read (None: SCAN the namespace)."""
 
     async def _xq_keys(self) -> list[str]:
+        if self.queues is not None:
+            return [f"{self.namespace}:{queue}.XQ" for queue in self.queues]
         keys = []
         async for key in self.client.scan_iter(match=f"{self.namespace}:*.XQ", count=500):
             keys.append(key.decode() if isinstance(key, bytes) else key)

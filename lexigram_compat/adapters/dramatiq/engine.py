@@ -228,7 +228,7 @@ class DramatiqEngine(Engine):
                 else redis.asyncio.Redis.from_url(self.settings.url)
             )
             self._dead = RedisDeadLetters(
-                broker_client, self.settings.namespace, keep, retention.dead_letter_max
+                broker_client, self.settings.namespace, keep, retention.dead_letter_max, sorted(self._queues)
             )
         else:
             self._dead = RabbitmqDeadLetters(

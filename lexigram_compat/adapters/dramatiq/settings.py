@@ -21,7 +21,7 @@ Dramatiq's own).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lexigram_compat.errors import ConfigurationError
@@ -44,10 +44,10 @@ class DramatiqSettings:
 
     broker: str
     """``redis`` or ``amqp``."""
-    url: str
-    """The broker URL (a secret: never logged)."""
-    state_url: str | None
-    """The Redis URL of the job-state store (the broker's on Redis)."""
+    url: str = field(repr=False)
+    """The broker URL (a secret: never logged, not in the repr)."""
+    state_url: str | None = field(repr=False)
+    """The Redis URL of the job-state store (the broker's on Redis; not in the repr)."""
     namespace: str
     maintenance_chance: int
     heartbeat_timeout_ms: int

@@ -144,3 +144,21 @@ async def test_a_job_that_kills_its_worker_is_dead_lettered_after_max_attempts(
     assert info is not None
     assert info.status is JobStatus.FAILED
     assert len([r for r in read_records(record) if r["task"] == "interop.kills_worker"]) == 2
+
+
+async def test_clear_keeps_no_index_of_cleared_jobs(broker: Broker) -> None:
+    """Cleared jobs left a ``q:<queue>:cleared`` index nobody read or trimmed (finding 12)."""
+    app = TasksApp.from_dict({"tasks": broker.section()}, environ={}, registry=interop_tasks.registry)
+    client = aioredis.Redis.from_url(broker.redis_url)
+    try:
+        async with app:
+            jobs = [
+                (await app.queue.enqueue(interop_tasks.multiply(n, 1), delay=60)).unwrap() for n in range(3)
+            ]
+            assert await app.queue.clear() == 3
+            assert [await app.queue.get_job(job) for job in jobs] == [None, None, None]
+            assert await client.exists(f"{broker.prefix}q:{broker.queue}:cleared") == 0
+            ttls = [await client.ttl(f"{broker.prefix}job:{job}") for job in jobs]
+            assert all(ttl > 0 for ttl in ttls), ttls  # the records still expire
+    finally:
+        await client.aclose()

@@ -57,7 +57,9 @@ if ARGV[6] == '0' then
     if redis.call('GET', ukey) == id then redis.call('DEL', ukey) end
   end
 else
-  redis.call('ZADD', prefix .. 'q:' .. queue .. ':' .. ARGV[3], ARGV[4], id)
+  if ARGV[3] ~= 'cleared' then  -- nothing reads a cleared index: none is kept
+    redis.call('ZADD', prefix .. 'q:' .. queue .. ':' .. ARGV[3], ARGV[4], id)
+  end
   if ARGV[6] ~= '' then
     redis.call('EXPIRE', KEYS[1], ARGV[6])
     if unique and unique ~= '' then redis.call('EXPIRE', prefix .. 'uniq:' .. unique, ARGV[6]) end

@@ -7,33 +7,19 @@ so "one worker process" is the benchmark process itself.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from benchmarks.harness import Subject
+from benchmarks.probes import await_probe, mark_started
 from lexigram_compat import TaskConfig, TaskRegistry, TasksApp, task, testing
 
 __all__ = ["AsyncioQueueFloor", "MemoryFacade"]
 
-PROBE_TIMEOUT = 10.0
-
 # The benchmark's own registry: the user's default registry stays untouched.
 registry = TaskRegistry()
-
-# token -> the future a probe job resolves with its start time.
-_probes: dict[int, asyncio.Future[float]] = {}
-_tokens = itertools.count()
-
-
-def _mark_started(token: int) -> None:
-    started = time.perf_counter()
-    future = _probes.pop(token, None)
-    if future is not None and not future.done():
-        future.set_result(started)
 
 
 @task(registry=registry, name="benchmarks.noop")
@@ -44,21 +30,7 @@ async def noop() -> None:
 @task(registry=registry, name="benchmarks.probe")
 async def probe(token: int) -> None:
     """Records when a job started running."""
-    _mark_started(token)
-
-
-async def _await_probe(enqueue: Callable[[int], Awaitable[None]]) -> float:
-    token = next(_tokens)
-    future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-    _probes[token] = future
-    try:
-        before = time.perf_counter()
-        await enqueue(token)
-        async with asyncio.timeout(PROBE_TIMEOUT):
-            started = await future
-    finally:
-        _probes.pop(token, None)
-    return started - before
+    mark_started(token)
 
 
 class MemoryFacade(Subject):
@@ -109,7 +81,7 @@ class MemoryFacade(Subject):
         async def enqueue(token: int) -> None:
             (await self.app.queue.enqueue(probe(token))).unwrap()
 
-        return await _await_probe(enqueue)
+        return await await_probe(enqueue)
 
 
 Job = tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]
@@ -120,7 +92,7 @@ async def _noop() -> None:
 
 
 async def _probe(token: int) -> None:
-    _mark_started(token)
+    mark_started(token)
 
 
 class AsyncioQueueFloor(Subject):
@@ -165,7 +137,7 @@ class AsyncioQueueFloor(Subject):
         async def enqueue(token: int) -> None:
             self.queue.put_nowait((_probe, (token,)))
 
-        return await _await_probe(enqueue)
+        return await await_probe(enqueue)
 
 
 SUBJECTS = {"memory": MemoryFacade, "memory-floor": AsyncioQueueFloor}

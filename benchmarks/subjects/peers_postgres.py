@@ -10,41 +10,15 @@ listing subjects, ruff and mypy on the project venv need neither.
 from __future__ import annotations
 
 import asyncio
-import itertools
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from benchmarks.harness import Subject
+from benchmarks.probes import await_probe, mark_started
 from benchmarks.subjects.postgres import ScratchDatabase
 
 __all__ = ["SUBJECTS", "PgQueuerSubject", "ProcrastinateSubject"]
-
-PROBE_TIMEOUT = 10.0
-_tokens = itertools.count()
-_probes: dict[int, asyncio.Future[float]] = {}
-
-
-def _mark_started(token: int) -> None:
-    started = time.perf_counter()
-    future = _probes.pop(token, None)
-    if future is not None and not future.done():
-        future.set_result(started)
-
-
-async def _await_probe(enqueue: Any) -> float:
-    token = next(_tokens)
-    future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-    _probes[token] = future
-    try:
-        before = time.perf_counter()
-        await enqueue(token)
-        async with asyncio.timeout(PROBE_TIMEOUT):
-            started = await future
-    finally:
-        _probes.pop(token, None)
-    return started - before
 
 
 class ProcrastinateSubject(Subject):
@@ -67,7 +41,7 @@ class ProcrastinateSubject(Subject):
             self.ran += 1
 
         async def probe(token: int) -> None:
-            _mark_started(token)
+            mark_started(token)
 
         self.noop = self.app.task(name="noop", queue="bench")(noop)
         self.probe_task = self.app.task(name="probe", queue="bench")(probe)
@@ -106,7 +80,7 @@ class ProcrastinateSubject(Subject):
         async def enqueue(token: int) -> None:
             await self.probe_task.defer_async(token=token)
 
-        return await _await_probe(enqueue)
+        return await await_probe(enqueue)
 
 
 class PgQueuerSubject(Subject):
@@ -147,7 +121,7 @@ class PgQueuerSubject(Subject):
             self.ran += 1
 
         async def probe(job: Any) -> None:
-            _mark_started(int(job.payload))
+            mark_started(int(job.payload))
 
         manager.entrypoint("noop")(noop)
         manager.entrypoint("probe")(probe)
@@ -182,7 +156,7 @@ class PgQueuerSubject(Subject):
         async def enqueue(token: int) -> None:
             await self.queries.enqueue("probe", str(token).encode())
 
-        return await _await_probe(enqueue)
+        return await await_probe(enqueue)
 
 
 SUBJECTS: dict[str, type[Subject]] = {"procrastinate": ProcrastinateSubject, "pgqueuer": PgQueuerSubject}

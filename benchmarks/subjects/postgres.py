@@ -17,7 +17,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from benchmarks.harness import Subject, Unsupported
-from benchmarks.subjects.memory import _await_probe, noop, probe, registry
+from benchmarks.probes import await_probe
+from benchmarks.subjects.memory import noop, probe, registry
 from lexigram_compat import TaskConfig, TasksApp, testing
 
 __all__ = ["SUBJECTS", "PostgresFacade", "PsycopgInsertFloor", "ScratchDatabase", "server_dsn"]
@@ -118,7 +119,7 @@ class PostgresFacade(Subject):
         async def enqueue(token: int) -> None:
             (await self._app.queue.enqueue(probe(token))).unwrap()
 
-        return await _await_probe(enqueue)
+        return await await_probe(enqueue)
 
 
 FLOOR_TABLE = "CREATE TABLE jobs (id bigserial PRIMARY KEY, payload bytea NOT NULL)"

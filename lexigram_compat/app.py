@@ -17,8 +17,10 @@ from lexigram_compat.config import TaskConfig
 from lexigram_compat.dead_letters import DeadLetterQueue
 from lexigram_compat.di.container import Resolver
 from lexigram_compat.di.injection import release_inline_resolver, set_inline_resolver
+from lexigram_compat.engine_contract import EngineContext
 from lexigram_compat.enqueueing import JobBuilder
 from lexigram_compat.errors import ConfigurationError, TaskQueueError
+from lexigram_compat.ledger import fire_key
 from lexigram_compat.observability import JobEvents
 from lexigram_compat.portal import LoopThread, call_in_loop
 from lexigram_compat.queue import TaskQueueProtocol
@@ -29,6 +31,7 @@ from lexigram_compat.retry import RetryPolicy
 from lexigram_compat.scheduling import Schedule, Scheduler, schedule_call, schedule_job_id
 from lexigram_compat.worker.app_worker import AppWorker
 from lexigram_compat.worker.execution import ExecutionContext
+from lexigram_compat.worker.settle import Settler
 
 __all__ = ["AppResolver", "TasksApp"]
 
@@ -101,7 +104,30 @@ class TasksApp:
         self.scheduler: Scheduler | None = None
         self._startup_hooks: list[Callable[[TasksApp], Awaitable[None]]] = []
         for backend in self.backend_set:
-            backend.engine.attach(self)
+            backend.engine.attach(self._engine_context(backend))
+
+    def _engine_context(self, backend: Backend) -> EngineContext:
+        """What ``backend``'s engine gets from this app (never the app itself)."""
+
+        def router() -> tuple[dict[str, str], list[str]]:
+            routes: dict[str, str] = {}
+            queues = [backend.queue_name, *(self.config.worker.queues or ())]
+            for task in self.registry:
+                target, physical = self.backend_set.route(task.queue, self.backend_set.primary)
+                if target is backend:
+                    routes[task.name] = physical
+                    queues.append(physical)
+            return routes, [*dict.fromkeys([*queues, *backend.queues()])]
+
+        return EngineContext(
+            config=self.config,
+            registry=self.registry,
+            default_policy=self.default_policy,
+            events=self.events,
+            primary=backend is self.backend_set.primary,
+            host=self,
+            router=router,
+        )
 
     def on_startup(
         self, hook: Callable[[TasksApp], Awaitable[None]]
@@ -300,16 +326,18 @@ class TasksApp:
         return self.scheduler
 
     async def enqueue_fire_time(self, schedule: Schedule, fire: datetime) -> Result[str, TaskQueueError]:
-        """Enqueue one fire time: deterministic job id, engine-side unique guard."""
+        """Enqueue one fire time: a deterministic job id, and the engine's fire-time
+        guard (``JobEnvelope.fire_key``), so a fire time yields one job, ever."""
         handle = self.queue
         options = CallOptions(queue=schedule.queue, job_id=schedule_job_id(schedule.name, fire))
         return await handle._enqueue_one(
-            schedule_call(schedule),
-            options,
-            True,
-            None,
-            unique_key=f"schedule:{schedule.name}:{fire.isoformat()}",
+            schedule_call(schedule), options, True, None, fire_key=fire_key(schedule.name, fire)
         )
+
+    async def run_scheduler(self, stop: asyncio.Event) -> None:
+        """Fire this app's schedules until ``stop`` is set (an engine's own worker
+        process runs this beside its jobs)."""
+        await self.make_scheduler().run(stop)
 
     # -- workers ---------------------------------------------------------------
     def execution_context(self) -> ExecutionContext:
@@ -321,6 +349,20 @@ class TasksApp:
             default_timeout=self.config.worker.default_timeout,
             executor=self._executor,
         )
+
+    def settler(self) -> Settler:
+        """The settle step every engine's worker hands its attempts to."""
+        return Settler(self.execution_context(), self.events)
+
+    def reset_after_fork(self) -> None:
+        """In a forked child process: forget the parent's started state (its loop
+        and executor belong to threads that do not exist here) without closing
+        anything the parent still uses, so the child starts its own app."""
+        self._started = False
+        self._closing = False
+        self._loop = None
+        self._executor = None
+        self._thread = None
 
     def stop_worker(self, *, force: bool = False) -> None:
         """Ask a running worker to stop: gracefully (what SIGTERM does), or at once

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lexigram_compat.adapters import engine_class, engine_key
 from lexigram_compat.config import BackendConfig, TaskConfig, resolve_engine
+from lexigram_compat.engine_registry import engine_class, engine_key
 
 if TYPE_CHECKING:
-    from lexigram_compat.adapters.base import Engine
+    from lexigram_compat.engine_contract import Engine
     from lexigram_compat.registry import TaskRegistry
 
 __all__ = ["PRIMARY", "Backend", "BackendSet"]

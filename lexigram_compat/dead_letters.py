@@ -14,9 +14,9 @@ from lexigram_compat.queue_handle import engine_errors
 from lexigram_compat.result import Err, Ok, Result
 
 if TYPE_CHECKING:
-    from lexigram_compat.adapters.base import DeadLetterStore
     from lexigram_compat.app import TasksApp
     from lexigram_compat.backends import Backend
+    from lexigram_compat.engine_contract import DeadLetterStore
 
 __all__ = ["DeadLetterQueue"]
 

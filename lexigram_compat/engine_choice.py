@@ -1,6 +1,6 @@
 """Which engine runs on which backend: names, aliases, valid pairs and ``auto``.
 
-The valid pairs are the keys of :data:`lexigram_compat.adapters.ENGINES`, so an
+The valid pairs are the keys of :data:`lexigram_compat.engine_registry.ENGINES`, so an
 engine added there is accepted by the configuration without a second list.
 """
 
@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic_core import PydanticCustomError
 
-from lexigram_compat.adapters import ENGINES as ENGINE_CLASSES
 from lexigram_compat.config_loading import did_you_mean, invalid_value
+from lexigram_compat.engine_registry import ENGINES as ENGINE_CLASSES
 from lexigram_compat.errors import ConfigurationError, EngineNotFoundError
 
 __all__ = [

@@ -28,8 +28,8 @@ from lexigram_compat.retry import RetryPolicy
 from lexigram_compat.tasks import Priority, validate_priority, validate_queue_name
 
 if TYPE_CHECKING:
-    from lexigram_compat.adapters.base import Engine
     from lexigram_compat.backends import Backend, BackendSet
+    from lexigram_compat.engine_contract import Engine
     from lexigram_compat.registry import TaskRegistry
 
 __all__ = ["JobBuilder", "PreparedJob"]
@@ -140,7 +140,7 @@ class JobBuilder:
         origin: Backend,
         require_registered: bool = True,
         connection: Any = None,
-        unique_key: str | None = None,
+        fire_key: str | None = None,
     ) -> PreparedJob:
         """Validate ``call`` and produce the envelope; raise ``TaskQueueError`` on bad input."""
         if not isinstance(call, TaskCall):
@@ -192,6 +192,7 @@ class JobBuilder:
                 raise TaskValidationError(
                     f"{call.name}: the idempotency_key function returned {key!r}, not a str"
                 )
+        unique_key = None
         if key is not None:
             if not caps.idempotency_keys:
                 raise UnsupportedOptionError(f"{where()}: idempotency keys are not supported")
@@ -210,6 +211,7 @@ class JobBuilder:
             run_at=_run_at(call.name, options),
             unique_key=unique_key,
             timeout=task.timeout if task else None,
+            fire_key=fire_key,
         )
         size = len(envelope.to_bytes())
         if size > self.max_payload_bytes:

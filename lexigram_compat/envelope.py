@@ -42,11 +42,14 @@ def _time(value: Any, key: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+_FIRE_FIELD = '"fire_key":'
+
+
 def _wire_of(envelope: JobEnvelope) -> bytes | None:
     """``dumps(envelope.to_dict())``, written field by field (no dict, no walk of
     it), when every field has its plain type; None otherwise."""
     e = envelope
-    key, timeout, run_at = e.unique_key, e.timeout, e.run_at
+    key, fire, timeout, run_at = e.unique_key, e.fire_key, e.timeout, e.run_at
     if not (
         type(e.job_id) is str
         and type(e.task_name) is str
@@ -55,6 +58,7 @@ def _wire_of(envelope: JobEnvelope) -> bytes | None:
         and type(e.max_attempts) is int
         and type(e.priority) is int
         and (key is None or type(key) is str)
+        and (fire is None or type(fire) is str)
         and (timeout is None or (type(timeout) is float and math.isfinite(timeout)))
         and (run_at is None or type(run_at) is datetime)
         and type(e.enqueued_at) is datetime
@@ -69,6 +73,7 @@ def _wire_of(envelope: JobEnvelope) -> bytes | None:
         f'"run_at":{"null" if run_at is None else _quote(run_at.isoformat())},'
         f'"enqueued_at":{_quote(e.enqueued_at.isoformat())},'
         f'"unique_key":{"null" if key is None else _quote(key)},'
+        f"{'' if fire is None else _FIRE_FIELD + _quote(fire) + ','}"
         f'"timeout":{"null" if timeout is None else float.__repr__(timeout)}}}'
     ).encode()
 
@@ -88,7 +93,11 @@ class JobEnvelope:
         priority: Higher runs first.
         run_at: Not before this time (``None``: now).
         enqueued_at: When the job was first enqueued.
-        unique_key: At most one live job per key (idempotency, schedule fire times).
+        unique_key: At most one live job per key (idempotency keys), for as long as
+            the job's record is kept.
+        fire_key: The schedule fire time this job is (``ledger.fire_key``): at most
+            one job per fire key, ever (``ledger.FIRE_GUARD_SECONDS``), whatever the
+            job's retention.
         timeout: Seconds per attempt (``None``: the worker's default).
     """
 
@@ -104,10 +113,11 @@ class JobEnvelope:
     enqueued_at: datetime = field(default_factory=utcnow)
     unique_key: str | None = None
     timeout: float | None = None
+    fire_key: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-native form."""
-        return {
+        """The JSON-native form (``fire_key`` only when set)."""
+        data = {
             "v": ENVELOPE_VERSION,
             "id": self.job_id,
             "task": self.task_name,
@@ -120,8 +130,11 @@ class JobEnvelope:
             "run_at": self.run_at.isoformat() if self.run_at else None,
             "enqueued_at": self.enqueued_at.isoformat(),
             "unique_key": self.unique_key,
-            "timeout": self.timeout,
         }
+        if self.fire_key is not None:
+            data["fire_key"] = self.fire_key
+        data["timeout"] = self.timeout
+        return data
 
     def to_bytes(self) -> bytes:
         """Compact JSON bytes."""
@@ -165,6 +178,9 @@ class JobEnvelope:
         unique_key = data.get("unique_key")
         if unique_key is not None and not isinstance(unique_key, str):
             raise EnvelopeError("field 'unique_key' must be a string or null")
+        fire_key = data.get("fire_key")
+        if fire_key is not None and not isinstance(fire_key, str):
+            raise EnvelopeError("field 'fire_key' must be a string or null")
         return cls(
             job_id=job_id,
             task_name=task_name,
@@ -178,6 +194,7 @@ class JobEnvelope:
             enqueued_at=_time(data.get("enqueued_at"), "enqueued_at") or utcnow(),
             unique_key=unique_key,
             timeout=None if timeout is None else float(timeout),
+            fire_key=fire_key,
         )
 
     @classmethod

@@ -137,7 +137,7 @@ class QueueHandle:
         options: CallOptions,
         registered: bool,
         connection: Any,
-        unique_key: str | None = None,
+        fire_key: str | None = None,
     ) -> Result[str, TaskQueueError]:
         if (error := self._started()) is not None:
             return Err(error)
@@ -148,7 +148,7 @@ class QueueHandle:
                 origin=self._backend,
                 require_registered=registered,
                 connection=connection,
-                unique_key=unique_key,
+                fire_key=fire_key,
             )
         except TaskQueueError as exc:
             return Err(exc)

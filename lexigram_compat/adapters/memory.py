@@ -15,13 +15,14 @@ import contextlib
 import heapq
 import itertools
 import logging
+import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from lexigram_compat.adapters.base import (
+from lexigram_compat.engine_contract import (
     Capabilities,
     ClaimedJob,
     DeadLetterStore,
@@ -31,6 +32,7 @@ from lexigram_compat.adapters.base import (
     WorkState,
 )
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope, utcnow
+from lexigram_compat.ledger import FIRE_GUARD_SECONDS
 from lexigram_compat.queue import DeadLetter, JobInfo, JobStatus
 
 if TYPE_CHECKING:
@@ -138,6 +140,9 @@ class MemoryEngine(Engine, JobSource):
         super().__init__(config, backend)
         self._records: dict[str, _Record] = {}
         self._unique: dict[str, str] = {}
+        self._fires: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        """Fire keys claimed (expiry, job id), oldest first: kept apart from the job's
+        record, which may expire at once (``retention.completed_seconds: 0``)."""
         self._ready: dict[str, list[tuple[int, int, str]]] = {}
         self._delayed: dict[str, list[tuple[float, int, str]]] = {}
         self._finished: deque[tuple[float, str]] = deque()
@@ -184,6 +189,11 @@ class MemoryEngine(Engine, JobSource):
         key = envelope.unique_key
         if key is not None and key in self._unique:
             return self._unique[key]
+        if envelope.fire_key is not None:
+            holder = self._fire_holder(envelope.fire_key)
+            if holder is not None:
+                return holder
+            self._fires[envelope.fire_key] = (time.monotonic() + FIRE_GUARD_SECONDS, envelope.job_id)
         now = utcnow()
         delayed = envelope.run_at is not None and envelope.run_at > now
         record = _Record(
@@ -199,6 +209,13 @@ class MemoryEngine(Engine, JobSource):
             self._unique[key] = envelope.job_id
         self._schedule(record, envelope.run_at if delayed else None)
         return envelope.job_id
+
+    def _fire_holder(self, key: str) -> str | None:
+        now = time.monotonic()
+        while self._fires and next(iter(self._fires.values()))[0] <= now:
+            self._fires.popitem(last=False)
+        held = self._fires.get(key)
+        return held[1] if held is not None else None
 
     def _schedule(self, record: _Record, run_at: datetime | None) -> None:
         priority = record.envelope.priority if record.envelope else 0
@@ -384,28 +401,12 @@ class MemoryEngine(Engine, JobSource):
         self._wake()
         return True
 
-    async def dead_letter(self, job: ClaimedJob, failure: FailureInfo) -> bool:
+    async def dead_letter(self, job: ClaimedJob, letter: DeadLetter, failure: FailureInfo) -> bool:
         record = self._owned(job)
         if record is None:
             return False
-        env = record.envelope
         record.last_error = failure.summary()
-        self._dead.add(
-            DeadLetter(
-                job_id=record.job_id,
-                task_name=env.task_name if env else "<undecodable>",
-                args=list(env.args) if env else [],
-                kwargs=dict(env.kwargs) if env else {},
-                queue=record.queue,
-                attempts=env.attempts if env else 1,
-                error_type=failure.error_type,
-                error_message=failure.message,
-                traceback=failure.traceback,
-                failed_at=utcnow(),
-                priority=env.priority if env else 0,
-                raw=None if env else record.payload,
-            )
-        )
+        self._dead.add(letter)
         self._finish(record, JobStatus.FAILED)
         return True
 

@@ -10,8 +10,8 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from lexigram_compat.adapters import ENGINES, engine_class, engine_key
-from lexigram_compat.adapters.base import Capabilities
+from lexigram_compat.engine_contract import Capabilities
+from lexigram_compat.engine_registry import ENGINES, engine_class, engine_key
 from lexigram_compat.errors import EngineNotFoundError
 
 __all__ = ["available_engines", "capability_table", "rewrite"]

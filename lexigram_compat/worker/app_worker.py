@@ -57,8 +57,7 @@ class AppWorker:
         self.workers = [
             SourceWorker(
                 source,
-                app.execution_context(),
-                app.events,
+                app.settler(),
                 WorkerOptions(
                     queues=names,
                     concurrency=concurrency or cfg.max_concurrent_tasks,

@@ -11,21 +11,21 @@ import asyncio
 import contextvars
 import logging
 import time
-import traceback
-from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from lexigram_compat.adapters.base import FailureInfo
 from lexigram_compat.di.injection import resolve_missing
 from lexigram_compat.envelope import JobEnvelope, utcnow
-from lexigram_compat.errors import (
-    TaskNotFoundError,
-    TaskQueueError,
-    TaskTimeoutError,
-    TaskValidationError,
+from lexigram_compat.errors import TaskNotFoundError, TaskTimeoutError, TaskValidationError
+from lexigram_compat.outcomes import (
+    Completed,
+    DeadLettered,
+    Outcome,
+    RetryLater,
+    failure_of,
+    undecodable,
 )
 from lexigram_compat.retry import Reject, Retry, RetryPolicy
 
@@ -33,38 +33,19 @@ if TYPE_CHECKING:
     from lexigram_compat.di.container import Resolver
     from lexigram_compat.registry import TaskRegistry
 
-__all__ = ["Completed", "DeadLettered", "ExecutionContext", "Outcome", "RetryLater", "execute"]
+__all__ = [
+    "Completed",
+    "DeadLettered",
+    "ExecutionContext",
+    "Outcome",
+    "RetryLater",
+    "execute",
+    "failure_of",
+    "policy_for",
+    "undecodable",
+]
 
 log = logging.getLogger("lexigram_compat.worker")
-
-
-@dataclass(frozen=True)
-class Completed:
-    """The attempt succeeded."""
-
-    result: Any
-    duration: float
-
-
-@dataclass(frozen=True)
-class RetryLater:
-    """The attempt failed and the job gets another at ``run_at``."""
-
-    run_at: datetime
-    delay: float
-    failure: FailureInfo
-    error: BaseException
-
-
-@dataclass(frozen=True)
-class DeadLettered:
-    """The job failed for good and goes to the dead-letter store."""
-
-    failure: FailureInfo
-    error: BaseException | None
-
-
-Outcome = Completed | RetryLater | DeadLettered
 
 
 @dataclass
@@ -76,25 +57,6 @@ class ExecutionContext:
     default_policy: RetryPolicy
     default_timeout: float
     executor: Executor | None = None
-    on_event: Callable[[str, JobEnvelope, dict[str, Any]], None] | None = None
-
-
-def _qualified(exc: BaseException) -> str:
-    cls = type(exc)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-
-
-def failure_of(exc: BaseException, *, with_traceback: bool = True) -> FailureInfo:
-    """Describe ``exc`` for storage (type, message, traceback)."""
-    message = exc.message if isinstance(exc, TaskQueueError) else str(exc)
-    tb = "".join(traceback.format_exception(exc)) if with_traceback else None
-    return FailureInfo(_qualified(exc), message or type(exc).__name__, tb)
-
-
-def undecodable(problem: str) -> DeadLettered:
-    """The outcome for bytes that are not a job."""
-    error = TaskValidationError(f"job payload could not be decoded: {problem}")
-    return DeadLettered(FailureInfo("lexigram_compat.errors.TaskValidationError", error.message), error)
 
 
 class _DeadlineExceeded(Exception):
@@ -145,15 +107,23 @@ async def _call(
         raise
 
 
+def policy_for(ctx: ExecutionContext, envelope: JobEnvelope, task: Any = None) -> RetryPolicy:
+    """The retry policy of ``envelope``'s job: its task's (or the default), with the
+    attempt budget the job carries (fixed when it was enqueued)."""
+    task = task if task is not None else ctx.registry.get(envelope.task_name)
+    policy: RetryPolicy = task.policy(ctx.default_policy) if task is not None else ctx.default_policy
+    if envelope.max_attempts != policy.max_attempts:
+        policy = policy.with_max_attempts(max(1, envelope.max_attempts))
+    return policy
+
+
 async def execute(ctx: ExecutionContext, envelope: JobEnvelope) -> Outcome:
     """Run one attempt of ``envelope`` (whose ``attempts`` counts this one)."""
     task = ctx.registry.get(envelope.task_name)
     if task is None:
         error = TaskNotFoundError(f"no task named {envelope.task_name!r} is registered in this worker")
         return DeadLettered(failure_of(error, with_traceback=False), error)
-    policy = task.policy(ctx.default_policy)
-    if envelope.max_attempts != policy.max_attempts:
-        policy = policy.with_max_attempts(max(1, envelope.max_attempts))
+    policy = policy_for(ctx, envelope, task)
     try:
         args, kwargs, supplied = task.params.decode(task.name, envelope.args, envelope.kwargs)
     except TaskValidationError as error:

@@ -11,22 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lexigram_compat.adapters.base import ClaimedJob, JobSource
+from lexigram_compat.engine_contract import ClaimedJob, JobSource
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import TaskQueueError
-from lexigram_compat.worker.execution import (
-    Completed,
-    DeadLettered,
-    ExecutionContext,
-    Outcome,
-    RetryLater,
-    execute,
-    failure_of,
-    undecodable,
-)
+from lexigram_compat.letters import UNDECODABLE_TASK
+from lexigram_compat.outcomes import Completed, DeadLettered, Outcome, RetryLater, failure_of, undecodable
+from lexigram_compat.worker.settle import Settlement
 
 if TYPE_CHECKING:
-    from lexigram_compat.observability import JobEvents
+    from lexigram_compat.outcomes import FailureInfo
+    from lexigram_compat.queue import DeadLetter
+    from lexigram_compat.worker.settle import Settler
 
 __all__ = ["JobFailed", "SourceWorker", "WorkerOptions"]
 
@@ -62,16 +57,14 @@ class SourceWorker:
     def __init__(
         self,
         source: JobSource,
-        ctx: ExecutionContext,
-        events: JobEvents,
+        settler: Settler,
         options: WorkerOptions,
         *,
         stopping: asyncio.Event,
         forced: asyncio.Event | None = None,
     ) -> None:
         self.source = source
-        self.ctx = ctx
-        self.events = events
+        self.settler = settler
         self.options = options
         self.stopping = stopping
         self.forced = forced or asyncio.Event()
@@ -190,66 +183,33 @@ class SourceWorker:
         self._slot_freed.set()
 
     async def _handle(self, job: ClaimedJob) -> None:
+        envelope = job.envelope or JobEnvelope(job.job_id, UNDECODABLE_TASK, job.queue, attempts=1)
+        target = _SourceSettlement(self.source, job)
         try:
             if job.envelope is None:
-                outcome: Outcome = undecodable(job.problem or "unknown format")
+                outcome: Outcome = await self.settler.settle(
+                    envelope, undecodable(job.problem or "unknown format"), target, raw=job.raw
+                )
             else:
-                self.events.started(job.envelope)
-                outcome = await execute(self.ctx, job.envelope)
+                outcome = await self.settler.run(job.envelope, target)
         except asyncio.CancelledError:
             # Shutdown ran out of time: the attempt does not count.
             await asyncio.shield(self.source.release(job))
             raise
         except Exception as exc:
-            # A failure outside the task body (e.g. a retry time past the
-            # largest datetime): dead-letter the job rather than leave it running.
+            # A failure outside the task body (e.g. a retry time past the largest
+            # datetime, or a ledger that stayed unreachable): dead-letter the job
+            # rather than leave it running; failing that, its lease expires.
             log.exception("job %s could not be handled; dead-lettering it", job.job_id)
             outcome = DeadLettered(failure_of(exc), exc)
-        try:
-            await self._record(job, outcome)
-        except Exception:
-            log.exception("recording the outcome of job %s failed; its lease will expire", job.job_id)
+            try:
+                await self.settler.settle(envelope, outcome, target)
+            except Exception:
+                log.exception("recording the outcome of job %s failed; its lease will expire", job.job_id)
         self.processed += 1
         if self.options.fail_fast and not isinstance(outcome, Completed) and self._failure is None:
-            task_name = job.envelope.task_name if job.envelope else "<undecodable>"
-            self._failure = JobFailed(job.job_id, task_name, outcome.error)
+            self._failure = JobFailed(job.job_id, envelope.task_name, outcome.error)
             self.stopping.set()
-
-    async def _record(self, job: ClaimedJob, outcome: Outcome) -> None:
-        envelope = job.envelope or JobEnvelope(job.job_id, "<undecodable>", job.queue, attempts=1)
-        if isinstance(outcome, Completed):
-            try:
-                accepted = await self.source.complete(job, outcome.result)
-            except ValueError as exc:
-                # The source cannot store this result: the job fails for good,
-                # with the real reason (retrying would produce the same value).
-                log.error("job %s: its result cannot be stored: %s", job.job_id, exc)
-                outcome = DeadLettered(failure_of(exc), exc)
-            else:
-                if accepted:
-                    self.events.succeeded(envelope, outcome.duration)
-                else:
-                    self._rejected(job, envelope)
-                return
-        if isinstance(outcome, RetryLater):
-            accepted = await self.source.retry(job, outcome.run_at, outcome.failure)
-            if accepted:
-                self.events.retried(envelope, outcome.delay, outcome.failure.summary())
-        else:
-            assert isinstance(outcome, DeadLettered)
-            accepted = await self.source.dead_letter(job, outcome.failure)
-            if accepted:
-                self.events.dead_lettered(envelope, outcome.failure.summary())
-        if not accepted:
-            self._rejected(job, envelope)
-
-    def _rejected(self, job: ClaimedJob, envelope: JobEnvelope) -> None:
-        log.warning(
-            "job %s: outcome of attempt %d rejected: another attempt owns the job "
-            "(this worker's lease had expired)",
-            job.job_id,
-            envelope.attempts,
-        )
 
     async def _heartbeat(self) -> None:
         while True:
@@ -297,3 +257,20 @@ class SourceWorker:
         if pending:
             log.warning("returned %d unfinished job(s) to the queue at shutdown", len(pending))
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+class _SourceSettlement(Settlement):
+    """The native worker's translation: the job source's guarded outcome writes."""
+
+    def __init__(self, source: JobSource, job: ClaimedJob) -> None:
+        self.source = source
+        self.job = job
+
+    async def complete(self, result: object) -> bool:
+        return await self.source.complete(self.job, result)
+
+    async def retry(self, outcome: RetryLater) -> bool:
+        return await self.source.retry(self.job, outcome.run_at, outcome.failure)
+
+    async def dead_letter(self, letter: DeadLetter, failure: FailureInfo) -> bool:
+        return await self.source.dead_letter(self.job, letter, failure)

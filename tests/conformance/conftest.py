@@ -40,7 +40,7 @@ from typing import Any
 
 import pytest
 
-from lexigram_compat.adapters.base import Capabilities
+from lexigram_compat.engine_contract import Capabilities
 
 from .engines import discover
 from .harness import BASELINE, SUITE_SECTION, EngineHarness, deep_merge

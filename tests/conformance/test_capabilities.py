@@ -25,7 +25,7 @@ from lexigram_compat import (
     TaskRegistry,
     UnsupportedOptionError,
 )
-from lexigram_compat.adapters.base import Capabilities
+from lexigram_compat.engine_contract import Capabilities
 from lexigram_compat.result import Result
 
 from . import jobs

@@ -28,7 +28,7 @@ from lexigram_compat import (
     scheduled,
     task,
 )
-from lexigram_compat.adapters.base import FailureInfo
+from lexigram_compat.engine_contract import FailureInfo
 from lexigram_compat.adapters.dramatiq import DramatiqEngine, StatelessRabbitmqEngine
 from lexigram_compat.adapters.dramatiq.dead_letters import DeadLetterWriter
 from lexigram_compat.adapters.dramatiq.messages import META_OPTION, message_of

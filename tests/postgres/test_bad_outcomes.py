@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from lexigram_compat import JobStatus
-from lexigram_compat.adapters.base import FailureInfo
+from lexigram_compat.engine_contract import FailureInfo
 from lexigram_compat.envelope import utcnow
 from tests.conformance import jobs
 from tests.conformance.harness import ok

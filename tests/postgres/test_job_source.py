@@ -8,7 +8,7 @@ import asyncio
 import psycopg
 
 from lexigram_compat import JobStatus, TasksApp
-from lexigram_compat.adapters.base import FailureInfo
+from lexigram_compat.engine_contract import FailureInfo
 from lexigram_compat.adapters.postgres import PostgresEngine
 from lexigram_compat.adapters.postgres.source import LOST_WORKER, PostgresJobSource
 from lexigram_compat.envelope import utcnow

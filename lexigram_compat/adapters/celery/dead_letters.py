@@ -22,8 +22,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from lexigram_compat.adapters.base import DeadLetterStore
 from lexigram_compat.config import RetentionConfig
+from lexigram_compat.engine_contract import DeadLetterStore
 from lexigram_compat.queue import DeadLetter
 from lexigram_compat.serialization import dumps, loads
 

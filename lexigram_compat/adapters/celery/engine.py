@@ -21,7 +21,6 @@ from celery import Celery
 from kombu import Exchange, Queue
 from redis.asyncio import Redis
 
-from lexigram_compat.adapters.base import Capabilities, Engine
 from lexigram_compat.adapters.celery.app_builder import broker_url, build_celery_app
 from lexigram_compat.adapters.celery.dead_letters import RedisDeadLetters, letter_to_json
 from lexigram_compat.adapters.celery.redis_wire import RedisWire
@@ -30,6 +29,7 @@ from lexigram_compat.adapters.celery.settings import CelerySettings
 from lexigram_compat.adapters.celery.state import JobStateStore
 from lexigram_compat.adapters.celery.tasks import register_tasks
 from lexigram_compat.config import redact_text, redact_url
+from lexigram_compat.engine_contract import Capabilities, Engine
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError
 from lexigram_compat.queue import DeadLetter, JobInfo, JobStatus

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lexigram_compat.adapters.base import DeadLetterStore, FailureInfo
+from lexigram_compat.engine_contract import DeadLetterStore, FailureInfo
 from lexigram_compat.envelope import utcnow
 from lexigram_compat.queue import DeadLetter
 

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import dramatiq
 
-from lexigram_compat.adapters.base import Capabilities, DeadLetterStore, Engine
 from lexigram_compat.adapters.redis_state import (
     WAITING_STATUSES,
     JobStateKeys,
@@ -33,6 +32,7 @@ from lexigram_compat.adapters.redis_state import (
     SyncRedisJobState,
 )
 from lexigram_compat.config_loading import redact_text, redact_url
+from lexigram_compat.engine_contract import Capabilities, DeadLetterStore, Engine
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskQueueError
 from lexigram_compat.queue import JobInfo, JobStatus

@@ -17,7 +17,7 @@ from typing import Any
 from dramatiq import Message
 from dramatiq.common import dq_name, q_name, xq_name
 
-from lexigram_compat.adapters.base import FailureInfo
+from lexigram_compat.engine_contract import FailureInfo
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope, utcnow
 from lexigram_compat.errors import TaskNotFoundError, TaskValidationError
 from lexigram_compat.queue import DeadLetter

@@ -14,8 +14,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from lexigram_compat.adapters.base import Capabilities
 from lexigram_compat.adapters.redis_state import WAITING_STATUSES
+from lexigram_compat.engine_contract import Capabilities
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import ConfigurationError
 from lexigram_compat.queue import JobInfo, JobStatus

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from lexigram_compat.adapters.base import DeadLetterStore
+from lexigram_compat.engine_contract import DeadLetterStore
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope
 from lexigram_compat.queue import DeadLetter
 

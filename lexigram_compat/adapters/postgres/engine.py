@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import psycopg
 
-from lexigram_compat.adapters.base import Capabilities, DeadLetterStore, Engine, JobSource
 from lexigram_compat.adapters.postgres.connections import ConnectionPool, check_dsn
 from lexigram_compat.adapters.postgres.dead_letters import PostgresDeadLetters
 from lexigram_compat.adapters.postgres.listener import Listener
@@ -24,6 +23,7 @@ from lexigram_compat.adapters.postgres.migrate import check_schema
 from lexigram_compat.adapters.postgres.source import PostgresJobSource
 from lexigram_compat.adapters.postgres.sql import DEFAULT_SCHEMA, Queries, validate_schema
 from lexigram_compat.config_loading import redact_url
+from lexigram_compat.engine_contract import Capabilities, DeadLetterStore, Engine, JobSource
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope, utcnow
 from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskValidationError
 from lexigram_compat.queue import JobInfo, JobStatus

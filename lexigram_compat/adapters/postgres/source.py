@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from lexigram_compat.adapters.base import ClaimedJob, FailureInfo, JobSource, WorkState
 from lexigram_compat.adapters.postgres.batching import Batcher
+from lexigram_compat.engine_contract import ClaimedJob, FailureInfo, JobSource, WorkState
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope
 from lexigram_compat.errors import WorkerLostError
 from lexigram_compat.serialization import dumps, loads

@@ -1,5 +1,9 @@
 """The engine contract: what an adapter must translate, and what it can do.
 
+This module sits below the core and the adapters alike: it imports only leaf
+modules (envelope, queue, outcomes, ledger), so no import circle runs through
+it, and the core never imports ``lexigram_compat.adapters``.
+
 Policy (retry delays, serialization, DI, validation, job ids, schedule times)
 lives above this line, once. An engine stores and moves envelopes and reports
 what it can honour through :class:`Capabilities`; anything it cannot honour
@@ -9,26 +13,36 @@ is refused before a job is written, never silently ignored.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from lexigram_compat.envelope import JobEnvelope
-from lexigram_compat.queue import DeadLetter, JobInfo, JobStatus
+from lexigram_compat.ledger import JobRecords
+from lexigram_compat.outcomes import FailureInfo
+from lexigram_compat.queue import DeadLetter
 
 if TYPE_CHECKING:
-    from lexigram_compat.app import TasksApp
     from lexigram_compat.config import BackendConfig, TaskConfig
+    from lexigram_compat.observability import JobEvents
+    from lexigram_compat.registry import TaskRegistry
+    from lexigram_compat.result import Result
+    from lexigram_compat.retry import RetryPolicy
+    from lexigram_compat.scheduling import Schedule
+    from lexigram_compat.worker.settle import Settler
 
 __all__ = [
     "Capabilities",
     "ClaimedJob",
     "DeadLetterStore",
     "Engine",
+    "EngineContext",
     "FailureInfo",
     "JobSource",
     "WorkState",
+    "WorkerHost",
 ]
 
 
@@ -67,19 +81,6 @@ class Capabilities:
             value = getattr(self, f.name)
             rows.append((f.name, ("yes" if value else "no") if isinstance(value, bool) else value))
         return rows
-
-
-@dataclass(frozen=True)
-class FailureInfo:
-    """Why an attempt failed, as stored with a retry or a dead letter."""
-
-    error_type: str
-    message: str
-    traceback: str | None = None
-
-    def summary(self) -> str:
-        """``Type: message`` on one line."""
-        return f"{self.error_type}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,64 @@ class DeadLetterStore(abc.ABC):
         """How many dead letters there are."""
 
 
-class Engine(abc.ABC):
-    """An engine adapter: the producer and inspection side of one backend."""
+class WorkerHost(Protocol):
+    """The app as an engine's own worker process (``dramatiq``, ``celery worker``) sees it."""
+
+    @property
+    def is_started(self) -> bool:
+        """True between :meth:`start` and :meth:`close`."""
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the app was started on."""
+
+    async def start(self) -> None:
+        """Connect every engine, bind tasks, run startup hooks (idempotent)."""
+
+    async def close(self) -> None:
+        """Stop and close everything (idempotent)."""
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: forget the parent's started state (its loop, executor),
+        so the child starts its own app instead of using the parent's."""
+
+    def settler(self) -> Settler:
+        """The settle step for attempts of this app's jobs (needs a started app)."""
+
+    async def enqueue_fire_time(self, schedule: Schedule, fire: datetime) -> Result[str, Any]:
+        """Enqueue one schedule fire time (one job per fire time, however many call)."""
+
+    async def run_scheduler(self, stop: asyncio.Event) -> None:
+        """Fire the app's schedules until ``stop`` is set."""
+
+
+@dataclass(frozen=True)
+class EngineContext:
+    """What an engine gets from the app it serves (``Engine.attach``): never the app."""
+
+    config: TaskConfig
+    registry: TaskRegistry
+    default_policy: RetryPolicy
+    events: JobEvents
+    primary: bool
+    """True when this engine serves the app's primary backend."""
+    host: WorkerHost
+    router: Callable[[], tuple[Mapping[str, str], Sequence[str]]]
+    """Computes :meth:`routes` and :meth:`queues` from the registry as it is now
+    (tasks may be declared after the app was built)."""
+
+    def routes(self) -> Mapping[str, str]:
+        """Task name → physical queue, for the tasks this engine runs."""
+        return self.router()[0]
+
+    def queues(self) -> Sequence[str]:
+        """Every physical queue of this engine, its default queue first."""
+        return self.router()[1]
+
+
+class Engine(JobRecords):
+    """An engine adapter: the producer and inspection side of one backend (its
+    job records through :class:`~lexigram_compat.ledger.JobRecords`)."""
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
@@ -175,31 +232,15 @@ class Engine(abc.ABC):
             BrokerUnavailableError: The broker could not be reached or timed out.
         """
 
-    @abc.abstractmethod
-    async def get_job(self, job_id: str) -> JobInfo | None:
-        """A snapshot of the job, or None when unknown (or expired)."""
-
-    @abc.abstractmethod
-    async def cancel(self, job_id: str) -> bool:
-        """Cancel a job that has not started; False when it is unknown or already started."""
-
-    @abc.abstractmethod
-    async def count(self, queue: str, status: JobStatus | None) -> int:
-        """Jobs in ``queue``; with ``status=None``, those waiting to run (pending/scheduled/retrying)."""
-
-    @abc.abstractmethod
-    async def clear(self, queue: str) -> int:
-        """Remove waiting jobs from ``queue``; return how many."""
-
     @property
     @abc.abstractmethod
     def dead_letter_store(self) -> DeadLetterStore:
         """Where this engine keeps dead letters."""
 
-    def attach(self, app: TasksApp) -> None:  # noqa: B027 - optional hook
-        """Called once, at the end of ``TasksApp.__init__``, with the app this engine
-        serves: engines whose own worker runs jobs (Dramatiq, Celery) keep it to
-        declare the app's tasks natively and to reach ``app.execution_context()``."""
+    def attach(self, context: EngineContext) -> None:
+        """Called once, at the end of ``TasksApp.__init__``, with what the app gives its
+        engines: engines whose own worker runs jobs (Dramatiq, Celery) keep it to
+        declare the app's tasks natively and to settle attempts in their worker."""
 
     def native_worker_argv(
         self,
@@ -264,8 +305,9 @@ class JobSource(abc.ABC):
         """Put the job back for another attempt at ``run_at``; False when stale."""
 
     @abc.abstractmethod
-    async def dead_letter(self, job: ClaimedJob, failure: FailureInfo) -> bool:
-        """Move the job to the dead-letter store; False when stale."""
+    async def dead_letter(self, job: ClaimedJob, letter: DeadLetter, failure: FailureInfo) -> bool:
+        """Move the job to the dead-letter store (``letter``, built by the settle
+        step, is what to keep where the store keeps whole letters); False when stale."""
 
     @abc.abstractmethod
     async def release(self, job: ClaimedJob) -> bool:

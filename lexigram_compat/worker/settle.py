@@ -1,0 +1,203 @@
+"""The settle step: what happens after an attempt, once, for every engine's worker.
+
+The native worker, the Dramatiq actor and the Celery task body each hand an
+attempt's :data:`~lexigram_compat.outcomes.Outcome` to :meth:`Settler.settle`
+with a :class:`Settlement`: the engine's translation of "record success",
+"retry at ``run_at``" and "dead-letter" into its ledger and broker (how to put
+a message back, how to ack). Everything else is decided here:
+
+- success, retry with the policy's delay (computed by ``execute``), dead letter
+  (the one place a :class:`~lexigram_compat.queue.DeadLetter` is built for a
+  failed job, :func:`~lexigram_compat.letters.dead_letter_of`);
+- the poison-pill rule (:meth:`Settler.lost`): an attempt whose worker died
+  counts; the job gets its next attempt after the policy's delay, and after
+  ``max_attempts`` lost or failed attempts it is dead-lettered as
+  :class:`~lexigram_compat.errors.WorkerLostError` — never run once more;
+- recording through an outage: each step is retried with backoff, and a step
+  that keeps failing is handed to :meth:`Settlement.unsettled`;
+- job events and their log lines (``started``, ``succeeded``, ``retried``,
+  ``dead_lettered``), emitted only for outcomes the ledger accepted.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from lexigram_compat.envelope import JobEnvelope, utcnow
+from lexigram_compat.errors import WorkerLostError
+from lexigram_compat.letters import dead_letter_of
+from lexigram_compat.outcomes import Completed, DeadLettered, Outcome, RetryLater, failure_of
+from lexigram_compat.worker.execution import ExecutionContext, execute, policy_for
+
+if TYPE_CHECKING:
+    from lexigram_compat.ledger import StartVerdict
+    from lexigram_compat.observability import JobEvents
+    from lexigram_compat.outcomes import FailureInfo
+    from lexigram_compat.queue import DeadLetter
+
+__all__ = ["RECORD_TRIES", "Settlement", "Settler"]
+
+log = logging.getLogger("lexigram_compat.worker")
+
+RECORD_TRIES = 5
+RECORD_BACKOFF = 0.2
+"""Seconds before the second try of a recording step, doubled for each next one."""
+
+
+class Settlement(abc.ABC):
+    """How one engine records the outcome of one delivery: translation only.
+
+    Each method returns False when the ledger refused the outcome as stale
+    (another attempt owns the job); an exception is retried by the settle step.
+    A method may be called again after it raised, so one that does several
+    things (a record, then a broker message) must not redo a part that succeeded.
+    """
+
+    @abc.abstractmethod
+    async def complete(self, result: Any) -> bool:
+        """Record success (and ack). Raise ``ValueError`` for a result the ledger
+        cannot store: the job is then dead-lettered with that reason."""
+
+    @abc.abstractmethod
+    async def retry(self, outcome: RetryLater) -> bool:
+        """Record the failed attempt and have the job run again at ``outcome.run_at``."""
+
+    @abc.abstractmethod
+    async def dead_letter(self, letter: DeadLetter, failure: FailureInfo) -> bool:
+        """Record that the job failed for good and keep ``letter``."""
+
+    def unsettled(self, step: str, error: BaseException) -> None:
+        """Every try of ``step`` failed (``error`` the last): by default the error
+        propagates (the engine gives the delivery back to its broker)."""
+        raise error
+
+
+class Settler:
+    """The settle step of one app's jobs (see the module docstring)."""
+
+    def __init__(self, context: ExecutionContext, events: JobEvents) -> None:
+        self.context = context
+        self.events = events
+
+    # -- before an attempt --------------------------------------------------------
+    async def begin(
+        self, envelope: JobEnvelope, verdict: StartVerdict, target: Settlement
+    ) -> JobEnvelope | None:
+        """Apply the ledger's start verdict to a delivered job: the envelope of the
+        attempt to run now (``attempts`` counting it), or None when it must not run
+        (finished, cancelled, or a lost attempt settled here by :meth:`lost`)."""
+        counted = replace(
+            envelope, attempts=verdict.attempt, max_attempts=verdict.max_attempts or envelope.max_attempts
+        )
+        if verdict.run:
+            return counted
+        if verdict.lost:
+            await self.settle(counted, self.lost(counted), target)
+            return None
+        log.info("job %s (%s) is %s: not run", envelope.job_id, envelope.task_name, verdict.status.value)
+        return None
+
+    def lost(self, envelope: JobEnvelope) -> RetryLater | DeadLettered:
+        """The poison-pill rule, for attempt ``envelope.attempts`` whose worker died:
+        another attempt after the policy's delay while attempts remain, else a dead
+        letter (the job may be what kills its workers: it is not run again)."""
+        policy = policy_for(self.context, envelope)
+        attempt = max(1, envelope.attempts)
+        if attempt >= policy.max_attempts:
+            error = WorkerLostError(
+                f"job {envelope.job_id} ({envelope.task_name}): its worker was lost during attempt "
+                f"{attempt} of {policy.max_attempts}; not run again"
+            )
+            return DeadLettered(failure_of(error, with_traceback=False), error)
+        error = WorkerLostError(
+            f"job {envelope.job_id} ({envelope.task_name}): its worker was lost during attempt {attempt}"
+        )
+        delay = policy.delay_for(attempt)
+        return RetryLater(
+            utcnow() + timedelta(seconds=delay), delay, failure_of(error, with_traceback=False), error
+        )
+
+    # -- one attempt ------------------------------------------------------------------
+    async def run(self, envelope: JobEnvelope, target: Settlement) -> Outcome:
+        """Run attempt ``envelope.attempts`` of the job and settle it."""
+        self.events.started(envelope)
+        outcome = await execute(self.context, envelope)
+        return await self.settle(envelope, outcome, target)
+
+    async def settle(
+        self, envelope: JobEnvelope, outcome: Outcome, target: Settlement, *, raw: bytes | None = None
+    ) -> Outcome:
+        """Record ``outcome`` of attempt ``envelope.attempts`` through ``target``
+        (``raw``: the bytes of a delivery that was not a job)."""
+        if isinstance(outcome, Completed):
+            result = outcome.result
+            try:
+                accepted = await self._persist(target, envelope, "record its success",
+                                               lambda: target.complete(result))  # fmt: skip
+            except ValueError as exc:
+                # The ledger cannot store this result: the job fails for good, with
+                # the real reason (another attempt would produce the same value).
+                log.error("job %s: its result cannot be stored: %s", envelope.job_id, exc)
+                outcome = DeadLettered(failure_of(exc), exc)
+            else:
+                if accepted:
+                    self.events.succeeded(envelope, outcome.duration)
+                elif accepted is not None:
+                    self._rejected(envelope)
+                return outcome
+        if isinstance(outcome, RetryLater):
+            retry = outcome
+            accepted = await self._persist(target, envelope, "record its retry", lambda: target.retry(retry))
+            if accepted:
+                self.events.retried(envelope, retry.delay, retry.failure.summary())
+        else:
+            failure = outcome.failure
+            letter = dead_letter_of(None if raw is not None else envelope, failure,
+                                    job_id=envelope.job_id, queue=envelope.queue, raw=raw)  # fmt: skip
+            accepted = await self._persist(
+                target, envelope, "dead-letter it", lambda: target.dead_letter(letter, failure)
+            )
+            if accepted:
+                self.events.dead_lettered(envelope, failure.summary())
+        if accepted is False:
+            self._rejected(envelope)
+        return outcome
+
+    async def _persist(
+        self, target: Settlement, envelope: JobEnvelope, step: str, write: Callable[[], Awaitable[bool]]
+    ) -> bool | None:
+        """Run one recording step, retried with backoff. None: every try failed and
+        ``target.unsettled`` took the delivery over (a job that ran is not run again
+        because its outcome could not be written)."""
+        pause = RECORD_BACKOFF
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return await write()
+            except ValueError:
+                raise
+            except Exception as exc:
+                if tries >= RECORD_TRIES:
+                    log.error("job %s ran, but the worker could not %s (%d tries): %s: %s",
+                              envelope.job_id, step, tries, type(exc).__name__, exc)  # fmt: skip
+                    target.unsettled(step, exc)
+                    return None
+                log.warning("job %s: could not %s; trying again in %gs", envelope.job_id, step, pause,
+                            exc_info=True)  # fmt: skip
+                await asyncio.sleep(pause)
+                pause *= 2
+
+    def _rejected(self, envelope: JobEnvelope) -> None:
+        log.warning(
+            "job %s: outcome of attempt %d rejected: another attempt owns the job "
+            "(this worker's lease had expired, or the job was cancelled)",
+            envelope.job_id,
+            envelope.attempts,
+        )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from lexigram_compat.envelope import JobEnvelope, utcnow
 from lexigram_compat.errors import JobNotFoundError, TaskQueueError, TaskValidationError
+from lexigram_compat.letters import enforce_retention
 from lexigram_compat.queue import DeadLetter
 from lexigram_compat.queue_handle import engine_errors
 from lexigram_compat.result import Err, Ok, Result
@@ -35,19 +36,27 @@ class DeadLetterQueue:
     def _store(self) -> DeadLetterStore:
         return self._backend.engine.dead_letter_store
 
+    async def _retained(self) -> DeadLetterStore:
+        """The store, after dropping what ``tasks.retention`` no longer keeps."""
+        store = self._store
+        retention = self._app.config.retention
+        if retention.dead_letter_seconds is not None or retention.dead_letter_max is not None:
+            await enforce_retention(store, retention)
+        return store
+
     async def list(self, limit: int = 50, offset: int = 0, task_name: str | None = None) -> list[DeadLetter]:
         """Dead letters, newest first."""
         if limit < 0 or offset < 0:
             raise ValueError(f"list(limit={limit!r}, offset={offset!r}): both must be >= 0")
-        return await self._store.list(limit, offset, task_name)
+        return await (await self._retained()).list(limit, offset, task_name)
 
     async def get(self, job_id: str) -> DeadLetter | None:
         """One dead letter by job id."""
-        return await self._store.get(job_id)
+        return await (await self._retained()).get(job_id)
 
     async def count(self) -> int:
         """How many dead letters there are."""
-        return await self._store.count()
+        return await (await self._retained()).count()
 
     async def replay(self, job_id: str) -> Result[str, TaskQueueError]:
         """Enqueue the dead job again as a new job (attempts reset) and remove the entry.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import builtins
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -139,6 +140,11 @@ class DeadLetterStore(abc.ABC):
     @abc.abstractmethod
     async def count(self) -> int:
         """How many dead letters there are."""
+
+    @abc.abstractmethod
+    async def trim(self, keep: int) -> builtins.list[str]:
+        """Delete all but the newest ``keep``; return the ids deleted (retention:
+        :func:`lexigram_compat.letters.enforce_retention` decides when, and logs)."""
 
 
 class WorkerHost(Protocol):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from lexigram_compat.queue import JobInfo, JobStatus
 
 if TYPE_CHECKING:
+    from lexigram_compat.envelope import JobEnvelope
     from lexigram_compat.outcomes import FailureInfo
 
 __all__ = [
@@ -108,10 +109,10 @@ class AttemptRecords(abc.ABC):
     """The worker side of the ledger: what the settle step writes through."""
 
     @abc.abstractmethod
-    async def start(self, delivery: Delivery, attempts: int, max_attempts: int) -> StartVerdict:
-        """A worker begins an attempt of the job (``attempts``: as the message counts
-        them, before this one; ``max_attempts``: the message's, for a job the ledger
-        has no record of, sent by foreign code)."""
+    async def start(self, delivery: Delivery, envelope: JobEnvelope) -> StartVerdict:
+        """A worker begins an attempt of the delivered job (``envelope.attempts``: as
+        the message counts them, before this one; its other fields make the record
+        of a job the ledger never saw, sent by code that does not use this library)."""
 
     @abc.abstractmethod
     async def complete(self, delivery: Delivery, result: Any) -> bool:

@@ -11,6 +11,7 @@ What it cannot give is durability: everything lives in this process.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import heapq
 import itertools
@@ -19,7 +20,7 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lexigram_compat.engine_contract import (
@@ -68,40 +69,12 @@ class _MemoryDeadLetters(DeadLetterStore):
     def add(self, letter: DeadLetter) -> None:
         self._items.pop(letter.job_id, None)
         self._items[letter.job_id] = letter
-        self._enforce_retention()
-
-    def _enforce_retention(self) -> None:
-        retention = self._engine.config.retention
-        if retention.dead_letter_seconds is not None:
-            cutoff = utcnow() - timedelta(seconds=retention.dead_letter_seconds)
-            expired = [k for k, v in self._items.items() if v.failed_at < cutoff]
-            for key in expired:
-                del self._items[key]
-            if expired:
-                log.warning(
-                    "dropped %d dead letter(s) older than retention.dead_letter_seconds=%s",
-                    len(expired),
-                    retention.dead_letter_seconds,
-                )
-        limit = retention.dead_letter_max
-        if limit is not None and len(self._items) > limit:
-            dropped = []
-            while len(self._items) > limit:
-                dropped.append(self._items.popitem(last=False)[0])
-            log.warning(
-                "dropped %d oldest dead letter(s) over retention.dead_letter_max=%d: %s",
-                len(dropped),
-                limit,
-                ", ".join(dropped),
-            )
 
     async def list(self, limit: int, offset: int, task_name: str | None) -> list[DeadLetter]:
-        self._enforce_retention()
         items = [v for v in reversed(self._items.values()) if task_name in (None, v.task_name)]
         return items[offset : offset + limit]
 
     async def get(self, job_id: str) -> DeadLetter | None:
-        self._enforce_retention()
         return self._items.get(job_id)
 
     async def remove(self, job_id: str) -> bool:
@@ -114,8 +87,13 @@ class _MemoryDeadLetters(DeadLetterStore):
         return len(keys)
 
     async def count(self) -> int:
-        self._enforce_retention()
         return len(self._items)
+
+    async def trim(self, keep: int) -> builtins.list[str]:
+        dropped: builtins.list[str] = []
+        while len(self._items) > keep:
+            dropped.append(self._items.popitem(last=False)[0])
+        return dropped
 
 
 class MemoryEngine(Engine, JobSource):

@@ -107,11 +107,13 @@ async def _call(
         raise
 
 
-def policy_for(ctx: ExecutionContext, envelope: JobEnvelope, task: Any = None) -> RetryPolicy:
+def policy_for(
+    registry: TaskRegistry, default_policy: RetryPolicy, envelope: JobEnvelope, task: Any = None
+) -> RetryPolicy:
     """The retry policy of ``envelope``'s job: its task's (or the default), with the
     attempt budget the job carries (fixed when it was enqueued)."""
-    task = task if task is not None else ctx.registry.get(envelope.task_name)
-    policy: RetryPolicy = task.policy(ctx.default_policy) if task is not None else ctx.default_policy
+    task = task if task is not None else registry.get(envelope.task_name)
+    policy: RetryPolicy = task.policy(default_policy) if task is not None else default_policy
     if envelope.max_attempts != policy.max_attempts:
         policy = policy.with_max_attempts(max(1, envelope.max_attempts))
     return policy
@@ -123,7 +125,7 @@ async def execute(ctx: ExecutionContext, envelope: JobEnvelope) -> Outcome:
     if task is None:
         error = TaskNotFoundError(f"no task named {envelope.task_name!r} is registered in this worker")
         return DeadLettered(failure_of(error, with_traceback=False), error)
-    policy = policy_for(ctx, envelope, task)
+    policy = policy_for(ctx.registry, ctx.default_policy, envelope, task)
     try:
         args, kwargs, supplied = task.params.decode(task.name, envelope.args, envelope.kwargs)
     except TaskValidationError as error:

@@ -40,8 +40,9 @@ if TYPE_CHECKING:
     from lexigram_compat.observability import JobEvents
     from lexigram_compat.outcomes import FailureInfo
     from lexigram_compat.queue import DeadLetter
+    from lexigram_compat.retry import RetryPolicy
 
-__all__ = ["RECORD_TRIES", "Settlement", "Settler"]
+__all__ = ["RECORD_TRIES", "Settlement", "Settler", "lost_attempt"]
 
 log = logging.getLogger("lexigram_compat.worker")
 
@@ -104,23 +105,9 @@ class Settler:
         return None
 
     def lost(self, envelope: JobEnvelope) -> RetryLater | DeadLettered:
-        """The poison-pill rule, for attempt ``envelope.attempts`` whose worker died:
-        another attempt after the policy's delay while attempts remain, else a dead
-        letter (the job may be what kills its workers: it is not run again)."""
-        policy = policy_for(self.context, envelope)
-        attempt = max(1, envelope.attempts)
-        if attempt >= policy.max_attempts:
-            error = WorkerLostError(
-                f"job {envelope.job_id} ({envelope.task_name}): its worker was lost during attempt "
-                f"{attempt} of {policy.max_attempts}; not run again"
-            )
-            return DeadLettered(failure_of(error, with_traceback=False), error)
-        error = WorkerLostError(
-            f"job {envelope.job_id} ({envelope.task_name}): its worker was lost during attempt {attempt}"
-        )
-        delay = policy.delay_for(attempt)
-        return RetryLater(
-            utcnow() + timedelta(seconds=delay), delay, failure_of(error, with_traceback=False), error
+        """The poison-pill rule for this app's jobs (:func:`lost_attempt`)."""
+        return lost_attempt(
+            envelope, policy_for(self.context.registry, self.context.default_policy, envelope)
         )
 
     # -- one attempt ------------------------------------------------------------------
@@ -201,3 +188,24 @@ class Settler:
             envelope.job_id,
             envelope.attempts,
         )
+
+
+def lost_attempt(envelope: JobEnvelope, policy: RetryPolicy) -> RetryLater | DeadLettered:
+    """The poison-pill rule, for attempt ``envelope.attempts`` whose worker died (or
+    lost its lease): it counts as failed; the job gets its next attempt after the
+    policy's delay while attempts remain, else it is dead-lettered as
+    :class:`~lexigram_compat.errors.WorkerLostError` (the job may be what kills its
+    workers: it is not run again)."""
+    attempt = max(1, envelope.attempts)
+    if attempt >= policy.max_attempts:
+        error = WorkerLostError(
+            f"job {envelope.job_id} ({envelope.task_name}): its worker was lost during attempt "
+            f"{attempt} of {policy.max_attempts}; not run again"
+        )
+        return DeadLettered(failure_of(error, with_traceback=False), error)
+    error = WorkerLostError(
+        f"job {envelope.job_id} ({envelope.task_name}): its worker was lost during attempt {attempt}"
+    )
+    delay = policy.delay_for(attempt)
+    failure = failure_of(error, with_traceback=False)
+    return RetryLater(utcnow() + timedelta(seconds=delay), delay, failure, error)

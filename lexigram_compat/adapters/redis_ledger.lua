@@ -1,16 +1,16 @@
--- Job state kept in Redis for engines whose broker keeps none (Dramatiq, Celery).
+-- The Redis job ledger, for every engine whose broker keeps no job records
+-- (Dramatiq and Celery, on Redis or RabbitMQ).
 --
 -- One script, one command per call (ARGV[1]), so every state change is atomic.
 -- Key layout, under the prefix P (ARGV[2]):
 --   P job:<id>                 hash: the job record (fields in redis_state.py)
 --   P idx:<queue>:<status>     zset: job ids in that status, scored by the time
 --                              they entered it (finished ones expire by score)
---   P unique:<key>             string: the job id holding an idempotency key or
---                              a schedule fire time
+--   P unique:<key>             string: the job id holding an idempotency key
 --   P gone:<id>                string: a cancelled or cleared job, so a message
 --                              of it still on the broker never brings it back
---   P fire:<key>               string: a schedule fire time already enqueued,
---                              kept apart from the job record's retention
+--   P fire:<key>               string: the job of a schedule fire time, kept
+--                              apart from the job record's retention
 -- ARGV[3] is the current time in seconds (float) for every command.
 
 local command = ARGV[1]
@@ -65,15 +65,23 @@ local function set_fields(key, fields)
 end
 
 if command == "create" then
-    -- ARGV: id, queue, status, unique key ("" for none), n, then n field/value
-    -- pairs of the record, then optionally the message to publish with it,
-    -- atomically, when the job is new (a Redis broker's queue): hash key, hash
-    -- field, payload (HSET; "" hash key for none), list key, list value, "l" or
-    -- "r" (LPUSH / RPUSH).
-    local id, queue, status, unique = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+    -- ARGV: id, queue, status, unique key ("" for none), fire key ("" for none),
+    -- seconds the fire key is held, n, then n field/value pairs of the record,
+    -- then optionally the message to publish with it, atomically, when the job
+    -- is new (a Redis broker's queue): hash key, hash field, payload (HSET; ""
+    -- hash key for none), list key, list value, "l" or "r" (LPUSH / RPUSH).
+    -- Returns {id, 1} when created, {holder's id, 0} when the id, the unique key
+    -- (of a live job) or the fire key (ever, within its hold) was taken.
+    local id, queue, status, unique, fire = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
     if unique ~= "" then
         local holder = redis.call("get", unique_key(unique))
         if holder and redis.call("exists", job_key(holder)) == 1 then
+            return {holder, 0}
+        end
+    end
+    if fire ~= "" then
+        local holder = redis.call("get", prefix .. "fire:" .. fire)
+        if holder then
             return {holder, 0}
         end
     end
@@ -81,9 +89,9 @@ if command == "create" then
     if redis.call("exists", key) == 1 then
         return {id, 0}
     end
-    local n = tonumber(ARGV[8])
+    local n = tonumber(ARGV[10])
     local record = {"status", status, "queue", queue, "unique_key", unique}
-    for i = 9, 8 + 2 * n do
+    for i = 11, 10 + 2 * n do
         record[#record + 1] = ARGV[i]
     end
     redis.call("hset", key, unpack(record))
@@ -91,7 +99,10 @@ if command == "create" then
     if unique ~= "" then
         redis.call("set", unique_key(unique), id)
     end
-    local p = 9 + 2 * n
+    if fire ~= "" then
+        redis.call("set", prefix .. "fire:" .. fire, id, "PX", math.max(1, math.floor(tonumber(ARGV[9]) * 1000)))
+    end
+    local p = 11 + 2 * n
     if ARGV[p] then
         if ARGV[p] ~= "" then redis.call("hset", ARGV[p], ARGV[p + 1], ARGV[p + 2]) end
         if ARGV[p + 5] == "l" then
@@ -104,28 +115,34 @@ if command == "create" then
 
 elseif command == "start" then
     -- ARGV: id, attempts counted by the message, fields for a job never created
-    -- (put on the queue by other code). Returns {verdict, attempt}.
+    -- (put on the queue by other code). Returns {verdict, attempt, max attempts}:
+    -- "run" (this delivery is that attempt), "lost" (the job was found running:
+    -- the worker of that attempt died; the settle step decides, nothing changes
+    -- here), or the status of a finished or cancelled job (not run).
     local id, counted = ARGV[4], tonumber(ARGV[5])
     local key = job_key(id)
     local status = redis.call("hget", key, "status")
     if not status then
         if redis.call("exists", gone_key(id)) == 1 then
-            return {"cancelled", 0}
+            return {"cancelled", 0, 0}
         end
         local fields = cjson.decode(ARGV[6])
         set_fields(key, fields)
         redis.call("hset", key, "attempts", 0, "unique_key", "")
         status = nil
-    elseif FINISHED[status] then
-        return {status, tonumber(redis.call("hget", key, "attempts") or "0")}
+    end
+    local stored = tonumber(redis.call("hget", key, "attempts") or "0")
+    local most = tonumber(redis.call("hget", key, "max_attempts") or "0")
+    if status and FINISHED[status] then
+        return {status, stored, most}
+    elseif status == "running" then
+        return {"lost", math.max(stored, 1), most}
     end
     local queue = redis.call("hget", key, "queue")
-    local stored = tonumber(redis.call("hget", key, "attempts") or "0")
-    -- A job seen running again was left by a worker that died: a new attempt.
     local attempt = math.max(stored, counted) + 1
     redis.call("hset", key, "status", "running", "attempts", attempt, "started_at", now)
     move(id, queue, status, "running")
-    return {"run", attempt}
+    return {"run", attempt, most}
 
 elseif command == "complete" or command == "fail" then
     -- ARGV: id, ttl, result JSON ("" for none) or last error, then optionally
@@ -201,8 +218,9 @@ elseif command == "cancel" then
     return 1
 
 elseif command == "forget" then
-    -- ARGV: id. Undo a create whose message could not be published.
-    local id = ARGV[4]
+    -- ARGV: id, optionally hold (as for cancel: a publish that failed may still
+    -- land, and must not run). Undo a create whose message could not be published.
+    local id, hold = ARGV[4], tonumber(ARGV[5] or "")
     local key = job_key(id)
     local status = redis.call("hget", key, "status")
     if not status then
@@ -213,6 +231,11 @@ elseif command == "forget" then
     if held and held ~= "" and redis.call("get", unique_key(held)) == id then
         redis.call("del", unique_key(held))
     end
+    local fire = redis.call("hget", key, "fire_key")
+    if fire and fire ~= "" and redis.call("get", prefix .. "fire:" .. fire) == id then
+        redis.call("del", prefix .. "fire:" .. fire)
+    end
+    bury(id, redis.call("hget", key, "run_at"), hold)
     redis.call("zrem", index_key(queue, status), id)
     redis.call("del", key)
     return 1
@@ -254,29 +277,6 @@ elseif command == "clear" then
     end
     return removed
 
-elseif command == "guard" then
-    -- ARGV: key, holder, ttl: a plain SET NX (a schedule fire time, a lock).
-    local ok = redis.call("set", unique_key(ARGV[4]), ARGV[5], "NX", "PX", math.max(1, math.floor(tonumber(ARGV[6]) * 1000)))
-    if ok then return 1 end
-    return 0
-
-elseif command == "fire" then
-    -- ARGV: key, holder, ttl: claim a schedule fire time (SET NX under fire:,
-    -- apart from the job's unique key, which expires with the job). Returns the
-    -- {holder, 1} when this caller claimed it, {holder, 0} when another did.
-    local key = prefix .. "fire:" .. ARGV[4]
-    local ok = redis.call("set", key, ARGV[5], "NX", "PX", math.max(1, math.floor(tonumber(ARGV[6]) * 1000)))
-    if ok then return {ARGV[5], 1} end
-    return {redis.call("get", key) or ARGV[5], 0}
-
-elseif command == "unfire" then
-    -- ARGV: key, holder: give back a fire time whose job could not be enqueued.
-    local key = prefix .. "fire:" .. ARGV[4]
-    if redis.call("get", key) == ARGV[5] then
-        redis.call("del", key)
-        return 1
-    end
-    return 0
 end
 
 return redis.error_reply("unknown command " .. tostring(command))

@@ -13,8 +13,8 @@ The policy is all in the core; :class:`DramatiqSettlement` only translates:
 - retry → the ledger records it, then the same message (same id, attempts
   counted) is enqueued again with the policy's delay, and the delivery is
   acked (what Dramatiq's ``Retries`` does, with the facade's delays).
-- dead letter → the message, with its failure, is written to Dramatiq's
-  ``.XQ`` queue, then the ledger records it, and the delivery is acked.
+- dead letter → the ledger records it, then the message, with its failure, is
+  written to Dramatiq's ``.XQ`` queue, and the delivery is acked.
 - an outcome that could not be recorded at all → Dramatiq's nack (its ``.XQ``).
 """
 
@@ -262,17 +262,18 @@ class DramatiqSettlement(Settlement):
 
     async def dead_letter(self, letter: DeadLetter, failure: FailureInfo) -> bool:
         self.settling = True
-        # The letter before the record: a crash in between keeps the job (its
-        # redelivery finds it running), where the other order could lose it.
-        if "kept" not in self._done:
-            writer = self.worker.writer
-            await self.worker.engine.blocking(lambda: writer.write(self.message, letter, failure))
-            self._done.add("kept")
-        return self.ledger is None or await self.ledger.dead_letter(self.delivery, failure)
+        # The record first, as for a retry: of two deliveries of one job (a
+        # redelivered message and its retry), only the one the ledger accepts
+        # keeps a letter.
+        if "recorded" not in self._done:
+            if self.ledger is not None and not await self.ledger.dead_letter(self.delivery, failure):
+                return False
+            self._done.add("recorded")
+        writer = self.worker.writer
+        await self.worker.engine.blocking(lambda: writer.write(self.message, letter, failure))
+        return True
 
     def unsettled(self, step: str, error: BaseException) -> None:
-        if "kept" in self._done:
-            return  # the letter is kept: only the record of it is missing (logged)
         _fail(self.message, f"the worker could not {step}: {type(error).__name__}: {error}")
 
 

@@ -60,7 +60,7 @@ WORKER_COMMAND = "dramatiq <module>"
 def _broker_error(operation: str, exc: BaseException) -> TaskQueueError:
     return BrokerUnavailableError(
         f"{operation} failed: the broker is unreachable ({type(exc).__name__}: {redact_text(str(exc))})",
-        hint="check that the broker (and the job-state Redis) is running and the URL is right",
+        hint="check that the broker (and the job-ledger Redis) is running and the URL is right",
         cause=exc,
     )
 
@@ -106,7 +106,7 @@ class DramatiqEngine(Engine):
     )
 
     def __new__(cls, config: TaskConfig, backend: BackendConfig) -> DramatiqEngine:
-        # RabbitMQ without a state store keeps no job records: a class whose
+        # RabbitMQ without a ledger keeps no job records: a class whose
         # capability table says so, so those calls are refused up front.
         from .rabbitmq import DramatiqRabbitmqEngine, StatelessRabbitmqEngine
 

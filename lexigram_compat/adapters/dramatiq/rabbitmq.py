@@ -119,7 +119,7 @@ class StatelessRabbitmqEngine(DramatiqRabbitmqEngine):
         if fires and not await self.may_schedule():
             raise ConfigurationError(
                 f"another scheduler already fires this app's schedules (it holds the RabbitMQ "
-                f"queue {self.scheduler_lock_queue!r}); without a job-state store only one may run",
+                f"queue {self.scheduler_lock_queue!r}); without a job ledger only one may run",
                 hint="run a single scheduler (workers with scheduling off), or set backend.state_url "
                 "so that any number of schedulers share one guard per fire time",
             )

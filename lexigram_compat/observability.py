@@ -69,7 +69,7 @@ class JobEvents:
             self._log("enqueued", logging.DEBUG, envelope, f" engine={backend.key}")
 
     def started(self, envelope: JobEnvelope) -> None:
-        self._emit("started", logging.DEBUG, envelope, "")
+        self._emit("started", logging.INFO, envelope, "")
 
     def succeeded(self, envelope: JobEnvelope, duration: float) -> None:
         if self._count("succeeded", envelope, logging.INFO):

@@ -110,8 +110,6 @@ def test_percentile_interpolates() -> None:
 
 
 async def test_a_subject_at_a_commit_runs_that_commits_code_in_the_same_run() -> None:
-    import subprocess
-
     from benchmarks import versions
 
     scenario = Scenario(jobs=30, latency_jobs=5, batch=4, repeat=1, warmup=False)
@@ -120,7 +118,8 @@ async def test_a_subject_at_a_commit_runs_that_commits_code_in_the_same_run() ->
 
     assert [r.title for r in results] == [FACADE, f"{FACADE} @ HEAD"]
     assert all((results[1].repeats[0][m.key] or 0) > 0 for m in METRICS), results[1].repeats
-    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-    assert (versions.VERSIONS / head.stdout.strip() / "lexigram_compat" / "app.py").is_file()
+    tree = versions.tree_of("HEAD")  # made by the run above
+    assert tree.parent == versions.VERSIONS
+    assert (tree / "lexigram_compat" / "app.py").is_file()
     with pytest.raises(KeyError, match="not a commit"):
         versions.tree_of("no-such-ref-anywhere")

@@ -23,7 +23,7 @@ from lexigram_compat.adapters.postgres.migrate import check_schema
 from lexigram_compat.adapters.postgres.source import PostgresJobSource
 from lexigram_compat.adapters.postgres.sql import DEFAULT_SCHEMA, Queries, validate_schema
 from lexigram_compat.config_loading import redact_url
-from lexigram_compat.engine_contract import Capabilities, DeadLetterStore, Engine, JobSource
+from lexigram_compat.engine_contract import Capabilities, DeadLetterStore, Engine, EngineContext, JobSource
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope, utcnow
 from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskValidationError
 from lexigram_compat.queue import JobInfo, JobStatus
@@ -39,8 +39,6 @@ SCHEMA_SETTING = "postgres_schema"
 """``tasks.extra.postgres_schema``: the schema holding the job tables (default ``lexigram``)."""
 POOL_SIZE = 4
 WORKER_SETTINGS = {"synchronous_commit": "off"}
-FIRE_PREFIX = "schedule:"
-"""``TasksApp.enqueue_fire_time``'s unique keys: stored as (schedule, fire time) guards."""
 
 _STATES = {
     "pending": JobStatus.PENDING,
@@ -72,8 +70,6 @@ def _check_extra(extra: dict[str, Any]) -> None:
 
 
 def _row(envelope: JobEnvelope) -> tuple[Any, ...]:
-    key = envelope.unique_key
-    fire = key if key is not None and key.startswith(FIRE_PREFIX) else None
     return (
         envelope.job_id,
         envelope.queue,
@@ -81,10 +77,10 @@ def _row(envelope: JobEnvelope) -> tuple[Any, ...]:
         envelope.priority,
         envelope.run_at,
         envelope.max_attempts,
-        None if fire else key,
+        envelope.unique_key,
         envelope.to_bytes(),
         envelope.enqueued_at,
-        fire,
+        envelope.fire_key,
     )
 
 
@@ -125,6 +121,7 @@ class PostgresEngine(Engine):
         self._listener: Listener | None = None
         self.dead_letters = PostgresDeadLetters(self)
         self._source: PostgresJobSource | None = None
+        self.context: EngineContext | None = None
 
     def _new_pool(self, settings: dict[str, str] | None = None) -> ConnectionPool:
         return ConnectionPool(self._dsn, POOL_SIZE, on_open=self._on_open, settings=settings)
@@ -148,6 +145,10 @@ class PostgresEngine(Engine):
     def dsn(self) -> str:
         """The connection string (a secret: never log it; :meth:`describe` is redacted)."""
         return self._dsn
+
+    def attach(self, context: EngineContext) -> None:
+        # Upkeep settles the attempts of lost workers through the app's settle step.
+        self.context = context
 
     def describe(self) -> str:
         return f"postgres engine ({redact_url(self._dsn)}, schema {self.schema!r})"
@@ -212,7 +213,7 @@ class PostgresEngine(Engine):
         """The statement, its parameters, and how to read its rows: True, one
         job (its id, if inserted); False, an id per job; None, the jobs' own ids."""
         q = self.queries
-        if len(envelopes) > 1 and all(e.unique_key is None for e in envelopes):
+        if len(envelopes) > 1 and all(e.unique_key is None and e.fire_key is None for e in envelopes):
             # The payloads are JSON objects: joined, they are a JSON array.
             payloads = b",".join([e.to_bytes() for e in envelopes]).decode()
             return q["insert_plain_jobs"], {"jobs": f"[{payloads}]", "channel": q.channel}, None

@@ -84,6 +84,26 @@ def _row(envelope: JobEnvelope) -> tuple[Any, ...]:
     )
 
 
+def _ids(
+    envelopes: Sequence[JobEnvelope], rows: Sequence[tuple[Any, ...]], single: bool | None
+) -> tuple[list[str], list[int]]:
+    """The job id per envelope from an insert's rows (see ``_statement``), and the
+    indexes whose id must still be looked up (a key taken by another transaction)."""
+    if single is None:
+        return [e.job_id for e in envelopes], []
+    if single:
+        return ([rows[0][0]], []) if rows else ([envelopes[0].job_id], [0])
+    return [row[0] for row in rows], [index for index, row in enumerate(rows) if row[2]]
+
+
+def _lookup(envelope: JobEnvelope) -> list[Any]:
+    return [envelope.unique_key, envelope.job_id, envelope.unique_key]
+
+
+def _found(row: tuple[Any, ...] | None, envelope: JobEnvelope) -> str:
+    return str(row[0]) if row else envelope.job_id
+
+
 class PostgresEngine(Engine):
     """Jobs in PostgreSQL (psycopg 3); run by ``lexigram-compat worker APP``."""
 
@@ -243,52 +263,20 @@ class PostgresEngine(Engine):
         self, conn: psycopg.AsyncConnection[Any], envelopes: Sequence[JobEnvelope]
     ) -> list[str]:
         query, params, single = self._statement(envelopes)
-        cursor = await conn.execute(query, params, prepare=True)
-        rows = await cursor.fetchall()
-        if single is None:
-            return [e.job_id for e in envelopes]
-        if not single:
-            ids = [row[0] for row in rows]
-            for index, row in enumerate(rows):
-                if row[2]:
-                    e = envelopes[index]
-                    cursor = await conn.execute(
-                        self.queries["existing_job_id"], [e.unique_key, e.job_id, e.unique_key]
-                    )
-                    found = await cursor.fetchone()
-                    ids[index] = found[0] if found else e.job_id
-            return ids
-        if rows:
-            return [rows[0][0]]
-        envelope = envelopes[0]
-        found = await conn.execute(
-            self.queries["existing_job_id"], [envelope.unique_key, envelope.job_id, envelope.unique_key]
-        )
-        row = await found.fetchone()
-        return [row[0] if row else envelope.job_id]
+        rows = await (await conn.execute(query, params, prepare=True)).fetchall()
+        ids, unresolved = _ids(envelopes, rows, single)
+        for index in unresolved:
+            cursor = await conn.execute(self.queries["existing_job_id"], _lookup(envelopes[index]))
+            ids[index] = _found(await cursor.fetchone(), envelopes[index])
+        return ids
 
     def _insert_sync(self, conn: psycopg.Connection[Any], envelopes: Sequence[JobEnvelope]) -> list[str]:
         query, params, single = self._statement(envelopes)
-        rows = conn.execute(query, params).fetchall()
-        if single is None:
-            return [e.job_id for e in envelopes]
-        if not single:
-            ids = [row[0] for row in rows]
-            for index, row in enumerate(rows):
-                if row[2]:
-                    e = envelopes[index]
-                    again = conn.execute(
-                        self.queries["existing_job_id"], [e.unique_key, e.job_id, e.unique_key]
-                    ).fetchone()
-                    ids[index] = again[0] if again else e.job_id
-            return ids
-        if rows:
-            return [rows[0][0]]
-        envelope = envelopes[0]
-        row = conn.execute(
-            self.queries["existing_job_id"], [envelope.unique_key, envelope.job_id, envelope.unique_key]
-        ).fetchone()
-        return [row[0] if row else envelope.job_id]
+        ids, unresolved = _ids(envelopes, conn.execute(query, params).fetchall(), single)
+        for index in unresolved:
+            row = conn.execute(self.queries["existing_job_id"], _lookup(envelopes[index])).fetchone()
+            ids[index] = _found(row, envelopes[index])
+        return ids
 
     async def push_raw(self, queue: str, payload: bytes, job_id: str) -> None:
         """Store bytes as a broker would receive them, unchecked (tests of bad input)."""
@@ -300,22 +288,9 @@ class PostgresEngine(Engine):
         priority = envelope.priority if envelope else 0
         max_attempts = envelope.max_attempts if envelope else 1
         q = self.queries
+        row = [job_id, queue, task, priority, None, max_attempts, None, payload, utcnow(), q.channel]
         async with self.pool.connection("enqueue") as conn:
-            await conn.execute(
-                q["insert_job"],
-                [
-                    job_id,
-                    queue,
-                    task,
-                    priority,
-                    None,
-                    max_attempts,
-                    None,
-                    payload,
-                    utcnow(),
-                    self.queries.channel,
-                ],
-            )
+            await conn.execute(q["insert_job"], row)
 
     # -- inspection --------------------------------------------------------------
     async def get_job(self, job_id: str) -> JobInfo | None:

@@ -28,9 +28,9 @@ from lexigram_compat.engine_contract import ClaimedJob, FailureInfo, JobSource, 
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope
 from lexigram_compat.ledger import FIRE_GUARD_SECONDS
 from lexigram_compat.letters import UNDECODABLE_TASK, enforce_retention
-from lexigram_compat.outcomes import RetryLater, undecodable
+from lexigram_compat.outcomes import undecodable
 from lexigram_compat.serialization import dumps, loads
-from lexigram_compat.worker.settle import Settlement
+from lexigram_compat.worker.runtime import SourceSettlement
 
 if TYPE_CHECKING:
     from lexigram_compat.adapters.postgres.engine import PostgresEngine
@@ -250,7 +250,7 @@ class PostgresJobSource(JobSource):
 
         async def settle(row: tuple[Any, ...]) -> None:
             job = self._claimed(row)
-            target = _Rescue(self, job)
+            target = SourceSettlement(self, job)
             if job.envelope is None:
                 envelope = JobEnvelope(job.job_id, UNDECODABLE_TASK, job.queue, attempts=max(1, row[3]))
                 outcome = undecodable(job.problem or "unknown format")
@@ -269,20 +269,3 @@ class PostgresJobSource(JobSource):
             row = await (await conn.execute(self.engine.queries["work_state"], [list(queues)])).fetchone()
         assert row is not None
         return WorkState(ready=row[0], running=row[1], retrying=row[2], next_retry_at=row[3])
-
-
-class _Rescue(Settlement):
-    """The outcome of a lost attempt, written under the token the rescue read."""
-
-    def __init__(self, source: PostgresJobSource, job: ClaimedJob) -> None:
-        self.source = source
-        self.job = job
-
-    async def complete(self, result: Any) -> bool:
-        return await self.source.complete(self.job, result)
-
-    async def retry(self, outcome: RetryLater) -> bool:
-        return await self.source.retry(self.job, outcome.run_at, outcome.failure)
-
-    async def dead_letter(self, letter: DeadLetter, failure: FailureInfo) -> bool:
-        return await self.source.dead_letter(self.job, letter, failure)

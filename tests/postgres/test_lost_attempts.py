@@ -62,6 +62,9 @@ async def test_a_rescued_job_waits_the_policy_delay_and_the_lost_outcome_is_refu
     assert await source.retry(lost, utcnow(), FAILURE) is False
     assert await dead_letter(source, lost, FAILURE) is False
     assert await source.claim([queue], 1) == [], "attempt 2 must wait the policy's delay"
+    still = await app.queue.get_job(job_id)
+    assert still is not None
+    assert (still.status, still.run_at) == (JobStatus.RETRYING, info.run_at)
 
     claimed_jobs: list[ClaimedJob] = []
 

@@ -5,6 +5,7 @@ delay, it is dead-lettered as ``WorkerLostError`` after exactly
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -145,3 +146,23 @@ async def test_a_lost_job_whose_payload_is_not_a_job_is_dead_lettered_with_its_b
     assert letter.raw == b"\xff not json"
     assert letter.task_name == "<undecodable>"
     assert await source.claim([queue], 1) == []
+
+
+async def test_two_workers_upkeep_settle_a_lost_job_once(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="lexigram_compat.jobs")
+    app = await make_app(retry={"base_delay": DELAY, "backoff_factor": 1.0, "max_delay": DELAY})
+    job_id = ok(await app.queue.enqueue(jobs.noop("contended")))
+    sources = [source_of(app), source_of(await make_app()), source_of(await make_app())]
+    queue = app.queue.backend.queue_name
+    await sources[0].claim([queue], 1)
+    await asyncio.sleep(1.3)  # past lease_seconds=1.0
+
+    for _ in range(3):
+        await asyncio.gather(*(source.maintain() for source in sources))
+
+    info = await app.queue.get_job(job_id)
+    assert info is not None
+    assert (info.status, info.attempts) == (JobStatus.RETRYING, 1)
+    assert caplog.text.count(f"retried conformance.noop job={job_id}") == 1

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.ledger import JobRecords
 from lexigram_compat.outcomes import FailureInfo
-from lexigram_compat.queue import DeadLetter
+from lexigram_compat.records import DeadLetter
 
 if TYPE_CHECKING:
     from lexigram_compat.config import BackendConfig, TaskConfig

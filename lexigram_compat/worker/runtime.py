@@ -20,7 +20,7 @@ from lexigram_compat.worker.settle import Settlement
 
 if TYPE_CHECKING:
     from lexigram_compat.outcomes import FailureInfo
-    from lexigram_compat.queue import DeadLetter
+    from lexigram_compat.records import DeadLetter
     from lexigram_compat.worker.settle import Settler
 
 __all__ = ["JobFailed", "SourceSettlement", "SourceWorker", "WorkerOptions"]

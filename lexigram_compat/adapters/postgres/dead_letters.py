@@ -1,5 +1,5 @@
 """Dead letters are rows in state ``failed``: listing, purge and trimming are SQL
-(retention is decided and logged by :func:`lexigram_compat.letters.enforce_retention`)."""
+(retention is decided and logged by :func:`lexigram_compat.dead_letters.enforce_retention`)."""
 
 from __future__ import annotations
 

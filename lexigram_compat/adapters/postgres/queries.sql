@@ -257,7 +257,7 @@ DELETE FROM {schema}.jobs WHERE state = 'failed' AND (%(cutoff)s::timestamptz IS
 SELECT count(*) FROM {schema}.jobs WHERE state = 'failed';
 
 -- name: dead_over_max
--- All but the newest %s dead letters (retention.dead_letter_max; letters.enforce_retention decides).
+-- All but the newest %s dead letters (retention.dead_letter_max; dead_letters.enforce_retention decides).
 DELETE FROM {schema}.jobs
 WHERE id IN (
     SELECT id FROM {schema}.jobs WHERE state = 'failed'

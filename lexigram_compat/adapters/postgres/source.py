@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from lexigram_compat.adapters.postgres.batching import Batcher
+from lexigram_compat.dead_letters import enforce_retention
 from lexigram_compat.engine_contract import ClaimedJob, FailureInfo, JobSource, WorkState
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope
 from lexigram_compat.ledger import FIRE_GUARD_SECONDS
-from lexigram_compat.letters import UNDECODABLE_TASK, enforce_retention
+from lexigram_compat.letters import UNDECODABLE_TASK
 from lexigram_compat.outcomes import undecodable
 from lexigram_compat.serialization import dumps, loads
 from lexigram_compat.worker.runtime import SourceSettlement

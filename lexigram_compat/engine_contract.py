@@ -144,7 +144,7 @@ class DeadLetterStore(abc.ABC):
     @abc.abstractmethod
     async def trim(self, keep: int) -> builtins.list[str]:
         """Delete all but the newest ``keep``; return the ids deleted (retention:
-        :func:`lexigram_compat.letters.enforce_retention` decides when, and logs)."""
+        :func:`lexigram_compat.dead_letters.enforce_retention` decides when, and logs)."""
 
 
 class WorkerHost(Protocol):

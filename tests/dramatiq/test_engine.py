@@ -18,6 +18,8 @@ import pika  # type: ignore[import-untyped]
 import pytest
 import redis.asyncio
 from dramatiq import Message
+from dramatiq.broker import MessageProxy
+from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import AsyncIO, CurrentMessage, Retries, TimeLimit
 
 from lexigram_compat import (
@@ -32,6 +34,7 @@ from lexigram_compat import (
 from lexigram_compat.adapters.dramatiq import DramatiqEngine, StatelessRabbitmqEngine
 from lexigram_compat.adapters.dramatiq.dead_letters import DeadLetterWriter
 from lexigram_compat.adapters.dramatiq.messages import META_OPTION, message_of
+from lexigram_compat.adapters.dramatiq.middleware import LexigramMiddleware
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.ledger import Delivery
 from lexigram_compat.letters import dead_letter_of
@@ -433,3 +436,31 @@ async def test_dead_letters_past_their_ttl_are_dropped_and_logged(
         assert await app.dead_letters.count() == 0
 
     assert "dropped 1 dead letter(s) older than retention.dead_letter_seconds=60" in caplog.text
+
+
+# -- nacks -----------------------------------------------------------------------------------
+async def test_a_nack_is_recorded_as_task_not_found_only_when_the_actor_was_unknown(
+    redis_app: AppFactory,
+) -> None:
+    async with redis_app(registry) as app:
+        ledger = engine_of(app).ledger
+        assert ledger is not None
+        [middleware] = [m for m in app.native.middleware if isinstance(m, LexigramMiddleware)]
+        ids = []
+        unknown_actor = ActorNotFound("dq.gone")  # type: ignore[no-untyped-call]
+        for error in (unknown_actor, ConnectionError("consumer lost")):
+            job_id = (await app.queue.enqueue(add(1, 2))).unwrap()
+            envelope = JobEnvelope(job_id=job_id, task_name="dq.add", queue="tasks", args=[1, 2])
+            assert (await ledger.start(Delivery(job_id), envelope)).run
+            # What Dramatiq's worker hands its nack middleware.
+            proxy = MessageProxy(message_of(envelope))
+            proxy.fail()
+            proxy.stuff_exception(error)
+            await asyncio.to_thread(middleware.after_nack, app.native, proxy)
+            ids.append(job_id)
+        unknown, other = [await app.queue.get_job(job_id) for job_id in ids]
+    assert unknown is not None
+    assert other is not None
+    assert (unknown.status, other.status) == (JobStatus.FAILED, JobStatus.FAILED)
+    assert (unknown.last_error or "").startswith("lexigram_compat.errors.TaskNotFoundError: no task named")
+    assert other.last_error == "ConnectionError: consumer lost"

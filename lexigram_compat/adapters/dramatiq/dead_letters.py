@@ -12,7 +12,7 @@ Reading (producer side, async): list, get, remove, purge and trim over every
 ``retention.dead_letter_seconds`` (Redis: the broker's ``dead_message_ttl``;
 RabbitMQ: the ``.XQ`` queue's ``x-message-ttl``; logged when the engine
 connects); what else retention drops is decided, and logged, by the core
-(:func:`lexigram_compat.letters.enforce_retention`).
+(:func:`lexigram_compat.dead_letters.enforce_retention`).
 """
 
 from __future__ import annotations

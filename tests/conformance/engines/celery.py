@@ -24,12 +24,33 @@ import redis
 
 from lexigram_compat.adapters.celery import CeleryEngine
 from lexigram_compat.envelope import JobEnvelope
-from lexigram_compat.queue import JobStatus
 
 from ..harness import EngineSpec, deep_merge
 from ..subprocess_harness import SubprocessHarness, python_module_argv
 
 __all__ = ["SPECS", "CeleryHarness"]
+
+SNAPSHOT = """
+local prefix, now, active, known = ARGV[1], tonumber(ARGV[2]), 0, 0
+for i = 3, #ARGV do
+    local index = prefix .. "idx:" .. ARGV[i] .. ":"
+    for _, status in ipairs({"pending", "running", "retrying"}) do
+        active = active + redis.call("zcard", index .. status)
+    end
+    for _, id in ipairs(redis.call("zrange", index .. "scheduled", 0, -1)) do
+        if tonumber(redis.call("hget", prefix .. "job:" .. id, "run_at") or "0") > now then
+            known = known + 1
+        else
+            active = active + 1
+        end
+    end
+    known = known + redis.call("zcard", index .. "cancelled")
+end
+return {active, known}
+"""
+"""One atomic read of the Redis job ledger's indexes (``redis_ledger.lua``'s key
+layout): read status by status, a job moving running -> retrying -> running
+between two reads was seen in none of them (the flake of finding 15)."""
 
 REDIS_DB = 8
 """Redis db of the Celery engine's tests (dbs 8-15 are the Celery engine's)."""
@@ -133,9 +154,7 @@ class CeleryHarness(SubprocessHarness):
         broker beyond those of jobs delayed into the future or cancelled (a raw
         message has no job record until a worker reads it).
 
-        The records are read in one MULTI snapshot, before and after the broker:
-        read status by status, a job moving running -> retrying -> running between
-        two reads was seen in none of them (the flake of finding 15)."""
+        The records are read in one atomic :data:`SNAPSHOT`, before and after the broker."""
         active, known = await self._record_snapshot()
         if active:
             return False
@@ -144,20 +163,13 @@ class CeleryHarness(SubprocessHarness):
         return await self._record_snapshot() == (0, known)
 
     async def _record_snapshot(self) -> tuple[int, int]:
-        """(jobs pending/running/retrying, jobs scheduled ahead or cancelled), atomically."""
-        state = self._engine.state
-        now = time.time()
-        pipe = state.redis.pipeline(transaction=True)
-        for queue in self.app.queue.backend.queues():
-            for status in (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.RETRYING):
-                pipe.zcard(state.index_key(queue, status.value))
-            pipe.zcount(state.index_key(queue, JobStatus.SCHEDULED.value), "-inf", now)
-            pipe.zcount(state.index_key(queue, JobStatus.SCHEDULED.value), f"({now}", "+inf")
-            pipe.zcard(state.index_key(queue, JobStatus.CANCELLED.value))
-        counts = [int(c) for c in await pipe.execute()]
-        active = sum(sum(counts[i : i + 4]) for i in range(0, len(counts), 6))
-        known = sum(sum(counts[i + 4 : i + 6]) for i in range(0, len(counts), 6))
-        return active, known
+        """(jobs pending/running/retrying or scheduled and due, jobs scheduled ahead
+        or cancelled), read atomically from the job ledger's indexes."""
+        ledger = self._engine.ledger
+        reply = await ledger.client.eval(
+            SNAPSHOT, 0, ledger.calls.prefix, repr(time.time()), *self.app.queue.backend.queues()
+        )
+        return int(reply[0]), int(reply[1])
 
     def _broker_messages(self) -> int:
         """Messages ready in the queues, plus (on Redis) those delivered and not acked."""

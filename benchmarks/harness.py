@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 __all__ = [
     "METRICS",
@@ -300,16 +300,44 @@ async def run_benchmark(
     names: list[str], scenario: Scenario, progress: Progress | None = None
 ) -> list[SubjectResult]:
     """Measure every subject ``scenario.repeat`` times, interleaved; results in ``names`` order."""
+    from benchmarks import versions
+
     say = progress or (lambda _line: None)
-    classes = {name: load_subject(name) for name in dict.fromkeys(names)}
+    measures: dict[str, Callable[[Scenario], Awaitable[tuple[str, Values]]]] = {}
+    for name in dict.fromkeys(names):
+        subject, ref = versions.split(name)
+        if ref is None:
+            cls = load_subject(subject)
+            measures[name] = _local(cls, say)
+        else:  # as commit `ref` had it, in a child process (benchmarks/versions.py)
+            measures[name] = _at(versions.tree_of(ref), subject, ref, say)
     if scenario.warmup:
-        for name, cls in classes.items():
+        for name, measure in measures.items():
             say(f"warm-up {name}")
-            await _measure(cls, scenario.warmup_round(), say)
-    results = {name: SubjectResult(name, cls.title) for name, cls in classes.items()}
+            await measure(scenario.warmup_round())
+    results: dict[str, SubjectResult] = {}
     for index in range(scenario.repeat):
-        for name, cls in classes.items():
-            values = await _measure(cls, scenario, say)
-            results[name].repeats.append(values)
+        for name, measure in measures.items():
+            title, values = await measure(scenario)
+            results.setdefault(name, SubjectResult(name, title)).repeats.append(values)
             say(f"repeat {index + 1}/{scenario.repeat} {name}: {_describe(values)}")
-    return list(results.values())
+    return [results[name] for name in measures]
+
+
+def _local(cls: type[Subject], say: Progress) -> Callable[[Scenario], Awaitable[tuple[str, Values]]]:
+    async def measure(scenario: Scenario) -> tuple[str, Values]:
+        return cls.title, await _measure(cls, scenario, say)
+
+    return measure
+
+
+def _at(
+    tree: Any, subject: str, ref: str, say: Progress
+) -> Callable[[Scenario], Awaitable[tuple[str, Values]]]:
+    from benchmarks import versions
+
+    async def measure(scenario: Scenario) -> tuple[str, Values]:
+        title, values = await versions.measure_at(tree, subject, scenario, say)
+        return f"{title} @ {ref}", values
+
+    return measure

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks import versions
 from benchmarks.harness import Scenario, all_subjects, load_subject, run_benchmark
 from benchmarks.results import Machine, render, update_results
 
@@ -37,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         "--subjects",
         type=_names,
         default=["memory", "memory-floor"],
-        help=f"comma-separated subject names (known: {', '.join(all_subjects())}); default: %(default)s",
+        help=f"comma-separated subject names (known: {', '.join(all_subjects())}); NAME@REF measures "
+        "NAME as git commit REF had it, in the same run; default: %(default)s",
     )
     parser.add_argument("--jobs", type=int, default=20_000, help="jobs per throughput phase")
     parser.add_argument("--latency-jobs", type=int, default=500, help="latency probes, run one at a time")
@@ -63,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--baseline {options.baseline!r} must be one of --subjects ({', '.join(names)})")
     try:
         for name in names:
-            load_subject(name)
+            load_subject(versions.split(name)[0])
         scenario = Scenario(
             jobs=options.jobs,
             latency_jobs=options.latency_jobs,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from lexigram_compat.envelope import JobEnvelope, utcnow
 from lexigram_compat.errors import JobNotFoundError, TaskQueueError, TaskValidationError
-from lexigram_compat.letters import enforce_retention
 from lexigram_compat.queue import DeadLetter
 from lexigram_compat.queue_handle import engine_errors
 from lexigram_compat.result import Err, Ok, Result
@@ -17,9 +17,12 @@ from lexigram_compat.result import Err, Ok, Result
 if TYPE_CHECKING:
     from lexigram_compat.app import TasksApp
     from lexigram_compat.backends import Backend
+    from lexigram_compat.config import RetentionConfig
     from lexigram_compat.engine_contract import DeadLetterStore
 
-__all__ = ["DeadLetterQueue"]
+__all__ = ["DeadLetterQueue", "enforce_retention"]
+
+log = logging.getLogger("lexigram_compat.dead_letters")
 
 
 class DeadLetterQueue:
@@ -125,3 +128,31 @@ class DeadLetterQueue:
         """Delete all dead letters, or those that failed before a cutoff (age or time)."""
         cutoff = utcnow() - older_than if isinstance(older_than, timedelta) else older_than
         return await self._store.purge_all(cutoff)
+
+
+async def enforce_retention(store: DeadLetterStore, retention: RetentionConfig) -> int:
+    """Drop, and log, the dead letters ``retention`` no longer keeps
+    (``dead_letter_seconds``, ``dead_letter_max``): the one place that rule lives,
+    whatever the store. Returns how many were dropped."""
+    dropped = 0
+    if retention.dead_letter_seconds is not None:
+        cutoff = utcnow() - timedelta(seconds=retention.dead_letter_seconds)
+        expired = await store.purge_all(cutoff)
+        if expired:
+            log.warning(
+                "dropped %d dead letter(s) older than retention.dead_letter_seconds=%s",
+                expired,
+                retention.dead_letter_seconds,
+            )
+        dropped += expired
+    if retention.dead_letter_max is not None:
+        over = await store.trim(retention.dead_letter_max)
+        if over:
+            log.warning(
+                "dropped %d oldest dead letter(s) over retention.dead_letter_max=%d: %s",
+                len(over),
+                retention.dead_letter_max,
+                ", ".join(over),
+            )
+        dropped += len(over)
+    return dropped

@@ -1,7 +1,7 @@
 """Which engine runs on which backend: names, aliases, valid pairs and ``auto``.
 
-The valid pairs are the keys of :data:`lexigram_compat.engine_registry.ENGINES`, so an
-engine added there is accepted by the configuration without a second list.
+The valid pairs are the keys of :data:`ENGINE_IMPORTS`, so an engine added there is
+accepted by the configuration without a second list.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Literal
 from pydantic_core import PydanticCustomError
 
 from lexigram_compat.config_loading import did_you_mean, invalid_value
-from lexigram_compat.engine_registry import ENGINES as ENGINE_CLASSES
 from lexigram_compat.errors import ConfigurationError, EngineNotFoundError
 
 __all__ = [
@@ -21,6 +20,7 @@ __all__ = [
     "BACKEND_ALIASES",
     "BACKEND_TYPES",
     "ENGINES",
+    "ENGINE_IMPORTS",
     "VALID_ENGINE_PAIRS",
     "BackendType",
     "EngineName",
@@ -41,7 +41,18 @@ AUTO_ENGINES: Mapping[str, str] = {
     "redis": "dramatiq",
     "amqp": "dramatiq",
 }
-VALID_ENGINE_PAIRS: tuple[tuple[str, str], ...] = tuple(ENGINE_CLASSES)
+# (engine, backend type) -> (import string, pip extra that provides its driver)
+ENGINE_IMPORTS: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("native", "memory"): ("lexigram_compat.adapters.memory:MemoryEngine", None),
+    ("native", "postgres"): ("lexigram_compat.adapters.postgres:PostgresEngine", "postgres"),
+    ("dramatiq", "redis"): ("lexigram_compat.adapters.dramatiq:DramatiqEngine", "dramatiq"),
+    ("dramatiq", "amqp"): ("lexigram_compat.adapters.dramatiq:DramatiqRabbitmqEngine", "dramatiq"),
+    ("celery", "redis"): ("lexigram_compat.adapters.celery:CeleryEngine", "celery"),
+    ("celery", "amqp"): ("lexigram_compat.adapters.celery:CeleryEngine", "celery"),
+}
+"""(engine, backend type) → (``module:Class``, pip extra): imported lazily by
+``lexigram_compat.engine_registry``, so a missing driver only matters when chosen."""
+VALID_ENGINE_PAIRS: tuple[tuple[str, str], ...] = tuple(ENGINE_IMPORTS)
 
 _PAIRS_TEXT = ", ".join(f"{engine}+{kind}" for engine, kind in VALID_ENGINE_PAIRS)
 

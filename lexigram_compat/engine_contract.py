@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.ledger import JobRecords
 from lexigram_compat.outcomes import FailureInfo
-from lexigram_compat.queue import DeadLetter
+from lexigram_compat.records import DeadLetter
 
 if TYPE_CHECKING:
     from lexigram_compat.config import BackendConfig, TaskConfig
@@ -144,7 +144,7 @@ class DeadLetterStore(abc.ABC):
     @abc.abstractmethod
     async def trim(self, keep: int) -> builtins.list[str]:
         """Delete all but the newest ``keep``; return the ids deleted (retention:
-        :func:`lexigram_compat.letters.enforce_retention` decides when, and logs)."""
+        :func:`lexigram_compat.dead_letters.enforce_retention` decides when, and logs)."""
 
 
 class WorkerHost(Protocol):

@@ -6,22 +6,13 @@ import difflib
 import importlib
 from typing import TYPE_CHECKING
 
+from lexigram_compat.engine_choice import ENGINE_IMPORTS as ENGINES
 from lexigram_compat.errors import EngineNotFoundError
 
 if TYPE_CHECKING:
     from lexigram_compat.engine_contract import Engine
 
 __all__ = ["ENGINES", "engine_class", "engine_key"]
-
-# (engine, backend type) -> (import string, pip extra that provides its driver)
-ENGINES: dict[tuple[str, str], tuple[str, str | None]] = {
-    ("native", "memory"): ("lexigram_compat.adapters.memory:MemoryEngine", None),
-    ("native", "postgres"): ("lexigram_compat.adapters.postgres:PostgresEngine", "postgres"),
-    ("dramatiq", "redis"): ("lexigram_compat.adapters.dramatiq:DramatiqEngine", "dramatiq"),
-    ("dramatiq", "amqp"): ("lexigram_compat.adapters.dramatiq:DramatiqRabbitmqEngine", "dramatiq"),
-    ("celery", "redis"): ("lexigram_compat.adapters.celery:CeleryEngine", "celery"),
-    ("celery", "amqp"): ("lexigram_compat.adapters.celery:CeleryEngine", "celery"),
-}
 
 
 def engine_key(engine: str, backend_type: str) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from lexigram_compat.queue import JobInfo, JobStatus
+from lexigram_compat.records import JobInfo, JobStatus
 
 if TYPE_CHECKING:
     from lexigram_compat.envelope import JobEnvelope

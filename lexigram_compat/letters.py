@@ -5,29 +5,23 @@ from the JSON record stores keep it as."""
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lexigram_compat.envelope import utcnow
-from lexigram_compat.queue import DeadLetter
+from lexigram_compat.records import DeadLetter
 
 if TYPE_CHECKING:
-    from lexigram_compat.config import RetentionConfig
-    from lexigram_compat.engine_contract import DeadLetterStore
     from lexigram_compat.envelope import JobEnvelope
     from lexigram_compat.outcomes import FailureInfo
 
 __all__ = [
     "UNDECODABLE_TASK",
     "dead_letter_of",
-    "enforce_retention",
     "letter_from_record",
     "letter_to_record",
 ]
-
-log = logging.getLogger("lexigram_compat.dead_letters")
 
 UNDECODABLE_TASK = "<undecodable>"
 """The task name of a dead letter whose bytes were not a job."""
@@ -100,31 +94,3 @@ def letter_from_record(record: Mapping[str, Any]) -> DeadLetter:
         priority=int(record.get("priority", 5)),
         raw=base64.b64decode(raw) if raw is not None else None,
     )
-
-
-async def enforce_retention(store: DeadLetterStore, retention: RetentionConfig) -> int:
-    """Drop, and log, the dead letters ``retention`` no longer keeps
-    (``dead_letter_seconds``, ``dead_letter_max``): the one place that rule lives,
-    whatever the store. Returns how many were dropped."""
-    dropped = 0
-    if retention.dead_letter_seconds is not None:
-        cutoff = utcnow() - timedelta(seconds=retention.dead_letter_seconds)
-        expired = await store.purge_all(cutoff)
-        if expired:
-            log.warning(
-                "dropped %d dead letter(s) older than retention.dead_letter_seconds=%s",
-                expired,
-                retention.dead_letter_seconds,
-            )
-        dropped += expired
-    if retention.dead_letter_max is not None:
-        over = await store.trim(retention.dead_letter_max)
-        if over:
-            log.warning(
-                "dropped %d oldest dead letter(s) over retention.dead_letter_max=%d: %s",
-                len(over),
-                retention.dead_letter_max,
-                ", ".join(over),
-            )
-        dropped += len(over)
-    return dropped

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from lexigram_compat.backends import Backend
     from lexigram_compat.envelope import JobEnvelope
 
 __all__ = ["METRIC_NAMES", "JobEvents"]
@@ -22,6 +21,13 @@ METRIC_NAMES = {
     "retried": "lexigram_tasks_retried_total",
     "dead_lettered": "lexigram_tasks_dead_lettered_total",
 }
+
+
+class _Labelled(Protocol):
+    """What names an engine in a log line (a ``Backend``: ``key`` is ``dramatiq-redis``...)."""
+
+    @property
+    def key(self) -> str: ...
 
 
 def _fields(envelope: JobEnvelope, **more: Any) -> dict[str, Any]:
@@ -64,12 +70,12 @@ class JobEvents:
             extra={"job": fields},
         )
 
-    def enqueued(self, envelope: JobEnvelope, backend: Backend, job_id: str) -> None:
+    def enqueued(self, envelope: JobEnvelope, backend: _Labelled, job_id: str) -> None:
         if self._count("enqueued", envelope, logging.DEBUG):
             self._log("enqueued", logging.DEBUG, envelope, f" engine={backend.key}")
 
     def started(self, envelope: JobEnvelope) -> None:
-        self._emit("started", logging.DEBUG, envelope, "")
+        self._emit("started", logging.INFO, envelope, "")
 
     def succeeded(self, envelope: JobEnvelope, duration: float) -> None:
         if self._count("succeeded", envelope, logging.INFO):

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -36,7 +36,11 @@ from lexigram_compat.retry import RetryPolicy
 from lexigram_compat.tasks import Task, task
 
 if TYPE_CHECKING:
-    from lexigram_compat.app import TasksApp
+    from collections.abc import Awaitable
+
+    from lexigram_compat.config import TaskConfig
+    from lexigram_compat.errors import TaskQueueError
+    from lexigram_compat.result import Result
 
 __all__ = ["Schedule", "Scheduler", "schedule_job_id", "scheduled"]
 
@@ -188,6 +192,20 @@ def scheduled(
     return decorate
 
 
+class SchedulerHost(Protocol):
+    """What a scheduler needs of the app that runs it (``TasksApp`` is one)."""
+
+    @property
+    def registry(self) -> TaskRegistry: ...
+
+    @property
+    def config(self) -> TaskConfig: ...
+
+    def enqueue_fire_time(self, schedule: Schedule, fire: datetime) -> Awaitable[Result[str, TaskQueueError]]:
+        """Enqueue one fire time of ``schedule``."""
+        ...
+
+
 class Scheduler:
     """Enqueues due fire times of every registered schedule.
 
@@ -196,7 +214,7 @@ class Scheduler:
     in ``(last tick, now]``, so tests and operators can drive it with a clock.
     """
 
-    def __init__(self, app: TasksApp, *, start: datetime | None = None) -> None:
+    def __init__(self, app: SchedulerHost, *, start: datetime | None = None) -> None:
         self.app = app
         begin = _as_utc(start or datetime.now(UTC))
         self._last: dict[str, datetime] = {s.name: begin for s in app.registry.schedules()}

@@ -15,7 +15,7 @@ import functools
 import inspect
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from lexigram_compat.calls import TaskCall
 from lexigram_compat.registry import TaskRegistry, default_registry
@@ -24,7 +24,6 @@ from lexigram_compat.serialization import TaskSignature
 
 if TYPE_CHECKING:
     from lexigram_compat.errors import TaskQueueError
-    from lexigram_compat.queue import TaskQueueProtocol
     from lexigram_compat.result import Result
 
 P = ParamSpec("P")
@@ -150,7 +149,7 @@ class Task(Generic[P, R]):
         return run_inline(self, args, kwargs)  # type: ignore[no-any-return]
 
     async def apply_async(
-        self, queue: TaskQueueProtocol, *args: P.args, **kwargs: P.kwargs
+        self, queue: Enqueuer, *args: P.args, **kwargs: P.kwargs
     ) -> Result[str, TaskQueueError]:
         """Enqueue on ``queue`` (Lexigram's spelling); returns the enqueue Result."""
         return await queue.enqueue(self(*args, **kwargs))
@@ -161,6 +160,12 @@ class Task(Generic[P, R]):
     def __get__(self, instance: object, owner: type | None = None) -> Task[P, R]:
         # Tasks declared in a class body stay tasks, not bound methods.
         return self
+
+
+class Enqueuer(Protocol):
+    """What ``apply_async`` enqueues through (any ``TaskQueueProtocol``)."""
+
+    async def enqueue(self, call: TaskCall) -> Result[str, TaskQueueError]: ...
 
 
 @overload

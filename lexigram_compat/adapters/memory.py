@@ -34,7 +34,7 @@ from lexigram_compat.engine_contract import (
 )
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope, utcnow
 from lexigram_compat.ledger import FIRE_GUARD_SECONDS
-from lexigram_compat.queue import DeadLetter, JobInfo, JobStatus
+from lexigram_compat.records import DeadLetter, JobInfo, JobStatus
 
 if TYPE_CHECKING:
     from lexigram_compat.config import BackendConfig, TaskConfig

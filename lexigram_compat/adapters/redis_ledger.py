@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.ledger import FIRE_GUARD_SECONDS, AttemptRecords, Delivery, JobRecords, StartVerdict
-from lexigram_compat.queue import JobInfo, JobStatus
+from lexigram_compat.records import JobInfo, JobStatus
 
 if TYPE_CHECKING:
     import redis

@@ -20,10 +20,10 @@ from lexigram_compat.worker.settle import Settlement
 
 if TYPE_CHECKING:
     from lexigram_compat.outcomes import FailureInfo
-    from lexigram_compat.queue import DeadLetter
+    from lexigram_compat.records import DeadLetter
     from lexigram_compat.worker.settle import Settler
 
-__all__ = ["JobFailed", "SourceWorker", "WorkerOptions"]
+__all__ = ["JobFailed", "SourceSettlement", "SourceWorker", "WorkerOptions"]
 
 log = logging.getLogger("lexigram_compat.worker")
 
@@ -184,7 +184,7 @@ class SourceWorker:
 
     async def _handle(self, job: ClaimedJob) -> None:
         envelope = job.envelope or JobEnvelope(job.job_id, UNDECODABLE_TASK, job.queue, attempts=1)
-        target = _SourceSettlement(self.source, job)
+        target = SourceSettlement(self.source, job)
         try:
             if job.envelope is None:
                 outcome: Outcome = await self.settler.settle(
@@ -259,8 +259,9 @@ class SourceWorker:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-class _SourceSettlement(Settlement):
-    """The native worker's translation: the job source's guarded outcome writes."""
+class SourceSettlement(Settlement):
+    """The native worker's translation: the job source's guarded outcome writes
+    (also what an engine's upkeep settles a lost attempt through)."""
 
     def __init__(self, source: JobSource, job: ClaimedJob) -> None:
         self.source = source

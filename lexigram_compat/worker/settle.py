@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from lexigram_compat.ledger import StartVerdict
     from lexigram_compat.observability import JobEvents
     from lexigram_compat.outcomes import FailureInfo
-    from lexigram_compat.queue import DeadLetter
+    from lexigram_compat.records import DeadLetter
     from lexigram_compat.retry import RetryPolicy
 
 __all__ = ["RECORD_TRIES", "Settlement", "Settler", "lost_attempt"]

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from lexigram_compat import Container, TaskConfig, TaskRegistry, TasksApp
-from lexigram_compat.engine_registry import engine_class
 from lexigram_compat.engine_contract import Capabilities
+from lexigram_compat.engine_registry import engine_class
 
 from .jobs import Greeting, registry
 from .recorder import Recorder

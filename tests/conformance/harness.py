@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lexigram_compat import JobInfo, JobStatus, TaskConfig, TaskQueueError, TaskRegistry, TasksApp
-from lexigram_compat.engine_contract import Capabilities
 from lexigram_compat.adapters.memory import MemoryEngine
+from lexigram_compat.engine_contract import Capabilities
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.result import Result
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+import os
+import signal
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -219,6 +221,13 @@ async def _slow(event: str, key: str, durations: list[float], recorder: Recorder
 async def slow(key: str, durations: list[float], recorder: Recorder = inject()) -> int:
     """Sleeps ``durations[n-1]`` seconds on its n-th run (the last value repeats)."""
     return await _slow("slow", key, durations, recorder)
+
+
+@task(name="conformance.kills_worker", registry=registry)
+async def kills_worker(key: str, recorder: Recorder = inject()) -> None:
+    """SIGKILLs the process running it, every time: a job that kills its worker."""
+    recorder.record("kills_worker", key=key, run=recorder.runs("kills_worker", key) + 1)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 @task(

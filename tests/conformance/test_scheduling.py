@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from lexigram_compat import JobStatus
 from lexigram_compat.scheduling import schedule_job_id
 
@@ -76,3 +78,20 @@ async def test_a_second_scheduler_after_the_jobs_ran_does_not_run_them_again(eng
 
     assert again == [schedule_job_id(jobs.SCHEDULE_NAME, fire) for fire in fires]
     assert len(engine.recorder.entries("every_five_minutes")) == 3
+
+
+@pytest.mark.tasks_config({"retention": {"completed_seconds": 0}})
+async def test_a_fire_time_yields_one_job_even_after_its_record_expired(engine: EngineHarness) -> None:
+    start, fires = window(3)
+    ids = await engine.app.make_scheduler(start=start).tick(start + timedelta(minutes=16))
+    await engine.drain()
+    assert len(engine.recorder.entries("every_five_minutes")) == 3
+    for job_id in ids:  # finished jobs are not kept: the guard must live apart from them
+        assert await engine.app.queue.get_job(job_id) is None
+
+    again = await engine.app.make_scheduler(start=start).tick(start + timedelta(minutes=16))
+    await engine.drain()
+
+    assert again == [schedule_job_id(jobs.SCHEDULE_NAME, fire) for fire in fires]
+    assert len(engine.recorder.entries("every_five_minutes")) == 3, "a fire time ran twice"
+    assert await engine.app.queue.count() == 0

@@ -16,7 +16,7 @@ from tests.conformance.harness import ok
 from tests.conformance.recorder import Recorder
 
 from .conftest import MakeApp, MakeWorker
-from .test_job_source import source_of
+from .test_job_source import dead_letter, source_of
 from .workers import wait_until
 
 
@@ -46,8 +46,8 @@ async def test_nul_characters_in_error_text_are_stored_escaped(make_app: MakeApp
     bad = FailureInfo("Bad\x00Type", "message \x00 with NUL", "Traceback \x00 ...")
 
     accepted = await asyncio.gather(
-        source.dead_letter(a, bad),
-        source.dead_letter(b, FailureInfo("RuntimeError", "fine")),
+        dead_letter(source, a, bad),
+        dead_letter(source, b, FailureInfo("RuntimeError", "fine")),
         source.retry(c, utcnow(), bad),
         source.complete(d, 1),
     )

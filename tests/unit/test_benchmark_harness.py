@@ -107,3 +107,19 @@ def test_percentile_interpolates() -> None:
     assert percentile(samples, 50) == pytest.approx(50.5)
     assert percentile(samples, 99) == pytest.approx(99.01)
     assert percentile([3.0], 99) == 3.0
+
+
+async def test_a_subject_at_a_commit_runs_that_commits_code_in_the_same_run() -> None:
+    from benchmarks import versions
+
+    scenario = Scenario(jobs=30, latency_jobs=5, batch=4, repeat=1, warmup=False)
+
+    results = await run_benchmark(["memory", "memory@HEAD"], scenario)
+
+    assert [r.title for r in results] == [FACADE, f"{FACADE} @ HEAD"]
+    assert all((results[1].repeats[0][m.key] or 0) > 0 for m in METRICS), results[1].repeats
+    tree = versions.tree_of("HEAD")  # made by the run above
+    assert tree.parent == versions.VERSIONS
+    assert (tree / "lexigram_compat" / "app.py").is_file()
+    with pytest.raises(KeyError, match="not a commit"):
+        versions.tree_of("no-such-ref-anywhere")

@@ -23,7 +23,7 @@ from lexigram_compat.adapters.postgres.migrate import check_schema
 from lexigram_compat.adapters.postgres.source import PostgresJobSource
 from lexigram_compat.adapters.postgres.sql import DEFAULT_SCHEMA, Queries, validate_schema
 from lexigram_compat.config_loading import redact_url
-from lexigram_compat.engine_contract import Capabilities, DeadLetterStore, Engine, JobSource
+from lexigram_compat.engine_contract import Capabilities, DeadLetterStore, Engine, EngineContext, JobSource
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope, utcnow
 from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskValidationError
 from lexigram_compat.queue import JobInfo, JobStatus
@@ -39,8 +39,6 @@ SCHEMA_SETTING = "postgres_schema"
 """``tasks.extra.postgres_schema``: the schema holding the job tables (default ``lexigram``)."""
 POOL_SIZE = 4
 WORKER_SETTINGS = {"synchronous_commit": "off"}
-FIRE_PREFIX = "schedule:"
-"""``TasksApp.enqueue_fire_time``'s unique keys: stored as (schedule, fire time) guards."""
 
 _STATES = {
     "pending": JobStatus.PENDING,
@@ -72,8 +70,6 @@ def _check_extra(extra: dict[str, Any]) -> None:
 
 
 def _row(envelope: JobEnvelope) -> tuple[Any, ...]:
-    key = envelope.unique_key
-    fire = key if key is not None and key.startswith(FIRE_PREFIX) else None
     return (
         envelope.job_id,
         envelope.queue,
@@ -81,11 +77,31 @@ def _row(envelope: JobEnvelope) -> tuple[Any, ...]:
         envelope.priority,
         envelope.run_at,
         envelope.max_attempts,
-        None if fire else key,
+        envelope.unique_key,
         envelope.to_bytes(),
         envelope.enqueued_at,
-        fire,
+        envelope.fire_key,
     )
+
+
+def _ids(
+    envelopes: Sequence[JobEnvelope], rows: Sequence[tuple[Any, ...]], single: bool | None
+) -> tuple[list[str], list[int]]:
+    """The job id per envelope from an insert's rows (see ``_statement``), and the
+    indexes whose id must still be looked up (a key taken by another transaction)."""
+    if single is None:
+        return [e.job_id for e in envelopes], []
+    if single:
+        return ([rows[0][0]], []) if rows else ([envelopes[0].job_id], [0])
+    return [row[0] for row in rows], [index for index, row in enumerate(rows) if row[2]]
+
+
+def _lookup(envelope: JobEnvelope) -> list[Any]:
+    return [envelope.unique_key, envelope.job_id, envelope.unique_key]
+
+
+def _found(row: tuple[Any, ...] | None, envelope: JobEnvelope) -> str:
+    return str(row[0]) if row else envelope.job_id
 
 
 class PostgresEngine(Engine):
@@ -125,6 +141,7 @@ class PostgresEngine(Engine):
         self._listener: Listener | None = None
         self.dead_letters = PostgresDeadLetters(self)
         self._source: PostgresJobSource | None = None
+        self.context: EngineContext | None = None
 
     def _new_pool(self, settings: dict[str, str] | None = None) -> ConnectionPool:
         return ConnectionPool(self._dsn, POOL_SIZE, on_open=self._on_open, settings=settings)
@@ -148,6 +165,10 @@ class PostgresEngine(Engine):
     def dsn(self) -> str:
         """The connection string (a secret: never log it; :meth:`describe` is redacted)."""
         return self._dsn
+
+    def attach(self, context: EngineContext) -> None:
+        # Upkeep settles the attempts of lost workers through the app's settle step.
+        self.context = context
 
     def describe(self) -> str:
         return f"postgres engine ({redact_url(self._dsn)}, schema {self.schema!r})"
@@ -212,7 +233,7 @@ class PostgresEngine(Engine):
         """The statement, its parameters, and how to read its rows: True, one
         job (its id, if inserted); False, an id per job; None, the jobs' own ids."""
         q = self.queries
-        if len(envelopes) > 1 and all(e.unique_key is None for e in envelopes):
+        if len(envelopes) > 1 and all(e.unique_key is None and e.fire_key is None for e in envelopes):
             # The payloads are JSON objects: joined, they are a JSON array.
             payloads = b",".join([e.to_bytes() for e in envelopes]).decode()
             return q["insert_plain_jobs"], {"jobs": f"[{payloads}]", "channel": q.channel}, None
@@ -242,52 +263,20 @@ class PostgresEngine(Engine):
         self, conn: psycopg.AsyncConnection[Any], envelopes: Sequence[JobEnvelope]
     ) -> list[str]:
         query, params, single = self._statement(envelopes)
-        cursor = await conn.execute(query, params, prepare=True)
-        rows = await cursor.fetchall()
-        if single is None:
-            return [e.job_id for e in envelopes]
-        if not single:
-            ids = [row[0] for row in rows]
-            for index, row in enumerate(rows):
-                if row[2]:
-                    e = envelopes[index]
-                    cursor = await conn.execute(
-                        self.queries["existing_job_id"], [e.unique_key, e.job_id, e.unique_key]
-                    )
-                    found = await cursor.fetchone()
-                    ids[index] = found[0] if found else e.job_id
-            return ids
-        if rows:
-            return [rows[0][0]]
-        envelope = envelopes[0]
-        found = await conn.execute(
-            self.queries["existing_job_id"], [envelope.unique_key, envelope.job_id, envelope.unique_key]
-        )
-        row = await found.fetchone()
-        return [row[0] if row else envelope.job_id]
+        rows = await (await conn.execute(query, params, prepare=True)).fetchall()
+        ids, unresolved = _ids(envelopes, rows, single)
+        for index in unresolved:
+            cursor = await conn.execute(self.queries["existing_job_id"], _lookup(envelopes[index]))
+            ids[index] = _found(await cursor.fetchone(), envelopes[index])
+        return ids
 
     def _insert_sync(self, conn: psycopg.Connection[Any], envelopes: Sequence[JobEnvelope]) -> list[str]:
         query, params, single = self._statement(envelopes)
-        rows = conn.execute(query, params).fetchall()
-        if single is None:
-            return [e.job_id for e in envelopes]
-        if not single:
-            ids = [row[0] for row in rows]
-            for index, row in enumerate(rows):
-                if row[2]:
-                    e = envelopes[index]
-                    again = conn.execute(
-                        self.queries["existing_job_id"], [e.unique_key, e.job_id, e.unique_key]
-                    ).fetchone()
-                    ids[index] = again[0] if again else e.job_id
-            return ids
-        if rows:
-            return [rows[0][0]]
-        envelope = envelopes[0]
-        row = conn.execute(
-            self.queries["existing_job_id"], [envelope.unique_key, envelope.job_id, envelope.unique_key]
-        ).fetchone()
-        return [row[0] if row else envelope.job_id]
+        ids, unresolved = _ids(envelopes, conn.execute(query, params).fetchall(), single)
+        for index in unresolved:
+            row = conn.execute(self.queries["existing_job_id"], _lookup(envelopes[index])).fetchone()
+            ids[index] = _found(row, envelopes[index])
+        return ids
 
     async def push_raw(self, queue: str, payload: bytes, job_id: str) -> None:
         """Store bytes as a broker would receive them, unchecked (tests of bad input)."""
@@ -299,22 +288,9 @@ class PostgresEngine(Engine):
         priority = envelope.priority if envelope else 0
         max_attempts = envelope.max_attempts if envelope else 1
         q = self.queries
+        row = [job_id, queue, task, priority, None, max_attempts, None, payload, utcnow(), q.channel]
         async with self.pool.connection("enqueue") as conn:
-            await conn.execute(
-                q["insert_job"],
-                [
-                    job_id,
-                    queue,
-                    task,
-                    priority,
-                    None,
-                    max_attempts,
-                    None,
-                    payload,
-                    utcnow(),
-                    self.queries.channel,
-                ],
-            )
+            await conn.execute(q["insert_job"], row)
 
     # -- inspection --------------------------------------------------------------
     async def get_job(self, job_id: str) -> JobInfo | None:

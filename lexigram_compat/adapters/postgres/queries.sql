@@ -160,28 +160,30 @@ SET heartbeat_at = now()
 FROM unnest(%s::text[], %s::bigint[]) AS u(id, token)
 WHERE j.id = u.id AND j.token = u.token AND j.state IN ('running', 'reserved');
 
--- name: rescue
--- Jobs whose worker stopped heartbeating for a lease: another attempt, or a
--- dead letter when none is left. The token moves on, so the lost worker's
--- late outcome is rejected. A reserved job never started: it goes back to
--- pending as it was, no attempt counted.
+-- name: rescue_reserved
+-- Prefetched jobs whose worker stopped heartbeating for a lease never started:
+-- back to pending as they were, no attempt counted. The token moves on, so
+-- the lost worker can no longer start them.
 UPDATE {schema}.jobs AS j
-SET state = CASE WHEN j.state = 'reserved' THEN 'pending'
-                 WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'retrying' END,
-    token = (random() * 9.2e18)::bigint, worker = NULL, heartbeat_at = NULL,
-    run_at = CASE WHEN j.state = 'reserved' THEN j.run_at ELSE now() END,
-    last_error = CASE WHEN j.state = 'reserved' THEN j.last_error
-                      ELSE %(error_type)s || ': ' || %(message)s END,
-    finished_at = CASE WHEN j.state = 'running' AND j.attempts >= j.max_attempts THEN now() END,
-    error_type = CASE WHEN j.state = 'running' AND j.attempts >= j.max_attempts THEN %(error_type)s END,
-    error_message = CASE WHEN j.state = 'running' AND j.attempts >= j.max_attempts THEN %(message)s END
+SET state = 'pending', token = (random() * 9.2e18)::bigint, worker = NULL, heartbeat_at = NULL
 WHERE j.id IN (
     SELECT id FROM {schema}.jobs
-    WHERE state IN ('running', 'reserved') AND heartbeat_at < now() - make_interval(secs => %(lease)s)
+    WHERE state = 'reserved' AND heartbeat_at < now() - make_interval(secs => %(lease)s)
     LIMIT 1000
     FOR UPDATE SKIP LOCKED
 )
-RETURNING j.id, j.state, j.queue, pg_notify(%(channel)s, j.queue);
+RETURNING j.id, pg_notify(%(channel)s, j.queue);
+
+-- name: lost_jobs
+-- Running jobs whose worker stopped heartbeating for a lease: the settle step
+-- decides each (another attempt after the policy's delay, or a dead letter)
+-- and writes it with retry/dead_letter under the token read here. Those leave
+-- 'running', so a second upkeep's write, or the lost worker's late outcome,
+-- is refused.
+SELECT id, queue, token, attempts, payload, max_attempts FROM {schema}.jobs
+WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => %s)
+LIMIT 1000
+FOR UPDATE SKIP LOCKED;
 
 -- name: sweep_finished
 DELETE FROM {schema}.jobs
@@ -254,12 +256,8 @@ DELETE FROM {schema}.jobs WHERE state = 'failed' AND (%(cutoff)s::timestamptz IS
 -- name: dead_count
 SELECT count(*) FROM {schema}.jobs WHERE state = 'failed';
 
--- name: dead_expire
-DELETE FROM {schema}.jobs
-WHERE state = 'failed' AND finished_at < now() - make_interval(secs => %s)
-RETURNING id;
-
 -- name: dead_over_max
+-- All but the newest %s dead letters (retention.dead_letter_max; dead_letters.enforce_retention decides).
 DELETE FROM {schema}.jobs
 WHERE id IN (
     SELECT id FROM {schema}.jobs WHERE state = 'failed'

@@ -1,13 +1,16 @@
 """The consumer side: batched claims, batched guarded outcomes, heartbeats,
 rescue of jobs whose worker died, and retention sweeps.
 
-Every outcome carries the attempt token its claim returned; a row whose token
-moved on (rescued and claimed again) rejects it, so a slow old worker cannot
-overwrite a newer attempt.
+Every outcome carries the attempt token its claim returned and is written only
+while the row is still that attempt's (``running`` under that token), so a slow
+old worker cannot overwrite a newer attempt or a rescue. A running job whose
+worker was lost is settled by the app's settle step (the one poison-pill rule),
+written through the same guarded outcomes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -21,25 +24,27 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from lexigram_compat.adapters.postgres.batching import Batcher
+from lexigram_compat.dead_letters import enforce_retention
 from lexigram_compat.engine_contract import ClaimedJob, FailureInfo, JobSource, WorkState
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope
-from lexigram_compat.errors import WorkerLostError
+from lexigram_compat.ledger import FIRE_GUARD_SECONDS
+from lexigram_compat.letters import UNDECODABLE_TASK
+from lexigram_compat.outcomes import undecodable
 from lexigram_compat.serialization import dumps, loads
+from lexigram_compat.worker.runtime import SourceSettlement
 
 if TYPE_CHECKING:
     from lexigram_compat.adapters.postgres.engine import PostgresEngine
+    from lexigram_compat.queue import DeadLetter
 
 __all__ = ["PostgresJobSource"]
 
 log = logging.getLogger("lexigram_compat.postgres")
 
-LOST_WORKER = f"{WorkerLostError.__module__}.{WorkerLostError.__qualname__}"
 SWEEP_BATCH = 5000
 """Finished jobs one sweep statement deletes (``LIMIT`` in queries.sql)."""
 SWEEP_BUDGET = 2.0
 """Seconds one upkeep pass may spend deleting finished jobs, batch after batch."""
-FIRE_GUARD_SECONDS = 7 * 24 * 3600.0
-"""(schedule, fire time) guards are kept a week: far longer than any scheduler's clock skew."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,7 +192,8 @@ class PostgresJobSource(JobSource):
     async def retry(self, job: ClaimedJob, run_at: datetime, failure: FailureInfo) -> bool:
         return await self._batchers["retry"].submit(_Outcome(job, (run_at, _text(failure.summary()))))
 
-    async def dead_letter(self, job: ClaimedJob, failure: FailureInfo) -> bool:
+    async def dead_letter(self, job: ClaimedJob, letter: DeadLetter, failure: FailureInfo) -> bool:
+        # The row keeps the payload: the letter is read back from it (dead_letters.py).
         values = tuple(
             _text(v) for v in (failure.summary(), failure.error_type, failure.message, failure.traceback)
         )
@@ -219,22 +225,12 @@ class PostgresJobSource(JobSource):
         self._last_maintenance = time.monotonic()
         q = self.engine.queries
         async with self.engine.worker_pool.connection("maintenance") as conn:
-            cursor = await conn.execute(
-                q["rescue"],
-                {
-                    "lease": self.lease,
-                    "error_type": LOST_WORKER,
-                    "message": f"the worker stopped heartbeating for lease_seconds={self.lease:g}",
-                    "channel": q.channel,
-                },
-            )
-            for job_id, state, queue, _ in await cursor.fetchall():
-                log.warning(
-                    "job %s (queue %s): its worker stopped heartbeating; %s",
-                    job_id,
-                    queue,
-                    "dead-lettered, no attempt left" if state == "failed" else "queued for another attempt",
-                )
+            params = {"lease": self.lease, "channel": q.channel}
+            await conn.execute(q["rescue_reserved"], params)
+            lost = await (await conn.execute(q["lost_jobs"], [self.lease])).fetchall()
+        if lost:
+            await self._settle_lost(lost)
+        async with self.engine.worker_pool.connection("maintenance") as conn:
             # Repeat while batches come back full, within a budget (a quarter
             # lease at most: upkeep can run from the heartbeat).
             budget_end = time.monotonic() + min(SWEEP_BUDGET, self.lease / 4)
@@ -243,7 +239,31 @@ class PostgresJobSource(JobSource):
             ).rowcount >= SWEEP_BATCH and time.monotonic() < budget_end:
                 pass
             await conn.execute(q["sweep_fires"], [max(FIRE_GUARD_SECONDS, self.keep_completed)])
-        await self.engine.dead_letters.enforce_retention()
+        await enforce_retention(self.engine.dead_letters, self.engine.config.retention)
+
+    async def _settle_lost(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Hand attempts whose worker stopped heartbeating to the settle step: its
+        poison-pill rule decides, the guarded outcome writes record (in one batch)."""
+        context = self.engine.context
+        if context is None:
+            raise RuntimeError("the postgres engine was never attached to an app")
+        settler = context.host.settler()
+
+        async def settle(row: tuple[Any, ...]) -> None:
+            job = self._claimed(row)
+            target = SourceSettlement(self, job)
+            if job.envelope is None:
+                envelope = JobEnvelope(job.job_id, UNDECODABLE_TASK, job.queue, attempts=max(1, row[3]))
+                outcome = undecodable(job.problem or "unknown format")
+                await settler.settle(envelope, outcome, target, raw=job.raw)
+                return
+            envelope = dataclasses.replace(job.envelope, max_attempts=row[5])
+            await settler.settle(envelope, settler.lost(envelope), target)
+
+        results = await asyncio.gather(*(settle(row) for row in rows), return_exceptions=True)
+        for row, result in zip(rows, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("settling lost job %s failed: %r (the next upkeep tries again)", row[0], result)
 
     async def work_state(self, queues: Sequence[str]) -> WorkState:
         async with self.engine.worker_pool.connection("work state") as conn:

@@ -1,0 +1,280 @@
+"""The Redis job ledger (``adapters/redis_ledger.py`` and its Lua script), operation
+by operation, against the real Redis: what Dramatiq and Celery both rely on."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import pytest
+import redis.asyncio
+
+from lexigram_compat.adapters.redis_ledger import RedisAck, RedisLedger, RedisLedgerCalls, RedisPush
+from lexigram_compat.envelope import JobEnvelope
+from lexigram_compat.ledger import Delivery, fire_key
+from lexigram_compat.outcomes import FailureInfo
+from lexigram_compat.queue import JobStatus
+from tests.services import Service
+
+T = TypeVar("T")
+FAILURE = FailureInfo("builtins.RuntimeError", "boom")
+
+
+@pytest.fixture
+async def client(redis_service: Service) -> AsyncIterator[redis.asyncio.Redis]:
+    connection = redis.asyncio.Redis.from_url(redis_service.url)
+    try:
+        yield connection
+    finally:
+        await connection.aclose()
+
+
+@pytest.fixture
+async def prefix(client: redis.asyncio.Redis) -> AsyncIterator[str]:
+    chosen = f"test-ledger-{uuid.uuid4().hex[:12]}:"
+    yield chosen
+    keys = [key async for key in client.scan_iter(match=f"{chosen}*")]
+    if keys:
+        await client.delete(*keys)
+
+
+def ledger_of(client: redis.asyncio.Redis, prefix: str, **calls: float) -> RedisLedger:
+    return RedisLedger(client, RedisLedgerCalls(prefix, **calls))
+
+
+def job(job_id: str | None = None, **fields: object) -> JobEnvelope:
+    values: dict[str, object] = {"max_attempts": 3, **fields}
+    return JobEnvelope(job_id or uuid.uuid4().hex, "tests.task", "q", **values)  # type: ignore[arg-type]
+
+
+async def test_create_records_a_job_once_and_reports_the_holder(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    ledger = ledger_of(client, prefix)
+    first = job("a")
+    assert await ledger.create([first]) == [("a", True)]
+    assert await ledger.create([first]) == [("a", False)], "the same id is not created twice"
+    info = await ledger.get_job("a")
+    assert info is not None
+    assert (info.status, info.attempts, info.max_attempts, info.task_name) == (
+        JobStatus.PENDING, 0, 3, "tests.task",
+    )  # fmt: skip
+    later = job("b", run_at=datetime.now(UTC) + timedelta(hours=1))
+    await ledger.create([later])
+    assert (await ledger.get_job("b")).status is JobStatus.SCHEDULED  # type: ignore[union-attr]
+
+
+async def test_an_idempotency_key_belongs_to_the_live_job_only(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    ledger = ledger_of(client, prefix, ttl=0)
+    assert await ledger.create([job("a", unique_key="k")]) == [("a", True)]
+    assert await ledger.create([job("b", unique_key="k")]) == [("a", False)]
+    assert (await ledger.start(Delivery("a"), job("a"))).run
+    assert await ledger.complete(Delivery("a"), None)
+    # Finished with no retention: the record and its key are gone.
+    assert await ledger.get_job("a") is None
+    assert await ledger.create([job("c", unique_key="k")]) == [("c", True)]
+
+
+async def test_a_fire_key_yields_one_job_even_after_the_record_expired(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    ledger = ledger_of(client, prefix, ttl=0, fire_hold=60)
+    key = fire_key("nightly", datetime(2031, 1, 1, tzinfo=UTC))
+    assert await ledger.create([job("a", fire_key=key)]) == [("a", True)]
+    assert (await ledger.start(Delivery("a"), job("a"))).run
+    assert await ledger.complete(Delivery("a"), None)
+    assert await ledger.get_job("a") is None
+    assert await ledger.create([job("a", fire_key=key)]) == [("a", False)]
+    assert await ledger.create([job("other", fire_key=key)]) == [("a", False)]
+    ttl_ms = await client.pttl(f"{prefix}fire:{key}")
+    assert 50_000 < ttl_ms <= 60_000, "the fire guard lives fire_hold seconds, apart from the record"
+
+
+async def test_create_pushes_the_message_only_for_a_new_job(client: redis.asyncio.Redis, prefix: str) -> None:
+    ledger = ledger_of(client, prefix)
+    push = RedisPush(f"{prefix}list", "m1", hash_key=f"{prefix}msgs", hash_field="a", payload="body")
+    assert await ledger.create([job("a")], publish=[push]) == [("a", True)]
+    assert await ledger.create([job("a")], publish=[push]) == [("a", False)]
+    assert await client.lrange(f"{prefix}list", 0, -1) == [b"m1"]
+    assert await client.hget(f"{prefix}msgs", "a") == b"body"
+    many = await ledger.create([job("b"), job("c")], publish=[None, push])
+    assert many == [("b", True), ("c", True)]
+    assert await client.llen(f"{prefix}list") == 2
+
+
+async def test_start_counts_attempts_and_reports_a_lost_one(client: redis.asyncio.Redis, prefix: str) -> None:
+    ledger = ledger_of(client, prefix)
+    await ledger.create([job("a")])
+    verdict = await ledger.start(Delivery("a"), job("a"))
+    assert (verdict.run, verdict.attempt, verdict.max_attempts, verdict.lost) == (True, 1, 3, False)
+    # Delivered again while the record says running: its worker died.
+    again = await ledger.start(Delivery("a"), job("a"))
+    assert (again.run, again.lost, again.attempt, again.status) == (False, True, 1, JobStatus.RUNNING)
+    assert (await ledger.get_job("a")).status is JobStatus.RUNNING  # type: ignore[union-attr]
+    assert await ledger.retry(Delivery("a"), datetime.now(UTC), FAILURE)
+    # A message counting more attempts than the record (foreign retries) wins.
+    counted = await ledger.start(Delivery("a"), job("a", attempts=4))
+    assert (counted.run, counted.attempt) == (True, 5)
+
+
+async def test_start_creates_the_record_of_a_job_sent_by_foreign_code(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    ledger = ledger_of(client, prefix)
+    verdict = await ledger.start(Delivery("x"), job("x", max_attempts=2))
+    assert (verdict.run, verdict.attempt, verdict.max_attempts) == (True, 1, 2)
+    info = await ledger.get_job("x")
+    assert info is not None
+    assert (info.status, info.task_name, info.queue) == (
+        JobStatus.RUNNING,
+        "tests.task",
+        "q",
+    )
+
+
+async def test_start_refuses_a_finished_job(client: redis.asyncio.Redis, prefix: str) -> None:
+    ledger = ledger_of(client, prefix)
+    await ledger.create([job("a")])
+    await ledger.start(Delivery("a"), job("a"))
+    assert await ledger.complete(Delivery("a"), {"n": 1})
+    verdict = await ledger.start(Delivery("a"), job("a"))
+    assert (verdict.run, verdict.lost, verdict.status, verdict.attempt) == (
+        False,
+        False,
+        JobStatus.COMPLETED,
+        1,
+    )
+    assert not await ledger.complete(Delivery("a"), 2), "a finished job's outcome is not written twice"
+    assert (await ledger.get_job("a")).result == {"n": 1}  # type: ignore[union-attr]
+
+
+async def test_complete_acknowledges_a_delivery_in_the_same_step(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    ledger = ledger_of(client, prefix)
+    await ledger.create([job("a")])
+    await ledger.start(Delivery("a"), job("a"))
+    await client.sadd(f"{prefix}acks", "rid")
+    await client.hset(f"{prefix}msgs", "rid", "body")
+    ack = RedisAck(f"{prefix}acks", "rid", f"{prefix}msgs")
+    assert await ledger.run(ledger.calls.complete("a", 7, ack=ack))
+    assert await client.smembers(f"{prefix}acks") == set()
+    assert await client.hget(f"{prefix}msgs", "rid") is None
+    info = await ledger.get_job("a")
+    assert info is not None
+    assert (info.status, info.result) == (JobStatus.COMPLETED, 7)
+    assert info.finished_at is not None
+
+
+async def test_retry_fail_and_release_move_only_a_running_job(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    ledger = ledger_of(client, prefix)
+    await ledger.create([job("a"), job("b"), job("c")])
+    assert not await ledger.retry(Delivery("a"), datetime.now(UTC), FAILURE), "not running yet"
+    assert not await ledger.release(Delivery("a"))
+    for job_id in "abc":
+        await ledger.start(Delivery(job_id), job(job_id))
+    run_at = datetime.now(UTC) + timedelta(minutes=5)
+    assert await ledger.retry(Delivery("a"), run_at, FAILURE)
+    retrying = await ledger.get_job("a")
+    assert retrying is not None
+    assert (retrying.status, retrying.last_error) == (JobStatus.RETRYING, "builtins.RuntimeError: boom")
+    assert abs(retrying.run_at.timestamp() - run_at.timestamp()) < 1e-3  # type: ignore[union-attr]
+    assert await ledger.dead_letter(Delivery("b"), FAILURE)
+    failed = await ledger.get_job("b")
+    assert failed is not None
+    assert (failed.status, failed.last_error) == (JobStatus.FAILED, FAILURE.summary())
+    assert not await ledger.dead_letter(Delivery("b"), FAILURE), "already finished"
+    assert await ledger.release(Delivery("c"))
+    released = await ledger.get_job("c")
+    assert released is not None
+    assert (released.status, released.attempts) == (JobStatus.PENDING, 0)
+    assert await ledger.count("q", JobStatus.RETRYING) == 1
+    assert await ledger.count("q", JobStatus.FAILED) == 1
+    assert await ledger.count("q", None) == 2  # retrying a, pending c
+
+
+async def test_a_cancelled_job_is_never_started_even_after_its_record_expired(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    ledger = ledger_of(client, prefix, ttl=0, gone_hold=60)
+    await ledger.create([job("a", unique_key="k")])
+    assert await ledger.cancel("a")
+    assert await ledger.get_job("a") is None, "no retention: the record went at once"
+    verdict = await ledger.start(Delivery("a"), job("a"))
+    assert (verdict.run, verdict.status) == (False, JobStatus.CANCELLED)
+    assert await ledger.create([job("b", unique_key="k")]) == [("b", True)], "its key is free again"
+    await ledger.start(Delivery("b"), job("b"))
+    assert not await ledger.cancel("b"), "a started job cannot be cancelled"
+    assert not await ledger.cancel("unknown")
+
+
+async def test_forget_undoes_a_create_and_refuses_a_late_message(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    ledger = ledger_of(client, prefix, gone_hold=60)
+    key = fire_key("s", datetime(2031, 1, 1, tzinfo=UTC))
+    await ledger.create([job("a", unique_key="k", fire_key=key)])
+    assert await ledger.forget("a")
+    assert await ledger.get_job("a") is None
+    assert not (await ledger.start(Delivery("a"), job("a"))).run, "a publish that landed late never runs"
+    assert await ledger.create([job("b", unique_key="k", fire_key=key)]) == [("b", True)], "keys given back"
+
+
+async def test_clear_forgets_the_waiting_jobs_of_one_queue(client: redis.asyncio.Redis, prefix: str) -> None:
+    ledger = ledger_of(client, prefix)
+    await ledger.create([job("a"), job("b"), job("c"), JobEnvelope("d", "tests.task", "other")])
+    await ledger.start(Delivery("c"), job("c"))
+    assert await ledger.clear("q") == 2
+    assert await ledger.get_job("a") is None
+    assert not (await ledger.start(Delivery("a"), job("a"))).run
+    assert (await ledger.get_job("c")).status is JobStatus.RUNNING  # type: ignore[union-attr]
+    assert await ledger.count("other", None) == 1
+
+
+async def test_finished_jobs_leave_the_counts_after_their_retention(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    ledger = ledger_of(client, prefix, ttl=0.3)
+    await ledger.create([job("a")])
+    await ledger.start(Delivery("a"), job("a"))
+    await ledger.complete(Delivery("a"), None)
+    assert await ledger.count("q", JobStatus.COMPLETED) == 1
+    await asyncio.sleep(0.5)
+    assert await ledger.count("q", JobStatus.COMPLETED) == 0
+    assert await ledger.get_job("a") is None
+
+
+async def test_concurrent_cancel_and_start_never_both_win(redis_service: Service, prefix: str) -> None:
+    """Cancels and starts race on separate connections: for every job exactly one wins."""
+    producer = redis.asyncio.Redis.from_url(redis_service.url)
+    worker = redis.asyncio.Redis.from_url(redis_service.url)
+    try:
+        cancels, starts = ledger_of(producer, prefix), ledger_of(worker, prefix)
+        ids = [f"race-{n}" for n in range(200)]
+        await cancels.create([job(i) for i in ids])
+        # Bounded, so each side keeps within its connection pool.
+        room = asyncio.Semaphore(40)
+
+        async def bounded(call: Awaitable[T]) -> T:
+            async with room:
+                return await call
+
+        cancelled, verdicts = await asyncio.gather(
+            asyncio.gather(*(bounded(cancels.cancel(i)) for i in ids)),
+            asyncio.gather(*(bounded(starts.start(Delivery(i), job(i))) for i in ids)),
+        )
+        for job_id, was_cancelled, verdict in zip(ids, cancelled, verdicts, strict=True):
+            assert was_cancelled != verdict.run, f"{job_id}: cancel={was_cancelled}, start={verdict}"
+            info = await cancels.get_job(job_id)
+            assert info is not None
+            assert info.status is (JobStatus.CANCELLED if was_cancelled else JobStatus.RUNNING)
+    finally:
+        await producer.aclose()
+        await worker.aclose()

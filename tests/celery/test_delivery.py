@@ -119,7 +119,11 @@ async def test_a_job_that_kills_its_worker_is_dead_lettered_after_max_attempts(
     celery: dict[str, Any] = {"key_prefix": broker.prefix, "transport_options": broker.transport}
     if broker.kind == "redis":  # unacked messages come back after 1 s, not 1 h
         celery |= {"visibility_timeout": 1}
-        celery["transport_options"] = {**broker.transport, "unacked_restore_interval": 0.2}
+        celery["transport_options"] = {
+            **broker.transport,
+            "unacked_restore_interval": 0.2,
+            "unacked_mutex_expire": 2,  # the restore lock of a killed worker
+        }
     section = broker.section(extra={"celery": celery})  # retry.max_attempts is 2
     app = TasksApp.from_dict({"tasks": section}, environ={}, registry=interop_tasks.registry)
     env = {"FACADE_SECTION": json.dumps(section), "FACADE_RECORD": str(record)}

@@ -56,6 +56,8 @@ REDIS_DB = 8
 """Redis db of the Celery engine's tests (dbs 8-15 are the Celery engine's)."""
 VISIBILITY_TIMEOUT = 4.0
 """Short, so a message of a SIGKILLed worker comes back within the crash test."""
+UNACKED_MUTEX_EXPIRE = 2
+"""Seconds kombu's Redis restore lock is held at most (default 300)."""
 
 
 def _redis_url(base: str, db: int = REDIS_DB) -> str:
@@ -96,6 +98,10 @@ class CeleryHarness(SubprocessHarness):
                 "global_keyprefix": prefix,
                 "unacked_restore_interval": 1,
                 "unacked_restore_throttle": 1,
+                # kombu's restore lock outlives a worker SIGKILLed while holding it
+                # (the crash tests kill workers every second or so): by default
+                # no worker restores anything for 5 minutes after that.
+                "unacked_mutex_expire": UNACKED_MUTEX_EXPIRE,
             }
         else:
             amqp = urlsplit(self.services["rabbitmq_service"].url)

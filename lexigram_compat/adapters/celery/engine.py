@@ -111,7 +111,7 @@ class CeleryEngine(Engine):
 
     @property
     def ledger(self) -> RedisLedger:
-        """The job ledger (in Redis: the broker's, or ``backend.redis_url`` beside RabbitMQ)."""
+        """The job ledger, in Redis (``backend.state_url``, else ``backend.redis_url``)."""
         if self._ledger is None:
             raise BrokerUnavailableError(
                 "the celery engine is not connected", hint="start the app first (async with app: ...)"
@@ -202,10 +202,10 @@ class CeleryEngine(Engine):
         try:
             created = await self.ledger.create(envelopes, pushes)
         except OSError as exc:
-            raise _unavailable("the job-state store (Redis)", exc) from None
+            raise _unavailable("the job ledger (Redis)", exc) from None
         except Exception as exc:
             if type(exc).__module__.startswith("redis"):
-                raise _unavailable("the job-state store (Redis)", exc) from None
+                raise _unavailable("the job ledger (Redis)", exc) from None
             raise
         ids: list[str] = []
         for envelope, (job_id, fresh) in zip(envelopes, created, strict=True):

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from lexigram_compat import RetryPolicy, TaskRegistry, TasksApp, scheduled, task
-from lexigram_compat.engine_contract import Capabilities
 from lexigram_compat.adapters.memory import MemoryEngine
+from lexigram_compat.engine_contract import Capabilities
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.queue import JobStatus
 

@@ -18,21 +18,27 @@ import pika  # type: ignore[import-untyped]
 import pytest
 import redis.asyncio
 from dramatiq import Message
+from dramatiq.broker import MessageProxy
+from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import AsyncIO, CurrentMessage, Retries, TimeLimit
 
 from lexigram_compat import (
     BrokerUnavailableError,
     ConfigurationError,
     TaskRegistry,
+    TasksApp,
     UnsupportedOptionError,
     scheduled,
     task,
 )
-from lexigram_compat.engine_contract import FailureInfo
 from lexigram_compat.adapters.dramatiq import DramatiqEngine, StatelessRabbitmqEngine
 from lexigram_compat.adapters.dramatiq.dead_letters import DeadLetterWriter
 from lexigram_compat.adapters.dramatiq.messages import META_OPTION, message_of
+from lexigram_compat.adapters.dramatiq.middleware import LexigramMiddleware
 from lexigram_compat.envelope import JobEnvelope
+from lexigram_compat.ledger import Delivery
+from lexigram_compat.letters import dead_letter_of
+from lexigram_compat.outcomes import FailureInfo
 from lexigram_compat.queue import JobStatus
 from lexigram_compat.scheduling import Scheduler
 
@@ -343,11 +349,11 @@ async def test_a_fire_time_is_enqueued_once_even_after_its_job_record_expired(
     first, second = (redis_app(schedules, retention={"completed_seconds": 0}) for _ in range(2))
     async with first, second:
         [job_id] = await Scheduler(first, start=start).tick(start + timedelta(minutes=5))
-        state = engine_of(first).state
-        assert state is not None
+        ledger = engine_of(first).ledger
+        assert ledger is not None
         envelope = JobEnvelope(job_id=job_id, task_name="dq.every_five", queue="tasks")
-        assert (await state.run(state.keys.start(envelope))).run
-        assert await state.run(state.keys.complete(job_id, None))
+        assert (await ledger.start(Delivery(job_id), envelope)).run
+        assert await ledger.complete(Delivery(job_id), None)
         assert await first.queue.get_job(job_id) is None  # finished and forgotten at once
 
         # A scheduler ticking the same fire time later enqueues nothing.
@@ -361,11 +367,11 @@ async def test_a_cancelled_job_is_not_started_once_its_record_expired(redis_app:
         job_id = (await app.queue.enqueue(add(1, 2), delay=60)).unwrap()
         assert (await app.queue.cancel(job_id)).unwrap() is True
         assert await app.queue.get_job(job_id) is None  # the record went at once
-        state = engine_of(app).state
-        assert state is not None
+        ledger = engine_of(app).ledger
+        assert ledger is not None
         # Its message is still on the broker: when a worker gets it, it is refused.
         envelope = JobEnvelope(job_id=job_id, task_name="dq.add", queue="tasks", args=[1, 2])
-        verdict = await state.run(state.keys.start(envelope))
+        verdict = await ledger.start(Delivery(job_id), envelope)
         assert (verdict.run, verdict.status) == (False, JobStatus.CANCELLED)
         assert await app.queue.get_job(job_id) is None
 
@@ -374,30 +380,30 @@ async def test_a_cleared_job_is_not_started_when_its_message_arrives(redis_app: 
     async with redis_app(registry) as app:
         job_id = (await app.queue.enqueue(add(1, 2), delay=60)).unwrap()
         assert await app.queue.clear() == 1
-        state = engine_of(app).state
-        assert state is not None
+        ledger = engine_of(app).ledger
+        assert ledger is not None
         envelope = JobEnvelope(job_id=job_id, task_name="dq.add", queue="tasks", args=[1, 2])
-        verdict = await state.run(state.keys.start(envelope))
+        verdict = await ledger.start(Delivery(job_id), envelope)
         assert (verdict.run, verdict.status) == (False, JobStatus.CANCELLED)
-        # A job the store never knew (pushed by other code) still runs.
+        # A job the ledger never knew (pushed by other code) still runs.
         other = JobEnvelope(job_id="pushed-elsewhere", task_name="dq.add", queue="tasks", args=[1, 2])
-        assert (await state.run(state.keys.start(other))).run
+        assert (await ledger.start(Delivery(other.job_id), other)).run
 
 
 # -- dead letters --------------------------------------------------------------------------
-def _dead_message(queue: str, attempts: int) -> Message[object]:
-    envelope = JobEnvelope(job_id="dead-1", task_name="dq.add", queue=queue, args=[1, 2], attempts=attempts)
-    return message_of(envelope)
+def _write_dead_letter(app: TasksApp, attempts: int, error: str) -> None:
+    """What the worker does with a job that failed for good: its message to ``tasks.XQ``."""
+    envelope = JobEnvelope(job_id="dead-1", task_name="dq.add", queue="tasks", args=[1, 2], attempts=attempts)
+    failure = FailureInfo("RuntimeError", error)
+    writer = DeadLetterWriter(app.native, "redis")
+    writer.write(message_of(envelope), dead_letter_of(envelope, failure), failure)
 
 
 async def test_replaying_an_xq_letter_enqueues_a_fresh_message_with_attempts_reset(
     redis_app: AppFactory, namespace: str
 ) -> None:
     async with redis_app(registry) as app:
-        writer = DeadLetterWriter(app.native, "redis")
-        await asyncio.to_thread(
-            writer.write, _dead_message("tasks", 3), FailureInfo("RuntimeError", "boom"), 3
-        )
+        await asyncio.to_thread(_write_dead_letter, app, 3, "boom")
         [letter] = await app.dead_letters.list()
         assert (letter.job_id, letter.attempts, letter.error_message) == ("dead-1", 3, "boom")
 
@@ -420,10 +426,7 @@ async def test_dead_letters_past_their_ttl_are_dropped_and_logged(
     redis_app: AppFactory, namespace: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with redis_app(registry, retention={"dead_letter_seconds": 60}) as app:
-        writer = DeadLetterWriter(app.native, "redis")
-        await asyncio.to_thread(
-            writer.write, _dead_message("tasks", 1), FailureInfo("RuntimeError", "old"), 1
-        )
+        await asyncio.to_thread(_write_dead_letter, app, 1, "old")
         client = redis.asyncio.Redis.from_url(engine_of(app).settings.url)
         [rid] = [as_bytes(r).decode() for r in await client.zrange(f"{namespace}:tasks.XQ", 0, -1)]
         two_minutes_ago = (datetime.now(UTC) - timedelta(minutes=2)).timestamp() * 1000
@@ -433,3 +436,31 @@ async def test_dead_letters_past_their_ttl_are_dropped_and_logged(
         assert await app.dead_letters.count() == 0
 
     assert "dropped 1 dead letter(s) older than retention.dead_letter_seconds=60" in caplog.text
+
+
+# -- nacks -----------------------------------------------------------------------------------
+async def test_a_nack_is_recorded_as_task_not_found_only_when_the_actor_was_unknown(
+    redis_app: AppFactory,
+) -> None:
+    async with redis_app(registry) as app:
+        ledger = engine_of(app).ledger
+        assert ledger is not None
+        [middleware] = [m for m in app.native.middleware if isinstance(m, LexigramMiddleware)]
+        ids = []
+        unknown_actor = ActorNotFound("dq.gone")  # type: ignore[no-untyped-call]
+        for error in (unknown_actor, ConnectionError("consumer lost")):
+            job_id = (await app.queue.enqueue(add(1, 2))).unwrap()
+            envelope = JobEnvelope(job_id=job_id, task_name="dq.add", queue="tasks", args=[1, 2])
+            assert (await ledger.start(Delivery(job_id), envelope)).run
+            # What Dramatiq's worker hands its nack middleware.
+            proxy = MessageProxy(message_of(envelope))
+            proxy.fail()
+            proxy.stuff_exception(error)
+            await asyncio.to_thread(middleware.after_nack, app.native, proxy)
+            ids.append(job_id)
+        unknown, other = [await app.queue.get_job(job_id) for job_id in ids]
+    assert unknown is not None
+    assert other is not None
+    assert (unknown.status, other.status) == (JobStatus.FAILED, JobStatus.FAILED)
+    assert (unknown.last_error or "").startswith("lexigram_compat.errors.TaskNotFoundError: no task named")
+    assert other.last_error == "ConnectionError: consumer lost"

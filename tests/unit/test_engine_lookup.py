@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from lexigram_compat import TaskConfig, TasksApp
-from lexigram_compat.engine_registry import ENGINES, engine_class, engine_key
 from lexigram_compat.adapters.memory import MemoryEngine
+from lexigram_compat.engine_registry import ENGINES, engine_class, engine_key
 from lexigram_compat.errors import EngineNotFoundError
 
 

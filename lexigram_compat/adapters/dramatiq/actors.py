@@ -1,19 +1,21 @@
 """One real Dramatiq actor per task, and what its body does with each delivery.
 
-The body runs in a Dramatiq worker thread. It reads the delivered message
-(``CurrentMessage``), records the start in the job state (a cancelled job is
-acked without running), runs :func:`~lexigram_compat.worker.execution.execute`
-on the ``AsyncIO`` middleware's event loop, and translates the outcome:
+The body runs in a Dramatiq worker thread and hands the delivered message
+(``CurrentMessage``) to the ``AsyncIO`` middleware's event loop as one
+coroutine: decode it, ``start`` it in the job ledger, apply the verdict
+(:meth:`~lexigram_compat.worker.settle.Settler.begin`: a finished or cancelled
+job is not run, an attempt whose worker died is settled by the poison-pill
+rule), run it and settle its outcome (:meth:`~lexigram_compat.worker.settle.Settler.run`).
+The policy is all in the core; :class:`DramatiqSettlement` only translates:
 
-- ``Completed`` → the state records the result; Dramatiq acks.
-- ``RetryLater`` → the same message (same id, attempts counted) is enqueued
-  again with the policy's delay, then the delivery is acked (what Dramatiq's
-  ``Retries`` does, with the facade's delays instead of its own).
-- ``DeadLettered`` → the message, with its failure, is written to Dramatiq's
-  ``.XQ`` queue, then the delivery is acked.
-
-The policy (attempt counting, delays, ``retry_on``/``abort_on``, timeouts, DI,
-argument validation) is all in ``execute``; nothing here decides it.
+- success → the ledger records the result (on Redis with the ledger in the
+  broker's Redis, in the ack itself); Dramatiq acks.
+- retry → the ledger records it, then the same message (same id, attempts
+  counted) is enqueued again with the policy's delay, and the delivery is
+  acked (what Dramatiq's ``Retries`` does, with the facade's delays).
+- dead letter → the ledger records it, then the message, with its failure, is
+  written to Dramatiq's ``.XQ`` queue, and the delivery is acked.
+- an outcome that could not be recorded at all → Dramatiq's nack (its ``.XQ``).
 """
 
 from __future__ import annotations
@@ -22,90 +24,79 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Mapping
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import dramatiq
-from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.asyncio import EventLoopThread, get_event_loop_thread
 from dramatiq.middleware import CurrentMessage
-from dramatiq.threading import Interrupt
 
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope
-from lexigram_compat.worker.execution import Completed, DeadLettered, RetryLater, execute, undecodable
+from lexigram_compat.ledger import Delivery, StartVerdict
+from lexigram_compat.letters import UNDECODABLE_TASK
+from lexigram_compat.outcomes import DeadLettered, RetryLater, failure_of, undecodable
+from lexigram_compat.queue import JobStatus
+from lexigram_compat.worker.settle import Settlement
 
 from .broker import COMPLETED_ATTRIBUTE
-from .messages import delay_ms, envelope_of, retry_message
+from .dead_letters import DeadLetterWriter
+from .messages import delay_until, envelope_of, q_name, retry_message
 
 if TYPE_CHECKING:
     from dramatiq import Broker, Message
 
-    from lexigram_compat.app import TasksApp
-    from lexigram_compat.worker.execution import ExecutionContext
+    from lexigram_compat.adapters.redis_ledger import RedisLedger
+    from lexigram_compat.engine_contract import EngineContext
+    from lexigram_compat.outcomes import FailureInfo
+    from lexigram_compat.queue import DeadLetter
+    from lexigram_compat.worker.settle import Settler
 
-    from .dead_letters import DeadLetterWriter
     from .engine import DramatiqEngine
 
-__all__ = ["ShutdownTimeout", "WorkerRuntime", "declare_actors"]
+__all__ = ["DramatiqSettlement", "DramatiqWorker", "declare_actors"]
 
 log = logging.getLogger("lexigram_compat.dramatiq")
 
 REDELIVERY_DELAY_MS = 1000
-"""How long a delivery the worker could not record waits before it comes again."""
-RECORD_TRIES = 5
-RECORD_BACKOFF = 0.2
-"""Seconds before the second try of a recording step, doubled for each next one."""
+"""How long a delivery the worker could not start waits before it comes again."""
 SCHEDULER_LOCK_RETRY = 5.0
 """Seconds between a worker's tries to take the schedules over from another (RabbitMQ
-without a state store: one scheduler at a time)."""
+without a ledger: one scheduler at a time)."""
 NACK_REASON_ATTRIBUTE = "_lexigram_nack_reason"
 """Set on a message the worker gives to Dramatiq's nack (its ``.XQ``): the reason."""
 
 
-class ShutdownTimeout(Interrupt):
-    """Raised in a worker thread whose job outlived ``worker.shutdown_timeout``."""
-
-
-class WorkerRuntime:
+class DramatiqWorker:
     """What the actors of one app share inside a ``dramatiq`` worker process."""
 
-    def __init__(self, engine: DramatiqEngine, app: TasksApp) -> None:
+    def __init__(self, engine: DramatiqEngine, context: EngineContext) -> None:
         self.engine = engine
-        self.app = app
-        self._context: ExecutionContext | None = None
-        self._executing: set[int] = set()
-        """Worker threads running an ``async def`` job (interruptible at shutdown)."""
-        self._running_sync = 0
-        self._lock = threading.Lock()
+        self.context = context
+        self._settler: Settler | None = None
+        self._running: dict[asyncio.Task[Any], DramatiqSettlement] = {}
+        """Deliveries whose job runs now (read and written on the event loop only)."""
         self._scheduler: concurrent.futures.Future[None] | None = None
         self._stop_scheduler: asyncio.Event | None = None
 
-    @property
-    def broker(self) -> Broker:
-        return self.engine.native
-
-    @property
-    def dead_letters(self) -> DeadLetterWriter:
-        return self.engine.dead_letter_writer
+    @cached_property
+    def writer(self) -> DeadLetterWriter:
+        return DeadLetterWriter(self.engine.native, self.engine.settings.broker)
 
     # -- lifecycle (called by the middleware) ------------------------------------------
     def boot(self) -> None:
         """Start the app on the worker's event loop (DI, named queues, hooks)."""
-        loop_thread = get_event_loop_thread()
-        if loop_thread is None:
-            raise RuntimeError("the AsyncIO middleware is missing from the broker")
-        loop_thread.run_coroutine(self.app.start())
-        self._context = self.app.execution_context()
-        config = self.app.config.scheduler
-        if config.enabled and self.app.registry.schedules():
+        loop_thread = _loop_thread()
+        host = self.context.host
+        loop_thread.run_coroutine(host.start())
+        self._settler = host.settler()
+        if self.context.config.scheduler.enabled and self.context.registry.schedules():
             self._scheduler = asyncio.run_coroutine_threadsafe(self._run_scheduler(), loop_thread.loop)
 
     async def _run_scheduler(self) -> None:
         """Fire ``@scheduled`` jobs from this worker (one job per fire time, however
-        many workers do: the state store's guard, or on RabbitMQ without one, a
-        lock only one scheduler holds)."""
+        many workers do: the ledger's guard, or on RabbitMQ without one, a lock
+        only one scheduler holds)."""
         stop = self._stop_scheduler = asyncio.Event()
         if not await self.engine.may_schedule():
             log.info("another scheduler holds this app's schedules: this worker takes over if it stops")
@@ -115,7 +106,7 @@ class WorkerRuntime:
                 if stop.is_set():
                     return
             log.info("this worker took over firing this app's schedules")
-        await self.app.make_scheduler().run(stop)
+        await self.context.host.run_scheduler(stop)
 
     def shutdown(self) -> None:
         loop_thread = get_event_loop_thread()
@@ -125,19 +116,24 @@ class WorkerRuntime:
                 loop_thread.loop.call_soon_threadsafe(stop.set)
             with contextlib.suppress(Exception):
                 self._scheduler.result(timeout=5)
-        if loop_thread is not None and self.app.is_started:
+        if loop_thread is not None and self.context.host.is_started:
             try:
-                loop_thread.run_coroutine(self.app.close())
+                loop_thread.run_coroutine(self.context.host.close())
             except Exception:
                 log.exception("closing the app in the worker failed")
 
     def interrupt_running(self) -> None:
         """Give back the jobs still running (``worker.shutdown_timeout`` passed)."""
-        from dramatiq.threading import raise_thread_exception
+        loop_thread = get_event_loop_thread()
+        if loop_thread is not None:
+            loop_thread.loop.call_soon_threadsafe(self._interrupt)
 
-        with self._lock:
-            running = list(self._executing)
-            sync = self._running_sync
+    def _interrupt(self) -> None:
+        # On the loop, so a delivery cannot start recording its outcome between the
+        # check and the cancel: only a job still running is given back. A sync job
+        # is not: its thread cannot be stopped, and given back it would run twice.
+        running = [(task, target) for task, target in self._running.items() if not target.settling]
+        sync = sum(1 for _, target in running if not target.interruptible)
         if sync:
             log.warning(
                 "%d sync job(s) outlived worker.shutdown_timeout: a thread cannot be interrupted, so "
@@ -145,9 +141,11 @@ class WorkerRuntime:
                 "worker's stop timeout ends is redelivered, as after a crash",
                 sync,
             )
-        for ident in running:
-            log.warning("a job outlived worker.shutdown_timeout: giving it back to its queue")
-            raise_thread_exception(ident, ShutdownTimeout)  # type: ignore[no-untyped-call]
+        for task, target in running:
+            if target.interruptible:
+                log.warning("job %s outlived worker.shutdown_timeout: giving it back to its queue",
+                            target.delivery.job_id)  # fmt: skip
+                task.cancel()
 
     # -- one delivery ------------------------------------------------------------------
     def run_current(self) -> None:
@@ -155,12 +153,11 @@ class WorkerRuntime:
         if message is None:
             raise RuntimeError("a lexigram actor ran outside a Dramatiq worker (no current message)")
         try:
-            self._deliver(message)
+            _loop_thread().run_coroutine(self._deliver(message))
         except Exception:
-            # Not the job failing (execute() turns that into an outcome): the state
-            # store or the broker did before the job ran (recording an attempt that
-            # ran never raises). Without Dramatiq's Retries an exception here would
-            # ack the message and lose the job, so it goes back instead.
+            # Not the job failing (the settle step records that): the ledger or the
+            # broker did before the job ran. Without Dramatiq's Retries an exception
+            # here would ack the message and lose the job, so it goes back instead.
             log.exception(
                 "job %s: the worker could not record this delivery; it is delivered again in %ss",
                 message.message_id,
@@ -168,139 +165,123 @@ class WorkerRuntime:
             )
             self._redeliver(message)
 
-    def _redeliver(self, message: Any) -> None:
+    def _redeliver(self, message: Message[Any]) -> None:
         meta = message.options.get("lexigram") or {}
         attempts = meta.get("attempts", 0) if isinstance(meta, dict) else 0
         try:
-            self.broker.enqueue(retry_message(message, attempts, None), delay=REDELIVERY_DELAY_MS)
+            self.engine.native.enqueue(retry_message(message, attempts, None), delay=REDELIVERY_DELAY_MS)
         except Exception:
             log.exception("job %s: could not put it back either: dead-lettering it", message.message_id)
             _fail(message, "the worker could neither record nor put back this delivery")
 
-    def _deliver(self, message: Message[Any]) -> None:
-        task = self.app.registry.get(message.actor_name)
-        default_max = task.policy(self.app.default_policy).max_attempts if task else 1
+    async def _deliver(self, message: Message[Any]) -> None:
+        """Start, run and settle one delivery (on the event loop)."""
+        settler = self._settler
+        if settler is None:
+            raise RuntimeError("the worker did not boot the app (is LexigramMiddleware on the broker?)")
+        task = self.context.registry.get(message.actor_name)
+        default_max = task.policy(self.context.default_policy).max_attempts if task else 1
         try:
             envelope = envelope_of(message, default_max_attempts=default_max)
         except EnvelopeError as exc:
-            self.dead_letters.write(message, undecodable(str(exc)).failure, 1)
+            stub = JobEnvelope(message.message_id, UNDECODABLE_TASK, q_name(message.queue_name), attempts=1)
+            target = DramatiqSettlement(self, message, None, 1)
+            await settler.settle(stub, undecodable(str(exc)), target, raw=bytes(message.encode()))
             return
-        state = self.engine.sync_state
-        if state is not None:
-            verdict = state.run(state.keys.start(envelope))
-            if not verdict.run:
-                log.info("job %s is %s: not run again", envelope.job_id, verdict.status.value)
-                return
-            attempt = verdict.attempt
+        ledger = self.engine.ledger
+        if ledger is None:  # RabbitMQ without a ledger: the message counts the attempts
+            verdict = StartVerdict(True, envelope.attempts + 1, JobStatus.RUNNING)
         else:
-            attempt = envelope.attempts + 1
-        current = replace(envelope, attempts=attempt)
-        self.app.events.started(current)
-        try:
-            outcome = self._execute(current, interruptible=task is None or task.is_async)
-        except ShutdownTimeout:
-            self._give_back(message, envelope)
+            verdict = await ledger.start(Delivery(envelope.job_id), envelope)
+        target = DramatiqSettlement(self, message, ledger, verdict.attempt)
+        current = await settler.begin(envelope, verdict, target)
+        if current is None:
             return
-        self._translate(message, current, outcome)
-
-    def _execute(
-        self, envelope: JobEnvelope, *, interruptible: bool
-    ) -> Completed | RetryLater | DeadLettered:
-        """Run ``execute``. Only an ``async def`` job is interruptible: interrupting
-        a sync one would cancel the coroutine waiting for its thread while the
-        thread runs on, and giving the job back would run it twice at once."""
-        loop_thread = get_event_loop_thread()
-        if loop_thread is None or self._context is None:
-            raise RuntimeError("the worker did not boot the app (is LexigramMiddleware on the broker?)")
-        ident = threading.get_ident()
-        with self._lock:
-            if interruptible:
-                self._executing.add(ident)
-            else:
-                self._running_sync += 1
+        target.interruptible = task is None or task.is_async
+        me = asyncio.current_task()
+        assert me is not None
+        self._running[me] = target
         try:
-            return loop_thread.run_coroutine(execute(self._context, envelope))
-        finally:
-            with self._lock:
-                if interruptible:
-                    self._executing.discard(ident)
-                else:
-                    self._running_sync -= 1
-
-    def _give_back(self, message: Message[Any], envelope: JobEnvelope) -> None:
-        """Put the job back on its queue, this attempt not counted (shutdown)."""
-        state = self.engine.sync_state
-        if state is not None:
-            state.run(state.keys.release(envelope.job_id))
-        self.broker.enqueue(retry_message(message, envelope.attempts, None))
-
-    def _translate(
-        self, message: Message[Any], envelope: JobEnvelope, outcome: Completed | RetryLater | DeadLettered
-    ) -> None:
-        """Record an attempt that ran. Each step is retried on its own (a step that
-        did its work is never done twice) and never raises: the job is not run
-        again because its outcome could not be written."""
-        state = self.engine.sync_state
-        job_id = envelope.job_id
-        if isinstance(outcome, Completed):
-            if self.engine.completes_on_ack:
-                # Recorded by the ack, in the same Redis call (one round trip less).
-                setattr(message, COMPLETED_ATTRIBUTE, (outcome.result,))
-            elif state is not None:
-                self._record(
-                    job_id,
-                    "record its success",
-                    lambda: state.run(state.keys.complete(job_id, outcome.result)),
-                )
-            self.app.events.succeeded(envelope, outcome.duration)
-        elif isinstance(outcome, RetryLater):
-            summary = outcome.failure.summary()
-            # The state first: the next delivery may start before enqueue returns.
-            if state is not None:
-                self._record(
-                    job_id,
-                    "record its retry",
-                    lambda: state.run(state.keys.retry(job_id, outcome.run_at, summary)),
-                )
-            again = retry_message(message, envelope.attempts, outcome.run_at)
-            delay = delay_ms(replace(envelope, run_at=outcome.run_at))
-            if not self._record(job_id, "enqueue its retry", lambda: self.broker.enqueue(again, delay=delay)):
-                _fail(message, f"its retry could not be enqueued after: {summary}")
-            self.app.events.retried(envelope, outcome.delay, summary)
-        else:
-            summary = outcome.failure.summary()
-            failure = outcome.failure
-            written = self._record(
-                job_id, "dead-letter it", lambda: self.dead_letters.write(message, failure, envelope.attempts)
-            )
-            if not written:
-                _fail(message, summary)  # Dramatiq's own nack into .XQ
-            if state is not None:
-                self._record(
-                    job_id, "record its failure", lambda: state.run(state.keys.fail(job_id, summary))
-                )
-            self.app.events.dead_lettered(envelope, summary)
-
-    def _record(self, job_id: str, what: str, step: Callable[[], object]) -> bool:
-        """Run one recording step, retried with backoff; False once every try failed."""
-        pause = RECORD_BACKOFF
-        for tries in range(1, RECORD_TRIES + 1):
+            await settler.run(current, target)
+        except asyncio.CancelledError:
+            if target.settling:
+                raise
+            me.uncancel()  # shutdown ran out of time: the attempt does not count
+            if ledger is not None:
+                await ledger.release(target.delivery)
+            await self.engine.send(retry_message(message, envelope.attempts, None), None)
+        except Exception as exc:
+            # A failure outside the task body (e.g. a retry time past the largest
+            # datetime): the job ran, so it is dead-lettered, not run again.
+            log.exception("job %s could not be handled; dead-lettering it", envelope.job_id)
             try:
-                step()
-                return True
+                await settler.settle(current, DeadLettered(failure_of(exc), exc), target)
             except Exception:
-                if tries == RECORD_TRIES:
-                    log.exception(
-                        "job %s ran, but the worker could not %s (%d tries); it is not run again",
-                        job_id,
-                        what,
-                        tries,
-                    )
-                    return False
-                log.warning("job %s: could not %s; trying again in %gs", job_id, what, pause, exc_info=True)
-                time.sleep(pause)
-                pause *= 2
-        return False
+                target.unsettled("dead-letter it", exc)
+        finally:
+            self._running.pop(me, None)
+
+
+class DramatiqSettlement(Settlement):
+    """How one Dramatiq delivery's outcome is recorded (see the module docstring)."""
+
+    def __init__(
+        self, worker: DramatiqWorker, message: Message[Any], ledger: RedisLedger | None, attempt: int
+    ) -> None:
+        self.worker = worker
+        self.message = message
+        self.ledger = ledger
+        self.delivery = Delivery(message.message_id)
+        self.attempt = attempt
+        self.interruptible = False
+        """An ``async def`` job: cancelled and given back when the shutdown timeout passes."""
+        self.settling = False
+        """Its outcome is being recorded: past the point where it could be given back."""
+        self._done: set[str] = set()
+
+    async def complete(self, result: Any) -> bool:
+        self.settling = True
+        if self.worker.engine.completes_on_ack:
+            # Recorded by the ack, in the same Redis call (one round trip less).
+            setattr(self.message, COMPLETED_ATTRIBUTE, (result,))
+            return True
+        return self.ledger is None or await self.ledger.complete(self.delivery, result)
+
+    async def retry(self, outcome: RetryLater) -> bool:
+        self.settling = True
+        # The record first: the next delivery may start before the enqueue returns.
+        if "recorded" not in self._done:
+            if self.ledger is not None and not await self.ledger.retry(
+                self.delivery, outcome.run_at, outcome.failure
+            ):
+                return False
+            self._done.add("recorded")
+        again = retry_message(self.message, self.attempt, outcome.run_at)
+        await self.worker.engine.send(again, delay_until(outcome.run_at))
+        return True
+
+    async def dead_letter(self, letter: DeadLetter, failure: FailureInfo) -> bool:
+        self.settling = True
+        # The record first, as for a retry: of two deliveries of one job (a
+        # redelivered message and its retry), only the one the ledger accepts
+        # keeps a letter.
+        if "recorded" not in self._done:
+            if self.ledger is not None and not await self.ledger.dead_letter(self.delivery, failure):
+                return False
+            self._done.add("recorded")
+        writer = self.worker.writer
+        await self.worker.engine.blocking(lambda: writer.write(self.message, letter, failure))
+        return True
+
+    def unsettled(self, step: str, error: BaseException) -> None:
+        _fail(self.message, f"the worker could not {step}: {type(error).__name__}: {error}")
+
+
+def _loop_thread() -> EventLoopThread:
+    loop_thread = get_event_loop_thread()
+    if loop_thread is None:
+        raise RuntimeError("the AsyncIO middleware is missing from the broker")
+    return loop_thread
 
 
 def _fail(message: Any, reason: str) -> None:
@@ -309,14 +290,14 @@ def _fail(message: Any, reason: str) -> None:
     message.fail()
 
 
-def declare_actors(runtime: WorkerRuntime, broker: Broker, queues: dict[str, str]) -> None:
+def declare_actors(worker: DramatiqWorker, broker: Broker, queues: Mapping[str, str]) -> None:
     """Declare one actor per task name in ``queues`` (task name → physical queue)."""
     for name, queue in queues.items():
         if name in broker.actors:
             continue
 
         def body(*args: Any, **kwargs: Any) -> None:
-            runtime.run_current()
+            worker.run_current()
 
         body.__name__ = body.__qualname__ = name.replace(".", "_")
         dramatiq.Actor(body, broker=broker, actor_name=name, queue_name=queue, priority=0, options={})

@@ -29,7 +29,7 @@ from dramatiq.common import xq_name
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.middleware import AsyncIO, Callbacks, CurrentMessage, Middleware, Pipelines
 
-from lexigram_compat.adapters.redis_state import RedisAck
+from lexigram_compat.adapters.redis_ledger import RedisAck
 from lexigram_compat.tasks import MAX_PRIORITY
 
 from .settings import DramatiqSettings
@@ -95,7 +95,7 @@ class LexigramRedisBroker(RedisBroker):
     and a maintenance pass a worker can force (:meth:`maintain`)."""
 
     complete_and_ack: Callable[[str, Any, RedisAck], Any] | None = None
-    """Set by the engine when the job state lives in the broker's Redis."""
+    """Set by the engine when the job ledger lives in the broker's Redis."""
 
     _forcing = threading.local()
 

@@ -5,55 +5,55 @@ Writing (worker side, sync): the failed message, with its failure in
 acked, so a crash in between duplicates a letter but never loses the job.
 Messages Dramatiq dead-letters by itself (an actor unknown to the worker, bytes
 that are no message) land there too, without a failure; the reason is derived
-when they are read (:func:`~.messages.dead_letter_of`).
+when they are read (:func:`~.messages.letter_of`).
 
-Reading (producer side, async): list, get, remove and purge over every ``.XQ``
-queue of the app. Retention is ``retention.dead_letter_seconds`` (Redis:
-the broker's ``dead_message_ttl``; RabbitMQ: the ``.XQ`` queue's
-``x-message-ttl``) and ``retention.dead_letter_max``; letters dropped by this
-library are logged with their count, and the TTL is logged when the engine
-connects.
+Reading (producer side, async): list, get, remove, purge and trim over every
+``.XQ`` queue of the app. The broker expires letters by itself after
+``retention.dead_letter_seconds`` (Redis: the broker's ``dead_message_ttl``;
+RabbitMQ: the ``.XQ`` queue's ``x-message-ttl``; logged when the engine
+connects); what else retention drops is decided, and logged, by the core
+(:func:`lexigram_compat.dead_letters.enforce_retention`).
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import builtins
 import hashlib
-import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lexigram_compat.engine_contract import DeadLetterStore, FailureInfo
+from lexigram_compat.engine_contract import DeadLetterStore
 from lexigram_compat.envelope import utcnow
-from lexigram_compat.queue import DeadLetter
 
-from .messages import FAILURE_OPTION, dead_letter_of, failure_option, retry_message, xq_name
+from .messages import FAILURE_OPTION, failure_option, letter_of, retry_message, xq_name
 
 if TYPE_CHECKING:
     import redis.asyncio
     from dramatiq import Broker, Message
 
+    from lexigram_compat.outcomes import FailureInfo
+    from lexigram_compat.queue import DeadLetter
+
     from .broker import LexigramRabbitmqBroker, LexigramRedisBroker
 
 __all__ = [
     "DeadLetterWriter",
-    "RabbitmqDeadLetters",
-    "RedisDeadLetters",
+    "RabbitmqXQDeadLetters",
+    "RedisXQDeadLetters",
     "XQDeadLetters",
 ]
 
-log = logging.getLogger("lexigram_compat.dramatiq")
 
-
-def _letter_bytes(message: Message[Any], failure: FailureInfo, attempts: int) -> bytes:
-    letter = retry_message(message, attempts, None)
-    meta = letter.options.get("lexigram") or {}
+def _letter_bytes(message: Message[Any], letter: DeadLetter, failure: FailureInfo) -> bytes:
+    dead = retry_message(message, letter.attempts, None)
+    meta = dead.options.get("lexigram") or {}
     meta.pop("run_at", None)
-    options = {FAILURE_OPTION: failure_option(failure, attempts, utcnow())}
-    return bytes(letter.copy(options=options).encode())
+    options = {FAILURE_OPTION: failure_option(failure, letter.attempts, letter.failed_at)}
+    return bytes(dead.copy(options=options).encode())
 
 
 class DeadLetterWriter:
@@ -63,21 +63,21 @@ class DeadLetterWriter:
         self.broker = broker
         self.kind = kind
 
-    def write(self, message: Message[Any], failure: FailureInfo, attempts: int) -> None:
-        payload = _letter_bytes(message, failure, attempts)
+    def write(self, message: Message[Any], letter: DeadLetter, failure: FailureInfo) -> None:
+        """Keep ``message`` as the dead letter ``letter`` (built by the settle step)."""
+        payload = _letter_bytes(message, letter, failure)
         queue = message.queue_name.removesuffix(".DQ")
         if self.kind == "redis":
-            self._write_redis(queue, payload)
+            self._write_redis(queue, payload, letter.failed_at)
         else:
             self._write_rabbitmq(queue, payload)
 
-    def _write_redis(self, queue: str, payload: bytes) -> None:
+    def _write_redis(self, queue: str, payload: bytes, failed_at: datetime) -> None:
         broker: LexigramRedisBroker = self.broker  # type: ignore[assignment]
         key = f"{broker.namespace}:{xq_name(queue)}"
         rid = str(uuid.uuid4())
-        now_ms = int(utcnow().timestamp() * 1000)
         with broker.client.pipeline(transaction=True) as pipe:
-            pipe.zadd(key, {rid: now_ms})
+            pipe.zadd(key, {rid: int(failed_at.timestamp() * 1000)})
             pipe.hset(f"{key}.msgs", rid, payload)
             pipe.execute()
 
@@ -106,54 +106,24 @@ class DeadLetterWriter:
 class XQDeadLetters(DeadLetterStore):
     """The neutral dead-letter API over ``.XQ`` queues; subclasses read and delete."""
 
-    def __init__(self, ttl_seconds: float | None, max_letters: int | None) -> None:
-        self.ttl_seconds = ttl_seconds
-        self.max_letters = max_letters
-
     @abc.abstractmethod
-    async def _all(self) -> list[tuple[DeadLetter, Any]]:
+    async def _all(self) -> builtins.list[tuple[DeadLetter, Any]]:
         """Every letter with a handle to delete it."""
 
     @abc.abstractmethod
     async def _delete(self, handles: Sequence[Any]) -> int:
         """Delete these letters; return how many were there."""
 
-    async def _current(self) -> list[tuple[DeadLetter, Any]]:
-        """Every letter, newest first, after dropping (and logging) what retention excludes."""
-        found = sorted(await self._all(), key=lambda item: item[0].failed_at, reverse=True)
-        expired: list[tuple[DeadLetter, Any]] = []
-        if self.ttl_seconds is not None:
-            cutoff = utcnow().timestamp() - self.ttl_seconds
-            expired = [item for item in found if item[0].failed_at.timestamp() < cutoff]
-            if expired:
-                log.warning(
-                    "dropped %d dead letter(s) older than retention.dead_letter_seconds=%s",
-                    len(expired),
-                    self.ttl_seconds,
-                )
-        gone = {id(item) for item in expired}
-        kept = [item for item in found if id(item) not in gone]
-        if self.max_letters is not None and len(kept) > self.max_letters:
-            over = kept[self.max_letters :]
-            log.warning(
-                "dropped %d oldest dead letter(s) over retention.dead_letter_max=%d: %s",
-                len(over),
-                self.max_letters,
-                ", ".join(letter.job_id for letter, _ in over),
-            )
-            expired += over
-            kept = kept[: self.max_letters]
-        if expired:
-            await self._delete([handle for _, handle in expired])
-        return kept
+    async def _newest_first(self) -> builtins.list[tuple[DeadLetter, Any]]:
+        return sorted(await self._all(), key=lambda item: item[0].failed_at, reverse=True)
 
-    async def list(self, limit: int, offset: int, task_name: str | None) -> list[DeadLetter]:
-        letters = [letter for letter, _ in await self._current()]
+    async def list(self, limit: int, offset: int, task_name: str | None) -> builtins.list[DeadLetter]:
+        letters = [letter for letter, _ in await self._newest_first()]
         chosen = [d for d in letters if task_name in (None, d.task_name)]
         return chosen[offset : offset + limit]
 
     async def get(self, job_id: str) -> DeadLetter | None:
-        return next((letter for letter, _ in await self._current() if letter.job_id == job_id), None)
+        return next((letter for letter, _ in await self._newest_first() if letter.job_id == job_id), None)
 
     async def remove(self, job_id: str) -> bool:
         handles = [handle for letter, handle in await self._all() if letter.job_id == job_id]
@@ -168,10 +138,16 @@ class XQDeadLetters(DeadLetterStore):
         return await self._delete(chosen) if chosen else 0
 
     async def count(self) -> int:
-        return len(await self._current())
+        return len(await self._all())
+
+    async def trim(self, keep: int) -> builtins.list[str]:
+        over = (await self._newest_first())[keep:]
+        if over:
+            await self._delete([handle for _, handle in over])
+        return [letter.job_id for letter, _ in over]
 
 
-class RedisDeadLetters(XQDeadLetters):
+class RedisXQDeadLetters(XQDeadLetters):
     """``<namespace>:<queue>.XQ`` (a zset of ids scored by time of death) and
     ``<...>.XQ.msgs`` (a hash of id → message), as Dramatiq's Redis broker keeps them."""
 
@@ -179,11 +155,8 @@ class RedisDeadLetters(XQDeadLetters):
         self,
         client: redis.asyncio.Redis,
         namespace: str,
-        ttl_seconds: float | None,
-        max_letters: int | None,
         queues: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(ttl_seconds, max_letters)
         self.client = client
         self.namespace = namespace
         self.queues = None if queues is None else sorted(set(queues))
@@ -197,8 +170,8 @@ class RedisDeadLetters(XQDeadLetters):
             keys.append(key.decode() if isinstance(key, bytes) else key)
         return sorted(keys)
 
-    async def _all(self) -> list[tuple[DeadLetter, Any]]:
-        out: list[tuple[DeadLetter, Any]] = []
+    async def _all(self) -> builtins.list[tuple[DeadLetter, Any]]:
+        out: builtins.list[tuple[DeadLetter, Any]] = []
         for key in await self._xq_keys():
             queue = key[len(self.namespace) + 1 : -len(".XQ")]
             entries: list[Any] = await self.client.zrange(key, 0, -1, withscores=True)
@@ -211,7 +184,7 @@ class RedisDeadLetters(XQDeadLetters):
                     continue
                 rid_text = rid.decode() if isinstance(rid, bytes) else str(rid)
                 failed_at = datetime.fromtimestamp(score / 1000, UTC)
-                letter = dead_letter_of(bytes(raw), rid_text, queue, failed_at, broker_time=True)
+                letter = letter_of(bytes(raw), rid_text, queue, failed_at, broker_time=True)
                 out.append((letter, (key, rid)))
         return out
 
@@ -226,19 +199,16 @@ class RedisDeadLetters(XQDeadLetters):
         return removed
 
 
-class RabbitmqDeadLetters(XQDeadLetters):
+class RabbitmqXQDeadLetters(XQDeadLetters):
     """``<queue>.XQ`` queues on RabbitMQ, read with ``basic_get`` and given back
     unacknowledged (closing the channel requeues them in place); deleting acks."""
 
-    def __init__(
-        self, url: str, queues: Sequence[str], ttl_seconds: float | None, max_letters: int | None
-    ) -> None:
-        super().__init__(ttl_seconds, max_letters)
+    def __init__(self, url: str, queues: Sequence[str]) -> None:
         self._url = url
         self.queues = list(queues)
         self._lock = asyncio.Lock()
 
-    async def _all(self) -> list[tuple[DeadLetter, Any]]:
+    async def _all(self) -> builtins.list[tuple[DeadLetter, Any]]:
         async with self._lock:
             return await asyncio.to_thread(self._scan, None)
 
@@ -251,8 +221,8 @@ class RabbitmqDeadLetters(XQDeadLetters):
         import pika
 
         connection = pika.BlockingConnection(pika.URLParameters(self._url))
-        found: list[tuple[DeadLetter, Any]] = []
-        deleted: list[Any] = []
+        found: builtins.list[tuple[DeadLetter, Any]] = []
+        deleted: builtins.list[Any] = []
         try:
             for queue in self.queues:
                 channel = connection.channel()
@@ -265,7 +235,7 @@ class RabbitmqDeadLetters(XQDeadLetters):
                     method, properties, body = channel.basic_get(queue=xq_name(queue), auto_ack=False)
                     if method is None:
                         break
-                    letter = dead_letter_of(body, _raw_id(body), queue, _death_time(properties))
+                    letter = letter_of(body, _raw_id(body), queue, _death_time(properties))
                     # Identical letters (same id) are told apart by their order in the queue.
                     nth = seen[letter.job_id] = seen.get(letter.job_id, -1) + 1
                     handle = (queue, letter.job_id, nth)

@@ -2,9 +2,10 @@
 
 Jobs are Dramatiq messages (message id = job id) run by the native
 ``dramatiq`` worker. Job records (``get_job``, cancel, idempotency keys, the
-schedule guard) live in the Redis job-state store: on the Redis broker, the
+schedule fire-time guard) live in the Redis job ledger
+(:mod:`lexigram_compat.adapters.redis_ledger`): on the Redis broker, the
 broker's own Redis, and a new job's record and its message are written in one
-atomic step; on RabbitMQ, the store at ``backend.state_url`` when configured
+atomic step; on RabbitMQ, the ledger at ``backend.state_url`` when configured
 (else those features are refused, and the capability table says so), and a
 message is reported ``Ok`` only once RabbitMQ confirmed it.
 """
@@ -15,41 +16,38 @@ import asyncio
 import logging
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import dramatiq
 
-from lexigram_compat.adapters.redis_state import (
-    WAITING_STATUSES,
-    JobStateKeys,
+from lexigram_compat.adapters.redis_ledger import (
     RedisAck,
-    RedisJobState,
+    RedisLedger,
+    RedisLedgerCalls,
     RedisPush,
-    StateCall,
-    SyncRedisJobState,
+    SyncRedisLedger,
 )
 from lexigram_compat.config_loading import redact_text, redact_url
-from lexigram_compat.engine_contract import Capabilities, DeadLetterStore, Engine
+from lexigram_compat.engine_contract import Capabilities, DeadLetterStore, Engine, EngineContext
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskQueueError
 from lexigram_compat.queue import JobInfo, JobStatus
 
-from .actors import WorkerRuntime, declare_actors
+from .actors import DramatiqWorker, declare_actors
 from .broker import LexigramRedisBroker, build_broker
-from .dead_letters import DeadLetterWriter, RabbitmqDeadLetters, RedisDeadLetters, XQDeadLetters
-from .messages import delay_ms, dq_name, message_of
+from .dead_letters import DeadLetterWriter, RabbitmqXQDeadLetters, RedisXQDeadLetters, XQDeadLetters
+from .messages import delay_until, dq_name, message_of
 from .middleware import STOP_MARGIN_MS, LexigramMiddleware
 from .settings import DramatiqSettings
 
 if TYPE_CHECKING:
     import redis
     import redis.asyncio
-    from dramatiq import Broker
+    from dramatiq import Broker, Message
 
-    from lexigram_compat.app import TasksApp
     from lexigram_compat.config import BackendConfig, TaskConfig
 
 __all__ = ["DramatiqEngine"]
@@ -57,21 +55,14 @@ __all__ = ["DramatiqEngine"]
 log = logging.getLogger("lexigram_compat.dramatiq")
 
 WORKER_COMMAND = "dramatiq <module>"
-FIRE_PREFIX = "schedule:"
-"""The unique keys of schedule fire times (``TasksApp.enqueue_fire_time``)."""
 
 
 def _broker_error(operation: str, exc: BaseException) -> TaskQueueError:
     return BrokerUnavailableError(
         f"{operation} failed: the broker is unreachable ({type(exc).__name__}: {redact_text(str(exc))})",
-        hint="check that the broker (and the job-state Redis) is running and the URL is right",
+        hint="check that the broker (and the job-ledger Redis) is running and the URL is right",
         cause=exc,
     )
-
-
-def _fire_key(envelope: JobEnvelope) -> str | None:
-    key = envelope.unique_key
-    return key if key is not None and key.startswith(FIRE_PREFIX) else None
 
 
 def _publish_error(exc: BaseException) -> TaskQueueError:
@@ -115,7 +106,7 @@ class DramatiqEngine(Engine):
     )
 
     def __new__(cls, config: TaskConfig, backend: BackendConfig) -> DramatiqEngine:
-        # RabbitMQ without a state store keeps no job records: a class whose
+        # RabbitMQ without a ledger keeps no job records: a class whose
         # capability table says so, so those calls are refused up front.
         from .rabbitmq import DramatiqRabbitmqEngine, StatelessRabbitmqEngine
 
@@ -128,43 +119,41 @@ class DramatiqEngine(Engine):
         super().__init__(config, backend)
         self.settings = DramatiqSettings.from_config(config, backend)
         self.native: Broker = build_broker(self.settings, [LexigramMiddleware(self)])
-        self.runtime: WorkerRuntime | None = None
-        self.keys = JobStateKeys(self.settings.state_prefix, ttl=self.settings.completed_ttl)
-        self._state: RedisJobState | None = None
+        self.worker: DramatiqWorker | None = None
+        self.calls = RedisLedgerCalls(self.settings.state_prefix, ttl=self.settings.completed_ttl)
+        self._ledger: RedisLedger | None = None
         self._client: redis.asyncio.Redis | None = None
         self._publisher: ThreadPoolExecutor | None = None
         self._dead: XQDeadLetters | None = None
-        self._queues: set[str] = {backend.queue_name, *(config.worker.queues or ())}
-        # On Redis with the state in the broker's Redis, a success is recorded by the ack.
+        self._context: EngineContext | None = None
+        # On Redis with the ledger in the broker's Redis, a success is recorded by the ack.
         self.completes_on_ack = False
         if isinstance(self.native, LexigramRedisBroker) and backend.state_url is None:
             self.native.complete_and_ack = self._complete_and_ack
             self.completes_on_ack = True
 
     def _complete_and_ack(self, job_id: str, result: Any, ack: RedisAck) -> None:
-        state = self.sync_state
-        assert state is not None
-        state.run(self.keys.complete(job_id, result, ack=ack))
+        ledger = self.sync_ledger
+        assert ledger is not None
+        ledger.run(self.calls.complete(job_id, result, ack=ack))
 
     # -- binding -------------------------------------------------------------------------
-    def attach(self, app: TasksApp) -> None:
+    def attach(self, context: EngineContext) -> None:
         """Declare one actor per task routed to this backend, on this engine's broker,
         and make that broker the global one, so ``dramatiq <module>`` finds them."""
-        self.runtime = WorkerRuntime(self, app)
-        mine = next((b for b in app.backend_set if b.engine is self), None)
-        if mine is None:
-            return
-        routes: dict[str, str] = {}
-        for task in app.registry:
-            target, physical = app.backend_set.route(task.queue, app.backend_set.primary)
-            if target is mine:
-                routes[task.name] = physical
-                self._queues.add(physical)
-        for queue in sorted(self._queues):
+        self._context = context
+        self.worker = DramatiqWorker(self, context)
+        for queue in sorted(context.queues()):
             self.native.declare_queue(queue)
-        declare_actors(self.runtime, self.native, routes)
-        if mine is app.backend_set.primary:
+        declare_actors(self.worker, self.native, context.routes())
+        if context.primary:
             dramatiq.set_broker(self.native)
+
+    def queues(self) -> list[str]:
+        """This engine's physical queues (as the app routes its tasks now)."""
+        if self._context is None:
+            return [self.backend.queue_name, *(self.config.worker.queues or ())]
+        return list(self._context.queues())
 
     def native_worker_argv(
         self, module: str, *, queues: Sequence[str] | None, processes: int | None, concurrency: int | None
@@ -193,19 +182,20 @@ class DramatiqEngine(Engine):
 
     # -- lifecycle -----------------------------------------------------------------------
     @property
-    def state(self) -> RedisJobState | None:
-        """The async job-state store (None on RabbitMQ without ``backend.state_url``)."""
-        return self._state
+    def ledger(self) -> RedisLedger | None:
+        """The job ledger, on the loop the app started on (None on RabbitMQ without
+        ``backend.state_url``, or before the app started)."""
+        return self._ledger
 
     @cached_property
-    def sync_state(self) -> SyncRedisJobState | None:
-        """The job-state store for worker threads."""
+    def sync_ledger(self) -> SyncRedisLedger | None:
+        """The job ledger for Dramatiq's own threads (its acks and nacks)."""
         if self.settings.state_url is None:
             return None
         import redis
 
         client: redis.Redis = redis.Redis.from_url(self.settings.state_url)
-        return SyncRedisJobState(client, self.keys)
+        return SyncRedisLedger(client, self.calls)
 
     @cached_property
     def dead_letter_writer(self) -> DeadLetterWriter:
@@ -216,10 +206,9 @@ class DramatiqEngine(Engine):
 
         if self.settings.state_url is not None:
             self._client = redis.asyncio.Redis.from_url(self.settings.state_url)
-            self._state = RedisJobState(self._client, self.keys)
+            self._ledger = RedisLedger(self._client, self.calls)
         self._publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lexigram-dramatiq-publish")
-        retention = self.config.retention
-        keep = retention.dead_letter_seconds
+        keep = self.config.retention.dead_letter_seconds
         if self.settings.broker == "redis":
             assert self._client is not None
             broker_client = (
@@ -227,13 +216,9 @@ class DramatiqEngine(Engine):
                 if self.backend.state_url is None
                 else redis.asyncio.Redis.from_url(self.settings.url)
             )
-            self._dead = RedisDeadLetters(
-                broker_client, self.settings.namespace, keep, retention.dead_letter_max, sorted(self._queues)
-            )
+            self._dead = RedisXQDeadLetters(broker_client, self.settings.namespace, sorted(self.queues()))
         else:
-            self._dead = RabbitmqDeadLetters(
-                self.settings.url, sorted(self._queues), keep, retention.dead_letter_max
-            )
+            self._dead = RabbitmqXQDeadLetters(self.settings.url, sorted(self.queues()))
         log.info(
             "%s: dead letters kept %s (retention.dead_letter_seconds)",
             self.describe(),
@@ -244,7 +229,7 @@ class DramatiqEngine(Engine):
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-            self._state = None
+            self._ledger = None
         if self._publisher is not None:
             publisher, self._publisher = self._publisher, None
             await asyncio.get_running_loop().run_in_executor(publisher, self._close_broker)
@@ -266,26 +251,19 @@ class DramatiqEngine(Engine):
 
     # -- producing -----------------------------------------------------------------------
     async def enqueue(self, envelopes: Sequence[JobEnvelope], *, connection: Any = None) -> list[str]:
-        if self._state is not None and any(_fire_key(e) for e in envelopes):
-            return [await self._enqueue_fire_time(e) for e in envelopes]
-        return await self._enqueue_plain(envelopes)
-
-    async def _enqueue_plain(self, envelopes: Sequence[JobEnvelope]) -> list[str]:
-        if self.settings.broker == "redis":
-            if len(envelopes) == 1:
-                return [await self._enqueue_redis(envelopes[0])]
-            state = self._require_state()
-            try:
-                created = await state.run_many([self._create_with_message(e) for e in envelopes])
-            except Exception as exc:
-                raise _broker_error("enqueue", exc) from exc
-            return [job_id for job_id, _ in created]
-        return await self._enqueue_rabbitmq_many(envelopes)
+        if self.settings.broker != "redis":
+            return await self._enqueue_rabbitmq_many(envelopes)
+        ledger = self._require_ledger()
+        try:
+            created = await ledger.create(envelopes, [self._message_push(e) for e in envelopes])
+        except Exception as exc:
+            raise _broker_error("enqueue", exc) from exc
+        return [job_id for job_id, _ in created]
 
     async def _enqueue_rabbitmq_many(self, envelopes: Sequence[JobEnvelope]) -> list[str]:
         """One confirmed publish per job. RabbitMQ has no batch transaction with
         confirms: when a later job fails, the jobs this call already published are
-        cancelled (with a state store), so that an ``Err`` means none of them runs."""
+        cancelled (with a ledger), so that an ``Err`` means none of them runs."""
         ids: list[str] = []
         published: list[str] = []
         for envelope in envelopes:
@@ -302,10 +280,10 @@ class DramatiqEngine(Engine):
     async def _withdraw(self, job_ids: Sequence[str]) -> None:
         if not job_ids:
             return
-        state = self._state
-        if state is None:
+        ledger = self._ledger
+        if ledger is None:
             log.warning(
-                "enqueue_many failed after %d of its jobs were published; without a job-state store "
+                "enqueue_many failed after %d of its jobs were published; without a job ledger "
                 "they cannot be withdrawn and will run: %s",
                 len(job_ids),
                 ", ".join(job_ids),
@@ -313,123 +291,90 @@ class DramatiqEngine(Engine):
             return
         for job_id in job_ids:
             try:
-                withdrawn = await state.run(self.keys.cancel(job_id))
+                withdrawn = await ledger.cancel(job_id)
             except Exception:
                 withdrawn = False
             if not withdrawn:
                 log.warning("job %s, published by a failed enqueue_many, could not be withdrawn", job_id)
 
-    async def _enqueue_fire_time(self, envelope: JobEnvelope) -> str:
-        """A schedule fire time is claimed apart from its job record, for a week:
-        once its job finished and its record expired (``completed_seconds``, maybe
-        0), another scheduler ticking the same fire time must not enqueue it again."""
-        key = _fire_key(envelope)
-        if key is None:
-            [job_id] = await self._enqueue_plain([envelope])
-            return job_id
-        state = self._require_state()
-        try:
-            holder, claimed = await state.run(self.keys.fire(key, envelope.job_id))
-        except Exception as exc:
-            raise _broker_error("enqueue", exc) from exc
-        if not claimed:
-            return holder
-        try:
-            [job_id] = await self._enqueue_plain([envelope])
-        except BaseException:
-            try:
-                await state.run(self.keys.unfire(key, envelope.job_id))
-            except Exception:
-                log.exception("job %s: giving back its fire time failed", envelope.job_id)
-            raise
-        return job_id
-
-    async def _enqueue_redis(self, envelope: JobEnvelope) -> str:
-        state = self._require_state()
-        try:
-            job_id, _ = await state.run(self._create_with_message(envelope))
-        except Exception as exc:
-            raise _broker_error("enqueue", exc) from exc
-        return job_id
-
-    def _create_with_message(self, envelope: JobEnvelope) -> StateCall[tuple[str, bool]]:
-        """The job's record and its Dramatiq message (as the Redis broker writes one:
-        ``HSET <ns>:<queue>.msgs <rid> <json>``, ``RPUSH <ns>:<queue> <rid>``), in one call."""
+    def _message_push(self, envelope: JobEnvelope) -> RedisPush:
+        """The job's Dramatiq message as the Redis broker writes one (``HSET
+        <ns>:<queue>.msgs <rid> <json>``, ``RPUSH <ns>:<queue> <rid>``), for the
+        ledger to push in the step that creates the job's record."""
         rid = str(uuid.uuid4())
-        delay = delay_ms(envelope)
+        delay = delay_until(envelope.run_at)
         queue = envelope.queue if delay is None else dq_name(envelope.queue)
         options: dict[str, Any] = {"redis_message_id": rid}
         if delay is not None and envelope.run_at is not None:
             options["eta"] = int(envelope.run_at.timestamp() * 1000)
         payload = message_of(envelope, queue=queue, options=options).encode()
         ns = self.settings.namespace
-        push = RedisPush(
+        return RedisPush(
             list_key=f"{ns}:{queue}",
             list_value=rid,
             hash_key=f"{ns}:{queue}.msgs",
             hash_field=rid,
             payload=payload,
         )
-        return self.keys.create(envelope, scheduled=delay is not None, publish=push)
 
     async def _enqueue_rabbitmq_one(self, envelope: JobEnvelope) -> tuple[str, bool]:
-        state = self._state
-        delay = delay_ms(envelope)
-        if state is not None:
+        ledger = self._ledger
+        delay = delay_until(envelope.run_at)
+        if ledger is not None:
             try:
-                job_id, created = await state.run(self.keys.create(envelope, scheduled=delay is not None))
+                [(job_id, created)] = await ledger.create([envelope])
             except Exception as exc:
                 raise _broker_error("enqueue", exc) from exc
             if not created:
                 return job_id, False
         try:
-            await self._publish(envelope, delay)
+            # RabbitMQ orders a queue by priority (higher first): x-max-priority is 255.
+            await self.send(message_of(envelope, options={"broker_priority": envelope.priority}), delay)
         except Exception as exc:
-            if state is not None:
+            if ledger is not None:
                 try:
-                    await state.run(self.keys.forget(envelope.job_id))
+                    await ledger.forget(envelope.job_id)
                 except Exception:
                     log.exception("job %s: undoing its record after a failed publish failed", envelope.job_id)
             raise _publish_error(exc) from exc
         return envelope.job_id, True
 
-    async def _publish(self, envelope: JobEnvelope, delay: int | None) -> None:
+    async def send(self, message: Message[Any], delay: int | None) -> None:
+        """Enqueue ``message`` on the broker."""
+        await self.blocking(lambda: self.native.enqueue(message, delay=delay))
+
+    async def blocking(self, call: Callable[[], object]) -> None:
+        """Run a blocking broker call on this engine's publishing thread (never on the loop)."""
         if self._publisher is None:
             raise TaskQueueError("the Dramatiq engine is not connected", hint="start the app first")
-        # RabbitMQ orders a queue by priority (higher first): x-max-priority is 255.
-        message = message_of(envelope, options={"broker_priority": envelope.priority})
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._publisher, lambda: self.native.enqueue(message, delay=delay))
+        await asyncio.get_running_loop().run_in_executor(self._publisher, call)
 
     async def may_schedule(self) -> bool:
-        """Whether a scheduler of this app may fire here (always, with a state store:
-        its guard makes each fire time one job however many schedulers run)."""
+        """Whether a scheduler of this app may fire here (always, with a ledger: its
+        fire-time guard makes each fire time one job however many schedulers run)."""
         return True
 
-    def _require_state(self) -> RedisJobState:
-        if self._state is None:
+    def _require_ledger(self) -> RedisLedger:
+        if self._ledger is None:
             raise TaskQueueError(
                 "the Dramatiq engine is not connected", hint="start the app first ('async with app:')"
             )
-        return self._state
+        return self._ledger
 
     # -- inspection ----------------------------------------------------------------------
     async def get_job(self, job_id: str) -> JobInfo | None:
-        state = self._require_state()
-        return await state.run(self.keys.get(job_id))
+        return await self._require_ledger().get_job(job_id)
 
     async def cancel(self, job_id: str) -> bool:
-        state = self._require_state()
-        return await state.run(self.keys.cancel(job_id))
+        return await self._require_ledger().cancel(job_id)
 
     async def count(self, queue: str, status: JobStatus | None) -> int:
-        state = self._require_state()
-        return await state.run(self.keys.count(queue, WAITING_STATUSES if status is None else (status,)))
+        return await self._require_ledger().count(queue, status)
 
     async def clear(self, queue: str) -> int:
         removed = 0
-        if self._state is not None:
-            removed = await self._state.run(self.keys.clear(queue))
+        if self._ledger is not None:
+            removed = await self._ledger.clear(queue)
         await self._purge_broker(queue)
         return removed
 

@@ -10,25 +10,26 @@ in ``options["lexigram"]``; the failure of a dead-lettered job in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from dramatiq import Message
 from dramatiq.common import dq_name, q_name, xq_name
 
-from lexigram_compat.engine_contract import FailureInfo
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope, utcnow
-from lexigram_compat.errors import TaskNotFoundError, TaskValidationError
+from lexigram_compat.errors import TaskNotFoundError
+from lexigram_compat.letters import dead_letter_of
+from lexigram_compat.outcomes import FailureInfo, failure_of, undecodable
 from lexigram_compat.queue import DeadLetter
 
 __all__ = [
     "FAILURE_OPTION",
     "META_OPTION",
-    "dead_letter_of",
+    "delay_until",
     "dq_name",
     "envelope_of",
     "failure_option",
+    "letter_of",
     "message_of",
     "q_name",
     "retry_message",
@@ -73,11 +74,11 @@ def message_of(
     )
 
 
-def delay_ms(envelope: JobEnvelope) -> int | None:
+def delay_until(run_at: datetime | None) -> int | None:
     """Milliseconds until ``run_at`` (None when due now)."""
-    if envelope.run_at is None:
+    if run_at is None:
         return None
-    delay = _ms(envelope.run_at) - _ms(utcnow())
+    delay = _ms(run_at) - _ms(utcnow())
     return delay if delay > 0 else None
 
 
@@ -141,88 +142,36 @@ def failure_option(failure: FailureInfo, attempts: int, failed_at: datetime) -> 
     }
 
 
-def undecodable_problem(raw: bytes) -> str | None:
-    """Why ``raw`` is not a Dramatiq message, or None when it is one."""
-    try:
-        Message.decode(raw)
-    except Exception as exc:
-        cause = exc.__cause__ or exc
-        return f"{type(cause).__name__}: {cause}"
-    return None
-
-
-@dataclass(frozen=True)
-class _Failure:
-    error_type: str
-    message: str
-    traceback: str | None
-    attempts: int
-    failed_at: datetime
-
-
-def dead_letter_of(
+def letter_of(
     raw: bytes, job_id: str, queue: str, failed_at: datetime, *, broker_time: bool = False
 ) -> DeadLetter:
-    """A dead letter from the bytes kept in a ``.XQ`` queue.
+    """The dead letter of the bytes kept in a ``.XQ`` queue.
 
     ``failed_at`` is the broker's time of death when it keeps one
     (``broker_time``: Redis scores letters by it, and expires them by it);
     otherwise the time a message this library dead-lettered carries wins.
-    A message this library dead-lettered carries its failure. A message Dramatiq dead-lettered itself
-    (its actor is unknown to the worker) or bytes that are no message at all get
-    the reason derived here, as the worker would have reported it.
+    A message this library dead-lettered carries its failure. A message Dramatiq
+    dead-lettered itself (its actor is unknown to the worker) or bytes that are no
+    message at all get the reason derived here, as the worker would have reported it.
     """
     try:
         message = Message.decode(raw)
         envelope = envelope_of(message)
     except Exception as exc:
         cause = exc.__cause__ or exc
-        problem = f"{type(cause).__name__}: {cause}"
-        error = TaskValidationError(f"job payload could not be decoded: {problem}")
-        return DeadLetter(
-            job_id=job_id,
-            task_name="<undecodable>",
-            args=[],
-            kwargs={},
-            queue=queue,
-            attempts=1,
-            error_type="lexigram_compat.errors.TaskValidationError",
-            error_message=error.message,
-            traceback=None,
-            failed_at=failed_at,
-            raw=raw,
-        )
+        failure = undecodable(f"{type(cause).__name__}: {cause}").failure
+        return dead_letter_of(None, failure, job_id=job_id, queue=queue, failed_at=failed_at, raw=raw)
     stored = message.options.get(FAILURE_OPTION)
-    if isinstance(stored, dict):
-        failure = _Failure(
-            str(stored.get("error_type", "")),
-            str(stored.get("message", "")),
-            stored.get("traceback"),
-            int(stored.get("attempts", envelope.attempts)),
-            failed_at if broker_time else _parse_time(stored.get("failed_at")) or failed_at,
-        )
-    else:
+    if not isinstance(stored, dict):
         missing = TaskNotFoundError(f"no task named {envelope.task_name!r} is registered in this worker")
-        failure = _Failure(
-            "lexigram_compat.errors.TaskNotFoundError",
-            missing.message,
-            None,
-            envelope.attempts + 1,
-            failed_at,
-        )
-    return DeadLetter(
-        job_id=envelope.job_id,
-        task_name=envelope.task_name,
-        args=list(envelope.args),
-        kwargs=dict(envelope.kwargs),
-        queue=envelope.queue,
-        attempts=failure.attempts,
-        error_type=failure.error_type,
-        error_message=failure.message,
-        traceback=failure.traceback,
-        failed_at=failure.failed_at,
-        priority=envelope.priority,
+        failure = failure_of(missing, with_traceback=False)
+        return dead_letter_of(envelope, failure, attempts=envelope.attempts + 1, failed_at=failed_at)
+    failure = FailureInfo(
+        str(stored.get("error_type", "")), str(stored.get("message", "")), stored.get("traceback")
     )
+    when = failed_at if broker_time else _parse_time(stored.get("failed_at")) or failed_at
+    attempts = int(stored.get("attempts", envelope.attempts))
+    return dead_letter_of(envelope, failure, attempts=attempts, failed_at=when)
 
 
 def _parse_time(value: Any) -> datetime | None:

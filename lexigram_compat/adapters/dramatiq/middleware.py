@@ -7,8 +7,8 @@
 - ``before_worker_shutdown``: jobs still running ``worker.shutdown_timeout``
   later are interrupted and given back to their queue, attempt uncounted.
 - ``after_nack``: a message Dramatiq dead-lettered (its actor is unknown
-  here, or the worker could not record it otherwise) is marked failed in the
-  job state, with the worker's reason when it gave one.
+  here, or the worker could not record its outcome otherwise) is marked failed
+  in the job ledger, with the worker's reason when it gave one.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware
 
 from lexigram_compat.errors import TaskNotFoundError
+from lexigram_compat.outcomes import failure_of
 
 from .actors import NACK_REASON_ATTRIBUTE
 from .broker import LexigramRedisBroker
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from dramatiq import Broker, Worker
     from dramatiq.broker import MessageProxy
 
-    from .actors import WorkerRuntime
+    from .actors import DramatiqWorker
     from .engine import DramatiqEngine
 
 __all__ = ["LexigramMiddleware"]
@@ -56,17 +58,17 @@ class LexigramMiddleware(Middleware):
         self._maintainer: _Maintainer | None = None
 
     @property
-    def runtime(self) -> WorkerRuntime:
-        runtime = self.engine.runtime
-        if runtime is None:
+    def worker(self) -> DramatiqWorker:
+        worker = self.engine.worker
+        if worker is None:
             raise RuntimeError("the Dramatiq engine was never attached to an app")
-        return runtime
+        return worker
 
     def before_worker_boot(self, broker: Broker, worker: Worker) -> None:
         # Runs after AsyncIO's (list order), so its event loop is up; and before
         # the worker's threads start, so no message is taken before the app is.
         worker.worker_timeout = self.engine.settings.poll_interval_ms
-        self.runtime.boot()
+        self.worker.boot()
         self._stop_on_sigterm(broker, worker)
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
@@ -77,7 +79,7 @@ class LexigramMiddleware(Middleware):
 
     def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
         grace = self.engine.settings.shutdown_timeout
-        self._timer = threading.Timer(grace, self.runtime.interrupt_running)
+        self._timer = threading.Timer(grace, self.worker.interrupt_running)
         self._timer.daemon = True
         self._timer.start()
 
@@ -89,18 +91,15 @@ class LexigramMiddleware(Middleware):
             self._maintainer = None
         if self._timer is not None:
             self._timer.cancel()
-        self.runtime.shutdown()
+        self.worker.shutdown()
 
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:
-        state = self.engine.sync_state
-        if state is None:
+        ledger = self.engine.sync_ledger
+        if ledger is None:
             return
-        reason = getattr(message, NACK_REASON_ATTRIBUTE, None)
-        if reason is None:
-            error = TaskNotFoundError(f"no task named {message.actor_name!r} is registered in this worker")
-            reason = f"TaskNotFoundError: {error.message}"
+        reason = getattr(message, NACK_REASON_ATTRIBUTE, None) or _nack_reason(message)
         try:
-            state.run(state.keys.fail(message.message_id, reason))
+            ledger.run(ledger.calls.fail(message.message_id, reason))
         except Exception:
             log.exception("recording dead-lettered job %s failed", message.message_id)
 
@@ -128,6 +127,16 @@ class LexigramMiddleware(Middleware):
             sys.exit(0)
 
         signal.signal(signal.SIGTERM, stop)
+
+
+def _nack_reason(message: MessageProxy) -> str:
+    """Why Dramatiq itself dead-lettered ``message`` (the worker gave no reason)."""
+    error = message._exception
+    if isinstance(error, ActorNotFound):
+        error = TaskNotFoundError(f"no task named {message.actor_name!r} is registered in this worker")
+    if error is None:
+        return "dead-lettered by Dramatiq"
+    return failure_of(error, with_traceback=False).summary()
 
 
 class _Maintainer(threading.Thread):

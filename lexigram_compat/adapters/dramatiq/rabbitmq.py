@@ -1,4 +1,4 @@
-"""The Dramatiq engine's RabbitMQ classes: with a job-state store, and without one.
+"""The Dramatiq engine's RabbitMQ classes: with a job ledger, and without one.
 
 ``DramatiqEngine(config, backend)`` with ``backend.type: amqp`` builds one of
 these (``engine_class("dramatiq", "amqp")`` names the first), because their
@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from lexigram_compat.adapters.redis_state import WAITING_STATUSES
+from lexigram_compat.adapters.redis_ledger import WAITING_STATUSES
 from lexigram_compat.engine_contract import Capabilities
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import ConfigurationError
@@ -28,7 +28,7 @@ __all__ = ["DramatiqRabbitmqEngine", "StatelessRabbitmqEngine"]
 
 
 class DramatiqRabbitmqEngine(DramatiqEngine):
-    """The Dramatiq engine on RabbitMQ, with a job-state store (``backend.state_url``).
+    """The Dramatiq engine on RabbitMQ, with a job ledger (``backend.state_url``).
 
     RabbitMQ keeps its queues in priority order (``x-max-priority`` 255, each
     message's ``priority``), so a higher-priority job runs first among ready ones.
@@ -115,11 +115,11 @@ class StatelessRabbitmqEngine(DramatiqRabbitmqEngine):
         return True
 
     async def enqueue(self, envelopes: Sequence[JobEnvelope], *, connection: Any = None) -> list[str]:
-        fires = any((e.unique_key or "").startswith("schedule:") for e in envelopes)
+        fires = any(e.fire_key is not None for e in envelopes)
         if fires and not await self.may_schedule():
             raise ConfigurationError(
                 f"another scheduler already fires this app's schedules (it holds the RabbitMQ "
-                f"queue {self.scheduler_lock_queue!r}); without a job-state store only one may run",
+                f"queue {self.scheduler_lock_queue!r}); without a job ledger only one may run",
                 hint="run a single scheduler (workers with scheduling off), or set backend.state_url "
                 "so that any number of schedulers share one guard per fire time",
             )

@@ -5,14 +5,14 @@
 | ``worker.lease_seconds``          | Redis broker ``heartbeat_timeout`` (crash recovery) |
 | ``worker.heartbeat_interval``     | Redis: heartbeat + forced maintenance period        |
 | ``retention.dead_letter_seconds`` | Redis ``dead_message_ttl`` / RabbitMQ ``.XQ`` TTL   |
-| ``retention.completed_seconds``   | TTL of finished job records in the state store      |
+| ``retention.completed_seconds``   | TTL of finished job records in the job ledger       |
 | ``worker.poll_interval``          | the worker's ``worker_timeout`` (idle poll)         |
 | ``worker.worker_count``           | ``dramatiq -p``                                     |
 | ``worker.max_concurrent_tasks``   | ``dramatiq -t``                                     |
 | ``worker.shutdown_timeout``       | running jobs' grace on SIGTERM, then given back     |
 
 Engine-only options live under ``tasks.extra.dramatiq``: ``namespace`` (Redis
-key namespace of the broker and the job state, default ``dramatiq``) and
+key namespace of the broker and the job ledger, default ``dramatiq``) and
 ``maintenance_chance`` (per million broker calls, how often the Redis broker
 requeues the messages of dead workers and expires dead letters; default 1000,
 Dramatiq's own).
@@ -47,7 +47,7 @@ class DramatiqSettings:
     url: str = field(repr=False)
     """The broker URL (a secret: never logged, not in the repr)."""
     state_url: str | None = field(repr=False)
-    """The Redis URL of the job-state store (the broker's on Redis; not in the repr)."""
+    """The Redis URL of the job ledger (the broker's on Redis; not in the repr)."""
     namespace: str
     maintenance_chance: int
     heartbeat_timeout_ms: int
@@ -66,7 +66,7 @@ class DramatiqSettings:
 
     @property
     def state_prefix(self) -> str:
-        """Key prefix of the job state (next to the broker's keys on Redis)."""
+        """Key prefix of the job ledger (next to the broker's keys on Redis)."""
         return f"{self.namespace}:lexigram:"
 
     @classmethod

@@ -117,11 +117,11 @@ class DramatiqHarness(SubprocessHarness):
     async def idle(self) -> bool:
         # One atomic count per queue: counting status by status could miss a job
         # moving from retrying to running between two counts.
-        state = self.engine_object.state
-        assert state is not None
+        ledger = self.engine_object.ledger
+        assert ledger is not None
         busy = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.RETRYING)
         for queue in self.queues():
-            if await state.run(state.keys.count(queue, busy)):
+            if await ledger.run(ledger.calls.count(queue, busy)):
                 return False
         return await self.broker_empty()
 

@@ -13,6 +13,7 @@ import asyncio
 import atexit
 import functools
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -25,7 +26,7 @@ import redis
 from lexigram_compat.adapters.celery import CeleryEngine
 from lexigram_compat.envelope import JobEnvelope
 
-from ..harness import EngineSpec, deep_merge
+from ..harness import EngineHarness, EngineSpec, deep_merge
 from ..subprocess_harness import SubprocessHarness, python_module_argv
 
 __all__ = ["SPECS", "CeleryHarness"]
@@ -56,6 +57,8 @@ REDIS_DB = 8
 """Redis db of the Celery engine's tests (dbs 8-15 are the Celery engine's)."""
 VISIBILITY_TIMEOUT = 4.0
 """Short, so a message of a SIGKILLed worker comes back within the crash test."""
+CONSUMING = re.compile(r"\S+@\S+ ready\.|Task \S+\[\S+\] received")
+"""Celery's log line once it consumes, or of a task it took (see ``wait_ready``)."""
 UNACKED_MUTEX_EXPIRE = 2
 """Seconds kombu's Redis restore lock is held at most (default 300)."""
 
@@ -153,7 +156,23 @@ class CeleryHarness(SubprocessHarness):
         )  # fmt: skip
 
     async def wait_ready(self) -> None:
-        await self.wait_for_log(r"celery@\S+ ready|\S+@\S+ ready")
+        """Until Celery says ready, or has taken a task: on RabbitMQ a waiting message
+        is delivered, and run, while the consumer starts (py-amqp dispatches it during
+        ``basic_consume``), before the "ready" line; a job that kills its worker can
+        end the process before that line is printed."""
+
+        async def consuming() -> bool:
+            if CONSUMING.search(self.log_text()):
+                return True
+            process = self._process
+            if process is not None and process.returncode is not None:
+                raise AssertionError(
+                    f"the worker exited with code {process.returncode} before it consumed; "
+                    f"its log:\n{self.log_tail()}"
+                )
+            return False
+
+        await EngineHarness.wait_until(self, consuming, "the worker consumes", self.ready_timeout)
 
     async def idle(self) -> bool:
         """No job waiting, running or retrying in the store, and no message on the

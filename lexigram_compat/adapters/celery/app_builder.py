@@ -2,7 +2,7 @@
 
 Delivery is ack-late with reject-on-worker-lost (a worker killed mid-job loses
 nothing), JSON only, one reserved message per pool slot, and no remote control
-or result backend (job state lives in the engine's Redis store).
+or result backend (job records live in the shared Redis job ledger).
 """
 
 from __future__ import annotations

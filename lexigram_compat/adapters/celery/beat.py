@@ -5,8 +5,8 @@ Each schedule becomes a beat entry ``lexigram:<schedule name>`` on a
 timezone. Its task, ``lexigram_compat.fire_schedule``,
 does not send a message of its own when beat calls ``apply_async``: it works out
 the fire time beat is due for (the latest cron time not after now) and enqueues
-the scheduled task through the facade with the deterministic job id and unique
-key of that fire time (``TasksApp.enqueue_fire_time``). Two beats, a restarted
+the scheduled task through the facade with the deterministic job id and fire
+key of that fire time (``WorkerHost.enqueue_fire_time``). Two beats, a restarted
 beat or ``lexigram-compat scheduler`` running too all land on the same job:
 exactly one job per fire time.
 """
@@ -24,8 +24,9 @@ from celery.schedules import BaseSchedule, schedstate
 from croniter import croniter
 
 if TYPE_CHECKING:
-    from lexigram_compat.adapters.celery.runtime import WorkerRuntime
-    from lexigram_compat.app import TasksApp
+    from lexigram_compat.adapters.celery.runtime import CeleryWorker
+    from lexigram_compat.config import TaskConfig
+    from lexigram_compat.registry import TaskRegistry
     from lexigram_compat.scheduling import Schedule
 
 __all__ = ["FIRE_TASK", "FacadeCron", "beat_schedule", "fire_time", "install_beat"]
@@ -105,11 +106,11 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def beat_schedule(app: TasksApp) -> dict[str, dict[str, Any]]:
-    """The ``beat_schedule`` entries of ``app``'s schedules."""
+def beat_schedule(registry: TaskRegistry, config: TaskConfig) -> dict[str, dict[str, Any]]:
+    """The ``beat_schedule`` entries of ``registry``'s schedules."""
     entries: dict[str, dict[str, Any]] = {}
-    default_tz = app.config.scheduler.timezone
-    for schedule in app.registry.schedules():
+    default_tz = config.scheduler.timezone
+    for schedule in registry.schedules():
         entries[ENTRY_PREFIX + schedule.name] = {
             "task": FIRE_TASK,
             "schedule": FacadeCron(schedule, default_tz),
@@ -124,7 +125,7 @@ class FireSchedule(Task):  # type: ignore[misc]
     name = FIRE_TASK
     typing = False
     ignore_result = True
-    runtime: WorkerRuntime | None = None
+    worker: CeleryWorker | None = None
 
     @staticmethod
     def clock() -> datetime:
@@ -133,21 +134,22 @@ class FireSchedule(Task):  # type: ignore[misc]
 
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         name = (args or [None])[0]
-        if self.runtime is None or not isinstance(name, str):
+        if self.worker is None or not isinstance(name, str):
             raise ValueError(f"{FIRE_TASK} needs a schedule name, got args={args!r}")
-        job_id = self.runtime.fire(name, self.clock())
+        job_id = self.worker.fire(name, self.clock())
         log.info("beat fired schedule %s: job %s", name, job_id)
         return self.AsyncResult(job_id)
 
     def run(self, name: str) -> str:
-        if self.runtime is None:
+        if self.worker is None:
             raise ValueError(f"{FIRE_TASK} is not attached to an app")
-        return self.runtime.fire(name, self.clock())
+        return self.worker.fire(name, self.clock())
 
 
-def install_beat(celery_app: Celery, app: TasksApp, runtime: WorkerRuntime) -> None:
+def install_beat(celery_app: Celery, worker: CeleryWorker) -> None:
     """Register the fire task and set ``beat_schedule`` (idempotent)."""
     if FIRE_TASK not in celery_app.tasks:
         task = celery_app.register_task(FireSchedule())
-        task.runtime = runtime
-    celery_app.conf.beat_schedule = {**(celery_app.conf.beat_schedule or {}), **beat_schedule(app)}
+        task.worker = worker
+    entries = beat_schedule(worker.context.registry, worker.context.config)
+    celery_app.conf.beat_schedule = {**(celery_app.conf.beat_schedule or {}), **entries}

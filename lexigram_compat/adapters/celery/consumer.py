@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from celery.worker.consumer import Consumer
 
 if TYPE_CHECKING:
-    from lexigram_compat.adapters.celery.runtime import WorkerRuntime
+    from lexigram_compat.adapters.celery.runtime import CeleryWorker
 
 __all__ = ["DeadLetteringConsumer"]
 
@@ -70,9 +70,9 @@ class DeadLetteringConsumer(Consumer):  # type: ignore[misc]
     """Celery's consumer, with bad messages dead-lettered and acknowledged."""
 
     @property
-    def _runtime(self) -> WorkerRuntime:
-        runtime: WorkerRuntime = self.app.lexigram_runtime
-        return runtime
+    def _worker(self) -> CeleryWorker:
+        worker: CeleryWorker = self.app.lexigram_worker
+        return worker
 
     def _park(self, message: Any, *, problem: str, task_name: str | None = None, body: Any = None) -> None:
         headers = _headers(message)
@@ -86,7 +86,7 @@ class DeadLetteringConsumer(Consumer):  # type: ignore[misc]
             args = list(body[0]) if isinstance(body[0], list | tuple) else []
             kwargs = dict(body[1]) if isinstance(body[1], dict) else {}
         try:
-            self._runtime.dead_letter_message(
+            self._worker.dead_letter_message(
                 job_id=job_id,
                 task_name=task_name,
                 queue=queue or self.app.conf.task_default_queue,

@@ -3,9 +3,12 @@
 Producer side: each envelope becomes exactly the message ``app.send_task``
 builds (task name header, the job id as task id, ``[args, kwargs, embed]`` in
 JSON, ``eta`` for delays), so an unmodified Celery worker runs it, and a job
-record in Redis (:mod:`.state`) answers ``get_job``/``count``/``cancel`` and
-guards job ids, idempotency keys and schedule fire times with SET-NX
-semantics. Worker side: see :mod:`.tasks` and :mod:`.runtime`.
+record in the shared Redis job ledger (:mod:`lexigram_compat.adapters.redis_ledger`)
+answers ``get_job``/``count``/``cancel`` and guards job ids, idempotency keys
+and schedule fire times. On a Redis broker (with the ledger in the broker's
+Redis) the ledger's ``create`` pushes the message in the same atomic step;
+elsewhere the message is published once the record exists, and the record is
+forgotten when that publish fails. Worker side: see :mod:`.tasks` and :mod:`.runtime`.
 """
 
 from __future__ import annotations
@@ -22,20 +25,20 @@ from kombu import Exchange, Queue
 from redis.asyncio import Redis
 
 from lexigram_compat.adapters.celery.app_builder import broker_url, build_celery_app
-from lexigram_compat.adapters.celery.dead_letters import RedisDeadLetters, letter_to_json
+from lexigram_compat.adapters.celery.beat import install_beat
+from lexigram_compat.adapters.celery.dead_letters import CeleryDeadLetters, letter_bytes
 from lexigram_compat.adapters.celery.redis_wire import RedisWire
-from lexigram_compat.adapters.celery.runtime import WorkerRuntime
+from lexigram_compat.adapters.celery.runtime import CeleryWorker
 from lexigram_compat.adapters.celery.settings import CelerySettings
-from lexigram_compat.adapters.celery.state import JobStateStore
 from lexigram_compat.adapters.celery.tasks import register_tasks
+from lexigram_compat.adapters.redis_ledger import RedisLedger, RedisLedgerCalls, RedisPush
 from lexigram_compat.config import redact_text, redact_url
-from lexigram_compat.engine_contract import Capabilities, Engine
+from lexigram_compat.engine_contract import Capabilities, Engine, EngineContext
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError
 from lexigram_compat.queue import DeadLetter, JobInfo, JobStatus
 
 if TYPE_CHECKING:
-    from lexigram_compat.app import TasksApp
     from lexigram_compat.config import BackendConfig, TaskConfig
 
 __all__ = ["CeleryEngine"]
@@ -45,6 +48,8 @@ log = logging.getLogger("lexigram_compat.celery")
 DEAD_LETTER_SUFFIX = ".dead"
 """RabbitMQ: dead letters are also published to ``<queue>.dead`` through the ``lexigram.dlx`` exchange."""
 DLX = "lexigram.dlx"
+GONE_MARGIN = 600.0
+"""Seconds beyond the broker's redelivery time a cancelled job's messages are refused."""
 
 
 class CeleryEngine(Engine):
@@ -69,52 +74,52 @@ class CeleryEngine(Engine):
         super().__init__(config, backend)
         self.settings = CelerySettings.from_extra(config.extra)
         self.native: Celery = build_celery_app(config, backend, self.settings)
-        self._app: TasksApp | None = None
-        self._runtime: WorkerRuntime | None = None
+        self._context: EngineContext | None = None
+        self._worker: CeleryWorker | None = None
         self._redis: Redis | None = None
-        self._state: JobStateStore | None = None
-        self._dead: RedisDeadLetters | None = None
+        self._ledger: RedisLedger | None = None
+        self._dead: CeleryDeadLetters | None = None
         self._wire: RedisWire | None = None
+        kept = config.retention.completed_seconds
+        # A message of a cancelled job may come back until the broker's visibility
+        # timeout (Redis) after its run-at time, whatever the record's retention.
+        self.calls = RedisLedgerCalls(
+            self.settings.key_prefix,
+            ttl=kept,
+            gone_hold=max(kept, self.settings.visibility_timeout) + GONE_MARGIN,
+        )
         if backend.type == "redis" and backend.state_url is None:
             # Job records and messages on one Redis: one round trip records and publishes.
             prefix = str(self.settings.transport_options.get("global_keyprefix", ""))
             self._wire = RedisWire(self.native, prefix)
 
     # -- wiring --------------------------------------------------------------------
-    def attach(self, app: TasksApp) -> None:
-        self._app = app
-        self._runtime = WorkerRuntime(app, self)
-        self.native.lexigram_runtime = self._runtime
+    def attach(self, context: EngineContext) -> None:
+        self._context = context
+        self._worker = CeleryWorker(context, self)
+        self.native.lexigram_worker = self._worker
         self._register()
-        from lexigram_compat.adapters.celery.beat import install_beat
-
-        install_beat(self.native, app, self._runtime)
+        install_beat(self.native, self._worker)
 
     def _register(self) -> None:
-        if self._app is None or self._runtime is None:
+        context, worker = self._context, self._worker
+        if context is None or worker is None:
             return
-        backend_set = self._app.backend_set
-
-        def queue_of(name: str | None) -> str:
-            for backend in backend_set:
-                if backend.engine is self:
-                    return backend_set.route(name, backend)[1]
-            return name or self.default_queue
-
         register_tasks(
-            self.native, self._app.registry, self._runtime, queue_of, self.config.worker.default_timeout
+            self.native, context.registry, worker, context.routes(), self.config.worker.default_timeout
         )
 
     @property
-    def state(self) -> JobStateStore:
-        if self._state is None:
+    def ledger(self) -> RedisLedger:
+        """The job ledger, in Redis (``backend.state_url``, else ``backend.redis_url``)."""
+        if self._ledger is None:
             raise BrokerUnavailableError(
                 "the celery engine is not connected", hint="start the app first (async with app: ...)"
             )
-        return self._state
+        return self._ledger
 
     @property
-    def dead_letter_store(self) -> RedisDeadLetters:
+    def dead_letter_store(self) -> CeleryDeadLetters:
         if self._dead is None:
             raise BrokerUnavailableError(
                 "the celery engine is not connected", hint="start the app first (async with app: ...)"
@@ -131,17 +136,10 @@ class CeleryEngine(Engine):
             self._redis = Redis.from_url(
                 url.get_secret_value(), socket_connect_timeout=4.0, socket_timeout=10.0
             )
-            prefix = self.settings.key_prefix
-            self._state = JobStateStore(
+            self._ledger = RedisLedger(self._redis, self.calls)
+            self._dead = CeleryDeadLetters(
                 self._redis,
-                prefix,
-                self.config.retention.completed_seconds,
-                redelivery_seconds=self.settings.visibility_timeout,
-            )
-            self._dead = RedisDeadLetters(
-                self._redis,
-                prefix,
-                self.config.retention,
+                self.settings.key_prefix,
                 on_purge_all=self._purge_dead_queues if self.backend.type == "amqp" else None,
             )
 
@@ -150,7 +148,7 @@ class CeleryEngine(Engine):
         :meth:`connect` makes a new one. The parent still uses the sockets."""
         if self._redis is not None:
             _INHERITED.append(self._redis)  # never garbage-collected (and closed) here
-        self._redis = self._state = self._dead = None
+        self._redis = self._ledger = self._dead = None
 
     async def close(self) -> None:
         redis, self._redis = self._redis, None
@@ -162,7 +160,7 @@ class CeleryEngine(Engine):
     def native_worker_argv(
         self, module: str, *, queues: Sequence[str] | None, processes: int | None, concurrency: int | None
     ) -> list[str] | None:
-        if self._app is None:
+        if self._context is None:
             raise ConfigurationError("the celery engine is not attached to an app")
         chosen = list(queues) if queues else self._own_queues()
         pool = self.settings.pool
@@ -191,33 +189,33 @@ class CeleryEngine(Engine):
         )
 
     def _own_queues(self) -> list[str]:
-        assert self._app is not None
-        for backend in self._app.backend_set:
-            if backend.engine is self:
-                return backend.queues()
-        return [self.default_queue]
+        return list(self._context.queues()) if self._context is not None else [self.default_queue]
 
     # -- producing -----------------------------------------------------------------
     async def enqueue(self, envelopes: Sequence[JobEnvelope], *, connection: Any = None) -> list[str]:
         wire = self._wire
-        messages = [(wire.list_key(e.queue), wire.envelope(e)) for e in envelopes] if wire else None
+        pushes = (
+            [RedisPush(wire.list_key(e.queue), wire.envelope(e), left=True) for e in envelopes]
+            if wire is not None
+            else None
+        )
         try:
-            created = await self.state.create(envelopes, messages)
+            created = await self.ledger.create(envelopes, pushes)
         except OSError as exc:
-            raise _unavailable("the job-state store (Redis)", exc) from None
+            raise _unavailable("the job ledger (Redis)", exc) from None
         except Exception as exc:
             if type(exc).__module__.startswith("redis"):
-                raise _unavailable("the job-state store (Redis)", exc) from None
+                raise _unavailable("the job ledger (Redis)", exc) from None
             raise
         ids: list[str] = []
-        for envelope, (fresh, job_id) in zip(envelopes, created, strict=True):
+        for envelope, (job_id, fresh) in zip(envelopes, created, strict=True):
             if fresh and wire is None:
                 try:
                     # Off the caller's loop: a blocking AMQP publish (a broker in a
                     # memory or disk alarm holds publishes) must not freeze it.
                     await asyncio.to_thread(self.publish_message, envelope)
                 except Exception as exc:
-                    await self.state.forget(envelope)
+                    await self.ledger.forget(envelope.job_id)
                     raise _unavailable("the broker", exc) from None
             ids.append(job_id)
         return ids
@@ -269,7 +267,7 @@ class CeleryEngine(Engine):
         # A producer from the app's pool: no new AMQP connection per dead letter.
         with self.native.producer_or_acquire() as producer:
             producer.publish(
-                letter_to_json(letter),
+                letter_bytes(letter),
                 exchange=exchange,
                 routing_key=dead,
                 content_type="application/json",
@@ -295,22 +293,21 @@ class CeleryEngine(Engine):
         await asyncio.to_thread(self._purge_dead_queues_sync)
 
     def _purge_dead_queues_sync(self) -> None:
-        queues = self._own_queues() if self._app is not None else [self.default_queue]
-        for queue in queues:
+        for queue in self._own_queues():
             self._purge(queue + DEAD_LETTER_SUFFIX)
 
     # -- inspecting ------------------------------------------------------------------
     async def get_job(self, job_id: str) -> JobInfo | None:
-        return await self.state.get(job_id)
+        return await self.ledger.get_job(job_id)
 
     async def cancel(self, job_id: str) -> bool:
-        return await self.state.cancel(job_id)
+        return await self.ledger.cancel(job_id)
 
     async def count(self, queue: str, status: JobStatus | None) -> int:
-        return await self.state.count(queue, status)
+        return await self.ledger.count(queue, status)
 
     async def clear(self, queue: str) -> int:
-        cleared = await self.state.clear(queue)
+        cleared = await self.ledger.clear(queue)
         self._purge(queue)
         return cleared
 

@@ -1,14 +1,20 @@
 """Running facade jobs inside ``celery worker``: one event loop per worker process.
 
-The first job (or bad message) a worker process sees starts the ``TasksApp`` on
-a :class:`~lexigram_compat.portal.LoopThread`; every attempt then runs
-:func:`~lexigram_compat.worker.execution.execute` on that one loop, so async
-clients created by tasks stay bound to one loop for the life of the process.
-Pool threads (``-P threads``) block on their job's future; prefork children
-each get their own loop (the runtime notices the fork by its pid).
+The first job (or bad message) a worker process sees starts the app (through
+its :class:`~lexigram_compat.engine_contract.WorkerHost`) on a
+:class:`~lexigram_compat.portal.LoopThread`; every attempt then runs on that
+one loop, so async clients created by tasks stay bound to one loop for the life
+of the process. Pool threads (``-P threads``) block on their job's future;
+prefork children each get their own loop (the worker notices the fork by its pid).
+
+An attempt is the ledger's ``start``, then the core's settle step
+(:class:`~lexigram_compat.worker.settle.Settler`: run, record, retry delay,
+dead letter, the poison-pill rule for a job found still running, job events and
+their log lines); :class:`CelerySettlement` only says how this engine records
+an outcome and hands a retry back to Celery.
 
 Shutdown: a warm shutdown (SIGTERM) lets running jobs finish for
-``worker.shutdown_timeout`` seconds; then the runtime puts the jobs still
+``worker.shutdown_timeout`` seconds; then the worker puts the jobs still
 running back to pending (their attempt not counted) and asks Celery for a cold
 shutdown, which returns their unacknowledged messages to the broker.
 """
@@ -17,61 +23,57 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import signal
 import threading
 from concurrent.futures import Future
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from celery import signals
 
 from lexigram_compat.envelope import JobEnvelope
-from lexigram_compat.errors import TaskNotFoundError, TaskValidationError, WorkerLostError
-from lexigram_compat.portal import LoopThread
-from lexigram_compat.queue import DeadLetter, JobStatus
-from lexigram_compat.worker.execution import (
-    Completed,
-    DeadLettered,
-    ExecutionContext,
-    Outcome,
-    RetryLater,
-    execute,
-    failure_of,
-)
+from lexigram_compat.errors import TaskNotFoundError
+from lexigram_compat.ledger import Delivery
+from lexigram_compat.letters import UNDECODABLE_TASK
+from lexigram_compat.outcomes import DeadLettered, RetryLater, failure_of, undecodable
+from lexigram_compat.portal import LoopThread, call_in_loop
+from lexigram_compat.worker.settle import Settlement
 
 if TYPE_CHECKING:
     from lexigram_compat.adapters.celery.engine import CeleryEngine
-    from lexigram_compat.app import TasksApp
+    from lexigram_compat.engine_contract import EngineContext
+    from lexigram_compat.outcomes import FailureInfo
+    from lexigram_compat.queue import DeadLetter
+    from lexigram_compat.worker.settle import Settler
 
-__all__ = ["WorkerRuntime", "shutting_down", "warm_up"]
+__all__ = ["CelerySettlement", "CeleryWorker", "shutting_down", "warm_up"]
 
 log = logging.getLogger("lexigram_compat.celery")
 
 RELEASE_TIMEOUT = 5.0
 """Seconds a shutting-down worker spends returning its running jobs to pending."""
 
-_RUNTIMES: set[WorkerRuntime] = set()
-"""Runtimes that started their app in some process (checked against the pid)."""
+_WORKERS: set[CeleryWorker] = set()
+"""Workers that started their app in some process (checked against the pid)."""
 
 
 def shutting_down(how: str) -> None:
-    """Celery's ``worker_shutting_down`` signal, for every runtime of this process."""
-    for runtime in list(_RUNTIMES):
-        runtime.on_shutdown(how)
+    """Celery's ``worker_shutting_down`` signal, for every worker of this process."""
+    for worker in list(_WORKERS):
+        worker.on_shutdown(how)
 
 
 def warm_up(consumer: Any) -> None:
     """Celery's ``worker_ready``: start the app now rather than on the first job."""
-    for runtime in list(_RUNTIMES):
-        runtime.consumer = consumer
-        runtime.tick_event_loop()
+    for worker in list(_WORKERS):
+        worker.consumer = consumer
+        worker.tick_event_loop()
         if _is_prefork(consumer):
             continue  # jobs run in the children; each starts the app in its own process
         try:
-            runtime._ensure()
+            worker._ensure()
         except Exception:
             log.exception("could not start the tasks app in this worker; retrying at the first job")
 
@@ -82,27 +84,64 @@ def _is_prefork(consumer: Any) -> bool:
 
 
 def _after_fork_in_child() -> None:
-    for runtime in list(_RUNTIMES):
-        runtime.after_fork()
+    for worker in list(_WORKERS):
+        worker.after_fork()
 
 
-class WorkerRuntime:
+class CelerySettlement(Settlement):
+    """How the outcome of one Celery delivery is recorded: the Redis ledger, the
+    dead-letter store (and RabbitMQ's ``<queue>.dead`` copy). A retry is Celery's
+    own: once the settle step has recorded it, the task body sends it
+    (``self.retry(countdown=...)``, read from :attr:`requeue`).
+
+    ``guarded=False`` for a message that was never a job of this app (undecodable,
+    unknown task): its letter is kept whether or not the ledger has a record."""
+
+    def __init__(self, engine: CeleryEngine, delivery: Delivery, *, guarded: bool = True) -> None:
+        self.engine = engine
+        self.delivery = delivery
+        self.guarded = guarded
+        self.requeue: RetryLater | None = None
+        """The retry the task body must hand to Celery, once recorded."""
+        self._failed = False
+
+    async def complete(self, result: Any) -> bool:
+        return await self.engine.ledger.complete(self.delivery, result)
+
+    async def retry(self, outcome: RetryLater) -> bool:
+        accepted = await self.engine.ledger.retry(self.delivery, outcome.run_at, outcome.failure)
+        if accepted:
+            self.requeue = outcome
+        return accepted
+
+    async def dead_letter(self, letter: DeadLetter, failure: FailureInfo) -> bool:
+        if not self._failed:  # called again after the store failed: recorded already
+            if not await self.engine.ledger.dead_letter(self.delivery, failure) and self.guarded:
+                return False
+            self._failed = True
+        await self.engine.dead_letter_store.add(letter)
+        await self.engine.publish_dead_letter(letter)
+        return True
+
+
+class CeleryWorker:
     """The per-process state of a Celery worker running this app's jobs."""
 
-    def __init__(self, app: TasksApp, engine: CeleryEngine) -> None:
-        self.app = app
+    def __init__(self, context: EngineContext, engine: CeleryEngine) -> None:
+        self.context = context
+        self.host = context.host
         self.engine = engine
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._thread: LoopThread | None = None
-        self._ctx: ExecutionContext | None = None
+        self._settler: Settler | None = None
         self._running: dict[str, Future[Any]] = {}
         self._stopping = False
         self._released = threading.Event()
         """Set before running jobs are returned to pending: no attempt acks after it."""
         self.consumer: Any = None
         """Celery's consumer in this worker process (set when the worker is ready)."""
-        _RUNTIMES.add(self)
+        _WORKERS.add(self)
 
     # -- process start -------------------------------------------------------------
     def after_fork(self) -> None:
@@ -113,28 +152,23 @@ class WorkerRuntime:
         self._lock = threading.Lock()
         self._pid = None
         self._thread = None
-        self._ctx = None
+        self._settler = None
         self._running = {}
         self._stopping = False
         self._released = threading.Event()
         self.engine.forget_connections()
-        app = self.app
-        if app.is_started:
-            # The parent's started state, reset field by field: app.close() would
-            # run on (and close connections of) the parent's loop.
-            app._started = False
-            app._loop = None
-            app._executor = None
+        if self.host.is_started:
+            self.host.reset_after_fork()  # not close(): it would run on the parent's loop
 
-    def _ensure(self) -> tuple[LoopThread, ExecutionContext]:
+    def _ensure(self) -> tuple[LoopThread, Settler]:
         with self._lock:
-            if self._pid != os.getpid() or self._thread is None or self._ctx is None:
+            if self._pid != os.getpid() or self._thread is None or self._settler is None:
                 thread = LoopThread(name="lexigram-celery-loop")
-                thread.run(self.app.start())
+                thread.run(self.host.start())
                 self._thread, self._pid = thread, os.getpid()
-                self._ctx = self.app.execution_context()
+                self._settler = self.host.settler()
                 self._running = {}
-            return self._thread, self._ctx
+            return self._thread, self._settler
 
     def tick_event_loop(self) -> None:
         """Wake Celery's event loop every ``worker.poll_interval`` seconds, so a stop
@@ -142,101 +176,51 @@ class WorkerRuntime:
         in its poll for many seconds before it sees the signal's flag)."""
         hub = getattr(self.consumer, "hub", None)
         if hub is not None:
-            hub.call_repeatedly(self.app.config.worker.poll_interval, _noop)
+            hub.call_repeatedly(self.context.config.worker.poll_interval, _noop)
 
     # -- one attempt ----------------------------------------------------------------
     def run_attempt(
         self, task_name: str, request: Any, args: list[Any], kwargs: dict[str, Any]
-    ) -> Outcome | None:
-        """Run one attempt of the job ``request`` describes; None when it must not run
-        (cancelled or cleared). Blocks the calling pool thread until it ends."""
-        thread, ctx = self._ensure()
+    ) -> RetryLater | None:
+        """Run and settle one attempt of the job ``request`` describes (or settle a
+        delivery that must not run). Blocks the calling pool thread until it ends;
+        returns the retry the task body must hand to Celery, if any.
+
+        Raises:
+            Exception: The attempt could not be started or its outcome recorded
+                (the message must go back to the broker).
+        """
+        thread, settler = self._ensure()
         job_id = str(request.id)
         queue = (getattr(request, "delivery_info", None) or {}).get(
             "routing_key"
         ) or self.engine.default_queue
-        future = _submit(
-            thread, self._attempt(ctx, job_id=job_id, name=task_name, queue=queue, args=args, kwargs=kwargs)
-        )
+        task = self.context.registry.get(task_name)
+        policy = task.policy(self.context.default_policy) if task is not None else self.context.default_policy
+        # What the message says; the ledger's record (when there is one) has the last word.
+        envelope = JobEnvelope(
+            job_id, task_name, queue, args, kwargs,
+            attempts=int(request.retries or 0), max_attempts=policy.max_attempts,
+        )  # fmt: skip
+        target = CelerySettlement(self.engine, Delivery(job_id))
+        future = _submit(thread, self._attempt(settler, envelope, target))
         self._running[job_id] = future
         try:
-            outcome: Outcome | None = future.result()
+            future.result()
         finally:
             self._running.pop(job_id, None)
         if self._released.is_set():
             # Its record may have been put back to pending by release_running (its
-            # outcome then refused by the store): acking now would lose the job. The
+            # outcome then refused by the ledger): acking now would lose the job. The
             # process exits in a moment and the message goes back to the broker.
             threading.Event().wait()
-        return outcome
+        return target.requeue
 
-    async def _attempt(
-        self,
-        ctx: ExecutionContext,
-        *,
-        job_id: str,
-        name: str,
-        queue: str,
-        args: list[Any],
-        kwargs: dict[str, Any],
-    ) -> Outcome | None:
-        store = self.engine.state
-        task = ctx.registry.get(name)
-        policy = task.policy(ctx.default_policy) if task is not None else ctx.default_policy
-        started = await store.start(job_id, name, queue, policy.max_attempts, 5)
-        if not started.run:
-            log.info("job %s (%s) is %s: not run", job_id, name, started.previous)
-            return None
-        envelope = JobEnvelope(
-            job_id=job_id,
-            task_name=name,
-            queue=queue,
-            args=args,
-            kwargs=kwargs,
-            attempts=started.attempts,
-            max_attempts=started.max_attempts,
-        )
-        if started.previous == JobStatus.RUNNING.value and started.attempts > started.max_attempts:
-            # Redelivered while running, with no attempt left: every attempt so far
-            # ended with its worker gone (or unsettled). Running it again could kill
-            # this worker too, so it is dead-lettered instead.
-            lost = WorkerLostError(
-                f"job {job_id} ({name}): its worker was lost during each of its "
-                f"{started.max_attempts} attempt(s); not run again"
-            )
-            dead = DeadLettered(failure_of(lost, with_traceback=False), lost)
-            await self._dead_letter(dataclasses.replace(envelope, attempts=started.max_attempts), dead)
-            return dead
-        outcome = await execute(ctx, envelope)
-        if isinstance(outcome, Completed):
-            await store.complete(job_id, outcome.result)
-        elif isinstance(outcome, RetryLater):
-            await store.retrying(job_id, outcome.run_at, outcome.failure.summary())
-        else:
-            await self._dead_letter(envelope, outcome)
-        return outcome
-
-    async def _dead_letter(
-        self, envelope: JobEnvelope, outcome: DeadLettered, raw: bytes | None = None
-    ) -> None:
-        failure = outcome.failure
-        letter = DeadLetter(
-            job_id=envelope.job_id,
-            task_name=envelope.task_name,
-            args=list(envelope.args),
-            kwargs=dict(envelope.kwargs),
-            queue=envelope.queue,
-            attempts=max(1, envelope.attempts),
-            error_type=failure.error_type,
-            error_message=failure.message,
-            traceback=failure.traceback,
-            failed_at=datetime.now(UTC),
-            priority=envelope.priority,
-            raw=raw,
-        )
-        await self.engine.state.failed(envelope.job_id, failure.summary())
-        await self.engine.dead_letter_store.add(letter)
-        await self.engine.publish_dead_letter(letter)
+    async def _attempt(self, settler: Settler, envelope: JobEnvelope, target: CelerySettlement) -> None:
+        verdict = await self.engine.ledger.start(target.delivery, envelope)
+        counted = await settler.begin(envelope, verdict, target)
+        if counted is not None:
+            await settler.run(counted, target)
 
     # -- messages Celery could not hand to a task --------------------------------------
     def dead_letter_message(
@@ -250,37 +234,37 @@ class WorkerRuntime:
         problem: str,
         raw: bytes | None,
     ) -> None:
-        """Dead-letter a message the consumer could not run: undecodable bytes
-        (``raw``), a malformed Celery message, or an unknown task name."""
-        thread, _ = self._ensure()
+        """Dead-letter a message the consumer could not run: undecodable bytes or a
+        malformed Celery message (``task_name`` None, ``raw`` kept), or an unknown task."""
+        thread, settler = self._ensure()
         if task_name is None:
-            error: Exception = TaskValidationError(f"job payload could not be decoded: {problem}")
-            name = "<undecodable>"
+            outcome = undecodable(problem)
+            envelope = JobEnvelope(job_id, UNDECODABLE_TASK, queue, attempts=1)
         else:
             error = TaskNotFoundError(f"no task named {task_name!r} is registered in this worker")
-            name = task_name
-        outcome = DeadLettered(failure_of(error, with_traceback=False), error)
-        envelope = JobEnvelope(
-            job_id=job_id, task_name=name, queue=queue, args=args, kwargs=kwargs, attempts=1
-        )
-        _submit(thread, self._dead_letter(envelope, outcome, raw if task_name is None else None)).result()
+            outcome = DeadLettered(failure_of(error, with_traceback=False), error)
+            envelope = JobEnvelope(job_id, task_name, queue, args, kwargs, attempts=1)
+            raw = None
+        target = CelerySettlement(self.engine, Delivery(job_id), guarded=False)
+        _submit(thread, settler.settle(envelope, outcome, target, raw=raw)).result()
 
     # -- beat ----------------------------------------------------------------------------
     def fire(self, schedule_name: str, now: datetime) -> str:
         """Enqueue the fire time of ``schedule_name`` due at ``now``; return its job id."""
         from lexigram_compat.adapters.celery.beat import fire_time
-        from lexigram_compat.portal import call_in_loop
 
-        schedule = next((s for s in self.app.registry.schedules() if s.name == schedule_name), None)
+        schedule = next((s for s in self.context.registry.schedules() if s.name == schedule_name), None)
         if schedule is None:
             raise TaskNotFoundError(f"no schedule named {schedule_name!r} in this app")
-        fire = fire_time(schedule, now, self.app.config.scheduler.timezone)
-        if self.app.is_started and self._pid != os.getpid():
-            result = call_in_loop(self.app.loop, lambda: self.app.enqueue_fire_time(schedule, fire))
+        fire = fire_time(schedule, now, self.context.config.scheduler.timezone)
+        host = self.host
+        if host.is_started and self._pid != os.getpid():
+            result = call_in_loop(host.loop, lambda: host.enqueue_fire_time(schedule, fire))
         else:
             thread, _ = self._ensure()
-            result = thread.run(self.app.enqueue_fire_time(schedule, fire))
-        return result.unwrap()
+            result = thread.run(host.enqueue_fire_time(schedule, fire))
+        job_id: str = result.unwrap()
+        return job_id
 
     # -- shutdown ---------------------------------------------------------------------
     def on_shutdown(self, how: str) -> None:
@@ -293,7 +277,7 @@ class WorkerRuntime:
                 # process turns the warm shutdown cold at the deadline (SIGQUIT), which
                 # terminates the children; their messages are requeued (worker lost).
                 self._stopping = True
-                timer = threading.Timer(self.app.config.worker.shutdown_timeout, _cold_shutdown)
+                timer = threading.Timer(self.context.config.worker.shutdown_timeout, _cold_shutdown)
                 timer.daemon = True
                 timer.start()
             return
@@ -301,7 +285,7 @@ class WorkerRuntime:
             self.release_running()
             return
         self._stopping = True
-        timer = threading.Timer(self.app.config.worker.shutdown_timeout, self._past_deadline)
+        timer = threading.Timer(self.context.config.worker.shutdown_timeout, self._past_deadline)
         timer.daemon = True
         timer.start()
 
@@ -311,7 +295,7 @@ class WorkerRuntime:
         log.warning(
             "%d job(s) still running after worker.shutdown_timeout=%ss: returning them to the queue",
             len(self._running),
-            self.app.config.worker.shutdown_timeout,
+            self.context.config.worker.shutdown_timeout,
         )
         self.release_running()
         self._return_unacked()
@@ -347,7 +331,7 @@ class WorkerRuntime:
         # thread that returned now would ack its message, losing the job.
         for job_id in list(self._running):
             with contextlib.suppress(Exception):
-                _submit(thread, self.engine.state.release(job_id)).result(timeout=RELEASE_TIMEOUT)
+                _submit(thread, self.engine.ledger.release(Delivery(job_id))).result(timeout=RELEASE_TIMEOUT)
 
 
 def _cold_shutdown() -> None:

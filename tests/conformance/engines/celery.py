@@ -13,6 +13,7 @@ import asyncio
 import atexit
 import functools
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -24,17 +25,42 @@ import redis
 
 from lexigram_compat.adapters.celery import CeleryEngine
 from lexigram_compat.envelope import JobEnvelope
-from lexigram_compat.queue import JobStatus
 
-from ..harness import EngineSpec, deep_merge
+from ..harness import EngineHarness, EngineSpec, deep_merge
 from ..subprocess_harness import SubprocessHarness, python_module_argv
 
 __all__ = ["SPECS", "CeleryHarness"]
+
+SNAPSHOT = """
+local prefix, now, active, known = ARGV[1], tonumber(ARGV[2]), 0, 0
+for i = 3, #ARGV do
+    local index = prefix .. "idx:" .. ARGV[i] .. ":"
+    for _, status in ipairs({"pending", "running", "retrying"}) do
+        active = active + redis.call("zcard", index .. status)
+    end
+    for _, id in ipairs(redis.call("zrange", index .. "scheduled", 0, -1)) do
+        if tonumber(redis.call("hget", prefix .. "job:" .. id, "run_at") or "0") > now then
+            known = known + 1
+        else
+            active = active + 1
+        end
+    end
+    known = known + redis.call("zcard", index .. "cancelled")
+end
+return {active, known}
+"""
+"""One atomic read of the Redis job ledger's indexes (``redis_ledger.lua``'s key
+layout): read status by status, a job moving running -> retrying -> running
+between two reads was seen in none of them (the flake of finding 15)."""
 
 REDIS_DB = 8
 """Redis db of the Celery engine's tests (dbs 8-15 are the Celery engine's)."""
 VISIBILITY_TIMEOUT = 4.0
 """Short, so a message of a SIGKILLed worker comes back within the crash test."""
+CONSUMING = re.compile(r"\S+@\S+ ready\.|Task \S+\[\S+\] received")
+"""Celery's log line once it consumes, or of a task it took (see ``wait_ready``)."""
+UNACKED_MUTEX_EXPIRE = 2
+"""Seconds kombu's Redis restore lock is held at most (default 300)."""
 
 
 def _redis_url(base: str, db: int = REDIS_DB) -> str:
@@ -75,6 +101,10 @@ class CeleryHarness(SubprocessHarness):
                 "global_keyprefix": prefix,
                 "unacked_restore_interval": 1,
                 "unacked_restore_throttle": 1,
+                # kombu's restore lock outlives a worker SIGKILLed while holding it
+                # (the crash tests kill workers every second or so): by default
+                # no worker restores anything for 5 minutes after that.
+                "unacked_mutex_expire": UNACKED_MUTEX_EXPIRE,
             }
         else:
             amqp = urlsplit(self.services["rabbitmq_service"].url)
@@ -126,16 +156,30 @@ class CeleryHarness(SubprocessHarness):
         )  # fmt: skip
 
     async def wait_ready(self) -> None:
-        await self.wait_for_log(r"celery@\S+ ready|\S+@\S+ ready")
+        """Until Celery says ready, or has taken a task: on RabbitMQ a waiting message
+        is delivered, and run, while the consumer starts (py-amqp dispatches it during
+        ``basic_consume``), before the "ready" line; a job that kills its worker can
+        end the process before that line is printed."""
+
+        async def consuming() -> bool:
+            if CONSUMING.search(self.log_text()):
+                return True
+            process = self._process
+            if process is not None and process.returncode is not None:
+                raise AssertionError(
+                    f"the worker exited with code {process.returncode} before it consumed; "
+                    f"its log:\n{self.log_tail()}"
+                )
+            return False
+
+        await EngineHarness.wait_until(self, consuming, "the worker consumes", self.ready_timeout)
 
     async def idle(self) -> bool:
         """No job waiting, running or retrying in the store, and no message on the
         broker beyond those of jobs delayed into the future or cancelled (a raw
         message has no job record until a worker reads it).
 
-        The records are read in one MULTI snapshot, before and after the broker:
-        read status by status, a job moving running -> retrying -> running between
-        two reads was seen in none of them (the flake of finding 15)."""
+        The records are read in one atomic :data:`SNAPSHOT`, before and after the broker."""
         active, known = await self._record_snapshot()
         if active:
             return False
@@ -144,20 +188,13 @@ class CeleryHarness(SubprocessHarness):
         return await self._record_snapshot() == (0, known)
 
     async def _record_snapshot(self) -> tuple[int, int]:
-        """(jobs pending/running/retrying, jobs scheduled ahead or cancelled), atomically."""
-        state = self._engine.state
-        now = time.time()
-        pipe = state.redis.pipeline(transaction=True)
-        for queue in self.app.queue.backend.queues():
-            for status in (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.RETRYING):
-                pipe.zcard(state.index_key(queue, status.value))
-            pipe.zcount(state.index_key(queue, JobStatus.SCHEDULED.value), "-inf", now)
-            pipe.zcount(state.index_key(queue, JobStatus.SCHEDULED.value), f"({now}", "+inf")
-            pipe.zcard(state.index_key(queue, JobStatus.CANCELLED.value))
-        counts = [int(c) for c in await pipe.execute()]
-        active = sum(sum(counts[i : i + 4]) for i in range(0, len(counts), 6))
-        known = sum(sum(counts[i + 4 : i + 6]) for i in range(0, len(counts), 6))
-        return active, known
+        """(jobs pending/running/retrying or scheduled and due, jobs scheduled ahead
+        or cancelled), read atomically from the job ledger's indexes."""
+        ledger = self._engine.ledger
+        reply = await ledger.client.eval(
+            SNAPSHOT, 0, ledger.calls.prefix, repr(time.time()), *self.app.queue.backend.queues()
+        )
+        return int(reply[0]), int(reply[1])
 
     def _broker_messages(self) -> int:
         """Messages ready in the queues, plus (on Redis) those delivered and not acked."""

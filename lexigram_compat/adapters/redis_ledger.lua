@@ -32,6 +32,14 @@ local function bury(id, run_at, hold)
     redis.call("set", gone_key(id), "1", "PX", math.max(1, math.floor((until_ - now) * 1000)))
 end
 
+-- Give back the idempotency key the job holds (when it still holds it).
+local function free_unique(id)
+    local held = redis.call("hget", job_key(id), "unique_key")
+    if held and held ~= "" and redis.call("get", unique_key(held)) == id then
+        redis.call("del", unique_key(held))
+    end
+end
+
 local function move(id, queue, from, to)
     if from then redis.call("zrem", index_key(queue, from), id) end
     redis.call("zadd", index_key(queue, to), now, id)
@@ -207,10 +215,7 @@ elseif command == "cancel" then
         return 0
     end
     local queue = redis.call("hget", key, "queue")
-    local held = redis.call("hget", key, "unique_key")
-    if held and held ~= "" and redis.call("get", unique_key(held)) == id then
-        redis.call("del", unique_key(held))
-    end
+    free_unique(id)
     bury(id, redis.call("hget", key, "run_at"), hold)
     redis.call("hset", key, "status", "cancelled", "finished_at", now, "unique_key", "")
     move(id, queue, status, "cancelled")
@@ -227,10 +232,7 @@ elseif command == "forget" then
         return 0
     end
     local queue = redis.call("hget", key, "queue")
-    local held = redis.call("hget", key, "unique_key")
-    if held and held ~= "" and redis.call("get", unique_key(held)) == id then
-        redis.call("del", unique_key(held))
-    end
+    free_unique(id)
     local fire = redis.call("hget", key, "fire_key")
     if fire and fire ~= "" and redis.call("get", prefix .. "fire:" .. fire) == id then
         redis.call("del", prefix .. "fire:" .. fire)
@@ -265,10 +267,7 @@ elseif command == "clear" then
         local index = index_key(queue, status)
         local ids = redis.call("zrange", index, 0, -1)
         for _, id in ipairs(ids) do
-            local held = redis.call("hget", job_key(id), "unique_key")
-            if held and held ~= "" and redis.call("get", unique_key(held)) == id then
-                redis.call("del", unique_key(held))
-            end
+            free_unique(id)
             bury(id, redis.call("hget", job_key(id), "run_at"), hold)
             redis.call("del", job_key(id))
             removed = removed + 1

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     import redis.asyncio
     from dramatiq import Broker, Message
 
-    from .broker import LexigramRabbitmqBroker, LexigramRedisBroker
+    from .broker import LexigramRedisBroker
+    from .rabbitmq_broker import LexigramRabbitmqBroker
 
 __all__ = [
     "DeadLetterWriter",

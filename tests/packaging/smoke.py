@@ -52,12 +52,14 @@ def section(extra: str) -> dict[str, Any]:
     if extra == "postgres":
         dsn = os.environ.get("SMOKE_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
         backend = {"type": "postgres", "postgres_dsn": dsn, "queue_name": f"smoke-{TAG}"}
-        return {**common, "engine": "native", "backend": backend, "extra": {"postgres_schema": f"smoke_{TAG}"}}
+        extra_section: dict[str, Any] = {"postgres_schema": f"smoke_{TAG}"}
+        return {**common, "engine": "native", "backend": backend, "extra": extra_section}
     if extra in ("dramatiq", "redis"):
         # redis: backend type redis under engine auto, which picks Dramatiq.
         backend = {"type": "redis", "redis_url": f"{redis_base}/1", "queue_name": f"smoke-{TAG}"}
         engine = "dramatiq" if extra == "dramatiq" else "auto"
-        return {**common, "engine": engine, "backend": backend, "extra": {"dramatiq": {"namespace": f"smoke-{TAG}"}}}
+        dramatiq = {"namespace": f"smoke-{TAG}"}
+        return {**common, "engine": engine, "backend": backend, "extra": {"dramatiq": dramatiq}}
     if extra == "celery":
         prefix = f"smoke-{TAG}:"
         backend = {"type": "redis", "redis_url": f"{redis_base}/8", "queue_name": f"smoke-{TAG}"}
@@ -80,9 +82,9 @@ def cleanup(extra: str, config: dict[str, Any]) -> None:
 
     client = redis.Redis.from_url(config["backend"]["redis_url"])
     try:
-        keys = [key for pattern in (f"smoke-{TAG}*", f"*smoke-{TAG}*") for key in client.scan_iter(match=pattern)]
+        keys = set(client.scan_iter(match=f"*smoke-{TAG}*"))
         if keys:
-            client.delete(*set(keys))
+            client.delete(*keys)
     finally:
         client.close()
 

@@ -13,9 +13,11 @@ import textwrap
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 
 from lexigram_compat.adapters import ENGINES
+from tests.packaging.floors import floors
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -89,3 +91,22 @@ def test_the_dramatiq_redis_engine_runs_without_pika() -> None:
     assert "redis engine: LexigramRedisBroker" in done.stdout
     assert "needs the module 'pika'" in done.stdout
     assert "pip install 'lexigram-compat[dramatiq-rabbitmq]'" in done.stdout
+
+
+def test_the_floors_cover_the_engine_libraries() -> None:
+    found = floors()
+    for name in ("dramatiq", "celery", "kombu", "redis", "psycopg", "pydantic"):
+        assert name in found, f"{name} has no floor in pyproject.toml"
+    assert found["psycopg"] == "3.2.1"
+
+
+def test_two_floors_for_one_library_are_refused(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\ndependencies = ["redis>=5.0"]\n[project.optional-dependencies]\nx = ["redis>=6.4"]\n'
+    )
+    with pytest.raises(ValueError, match="redis has two floors"):
+        floors(pyproject)
+    pyproject.write_text('[project]\ndependencies = ["redis"]\n[project.optional-dependencies]\n')
+    with pytest.raises(ValueError, match="no single '>=' floor"):
+        floors(pyproject)

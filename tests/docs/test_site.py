@@ -181,3 +181,11 @@ def test_included_files_keep_working_links() -> None:
     assert "](https://example.invalid/repo/blob/main/benchmarks/README.md)" in text
     with pytest.raises(FileNotFoundError, match=r"no/such\.md"):
         HOOKS.include("no/such.md", "https://example.invalid/repo")
+
+
+@pytest.mark.parametrize("name", ["home.png", "engine-postgres.png"])
+def test_the_screenshots_are_committed(name: str) -> None:
+    data = (DOCS / "images" / name).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1280, 1000), "retake them with: scripts/docs screenshots"

@@ -36,6 +36,8 @@ CONFIG_MARKER = "<!-- generated: configuration -->"
 INCLUDE = re.compile(r"^<!-- include: (?P<path>\S+) -->$", re.M)
 LINK = re.compile(r"\]\((?P<target>[^)#\s]+)(?P<anchor>#[^)\s]*)?\)")
 BOUNDS = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<"}
+# Sphinx roles some docstrings use (:class:`~a.B`): mkdocstrings shows them as text before the code.
+ROLE = re.compile(r":(?:class|meth|func|attr|data|exc|mod|obj):<code>(~?)([\w.]+)</code>")
 
 
 def attribute_docs(model: type[BaseModel]) -> dict[str, str]:
@@ -198,6 +200,16 @@ def include(path: str, repo_url: str) -> str:
         return f"]({repo_url.rstrip('/')}/blob/main/{resolved}{match.group('anchor') or ''})"
 
     return LINK.sub(absolute, text)
+
+
+def on_page_content(html: str, **kwargs: Any) -> str:
+    """MkDocs hook: render Sphinx roles in docstrings as plain code (``:meth:`s``` → ``s``)."""
+
+    def plain(match: re.Match[str]) -> str:
+        name = match.group(2).rsplit(".", 1)[-1] if match.group(1) else match.group(2)
+        return f"<code>{name}</code>"
+
+    return ROLE.sub(plain, html)
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:

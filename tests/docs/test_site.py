@@ -189,3 +189,8 @@ def test_the_screenshots_are_committed(name: str) -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1280, 1000), "retake them with: scripts/docs screenshots"
+
+
+def test_sphinx_roles_render_as_code() -> None:
+    html = ":class:<code>~lexigram_compat.errors.ConfigurationError</code> and :meth:<code>s</code>"
+    assert HOOKS.on_page_content(html) == "<code>ConfigurationError</code> and <code>s</code>"

@@ -202,8 +202,16 @@ def include(path: str, repo_url: str) -> str:
     return LINK.sub(absolute, text)
 
 
+# click >= 8.3 gives flags and options without a default the UNSET sentinel, which
+# mkdocs-click prints as it is: a flag defaults to false, anything else has no default.
+UNSET_FLAG = re.compile(r"(<td>boolean</td>\s*<td>(?:(?!</td>).)*</td>\s*<td>)<code>Sentinel\.UNSET</code>", re.S)
+UNSET = "<code>Sentinel.UNSET</code>"
+
+
 def on_page_content(html: str, **kwargs: Any) -> str:
-    """MkDocs hook: render Sphinx roles in docstrings as plain code (``:meth:`s``` → ``s``)."""
+    """MkDocs hook: Sphinx roles in docstrings as plain code (``:meth:`s``` → ``s``), and
+    click's UNSET defaults as what they mean."""
+    html = UNSET_FLAG.sub(r"\1<code>false</code>", html).replace(UNSET, "")
 
     def plain(match: re.Match[str]) -> str:
         name = match.group(2).rsplit(".", 1)[-1] if match.group(1) else match.group(2)

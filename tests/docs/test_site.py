@@ -194,3 +194,10 @@ def test_the_screenshots_are_committed(name: str) -> None:
 def test_sphinx_roles_render_as_code() -> None:
     html = ":class:<code>~lexigram_compat.errors.ConfigurationError</code> and :meth:<code>s</code>"
     assert HOOKS.on_page_content(html) == "<code>ConfigurationError</code> and <code>s</code>"
+
+
+def test_click_unset_defaults_render_as_their_meaning() -> None:
+    row = "<td>boolean</td>\n<td>Show it.</td>\n<td><code>Sentinel.UNSET</code></td>"
+    assert HOOKS.on_page_content(row) == "<td>boolean</td>\n<td>Show it.</td>\n<td><code>false</code></td>"
+    other = "<td>text</td>\n<td>A name.</td>\n<td><code>Sentinel.UNSET</code></td>"
+    assert HOOKS.on_page_content(other) == "<td>text</td>\n<td>A name.</td>\n<td></td>"

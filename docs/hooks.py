@@ -204,7 +204,9 @@ def include(path: str, repo_url: str) -> str:
 
 # click >= 8.3 gives flags and options without a default the UNSET sentinel, which
 # mkdocs-click prints as it is: a flag defaults to false, anything else has no default.
-UNSET_FLAG = re.compile(r"(<td>boolean</td>\s*<td>(?:(?!</td>).)*</td>\s*<td>)<code>Sentinel\.UNSET</code>", re.S)
+UNSET_FLAG = re.compile(
+    r"(<td>boolean</td>\s*<td>(?:(?!</td>).)*</td>\s*<td>)<code>Sentinel\.UNSET</code>", re.S
+)
 UNSET = "<code>Sentinel.UNSET</code>"
 
 

@@ -50,6 +50,7 @@ from lexigram_compat.tasks import Priority, Task, task
 from lexigram_compat.worker.runtime import JobFailed
 
 __version__ = "0.1.0"
+"""The installed version of lexigram-compat."""
 
 __all__ = [
     "Abort",

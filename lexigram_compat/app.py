@@ -181,6 +181,7 @@ class TasksApp:
         return self._dlqs[self.backend_set.primary.name]
 
     def dead_letter_queue_of(self, backend: Backend) -> DeadLetterQueue:
+        """The dead-letter queue of one of this app's backends."""
         return self._dlqs[backend.name]
 
     @property

@@ -46,7 +46,7 @@ ENGINE_IMPORTS: dict[tuple[str, str], tuple[str, str | None]] = {
     ("native", "memory"): ("lexigram_compat.adapters.memory:MemoryEngine", None),
     ("native", "postgres"): ("lexigram_compat.adapters.postgres:PostgresEngine", "postgres"),
     ("dramatiq", "redis"): ("lexigram_compat.adapters.dramatiq:DramatiqEngine", "dramatiq"),
-    ("dramatiq", "amqp"): ("lexigram_compat.adapters.dramatiq:DramatiqRabbitmqEngine", "dramatiq"),
+    ("dramatiq", "amqp"): ("lexigram_compat.adapters.dramatiq:DramatiqRabbitmqEngine", "dramatiq-rabbitmq"),
     ("celery", "redis"): ("lexigram_compat.adapters.celery:CeleryEngine", "celery"),
     ("celery", "amqp"): ("lexigram_compat.adapters.celery:CeleryEngine", "celery"),
 }

@@ -220,12 +220,19 @@ class Ok(Result[T_co, E_co]):
         return hash((Ok, self._value))
 
     def is_ok(self) -> Literal[True]:
+        """Always True for ``Ok``."""
         return True
 
     def unwrap(self) -> T_co:
+        """Return the value."""
         return self._value
 
     def unwrap_err(self) -> NoReturn:
+        """Always raises: an ``Ok`` holds no error.
+
+        Raises:
+            UnwrapError: Always.
+        """
         raise UnwrapError(f"called unwrap_err() on Ok: {self._value!r}", self)
 
 
@@ -256,12 +263,19 @@ class Err(Result[T_co, E_co]):
         return hash((Err, self._error))
 
     def is_ok(self) -> Literal[False]:
+        """Always False for ``Err``."""
         return False
 
     def unwrap(self) -> NoReturn:
+        """Always raises: an ``Err`` holds no value.
+
+        Raises:
+            UnwrapError: Always, chained to the error when it is an exception.
+        """
         raise _unwrap_error(f"called unwrap() on Err: {self._error!r}", self)
 
     def unwrap_err(self) -> E_co:
+        """Return the error."""
         return self._error
 
 

@@ -39,6 +39,7 @@ class Reject(Exception):
 
 
 Abort = Reject
+"""Lexigram's other name for :class:`Reject`: raise it to dead-letter the job at once."""
 
 
 def _check_jitter(jitter: bool | float) -> None:

@@ -167,7 +167,11 @@ def scheduled(
         cron: ``minute hour day-of-month month day-of-week``.
         name: Schedule and task name (default ``module.qualname``).
         timezone: IANA zone the cron is read in (default ``tasks.scheduler.timezone``).
-        queue, priority, retry, max_retries, timeout: As for ``@task``.
+        queue: The queue its jobs go to, as for ``@task``.
+        priority: Priority of its jobs, as for ``@task``.
+        retry: Retry policy, as for ``@task``.
+        max_retries: Retries after the first attempt, as for ``@task``.
+        timeout: Seconds an attempt may run, as for ``@task``.
         registry: Registry to record it in (default: the global one).
     """
     target = registry if registry is not None else default_registry

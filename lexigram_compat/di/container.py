@@ -20,7 +20,13 @@ T = TypeVar("T")
 class Resolver(Protocol):
     """Anything that can resolve a type (and optional name) to an instance."""
 
-    def resolve(self, key: Any, name: str | None = None) -> Any | Awaitable[Any]: ...
+    def resolve(self, key: Any, name: str | None = None) -> Any | Awaitable[Any]:
+        """Return the instance for ``key`` (a type) and ``name``, or an awaitable of it.
+
+        Raises:
+            LookupError: Nothing is registered for ``key`` and ``name``.
+        """
+        ...
 
 
 def _type_name(key: Any) -> str:

@@ -23,13 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 from dramatiq import Broker
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
-from dramatiq.common import xq_name
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.middleware import AsyncIO, Callbacks, CurrentMessage, Middleware, Pipelines
 
 from lexigram_compat.adapters.redis_ledger import RedisAck
+from lexigram_compat.errors import EngineNotFoundError
 from lexigram_compat.tasks import MAX_PRIORITY
 
 from .settings import DramatiqSettings
@@ -37,7 +36,7 @@ from .settings import DramatiqSettings
 if TYPE_CHECKING:
     from dramatiq.broker import Consumer
 
-__all__ = ["LexigramRabbitmqBroker", "LexigramRedisBroker", "build_broker"]
+__all__ = ["LexigramRedisBroker", "build_broker"]
 
 log = logging.getLogger("lexigram_compat.dramatiq")
 
@@ -123,20 +122,6 @@ class LexigramRedisBroker(RedisBroker):
             self._forcing.on = False
 
 
-class LexigramRabbitmqBroker(RabbitmqBroker):
-    """Dramatiq's RabbitMQ broker with the dead-letter TTL from config
-    (``retention.dead_letter_seconds``) rather than a process-wide env var."""
-
-    def __init__(self, *, dead_message_ttl: int | None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dead_message_ttl = dead_message_ttl
-        """Milliseconds; None keeps dead letters until purged."""
-
-    def _declare_xq_queue(self, queue_name: str) -> Any:
-        ttl = {} if self.dead_message_ttl is None else {"x-message-ttl": self.dead_message_ttl}
-        return self.channel.queue_declare(queue=xq_name(queue_name), durable=True, arguments=ttl)
-
-
 def build_broker(settings: DramatiqSettings, extra_middleware: list[Middleware]) -> Broker:
     """The broker for ``settings`` with the engine's middleware (nothing connects yet)."""
     middleware: list[Middleware] = [
@@ -155,6 +140,15 @@ def build_broker(settings: DramatiqSettings, extra_middleware: list[Middleware])
             dead_message_ttl=settings.dead_message_ttl_ms,
             maintenance_chance=settings.maintenance_chance,
         )
+    # Imported here: Dramatiq's RabbitMQ broker needs pika, which a Redis-only
+    # install (lexigram-compat[dramatiq]) does not have.
+    try:
+        from .rabbitmq_broker import LexigramRabbitmqBroker
+    except ModuleNotFoundError as exc:
+        raise EngineNotFoundError(
+            f"the dramatiq-rabbitmq engine needs the module {exc.name!r}, which is not installed",
+            hint="pip install 'lexigram-compat[dramatiq-rabbitmq]'",
+        ) from exc
     return LexigramRabbitmqBroker(
         url=settings.url,
         middleware=middleware,

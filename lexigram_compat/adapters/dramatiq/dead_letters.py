@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from lexigram_compat.outcomes import FailureInfo
     from lexigram_compat.queue import DeadLetter
 
-    from .broker import LexigramRabbitmqBroker, LexigramRedisBroker
+    from .broker import LexigramRedisBroker
+    from .rabbitmq_broker import LexigramRabbitmqBroker
 
 __all__ = [
     "DeadLetterWriter",

@@ -16,6 +16,9 @@ What "run" means depends on the block's language:
   ``--help``; ``pip install`` extras must exist in pyproject.toml; ``./scripts/*`` must be
   executable; ``python -m X`` must name an importable module.
 
+- ``text``: a figure drawn in characters (no code): it must fit 100 columns, so it renders
+  without wrapping.
+
 A block in any other language, or a command of an unknown program, fails the test: give it
 a rule here.
 """
@@ -251,6 +254,9 @@ def check_command(words: list[str], project: Path, env: dict[str, str], block: B
         pytest.fail(f"{block}: no rule checks the program {program!r}; add one to {Path(__file__).name}")
 
 
+FIGURE_COLUMNS = 100
+
+
 @pytest.mark.services("postgres", "redis")
 @pytest.mark.parametrize("page", list(PAGES), ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_every_code_block_of_the_page_runs(page: Path, page_env: dict[str, str], tmp_path: Path) -> None:
@@ -264,6 +270,9 @@ def test_every_code_block_of_the_page_runs(page: Path, page_env: dict[str, str],
         elif block.lang in ("bash", "sh", "console"):
             for words in _commands(block):
                 check_command(words, tmp_path, page_env, block)
+        elif block.lang == "text":
+            wide = [line for line in block.body.splitlines() if len(line) > FIGURE_COLUMNS]
+            assert not wide, f"{block}: a figure line is wider than {FIGURE_COLUMNS} columns: {wide[0]!r}"
         else:
             pytest.fail(f"{block}: no rule runs {block.lang or 'a block without a language'}")
 

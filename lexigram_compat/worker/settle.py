@@ -86,6 +86,13 @@ class Settler:
         self.context = context
         self.events = events
 
+    def max_attempts_of(self, task_name: str) -> int:
+        """The attempts a job of ``task_name`` gets when its message does not say (a job
+        sent by code that does not use this library): its task's policy, or the default."""
+        task = self.context.registry.get(task_name)
+        default = self.context.default_policy
+        return (task.policy(default) if task is not None else default).max_attempts
+
     # -- before an attempt --------------------------------------------------------
     async def begin(
         self, envelope: JobEnvelope, verdict: StartVerdict, target: Settlement

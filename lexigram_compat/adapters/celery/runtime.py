@@ -195,12 +195,10 @@ class CeleryWorker:
         queue = (getattr(request, "delivery_info", None) or {}).get(
             "routing_key"
         ) or self.engine.default_queue
-        task = self.context.registry.get(task_name)
-        policy = task.policy(self.context.default_policy) if task is not None else self.context.default_policy
         # What the message says; the ledger's record (when there is one) has the last word.
         envelope = JobEnvelope(
             job_id, task_name, queue, args, kwargs,
-            attempts=int(request.retries or 0), max_attempts=policy.max_attempts,
+            attempts=int(request.retries or 0), max_attempts=settler.max_attempts_of(task_name),
         )  # fmt: skip
         target = CelerySettlement(self.engine, Delivery(job_id))
         future = _submit(thread, self._attempt(settler, envelope, target))

@@ -180,9 +180,8 @@ class DramatiqWorker:
         if settler is None:
             raise RuntimeError("the worker did not boot the app (is LexigramMiddleware on the broker?)")
         task = self.context.registry.get(message.actor_name)
-        default_max = task.policy(self.context.default_policy).max_attempts if task else 1
         try:
-            envelope = envelope_of(message, default_max_attempts=default_max)
+            envelope = envelope_of(message, default_max_attempts=settler.max_attempts_of(message.actor_name))
         except EnvelopeError as exc:
             stub = JobEnvelope(message.message_id, UNDECODABLE_TASK, q_name(message.queue_name), attempts=1)
             target = DramatiqSettlement(self, message, None, 1)

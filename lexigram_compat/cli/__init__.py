@@ -8,7 +8,9 @@ Commands::
     lexigram-compat enqueue APP TASK [--args JSON] [--kwargs JSON] [--delay S]
                                      [--queue Q] [--priority P] [--job-id ID]
     lexigram-compat dlq list|show|replay|purge APP ...
-    lexigram-compat queues APP
+    lexigram-compat queues APP [--watch [--interval S]]
+    lexigram-compat job show|cancel|retry APP JOB_ID
+    lexigram-compat workers APP
 
 ``APP`` is always ``module:attribute`` naming a ``TasksApp`` (or a
 zero-argument callable returning one); the current directory is on
@@ -34,8 +36,10 @@ import click
 from lexigram_compat.cli.commands_db import db
 from lexigram_compat.cli.commands_dlq import dlq
 from lexigram_compat.cli.commands_enqueue import enqueue
+from lexigram_compat.cli.commands_job import job
 from lexigram_compat.cli.commands_queues import queues
 from lexigram_compat.cli.commands_worker import scheduler, worker
+from lexigram_compat.cli.commands_workers import workers
 from lexigram_compat.cli.exits import EXIT_CODES_HELP, CliError, report
 from lexigram_compat.cli.logs import LOG_LEVELS, configure_logging
 from lexigram_compat.cli.state import CliState
@@ -86,6 +90,8 @@ cli.add_command(enqueue)
 cli.add_command(dlq)
 cli.add_command(queues)
 cli.add_command(db)
+cli.add_command(job)
+cli.add_command(workers)
 
 
 def main(argv: list[str] | None = None) -> None:

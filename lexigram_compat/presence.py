@@ -6,9 +6,10 @@ The records live beside the jobs, so no new server is needed: a row of
 use: presence is worth nothing after a crash), a JSON value with a TTL under
 ``lexigram:workers:`` on Redis (the Redis URL, or the ``state_url`` of a
 RabbitMQ backend), and a dict of this process for the memory engine (whose
-workers only ever run in the app's own process). Celery workers are not
-listed from here: ``celery inspect`` (remote control) is their source, see
-:mod:`lexigram_compat.worker_listing`.
+workers only ever run in the app's own process). Native workers write them
+from :func:`start_heartbeats`, ``dramatiq`` and ``celery worker`` processes
+from :mod:`~lexigram_compat.presence_dramatiq` and
+:mod:`~lexigram_compat.presence_celery`.
 
 A record is live while its ``last_heartbeat`` is younger than three beats;
 older ones are dropped when read.
@@ -23,9 +24,10 @@ import json
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +39,7 @@ __all__ = [
     "BEAT_SECONDS",
     "Heartbeat",
     "PresenceStore",
+    "ThreadedHeartbeat",
     "WorkerPresence",
     "new_worker_id",
     "presence_store",
@@ -68,8 +71,6 @@ class WorkerPresence:
     last_heartbeat: datetime
     processed: int = 0
     """Attempts this worker finished since it started."""
-    source: str = "heartbeat"
-    """``heartbeat`` (a presence record) or ``remote-control`` (Celery's inspect reply)."""
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -218,12 +219,12 @@ class PostgresPresence(PresenceStore):
 
 
 def presence_store(backend: Backend) -> PresenceStore | None:
-    """The presence store of ``backend``, or None when its workers are listed
-    another way (Celery: remote control) or it has nowhere to keep them
-    (RabbitMQ without a ``state_url``)."""
+    """The presence store of ``backend``, or None when it has nowhere to keep
+    them (Dramatiq on RabbitMQ without a ``state_url``)."""
     config = backend.config
     if backend.engine_name == "celery":
-        return None
+        # The Celery engine keeps job state in Redis on both brokers.
+        return RedisPresence(config.redis_url.get_secret_value())
     if config.type == "memory":
         return LocalPresence()
     if config.type == "redis":
@@ -286,11 +287,6 @@ class Heartbeat:
             await store.close()
 
 
-def with_heartbeat_now(record: WorkerPresence) -> WorkerPresence:
-    """``record`` stamped now (remote-control replies are live by definition)."""
-    return replace(record, last_heartbeat=_now())
-
-
 def start_heartbeats(app_worker: AppWorker) -> list[asyncio.Task[None]]:
     """One presence heartbeat task per backend a native worker consumes (they
     stop, and remove their records, when the worker's ``stopping`` is set)."""
@@ -303,3 +299,38 @@ def start_heartbeats(app_worker: AppWorker) -> list[asyncio.Task[None]]:
         )
         tasks.append(asyncio.create_task(beat.run(app_worker.stopping)))
     return tasks
+
+
+class ThreadedHeartbeat:
+    """A :class:`Heartbeat` on a thread of its own, for workers that are not
+    asyncio programs (``celery worker``, ``dramatiq``)."""
+
+    def __init__(self, heartbeat: Heartbeat) -> None:
+        self.heartbeat = heartbeat
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="lexigram-presence", daemon=True)
+
+    def _main(self) -> None:
+        async def run() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stopping = asyncio.Event()
+            self._ready.set()
+            await self.heartbeat.run(self._stopping)
+
+        try:
+            asyncio.run(run())
+        finally:
+            self._ready.set()
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(5.0)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop beating and remove the record (waits up to ``timeout`` seconds)."""
+        if self._loop is not None and self._stopping is not None and self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(timeout)

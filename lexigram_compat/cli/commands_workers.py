@@ -1,5 +1,4 @@
-"""``workers APP``: the live workers of every backend, from their heartbeats
-(Celery: from remote control)."""
+"""``workers APP``: the live workers of every backend, from their presence heartbeats."""
 
 from __future__ import annotations
 
@@ -34,8 +33,8 @@ COLUMNS = (
 def workers(state: CliState, app_spec: str, json_flag: bool) -> None:
     """List live workers: host, pid, queues, busy/total slots, last heartbeat.
 
-    Native and Dramatiq workers are listed from the presence records they
-    write every 2 s; Celery workers from Celery's remote control (inspect).
+    Every worker (lexigram-compat worker, dramatiq, celery worker) writes a
+    presence record every 2 s; one not refreshed for 6 s is not listed.
     Memory-engine workers exist only inside the app's own process.
     """
     out = state.output(json_flag)

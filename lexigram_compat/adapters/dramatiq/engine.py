@@ -35,6 +35,7 @@ from lexigram_compat.adapters.redis_state import (
 from lexigram_compat.config_loading import redact_text, redact_url
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskQueueError
+from lexigram_compat.presence_dramatiq import DramatiqPresence
 from lexigram_compat.queue import JobInfo, JobStatus
 
 from .actors import WorkerRuntime, declare_actors
@@ -154,6 +155,7 @@ class DramatiqEngine(Engine):
         mine = next((b for b in app.backend_set if b.engine is self), None)
         if mine is None:
             return
+        self.native.add_middleware(DramatiqPresence(mine))  # live-worker records (lexigram-compat workers)
         routes: dict[str, str] = {}
         for task in app.registry:
             target, physical = app.backend_set.route(task.queue, app.backend_set.primary)

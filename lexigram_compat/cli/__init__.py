@@ -11,6 +11,7 @@ Commands::
     lexigram-compat queues APP [--watch [--interval S]]
     lexigram-compat job show|cancel|retry APP JOB_ID
     lexigram-compat workers APP
+    lexigram-compat dashboard APP [--host H] [--port P] [--token T] [--allow-actions] [--worker]
 
 ``APP`` is always ``module:attribute`` naming a ``TasksApp`` (or a
 zero-argument callable returning one); the current directory is on
@@ -33,6 +34,7 @@ from typing import Any
 
 import click
 
+from lexigram_compat.cli.commands_dashboard import dashboard
 from lexigram_compat.cli.commands_db import db
 from lexigram_compat.cli.commands_dlq import dlq
 from lexigram_compat.cli.commands_enqueue import enqueue
@@ -92,6 +94,7 @@ cli.add_command(queues)
 cli.add_command(db)
 cli.add_command(job)
 cli.add_command(workers)
+cli.add_command(dashboard)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 from lexigram_compat import RetryPolicy, TaskRegistry, TasksApp, scheduled, task
 
 SECTION_ENV = "LEXIGRAM_OPS_SECTION"
+SEED_ENV = "LEXIGRAM_OPS_SEED"
+"""A path: at startup, enqueue sample jobs (a dead one is fixed once that path exists)."""
 APP = "tests.operations.ops_app:app"
 RELEASE_TIMEOUT = 60.0
 
@@ -56,12 +58,26 @@ async def nightly() -> None:
 MEMORY: dict[str, Any] = {"backend": {"type": "memory"}}
 
 
+async def seed(app: TasksApp) -> None:
+    """With ``$LEXIGRAM_OPS_SEED`` set: jobs for the dashboard to show (the memory
+    engine's jobs exist only in the process that serves it)."""
+    fixed = os.environ.get(SEED_ENV)
+    if not fixed:
+        return
+    for n in range(3):
+        (await app.queue.enqueue(add(n, n))).unwrap()
+    (await app.queue.enqueue(add(1, 1), delay=3600)).unwrap()
+    (await app.queue.enqueue(fail("seeded", fixed_when=fixed))).unwrap()
+
+
 def build(section: dict[str, Any] | None = None) -> TasksApp:
     """The app on ``section`` (default: ``$LEXIGRAM_OPS_SECTION``, else memory)."""
     if section is None:
         raw = os.environ.get(SECTION_ENV)
         section = json.loads(raw) if raw else MEMORY
-    return TasksApp.from_dict({"tasks": section}, registry=registry, environ={})
+    built = TasksApp.from_dict({"tasks": section}, registry=registry, environ={})
+    built.on_startup(seed)
+    return built
 
 
 app = build()

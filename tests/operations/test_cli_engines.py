@@ -38,8 +38,7 @@ def poll(what: str, probe: Callable[[], Any], timeout: float = 30.0) -> Any:
 @pytest.fixture(params=ENGINES)
 def ops(request: pytest.FixtureRequest, ops_factory: Callable[[dict[str, Any]], Ops]) -> Ops:
     section = request.getfixturevalue(request.param.replace("-", "_") + "_section")
-    made = ops_factory(section)
-    return made
+    return ops_factory(section)
 
 
 def test_workers_job_show_cancel_retry_against_a_live_worker(ops: Ops, tmp_path: Path) -> None:

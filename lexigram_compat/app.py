@@ -19,6 +19,7 @@ from lexigram_compat.di.container import Resolver
 from lexigram_compat.di.injection import release_inline_resolver, set_inline_resolver
 from lexigram_compat.enqueueing import JobBuilder
 from lexigram_compat.errors import ConfigurationError, TaskQueueError
+from lexigram_compat.metrics import install as install_metrics
 from lexigram_compat.observability import JobEvents
 from lexigram_compat.portal import LoopThread, call_in_loop
 from lexigram_compat.queue import TaskQueueProtocol
@@ -102,6 +103,7 @@ class TasksApp:
         self._startup_hooks: list[Callable[[TasksApp], Awaitable[None]]] = []
         for backend in self.backend_set:
             backend.engine.attach(self)
+        install_metrics(self)  # engine labels on job events; Prometheus counters (metrics extra)
 
     def on_startup(
         self, hook: Callable[[TasksApp], Awaitable[None]]

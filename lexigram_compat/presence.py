@@ -8,8 +8,8 @@ use: presence is worth nothing after a crash), a JSON value with a TTL under
 RabbitMQ backend), and a dict of this process for the memory engine (whose
 workers only ever run in the app's own process). Native workers write them
 from :func:`start_heartbeats`, ``dramatiq`` and ``celery worker`` processes
-from :mod:`~lexigram_compat.presence_dramatiq` and
-:mod:`~lexigram_compat.presence_celery`.
+from :mod:`~lexigram_compat.worker_hooks_dramatiq` and
+:mod:`~lexigram_compat.worker_hooks_celery`.
 
 A record is live while its ``last_heartbeat`` is younger than three beats;
 older ones are dropped when read.

@@ -87,10 +87,10 @@ class CeleryEngine(Engine):
         self.native.lexigram_runtime = self._runtime
         self._register()
         from lexigram_compat.adapters.celery.beat import install_beat
-        from lexigram_compat.presence_celery import install_celery_presence
+        from lexigram_compat.worker_hooks_celery import install_celery_hooks
 
         install_beat(self.native, app, self._runtime)
-        install_celery_presence(self.native, next(b for b in app.backend_set if b.engine is self))
+        install_celery_hooks(self.native, app, next(b for b in app.backend_set if b.engine is self))
 
     def _register(self) -> None:
         if self._app is None or self._runtime is None:

@@ -35,8 +35,8 @@ from lexigram_compat.adapters.redis_state import (
 from lexigram_compat.config_loading import redact_text, redact_url
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskQueueError
-from lexigram_compat.presence_dramatiq import DramatiqPresence
 from lexigram_compat.queue import JobInfo, JobStatus
+from lexigram_compat.worker_hooks_dramatiq import DramatiqHooks
 
 from .actors import WorkerRuntime, declare_actors
 from .broker import LexigramRedisBroker, build_broker
@@ -155,7 +155,7 @@ class DramatiqEngine(Engine):
         mine = next((b for b in app.backend_set if b.engine is self), None)
         if mine is None:
             return
-        self.native.add_middleware(DramatiqPresence(mine))  # live-worker records (lexigram-compat workers)
+        self.native.add_middleware(DramatiqHooks(app, mine))  # presence, /metrics, JSON logs (operators)
         routes: dict[str, str] = {}
         for task in app.registry:
             target, physical = app.backend_set.route(task.queue, app.backend_set.primary)

@@ -1,29 +1,40 @@
-"""The ``dramatiq`` worker's presence record: a middleware running a
-:class:`~lexigram_compat.presence.ThreadedHeartbeat` in the worker process,
-counting the messages its threads are processing."""
+"""What a ``dramatiq`` worker process adds for operators, as one middleware:
+its presence record (``lexigram-compat workers``), ``/metrics`` (when a metrics
+port is configured) and JSON log lines (``tasks.logging.format: json``).
+
+Dramatiq runs several worker processes: each writes its metric values under
+one multiprocess directory (named after their common parent, the ``dramatiq``
+main process), and the first to bind the port serves them summed.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from typing import TYPE_CHECKING, Any
 
 from dramatiq.middleware import Middleware
 
+from lexigram_compat import metrics
+from lexigram_compat.json_logs import json_wanted, use_json_logs
 from lexigram_compat.presence import Heartbeat, ThreadedHeartbeat
 
 if TYPE_CHECKING:
     from dramatiq import Broker, Worker
     from dramatiq.broker import MessageProxy
 
+    from lexigram_compat.app import TasksApp
     from lexigram_compat.backends import Backend
 
-__all__ = ["DramatiqPresence"]
+__all__ = ["DramatiqHooks"]
 
 
-class DramatiqPresence(Middleware):
-    """Writes the ``dramatiq`` worker process's presence record while it runs."""
+class DramatiqHooks(Middleware):
+    """Presence, metrics and JSON logs of the ``dramatiq`` worker process."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, app: TasksApp, backend: Backend) -> None:
+        self.app = app
         self.backend = backend
         self._lock = threading.Lock()
         self._busy = 0
@@ -35,6 +46,14 @@ class DramatiqPresence(Middleware):
         with self._lock:
             return self._busy, self._slots, self._processed
 
+    def after_process_boot(self, broker: Broker) -> None:
+        # Before any job event of this process, so its metrics are multiprocess ones.
+        if metrics.metrics_port(self.app) is not None and metrics.available():
+            shared = os.path.join(tempfile.gettempdir(), f"lexigram-metrics-dramatiq-{os.getppid()}")
+            metrics.enable_multiprocess(os.environ.get(metrics.MULTIPROC_ENV) or shared)
+        if json_wanted(self.app.config.logging.format):
+            use_json_logs()
+
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
         ours = self.backend.queues()
         wanted = getattr(worker, "queues", None)
@@ -42,6 +61,10 @@ class DramatiqPresence(Middleware):
         self._slots = int(getattr(worker, "worker_threads", 0))
         self._beat = ThreadedHeartbeat(Heartbeat(self.backend, queues, self._load))
         self._beat.start()
+        port = metrics.metrics_port(self.app)
+        if port is not None and metrics.available():
+            metrics.worker_started(self.app, self._slots)
+            metrics.serve_metrics(self.app, port)
 
     def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
         if self._beat is not None:

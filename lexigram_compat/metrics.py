@@ -1,10 +1,10 @@
 """Prometheus metrics under the same names on every engine (the ``metrics`` extra).
 
-Counters and histograms are fed by the job events of
+Counters and histograms come from the job events of
 :mod:`lexigram_compat.observability` (producers count enqueues, workers the
-rest); queue gauges are read from the engine's own counts at scrape time by
-a custom collector; worker gauges say how many worker processes are up and
-how many of their slots are busy.
+rest), read from its counters when scraped; queue gauges are read from the
+engine's own counts at scrape time by a custom collector; worker gauges say
+how many worker processes are up and how many of their slots are busy.
 
 ``/metrics`` is served by worker processes when a port is configured
 (``worker --metrics-port``, ``$LEXIGRAM_METRICS_PORT`` or
@@ -18,14 +18,17 @@ bind the port serves them, summed.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import logging
 import os
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from lexigram_compat.observability import JobEvent
+from lexigram_compat.observability import METRIC_NAMES, OUTCOMES, JobEvents, Timings
 
 if TYPE_CHECKING:
     from lexigram_compat.app import TasksApp
@@ -58,6 +61,8 @@ COUNTERS = {
 """Event -> (name without ``_total``, help)."""
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 SCRAPE_TIMEOUT = 5.0
+FLUSH_SECONDS = 1.0
+"""Multiprocess mode: how often each process writes its counts to its files."""
 
 
 def available() -> bool:
@@ -78,25 +83,48 @@ def enable_multiprocess(directory: str) -> None:
         values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 
-class JobMetrics:
-    """The metric objects of this process (one set, whatever the number of apps)."""
+class _Flushed:
+    """What one app's counters and timings were at the last flush."""
 
     def __init__(self) -> None:
-        from prometheus_client import Counter, Gauge, Histogram
+        self.counts: dict[tuple[str, str, str], int] = {}
+        self.timings: dict[tuple[str, str, str], list[float]] = {}
+        self.busy: dict[str, int] = {}
 
+
+class JobMetrics:
+    """The metric objects of this process (one set, whatever the number of apps).
+
+    Job events only bump the plain counters and :class:`~lexigram_compat.observability.Timings`
+    every :class:`~lexigram_compat.observability.JobEvents` keeps anyway; what grew
+    reaches the prometheus-client objects in :meth:`flush`, which runs before
+    every scrape of a registry holding them and, in multiprocess mode, every
+    :data:`FLUSH_SECONDS` from a thread. So metrics cost a job's path almost
+    nothing, even on the in-memory engine.
+    """
+
+    def __init__(self) -> None:
+        from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+
+        self._lock = threading.Lock()
+        self._sources: weakref.WeakKeyDictionary[JobEvents, _Flushed] = weakref.WeakKeyDictionary()
+        # Registered first, so a scrape of the default registry flushes before it reads.
+        REGISTRY.register(_FlushFirst(self))
         self.counters = {event: Counter(name, text, LABELS) for event, (name, text) in COUNTERS.items()}
-        self.duration = Histogram(
-            "lexigram_task_attempt_duration_seconds",
-            "How long job attempts ran.",
-            LABELS,
-            buckets=DURATION_BUCKETS,
-        )
-        self.wait = Histogram(
-            "lexigram_task_queue_wait_seconds",
-            "From when a job was due (enqueued, or its delay's end) to its attempt's start.",
-            LABELS,
-            buckets=DURATION_BUCKETS,
-        )
+        self.histograms = {
+            "duration": Histogram(
+                "lexigram_task_attempt_duration_seconds",
+                "How long job attempts ran.",
+                LABELS,
+                buckets=DURATION_BUCKETS,
+            ),
+            "wait": Histogram(
+                "lexigram_task_queue_wait_seconds",
+                "From when a job was due (enqueued, or its delay's end) to its attempt's start.",
+                LABELS,
+                buckets=DURATION_BUCKETS,
+            ),
+        }
         self.up = Gauge(
             "lexigram_worker_up", "Worker processes running.", ["engine"], multiprocess_mode="livesum"
         )
@@ -105,22 +133,88 @@ class JobMetrics:
         )
         self.slots = Gauge("lexigram_worker_slots", "Job slots.", ["engine"], multiprocess_mode="livesum")
 
-    def record(self, event: JobEvent) -> None:
-        """Count one job event (a :data:`~lexigram_compat.observability.Subscriber`)."""
-        labels = (event.task, event.queue, event.engine)
-        self.counters[event.kind].labels(*labels).inc()
-        if event.kind == "started":
-            self.busy.labels(event.engine).inc()
-            if event.wait is not None:
-                self.wait.labels(*labels).observe(event.wait)
+    def watch(self, events: JobEvents) -> None:
+        """Count ``events``' jobs (and aggregate their timings) from now on."""
+        with self._lock:
+            if events not in self._sources:
+                if events.timings is None:
+                    events.timings = Timings(DURATION_BUCKETS)
+                self._sources[events] = _Flushed()
+
+    def flush(self) -> None:
+        """Add what every watched app counted since the last flush to the metric objects."""
+        with self._lock:  # one flusher at a time (a scrape and the multiprocess timer)
+            for events, flushed in list(self._sources.items()):
+                self._flush_counts(events, flushed)
+                self._flush_timings(events, flushed)
+
+    def _flush_counts(self, events: JobEvents, flushed: _Flushed) -> None:
+        busy: dict[str, int] = {}
+        # list(): one C-level copy under the GIL, while the event loop may be counting.
+        for key, total in list(events.counts.items()):
+            name, task, queue = key
+            kind = _EVENT_OF.get(name)
+            if kind is None:
+                continue
+            engine = events.engine_of(queue)
+            if kind == "started":
+                busy[engine] = busy.get(engine, 0) + total
+            elif kind in OUTCOMES:
+                busy[engine] = busy.get(engine, 0) - total
+            delta = total - flushed.counts.get(key, 0)
+            if delta:
+                self.counters[kind].labels(task, queue, engine).inc(delta)
+                flushed.counts[key] = total
+        for engine, running in busy.items():
+            delta = running - flushed.busy.get(engine, 0)
+            if delta:
+                self.busy.labels(engine).inc(delta)
+                flushed.busy[engine] = running
+
+    def _flush_timings(self, events: JobEvents, flushed: _Flushed) -> None:
+        if events.timings is None:
             return
-        if event.outcome is None:
-            return
-        self.busy.labels(event.engine).dec()
-        if event.kind != "succeeded":
-            self.counters["failed"].labels(*labels).inc()
-        if event.duration is not None:
-            self.duration.labels(*labels).observe(event.duration)
+        for key, slots in list(events.timings.series.items()):
+            now = list(slots)
+            before = flushed.timings.get(key) or [0.0] * len(now)
+            if now == before:
+                continue
+            name, task, queue = key
+            child = self.histograms[name].labels(task, queue, events.engine_of(queue))
+            # prometheus-client has no bulk observe: add to the bucket values it
+            # keeps (the same value objects its multiprocess mode writes to files).
+            for index in range(len(now) - 1):
+                if now[index] != before[index]:
+                    child._buckets[index].inc(now[index] - before[index])
+            child._sum.inc(now[-1] - before[-1])
+            flushed.timings[key] = now
+
+
+class _FlushFirst:
+    """A collector yielding nothing: collecting it flushes :class:`JobMetrics`."""
+
+    def __init__(self, metrics: JobMetrics) -> None:
+        self.metrics = metrics
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        self.metrics.flush()
+        return iter(())
+
+
+_EVENT_OF = {name: event for event, name in METRIC_NAMES.items()}
+
+
+def _flush_every(metrics: JobMetrics, seconds: float) -> None:
+    """Multiprocess mode: the serving process reads files, so each process flushes itself."""
+    while True:
+        time.sleep(seconds)
+        try:
+            metrics.flush()
+        except Exception:
+            log.exception("flushing job metrics failed")
 
 
 _made: list[JobMetrics] = []
@@ -132,12 +226,15 @@ def job_metrics() -> JobMetrics:
     if not _made:
         with _lock:
             if not _made:
-                _made.append(JobMetrics())
+                made = JobMetrics()
+                _made.append(made)
+                if os.environ.get(MULTIPROC_ENV):
+                    flusher = threading.Thread(
+                        target=_flush_every, args=(made, FLUSH_SECONDS), name="lexigram-metrics", daemon=True
+                    )
+                    flusher.start()
+                    atexit.register(made.flush)
     return _made[0]
-
-
-def _record(event: JobEvent) -> None:
-    job_metrics().record(event)
 
 
 def install(app: TasksApp) -> None:
@@ -155,7 +252,7 @@ def install(app: TasksApp) -> None:
 
     app.events.engine_of = engine_of
     if app.config.observability.metrics and available():
-        app.events.subscribe(_record)
+        job_metrics().watch(app.events)
 
 
 def metrics_port(app: TasksApp, given: int | None = None) -> int | None:
@@ -247,6 +344,8 @@ def serve_metrics(app: TasksApp, port: int, host: str | None = None) -> bool:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     collector = QueueCollector(app)
+    if registry is not REGISTRY:
+        registry.register(_FlushFirst(job_metrics()))  # this process's own counts, before the files are read
     registry.register(collector)
     bind = host or app.config.observability.metrics_host
     try:

@@ -1,27 +1,30 @@
 """Structured job events: one log line each, with job id, task, queue and attempt,
-in-process counters under the metric names every engine shares, and a typed
-:class:`JobEvent` handed to subscribers (Prometheus metrics, JSON logs).
+in-process counters under the metric names every engine shares, optional
+timing aggregates, and a typed :class:`JobEvent` handed to subscribers.
 
 Every engine's worker calls the same methods (``started``, then ``succeeded``,
-``retried`` or ``dead_lettered``); producers call ``enqueued``. A subscriber
-that raises is logged and never breaks the job.
+``retried`` or ``dead_lettered``); producers call ``enqueued``. These run on
+every job's hot path, so what they always do is small: bump a counter keyed by
+(metric, task, queue), and log when the level is enabled. Prometheus metrics
+(:mod:`lexigram_compat.metrics`) read those counters, and :class:`Timings`,
+when it scrapes; a subscriber's :class:`JobEvent` is built only when someone
+subscribed. A subscriber that raises is logged and never breaks the job.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from lexigram_compat.backends import Backend
     from lexigram_compat.envelope import JobEnvelope
 
-__all__ = ["METRIC_NAMES", "OUTCOMES", "JobEvent", "JobEvents", "Subscriber"]
+__all__ = ["METRIC_NAMES", "OUTCOMES", "JobEvent", "JobEvents", "Subscriber", "Timings"]
 
 log = logging.getLogger("lexigram_compat.jobs")
 
@@ -39,9 +42,9 @@ _OPEN_ATTEMPTS_MAX = 10_000
 """Start times kept for attempts whose outcome this process never sees."""
 
 
-@dataclass(frozen=True)
-class JobEvent:
-    """One thing that happened to a job, as subscribers receive it.
+class JobEvent(NamedTuple):
+    """One thing that happened to a job, as subscribers receive it (a named
+    tuple: cheap to build on a job's hot path).
 
     ``duration`` is the attempt's run time (outcomes), ``wait`` the time from
     when the job was due (enqueued, or its delay's end) to the attempt's start
@@ -67,25 +70,35 @@ class JobEvent:
         return self.kind if self.kind in OUTCOMES else None
 
     def fields(self) -> dict[str, Any]:
-        """The event as a flat dict (JSON log lines), without empty fields."""
-        data = {
-            "event": self.kind,
-            "job_id": self.job_id,
-            "task": self.task,
-            "queue": self.queue,
-            "attempt": self.attempt,
-            "engine": self.engine,
-            "outcome": self.outcome,
-            "duration": self.duration,
-            "wait": self.wait,
-            "delay": self.delay,
-            "error_type": self.error_type,
-            "error": self.error,
-        }
+        """The event as a flat dict, without empty fields."""
+        data = {**self._asdict(), "event": self.kind, "outcome": self.outcome}
+        del data["kind"]
         return {k: v for k, v in data.items() if v is not None}
 
 
 Subscriber = Callable[[JobEvent], None]
+
+
+class Timings:
+    """Bucketed time observations per (kind, task, queue): the data of a histogram,
+    kept as cumulative plain lists so that recording costs well under a microsecond.
+
+    ``series[(kind, task, queue)]`` is ``[count per bucket..., count above the
+    last bound, sum]``; a bucket counts values ``<=`` its bound and above the
+    previous one.
+    """
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = tuple(bounds)
+        self.series: dict[tuple[str, str, str], list[float]] = {}
+
+    def observe(self, kind: str, task: str, queue: str, seconds: float) -> None:
+        key = (kind, task, queue)
+        slots = self.series.get(key)
+        if slots is None:
+            slots = self.series[key] = [0.0] * (len(self.bounds) + 2)
+        slots[bisect.bisect_left(self.bounds, seconds)] += 1
+        slots[-1] += seconds
 
 
 def _fields(envelope: JobEnvelope, **more: Any) -> dict[str, Any]:
@@ -104,16 +117,15 @@ def _error_type(error: str) -> str:
     return head if head and " " not in head else "Error"
 
 
-def _due(envelope: JobEnvelope) -> datetime:
-    run_at = envelope.run_at
-    return run_at if run_at is not None and run_at > envelope.enqueued_at else envelope.enqueued_at
-
-
 class JobEvents:
     """Logs and counts what happens to jobs, and tells subscribers."""
 
     def __init__(self) -> None:
-        self.counts: Counter[tuple[str, str]] = Counter()
+        self.counts: Counter[tuple[str, str, str]] = Counter()
+        """(metric name, task, queue) -> events, since this process started."""
+        self.timings: Timings | None = None
+        """Set (by :func:`lexigram_compat.metrics.install`) to aggregate attempt
+        durations and queue waits."""
         self.subscribers: list[Subscriber] = []
         self.engine_of: Callable[[str], str] = lambda queue: ""
         """The engine label (``postgres``, ``celery-redis``...) of a physical queue."""
@@ -124,10 +136,7 @@ class JobEvents:
         if subscriber not in self.subscribers:
             self.subscribers.append(subscriber)
 
-    def _publish(self, make: Callable[[], JobEvent]) -> None:
-        if not self.subscribers:
-            return
-        event = make()
+    def _publish(self, event: JobEvent) -> None:
         for subscriber in self.subscribers:
             try:
                 subscriber(event)
@@ -137,7 +146,7 @@ class JobEvents:
     def _count(self, event: str, envelope: JobEnvelope, level: int) -> bool:
         """Count the event; True when its log line is wanted (so the hot path
         builds no message that nobody reads)."""
-        self.counts[(METRIC_NAMES[event], envelope.task_name)] += 1
+        self.counts[(METRIC_NAMES[event], envelope.task_name, envelope.queue)] += 1
         return log.isEnabledFor(level)
 
     def _emit(self, event: str, level: int, envelope: JobEnvelope, text: str, **more: Any) -> None:
@@ -171,72 +180,73 @@ class JobEvents:
         )
 
     def _finish(self, envelope: JobEnvelope, duration: float | None) -> float | None:
-        """The attempt's duration: as given, else since its ``started`` event here."""
+        """The attempt's duration: as given, else since its ``started`` event here;
+        observed in :attr:`timings`."""
         began = self._started.pop((envelope.job_id, envelope.attempts), None)
         if duration is None and began is not None:
-            return time.perf_counter() - began
+            duration = time.perf_counter() - began
+        if duration is not None and self.timings is not None:
+            self.timings.observe("duration", envelope.task_name, envelope.queue, duration)
         return duration
 
     def enqueued(self, envelope: JobEnvelope, backend: Backend, job_id: str) -> None:
         if self._count("enqueued", envelope, logging.DEBUG):
             self._log("enqueued", logging.DEBUG, envelope, f" engine={backend.key}", engine=backend.key)
         if self.subscribers:
+            key = backend.key
             self._publish(
-                lambda: JobEvent(
-                    "enqueued", job_id, envelope.task_name, envelope.queue, envelope.attempts, backend.key
-                )
+                JobEvent("enqueued", job_id, envelope.task_name, envelope.queue, envelope.attempts, key)
             )
 
     def started(self, envelope: JobEnvelope) -> None:
         self._emit("started", logging.DEBUG, envelope, "")
+        if self.timings is None and not self.subscribers:
+            return
+        started = self._started
+        if len(started) >= _OPEN_ATTEMPTS_MAX:
+            started.clear()
+        started[(envelope.job_id, envelope.attempts)] = time.perf_counter()
+        due = envelope.enqueued_at
+        run_at = envelope.run_at
+        if run_at is not None and run_at > due:
+            due = run_at
+        wait = max(0.0, time.time() - due.timestamp())
+        if self.timings is not None:
+            self.timings.observe("wait", envelope.task_name, envelope.queue, wait)
         if self.subscribers:
-            if len(self._started) >= _OPEN_ATTEMPTS_MAX:
-                self._started.clear()
-            self._started[(envelope.job_id, envelope.attempts)] = time.perf_counter()
-            wait = max(0.0, time.time() - _due(envelope).timestamp())
-            self._publish(lambda: self._event("started", envelope, wait=wait))
+            self._publish(self._event("started", envelope, wait=wait))
 
     def succeeded(self, envelope: JobEnvelope, duration: float) -> None:
         if self._count("succeeded", envelope, logging.INFO):
             self._log("succeeded", logging.INFO, envelope, f" duration={duration:.3f}s", duration=duration)
-        if self.subscribers:
+        if self.timings is not None or self.subscribers:
             self._finish(envelope, duration)
-            self._publish(lambda: self._event("succeeded", envelope, duration=duration))
+            if self.subscribers:
+                self._publish(self._event("succeeded", envelope, duration=duration))
 
     def retried(self, envelope: JobEnvelope, delay: float, error: str, duration: float | None = None) -> None:
-        self.counts[(METRIC_NAMES["failed"], envelope.task_name)] += 1
-        self._emit(
-            "retried",
-            logging.WARNING,
-            envelope,
-            f" in={delay:.2f}s error={error}",
-            delay=delay,
-            error_type=_error_type(error),
-        )
+        self.counts[(METRIC_NAMES["failed"], envelope.task_name, envelope.queue)] += 1
+        kind = _error_type(error)
+        text = f" in={delay:.2f}s error={error}"
+        took = self._finish(envelope, duration)
+        self._emit("retried", logging.WARNING, envelope, text, delay=delay, error_type=kind, duration=took)
         if self.subscribers:
-            took = self._finish(envelope, duration)
             self._publish(
-                lambda: self._event(
-                    "retried",
-                    envelope,
-                    duration=took,
-                    delay=delay,
-                    error_type=_error_type(error),
-                    error=error,
-                )
+                self._event("retried", envelope, duration=took, delay=delay, error_type=kind, error=error)
             )
 
     def dead_lettered(self, envelope: JobEnvelope, error: str, duration: float | None = None) -> None:
-        self.counts[(METRIC_NAMES["failed"], envelope.task_name)] += 1
+        self.counts[(METRIC_NAMES["failed"], envelope.task_name, envelope.queue)] += 1
         kind = _error_type(error)
-        self._emit("dead_lettered", logging.ERROR, envelope, f" error={error}", error=error, error_type=kind)
+        took = self._finish(envelope, duration)
+        text = f" error={error}"
+        self._emit(
+            "dead_lettered", logging.ERROR, envelope, text, error=error, error_type=kind, duration=took
+        )
         if self.subscribers:
-            took = self._finish(envelope, duration)
-            self._publish(
-                lambda: self._event("dead_lettered", envelope, duration=took, error_type=kind, error=error)
-            )
+            self._publish(self._event("dead_lettered", envelope, duration=took, error_type=kind, error=error))
 
     def total(self, event: str) -> int:
-        """Sum of a counter over all tasks."""
+        """Sum of a counter over all tasks and queues."""
         name = METRIC_NAMES[event]
-        return sum(v for (metric, _), v in self.counts.items() if metric == name)
+        return sum(v for (metric, *_), v in self.counts.items() if metric == name)

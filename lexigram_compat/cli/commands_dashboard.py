@@ -62,6 +62,13 @@ def dashboard(
             hint=f"add --token TOKEN (or set ${TOKEN_ENV}), or bind 127.0.0.1",
         )
     app = load_app(app_spec)
+    if run_worker:
+        native = [b for b in app.backend_set if b.engine.job_source() is None]
+        if native:
+            raise CliError(
+                f"--worker: the {native[0].key} engine's jobs are run by its own worker",
+                hint=f"drop --worker and run: {native[0].engine.capabilities.worker}",
+            )
     asgi = create_dashboard(app, DashboardSecurity(token, allow_actions), run_worker=run_worker)
     mode = "actions allowed" if allow_actions else "read-only"
     auth = "token required" if token else "no token (loopback only)"

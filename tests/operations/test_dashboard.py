@@ -151,6 +151,13 @@ def test_engine_pages_purge_asks_and_replay_runs(
     assert worker.process.poll() is None
 
 
+def test_dashboard_worker_flag_is_refused_where_the_engine_has_its_own_worker(
+    celery_redis_section: dict[str, Any], ops_factory: Callable[[dict[str, Any]], Ops]
+) -> None:
+    refused = ops_factory(celery_redis_section).cli("dashboard", APP, "--worker", code=2)
+    assert "--worker: the celery-redis engine's jobs are run by its own worker" in refused.stderr
+
+
 def test_off_loopback_every_request_without_the_token_gets_401(
     ops_factory: Callable[[dict[str, Any]], Ops],
 ) -> None:

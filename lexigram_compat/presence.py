@@ -51,6 +51,8 @@ log = logging.getLogger("lexigram_compat.presence")
 BEAT_SECONDS = 2.0
 """Seconds between presence writes; a record three beats old is no longer live."""
 LIVE_BEATS = 3
+CALL_TIMEOUT = 2.0
+"""Seconds a presence write, removal or close may take (the record is best effort)."""
 REDIS_PREFIX = "lexigram:workers:"
 POSTGRES_TABLE = "lexigram_workers"
 
@@ -157,7 +159,7 @@ class RedisPresence(PresenceStore):
     def __init__(self, url: str) -> None:
         import redis.asyncio
 
-        self.client = redis.asyncio.Redis.from_url(url)
+        self.client = redis.asyncio.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
     async def beat(self, record: WorkerPresence) -> None:
         ttl_ms = int(BEAT_SECONDS * LIVE_BEATS * 1000)
@@ -187,7 +189,8 @@ class PostgresPresence(PresenceStore):
         import psycopg
         from psycopg import sql
 
-        async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
+        connecting = psycopg.AsyncConnection.connect(self.dsn, autocommit=True, connect_timeout=2)
+        async with await connecting as conn:
             table = sql.Identifier(self.schema, POSTGRES_TABLE)
             if not self._ready:
                 await conn.execute(
@@ -273,18 +276,25 @@ class Heartbeat:
         store = presence_store(self.backend)
         if store is None:
             return
+        # Every call is bounded: a server that is down (or hangs) must never hold
+        # up the worker, least of all its shutdown.
+        failing = False
         try:
             while not stopping.is_set():
                 try:
-                    await store.beat(self.record())
+                    await asyncio.wait_for(store.beat(self.record()), CALL_TIMEOUT)
+                    failing = False
                 except Exception as exc:
-                    log.warning("worker presence write failed: %s", type(exc).__name__)
+                    if not failing:  # once per outage, not every beat
+                        log.warning("worker presence write failed: %s", type(exc).__name__)
+                    failing = True
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), BEAT_SECONDS)
         finally:
             with contextlib.suppress(Exception):
-                await store.remove(self.worker_id)
-            await store.close()
+                await asyncio.wait_for(store.remove(self.worker_id), CALL_TIMEOUT)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(store.close(), CALL_TIMEOUT)
 
 
 def start_heartbeats(app_worker: AppWorker) -> list[asyncio.Task[None]]:

@@ -89,3 +89,24 @@ def test_workers_job_show_cancel_retry_against_a_live_worker(ops: Ops, tmp_path:
     poll("the busy slot to free", lambda: ops.cli_json("workers", APP)["workers"][0]["busy"] == 0)
     assert worker.stop() == 0
     assert ops.cli_json("workers", APP) == {"workers": []}
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        {"type": "postgres", "postgres_dsn": "postgresql://ops:s3cret-pw@127.0.0.1:1/none"},
+        {"type": "redis", "redis_url": "redis://:s3cret-pw@127.0.0.1:1/0"},
+    ],
+    ids=["postgres", "dramatiq-redis"],
+)
+def test_workers_and_job_commands_on_a_server_that_is_down_exit_3(
+    backend: dict[str, Any], ops_factory: Callable[[dict[str, Any]], Ops]
+) -> None:
+    engine = "native" if backend["type"] == "postgres" else "dramatiq"
+    ops = ops_factory({"engine": engine, "backend": backend})
+    for args in (("workers", APP), ("job", "show", APP, "some-id"), ("queues", APP)):
+        done = ops.cli(*args, code=3)
+        lines = done.stderr.strip().splitlines()
+        assert lines[-1].startswith("error: "), done.stderr
+        assert "unreachable" in lines[-1]
+        assert "s3cret-pw" not in done.stdout + done.stderr

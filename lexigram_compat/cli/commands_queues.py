@@ -15,7 +15,7 @@ from rich.table import Table
 
 from lexigram_compat.app import TasksApp
 from lexigram_compat.cli.exits import CliError
-from lexigram_compat.cli.output import Column
+from lexigram_compat.cli.output import Column, Output
 from lexigram_compat.cli.state import CliState, json_option, run_with_app
 from lexigram_compat.operations import COUNTED, queue_stats
 
@@ -57,8 +57,6 @@ def _table(stats: list[dict[str, Any]], title: str | None) -> Table:
 
 async def _watch(app: TasksApp, interval: float, count: int | None) -> None:
     """Redraw the table every ``interval`` seconds (``count`` times, or until Ctrl-C)."""
-    from lexigram_compat.cli.output import Output
-
     drawn = 0
     with Live(console=Output(False).console, auto_refresh=False, transient=False) as live:
         while count is None or drawn < count:

@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from lexigram_compat.dashboard.security import DashboardSecurity, TokenGate
+from lexigram_compat.dashboard.security import DashboardSecurity, SecurityHeaders, TokenGate
 from lexigram_compat.dashboard.throughput import Throughput
 from lexigram_compat.dashboard.views import Views
 
@@ -74,7 +74,8 @@ def create_dashboard(app: TasksApp, security: DashboardSecurity, *, run_worker: 
         Route("/workers", views.workers),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(TokenGate, security=security)], lifespan=lifespan)
+    middleware = [Middleware(SecurityHeaders), Middleware(TokenGate, security=security)]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 async def _sample(views: Views) -> None:

@@ -22,9 +22,9 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["TOKEN_COOKIE", "TOKEN_ENV", "DashboardSecurity", "TokenGate", "is_loopback"]
+__all__ = ["TOKEN_COOKIE", "TOKEN_ENV", "DashboardSecurity", "SecurityHeaders", "TokenGate", "is_loopback"]
 
 TOKEN_ENV = "LEXIGRAM_DASHBOARD_TOKEN"
 TOKEN_COOKIE = "lexigram_dashboard"
@@ -100,3 +100,32 @@ class TokenGate:
             status_code=401,
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+HEADERS = [
+    # No framing (a framed confirmation page could be clicked through), nothing
+    # loaded from elsewhere, and no Referer carrying a ?token= URL away.
+    (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware: the headers above on every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -59,6 +59,13 @@ def free_port() -> int:
 
 def http(url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
     """(status, body) of one request, without following redirects."""
+    return http_full(url, data=data, headers=headers)[:2]
+
+
+def http_full(
+    url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, str, dict[str, str]]:
+    """(status, body, response headers by lower-case name) of one request, without following redirects."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args: object, **kwargs: object) -> None:
@@ -68,9 +75,13 @@ def http(url: str, *, data: bytes | None = None, headers: dict[str, str] | None 
     request = urllib.request.Request(url, data=data, headers=headers or {})
     try:
         with opener.open(request, timeout=30) as response:
-            return int(response.status), response.read().decode()
+            return int(response.status), response.read().decode(), _lower(response.headers.items())
     except urllib.error.HTTPError as error:
-        return int(error.code), error.read().decode()
+        return int(error.code), error.read().decode(), _lower(error.headers.items())
+
+
+def _lower(items: list[tuple[str, str]]) -> dict[str, str]:
+    return {name.lower(): value for name, value in items}
 
 
 def start_dashboard(ops: Ops, *args: str, host: str = "127.0.0.1", env: dict[str, str] | None = None) -> str:

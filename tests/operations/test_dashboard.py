@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
-from tests.operations.browser import chromium, http, start_dashboard
+from tests.operations.browser import chromium, http, http_full, start_dashboard
 from tests.operations.conftest import Ops
 from tests.operations.ops_app import APP, MEMORY, SEED_ENV
 from tests.operations.test_cli_engines import poll
@@ -197,6 +197,12 @@ def test_posts_need_the_csrf_token_and_actions_enabled(ops_factory: Callable[[di
     assert csrf is None  # no dead letters: no forms; the confirmation page carries the token
     status, body = http(base + "/dead-letters/purge", data=b"backend=default")
     assert status == 403
+
+    status, _, headers = http_full(base + "/")
+    assert status == 200
+    assert headers["x-frame-options"] == "DENY"  # a confirmation page cannot be framed and clicked through
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["referrer-policy"] == "no-referrer"
 
     read_only = start_dashboard(ops)
     status, body = http(read_only + "/dead-letters/replay", data=b"job_id=x")

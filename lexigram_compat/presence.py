@@ -31,8 +31,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from lexigram_compat.observability import METRIC_NAMES, OUTCOMES
+
 if TYPE_CHECKING:
     from lexigram_compat.backends import Backend
+    from lexigram_compat.observability import JobEvents
     from lexigram_compat.worker.app_worker import AppWorker
 
 __all__ = [
@@ -54,6 +57,7 @@ LIVE_BEATS = 3
 CALL_TIMEOUT = 2.0
 """Seconds a presence write, removal or close may take (the record is best effort)."""
 REDIS_PREFIX = "lexigram:workers:"
+_FINISHED = {METRIC_NAMES[event] for event in OUTCOMES}
 POSTGRES_TABLE = "lexigram_workers"
 
 
@@ -73,6 +77,8 @@ class WorkerPresence:
     last_heartbeat: datetime
     processed: int = 0
     """Attempts this worker finished since it started."""
+    finished: dict[str, int] = field(default_factory=dict)
+    """Attempts finished per queue, since this worker's process started (from its job events)."""
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -244,15 +250,27 @@ def presence_store(backend: Backend) -> PresenceStore | None:
 class Heartbeat:
     """Writes one worker's presence every :data:`BEAT_SECONDS` while it runs.
 
-    ``load`` returns ``(busy, slots, processed)`` at each beat. A failed write
-    is logged and retried at the next beat: presence never stops a worker.
+    ``load`` returns ``(busy, slots, processed)`` at each beat; ``events``, the
+    job events of the process, give the attempts finished per queue. A failed
+    write is logged and retried at the next beat: presence never stops a worker.
     """
 
     backend: Backend
     queues: list[str]
     load: Callable[[], tuple[int, int, int]]
+    events: JobEvents | None = None
     worker_id: str = field(default_factory=new_worker_id)
     started_at: datetime = field(default_factory=_now)
+
+    def finished(self) -> dict[str, int]:
+        if self.events is None:
+            return {}
+        ours = set(self.queues)
+        done: dict[str, int] = {}
+        for (metric, _, queue), count in list(self.events.counts.items()):
+            if queue in ours and metric in _FINISHED:
+                done[queue] = done.get(queue, 0) + count
+        return done
 
     def record(self) -> WorkerPresence:
         busy, slots, processed = self.load()
@@ -269,6 +287,7 @@ class Heartbeat:
             started_at=self.started_at,
             last_heartbeat=_now(),
             processed=processed,
+            finished=self.finished(),
         )
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -306,6 +325,7 @@ def start_heartbeats(app_worker: AppWorker) -> list[asyncio.Task[None]]:
             backend,
             list(queues),
             lambda w=worker: (len(w.running), w.options.concurrency, w.processed),  # type: ignore[misc]
+            app_worker.app.events,
         )
         tasks.append(asyncio.create_task(beat.run(app_worker.stopping)))
     return tasks

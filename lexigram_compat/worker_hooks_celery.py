@@ -70,7 +70,7 @@ def install_celery_hooks(celery_app: Any, app: TasksApp, backend: Backend) -> No
             return
         consuming = set(native.amqp.queues.consume_from or native.amqp.queues)
         queues = [q for q in backend.queues() if q in consuming]
-        beat = ThreadedHeartbeat(Heartbeat(backend, queues, load))
+        beat = ThreadedHeartbeat(Heartbeat(backend, queues, load, app.events))
         beat.start()
         beats.append(beat)
         chosen = port()

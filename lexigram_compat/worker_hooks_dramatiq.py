@@ -59,7 +59,7 @@ class DramatiqHooks(Middleware):
         wanted = getattr(worker, "queues", None)
         queues = [q for q in ours if wanted is None or q in wanted]
         self._slots = int(getattr(worker, "worker_threads", 0))
-        self._beat = ThreadedHeartbeat(Heartbeat(self.backend, queues, self._load))
+        self._beat = ThreadedHeartbeat(Heartbeat(self.backend, queues, self._load, self.app.events))
         self._beat.start()
         port = metrics.metrics_port(self.app)
         if port is not None and metrics.available():

@@ -86,6 +86,9 @@ class Views:
             backend["throughput"] = series
             backend["sparkline"] = sparkline(series)
             backend["workers"] = sum(1 for w in live if w.backend == backend["backend"])
+            for row in backend["queues"]:
+                row["throughput"] = self.throughput.per_minute(backend["backend"], row["queue"])
+                row["sparkline"] = sparkline(row["throughput"], width=80, height=16)
         return self.render(request, "overview.html", backends=stats, page="overview")
 
     async def job(self, request: Request) -> Response:

@@ -21,7 +21,10 @@ def test_preview_truncates_and_redacts_url_passwords() -> None:
 
 def worker(processed: int, worker_id: str = "w1") -> WorkerPresence:
     now = datetime.now(UTC)
-    return WorkerPresence(worker_id, "h", 1, "memory", "default", ["tasks"], 0, 4, now, now, processed)
+    finished = {"tasks": processed - 1, "emails": 1}
+    return WorkerPresence(
+        worker_id, "h", 1, "memory", "default", ["tasks"], 0, 4, now, now, processed, finished
+    )
 
 
 def test_throughput_counts_what_finished_between_samples_per_minute() -> None:
@@ -30,6 +33,8 @@ def test_throughput_counts_what_finished_between_samples_per_minute() -> None:
     meter.sample([worker(104)], now=1010.0)
     meter.sample([worker(110), worker(7, "w2")], now=1070.0)
     assert meter.per_minute("default", now=1075.0)[-2:] == [4, 6]
+    assert meter.per_minute("default", "tasks", now=1075.0)[-2:] == [4, 6]
+    assert sum(meter.per_minute("default", "emails", now=1075.0)) == 0  # it never grew
     assert sum(meter.per_minute("default", now=1075.0 + 3600)) == 0
     assert meter.per_minute("other", now=1075.0) == [0] * 10
 

@@ -31,9 +31,13 @@ class Throughput:
         """Record how many attempts each worker finished since the last sample."""
         now = time.time() if now is None else now
         for worker in workers:
+            # A queue that first shows up in a worker already seen had nothing
+            # finished before: its whole count is new. A worker seen for the first
+            # time has counts from before the window: they are its baseline.
+            known = 0 if (worker.worker_id, ALL) in self._last else None
             counts = {ALL: worker.processed, **worker.finished}
             for queue, count in counts.items():
-                before = self._last.get((worker.worker_id, queue))
+                before = self._last.get((worker.worker_id, queue), known)
                 self._last[(worker.worker_id, queue)] = count
                 if before is None or count <= before:
                     continue  # first sight of this worker: its count predates the window

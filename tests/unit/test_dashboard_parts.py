@@ -35,6 +35,11 @@ def test_throughput_counts_what_finished_between_samples_per_minute() -> None:
     assert meter.per_minute("default", now=1075.0)[-2:] == [4, 6]
     assert meter.per_minute("default", "tasks", now=1075.0)[-2:] == [4, 6]
     assert sum(meter.per_minute("default", "emails", now=1075.0)) == 0  # it never grew
+    # A queue first reported by a worker already seen counts from zero.
+    late = worker(111)
+    late.finished["reports"] = 2
+    meter.sample([late], now=1080.0)
+    assert meter.per_minute("default", "reports", now=1080.0)[-1] == 2
     assert sum(meter.per_minute("default", now=1075.0 + 3600)) == 0
     assert meter.per_minute("other", now=1075.0) == [0] * 10
 

@@ -21,6 +21,7 @@ from lexigram_compat.engine_contract import EngineContext
 from lexigram_compat.enqueueing import JobBuilder
 from lexigram_compat.errors import ConfigurationError, TaskQueueError
 from lexigram_compat.ledger import fire_key
+from lexigram_compat.metrics import install as install_metrics
 from lexigram_compat.observability import JobEvents
 from lexigram_compat.portal import LoopThread, call_in_loop
 from lexigram_compat.queue import TaskQueueProtocol
@@ -32,6 +33,7 @@ from lexigram_compat.scheduling import Schedule, Scheduler, schedule_call, sched
 from lexigram_compat.worker.app_worker import AppWorker
 from lexigram_compat.worker.execution import ExecutionContext
 from lexigram_compat.worker.settle import Settler
+from lexigram_compat.worker_operations import WorkerOperations
 
 __all__ = ["AppResolver", "TasksApp"]
 
@@ -105,6 +107,7 @@ class TasksApp:
         self._startup_hooks: list[Callable[[TasksApp], Awaitable[None]]] = []
         for backend in self.backend_set:
             backend.engine.attach(self._engine_context(backend))
+        install_metrics(self)  # engine labels on job events; Prometheus counters (metrics extra)
 
     def _engine_context(self, backend: Backend) -> EngineContext:
         """What ``backend``'s engine gets from this app (never the app itself)."""
@@ -126,6 +129,7 @@ class TasksApp:
             events=self.events,
             primary=backend is self.backend_set.primary,
             host=self,
+            operations=WorkerOperations(self, backend),
             router=router,
         )
 

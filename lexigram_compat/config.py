@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -257,6 +257,36 @@ class RetentionConfig(_Section):
     dead_letter_max: int | None = Field(default=None, ge=1)
 
 
+class ObservabilityConfig(_Section):
+    """Metrics: ``tasks.observability``.
+
+    Attributes:
+        metrics: Count job events in Prometheus metrics when ``prometheus-client``
+            is installed (the ``metrics`` extra); producers count enqueues in the
+            application's own registry.
+        metrics_port: Worker processes (``lexigram-compat worker``, ``dramatiq``,
+            ``celery worker``) serve ``/metrics`` on this port, summed over all
+            their processes; ``None`` serves nothing. ``$LEXIGRAM_METRICS_PORT``
+            and ``worker --metrics-port`` override it.
+        metrics_host: The address that port binds.
+    """
+
+    metrics: bool = True
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
+
+class LoggingConfig(_Section):
+    """Job log lines: ``tasks.logging``.
+
+    Attributes:
+        format: ``text`` (one readable line) or ``json`` (one JSON object per line,
+            in every engine's worker process; ``--log-format`` overrides it).
+    """
+
+    format: Literal["text", "json"] = "text"
+
+
 class TaskConfig(_Section):
     """The whole ``tasks:`` section.
 
@@ -270,6 +300,8 @@ class TaskConfig(_Section):
         retention: How long finished jobs and dead letters are kept.
         max_payload_bytes: The largest serialised job accepted by ``enqueue``.
         backends: Named queues, each optionally on its own broker or engine.
+        observability: Prometheus metrics.
+        logging: The format of job log lines.
         extra: Engine-specific settings passed through untouched.
     """
 
@@ -282,6 +314,8 @@ class TaskConfig(_Section):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     max_payload_bytes: int = Field(default=1_048_576, gt=0)
     backends: list[NamedBackendConfig] = Field(default_factory=list)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
     # Hidden from repr: engine options may carry credentials we cannot recognise.
     extra: dict[str, Any] = Field(default_factory=dict, repr=False)
 
@@ -408,7 +442,9 @@ __all__ = [
     "BackendConfig",
     "BackendType",
     "EngineName",
+    "LoggingConfig",
     "NamedBackendConfig",
+    "ObservabilityConfig",
     "RetentionConfig",
     "RetryConfig",
     "SchedulerConfig",

@@ -42,6 +42,7 @@ __all__ = [
     "EngineContext",
     "FailureInfo",
     "JobSource",
+    "OperatorHooks",
     "WorkState",
     "WorkerHost",
 ]
@@ -178,6 +179,32 @@ class WorkerHost(Protocol):
         """Fire the app's schedules until ``stop`` is set."""
 
 
+class OperatorHooks(Protocol):
+    """What an engine's own worker process calls for operators (presence records,
+    ``/metrics``, JSON logs): the engine says when, the core does it."""
+
+    def use_json_logs_if_wanted(self) -> None:
+        """Switch this process's log lines to JSON when the config says so."""
+
+    def process_booted(self, family: str) -> None:
+        """A worker process started (``family`` names the processes sharing one metrics directory)."""
+
+    def worker_ready(
+        self,
+        queues: Sequence[str] | None,
+        load: Callable[[], tuple[int, int, int]],
+        *,
+        serve_metrics: bool = True,
+    ) -> None:
+        """The worker consumes ``queues``; ``load()`` is ``(busy, slots, processed)``."""
+
+    def serve_metrics(self, slots: int) -> None:
+        """Serve ``/metrics`` from this process (a prefork child)."""
+
+    def worker_stopping(self) -> None:
+        """The worker is shutting down."""
+
+
 @dataclass(frozen=True)
 class EngineContext:
     """What an engine gets from the app it serves (``Engine.attach``): never the app."""
@@ -189,6 +216,8 @@ class EngineContext:
     primary: bool
     """True when this engine serves the app's primary backend."""
     host: WorkerHost
+    operations: OperatorHooks
+    """Presence, metrics and JSON logs of the engine's own worker processes."""
     router: Callable[[], tuple[Mapping[str, str], Sequence[str]]]
     """Computes :meth:`routes` and :meth:`queues` from the registry as it is now
     (tasks may be declared after the app was built)."""

@@ -16,7 +16,7 @@ from benchmarks.harness import Subject
 from benchmarks.probes import await_probe, mark_started
 from lexigram_compat import TaskConfig, TaskRegistry, TasksApp, task, testing
 
-__all__ = ["AsyncioQueueFloor", "MemoryFacade"]
+__all__ = ["AsyncioQueueFloor", "MemoryFacade", "MemoryFacadeNoMetrics"]
 
 # The benchmark's own registry: the user's default registry stays untouched.
 registry = TaskRegistry()
@@ -37,9 +37,14 @@ class MemoryFacade(Subject):
     """``TasksApp`` on the memory engine with its default worker settings."""
 
     title = "memory (facade)"
+    metrics = True
 
     def __init__(self) -> None:
-        section = {"backend": {"type": "memory"}, "scheduler": {"enabled": False}}
+        section = {
+            "backend": {"type": "memory"},
+            "scheduler": {"enabled": False},
+            "observability": {"metrics": self.metrics},
+        }
         config = TaskConfig.from_dict({"tasks": section})
         self.app = TasksApp(config, registry=registry)
         self._logger = logging.getLogger("lexigram_compat")
@@ -82,6 +87,15 @@ class MemoryFacade(Subject):
             (await self.app.queue.enqueue(probe(token))).unwrap()
 
         return await await_probe(enqueue)
+
+
+class MemoryFacadeNoMetrics(MemoryFacade):
+    """The same, with ``tasks.observability.metrics: false``: the baseline of the
+    metrics' cost (the ``memory`` row counts every job event in Prometheus
+    metrics when prometheus-client is installed)."""
+
+    title = "memory (facade, metrics off)"
+    metrics = False
 
 
 Job = tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]
@@ -140,5 +154,9 @@ class AsyncioQueueFloor(Subject):
         return await await_probe(enqueue)
 
 
-SUBJECTS = {"memory": MemoryFacade, "memory-floor": AsyncioQueueFloor}
+SUBJECTS = {
+    "memory": MemoryFacade,
+    "memory-metrics-off": MemoryFacadeNoMetrics,
+    "memory-floor": AsyncioQueueFloor,
+}
 """Found by ``benchmarks.harness.all_subjects``."""

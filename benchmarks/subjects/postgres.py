@@ -21,7 +21,14 @@ from benchmarks.probes import await_probe
 from benchmarks.subjects.memory import noop, probe, registry
 from lexigram_compat import TaskConfig, TasksApp, testing
 
-__all__ = ["SUBJECTS", "PostgresFacade", "PsycopgInsertFloor", "ScratchDatabase", "server_dsn"]
+__all__ = [
+    "SUBJECTS",
+    "PostgresFacade",
+    "PostgresFacadeNoMetrics",
+    "PsycopgInsertFloor",
+    "ScratchDatabase",
+    "server_dsn",
+]
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 DRAIN_CONCURRENCY = 100
@@ -60,6 +67,7 @@ class PostgresFacade(Subject):
     """``TasksApp`` on the PostgreSQL engine (worker concurrency 100)."""
 
     title = "postgres (facade)"
+    metrics = True
 
     def __init__(self) -> None:
         self.db = ScratchDatabase()
@@ -77,6 +85,7 @@ class PostgresFacade(Subject):
             "backend": {"type": "postgres", "postgres_dsn": self.db.dsn},
             "scheduler": {"enabled": False},
             "worker": {"max_concurrent_tasks": DRAIN_CONCURRENCY},
+            "observability": {"metrics": self.metrics},
         }
         self.app = TasksApp(TaskConfig.from_dict({"tasks": section}), registry=registry)
         await self.app.start()
@@ -126,6 +135,13 @@ FLOOR_TABLE = "CREATE TABLE jobs (id bigserial PRIMARY KEY, payload bytea NOT NU
 PAYLOAD = b'{"task": "benchmarks.noop", "args": [], "kwargs": {}}'
 
 
+class PostgresFacadeNoMetrics(PostgresFacade):
+    """The same with ``tasks.observability.metrics: false``: the baseline of the metrics' cost."""
+
+    title = "postgres (facade, metrics off)"
+    metrics = False
+
+
 class PsycopgInsertFloor(Subject):
     """Raw psycopg: single-row INSERT + COMMIT (enqueue) and one multi-row INSERT
     per batch (enqueue_many). No queue, so no drain or latency."""
@@ -168,4 +184,8 @@ class PsycopgInsertFloor(Subject):
         raise Unsupported("a floor for writes only")
 
 
-SUBJECTS: dict[str, type[Subject]] = {"postgres": PostgresFacade, "psycopg-floor": PsycopgInsertFloor}
+SUBJECTS: dict[str, type[Subject]] = {
+    "postgres": PostgresFacade,
+    "postgres-metrics-off": PostgresFacadeNoMetrics,
+    "psycopg-floor": PsycopgInsertFloor,
+}

@@ -8,7 +8,13 @@ Commands::
     lexigram-compat enqueue APP TASK [--args JSON] [--kwargs JSON] [--delay S]
                                      [--queue Q] [--priority P] [--job-id ID]
     lexigram-compat dlq list|show|replay|purge APP ...
-    lexigram-compat queues APP
+    lexigram-compat queues APP [--watch [--interval S]]
+    lexigram-compat job show|cancel|retry APP JOB_ID
+    lexigram-compat workers APP
+    lexigram-compat dashboard APP [--host H] [--port P] [--token T] [--allow-actions] [--worker]
+
+``--log-format json`` (or ``tasks.logging.format: json``) writes one JSON object
+per log line, in every engine's worker process too.
 
 ``APP`` is always ``module:attribute`` naming a ``TasksApp`` (or a
 zero-argument callable returning one); the current directory is on
@@ -31,13 +37,16 @@ from typing import Any
 
 import click
 
+from lexigram_compat.cli.commands_dashboard import dashboard
 from lexigram_compat.cli.commands_db import db
 from lexigram_compat.cli.commands_dlq import dlq
 from lexigram_compat.cli.commands_enqueue import enqueue
+from lexigram_compat.cli.commands_job import job
 from lexigram_compat.cli.commands_queues import queues
 from lexigram_compat.cli.commands_worker import scheduler, worker
+from lexigram_compat.cli.commands_workers import workers
 from lexigram_compat.cli.exits import EXIT_CODES_HELP, CliError, report
-from lexigram_compat.cli.logs import LOG_LEVELS, configure_logging
+from lexigram_compat.cli.logs import LOG_FORMATS, LOG_LEVELS, configure_logging
 from lexigram_compat.cli.state import CliState
 
 __all__ = ["CliError", "cli", "main"]
@@ -66,18 +75,25 @@ class LexigramGroup(click.Group):
     envvar="LEXIGRAM_COMPAT_LOG_LEVEL",
     help="Log records at this level and above go to stderr.",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS, case_sensitive=False),
+    envvar="LEXIGRAM_LOG_FORMAT",
+    help="Log lines as text or JSON objects (default: tasks.logging.format, else text).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks with errors.")
 @click.option("--json", "json_mode", is_flag=True, help="Print JSON instead of tables (stdout).")
 @click.version_option(package_name="lexigram-compat")
 @click.pass_context
-def cli(ctx: click.Context, log_level: str, debug: bool, json_mode: bool) -> None:
+def cli(ctx: click.Context, log_level: str, log_format: str | None, debug: bool, json_mode: bool) -> None:
     """Run workers and the scheduler, enqueue jobs, and inspect queues and dead
     letters of a lexigram-compat app.
 
     APP is module:attribute naming a TasksApp, e.g. myproj.jobs:app.
     """
-    ctx.obj = CliState(debug=debug, json=json_mode, log_level=log_level.lower())
-    configure_logging(log_level)
+    chosen = log_format.lower() if log_format else None
+    ctx.obj = CliState(debug=debug, json=json_mode, log_level=log_level.lower(), log_format=chosen)
+    configure_logging(log_level, chosen or "text")
 
 
 cli.add_command(worker)
@@ -86,6 +102,9 @@ cli.add_command(enqueue)
 cli.add_command(dlq)
 cli.add_command(queues)
 cli.add_command(db)
+cli.add_command(job)
+cli.add_command(workers)
+cli.add_command(dashboard)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ default the primary one.
 from __future__ import annotations
 
 import functools
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -195,6 +196,7 @@ def replay(
     metavar="SECONDS",
     help="With --all: only those that failed more than SECONDS ago.",
 )
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
 @backend_option
 @json_option
 @click.pass_obj
@@ -205,12 +207,14 @@ def purge(
     job_id: str | None,
     every: bool,
     older_than: float | None,
+    assume_yes: bool,
     backend_name: str | None,
     json_flag: bool,
 ) -> None:
     """Delete dead letters for good.
 
-    Give a JOB_ID, or --all (optionally with --older-than).
+    Give a JOB_ID, or --all (optionally with --older-than). On a terminal it
+    asks first (answer y), unless --yes; piped or scripted runs do not ask.
     """
     _target(job_id, every, "purge")
     if older_than is not None and not every:
@@ -218,6 +222,11 @@ def purge(
     out = state.output(json_flag)
     app = load_app(app_spec)
     chosen = _backend(app, backend_name)
+    if not assume_yes and sys.stdin.isatty():
+        what = f"dead letter {job_id}" if job_id is not None else f"every dead letter on {chosen.name}"
+        if older_than is not None:
+            what += f" that failed more than {older_than:g}s ago"
+        click.confirm(f"Delete {what} for good?", abort=True, err=True)
 
     async def run(app: TasksApp) -> tuple[Backend, int]:
         if job_id is not None:

@@ -19,6 +19,7 @@ from lexigram_compat.cli.exits import CliError
 from lexigram_compat.cli.loading import AppSpec, load_app, parse_app_spec
 from lexigram_compat.cli.state import CliState, json_option
 from lexigram_compat.cli.supervisor import child_command, supervise
+from lexigram_compat.cli.worker_observability import prepare_worker_observability, serve_worker_metrics
 from lexigram_compat.tasks import validate_queue_name
 
 __all__ = ["native_worker_argv", "scheduler", "worker"]
@@ -130,6 +131,13 @@ def _child_arguments(state: CliState, spec: str, options: dict[str, object], ind
 )
 @click.option("--until-idle", is_flag=True, help="Exit when no job is ready, running or retrying.")
 @click.option("--no-scheduler", is_flag=True, help="Do not fire @scheduled tasks in this worker.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="Serve Prometheus /metrics here, summed over all the worker's processes "
+    "(or $LEXIGRAM_METRICS_PORT, or tasks.observability.metrics_port).",
+)
 @json_option
 @click.pass_context
 def worker(
@@ -141,6 +149,7 @@ def worker(
     processes: int | None,
     until_idle: bool,
     no_scheduler: bool,
+    metrics_port: int | None,
     json_flag: bool,
 ) -> None:
     """Run APP's jobs until SIGTERM/SIGINT.
@@ -154,6 +163,8 @@ def worker(
     spec = parse_app_spec(app_spec)
     app = load_app(app_spec)
     names = parse_queues(queues)
+    count = processes or app.config.worker.worker_count
+    port = prepare_worker_observability(state, app, metrics_port, count)
     chosen_names = names or app.config.worker.queues
     selected = app.backend_set.select(chosen_names)
     argvs = {
@@ -164,7 +175,6 @@ def worker(
     }
     if argvs:
         _exec_native(list(selected), argvs)
-    count = processes or app.config.worker.worker_count
     single = [b for b in selected if not b.engine.capabilities.multi_process]
     if count > 1 and single:
         raise CliError(
@@ -187,6 +197,7 @@ def worker(
 
     async def run(app: TasksApp) -> int:
         async with app:
+            serve_worker_metrics(app, port, concurrency or app.config.worker.max_concurrent_tasks)
             log.info(
                 "worker started (concurrency %s): %s",
                 concurrency or app.config.worker.max_concurrent_tasks,

@@ -12,11 +12,13 @@ import sys
 from typing import Any, TextIO
 
 from lexigram_compat.config import redact_text
+from lexigram_compat.json_logs import JsonFormatter
 
-__all__ = ["LOG_FORMAT", "LOG_LEVELS", "CliLogHandler", "configure_logging"]
+__all__ = ["LOG_FORMAT", "LOG_FORMATS", "LOG_LEVELS", "CliLogHandler", "configure_logging"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s [%(process)d] %(name)s: %(message)s"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("text", "json")
 _JOB_KEYS = ("job_id", "task", "queue", "attempt")
 
 
@@ -48,12 +50,16 @@ class CliLogHandler(logging.StreamHandler[TextIO]):
         pass
 
 
-def configure_logging(level: str) -> None:
-    """Send log records at ``level`` and above to stderr (replacing an earlier CLI handler)."""
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Send log records at ``level`` and above to stderr (replacing an earlier CLI
+    handler), as readable lines or, with ``log_format="json"``, JSON objects."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, CliLogHandler)]:
         root.removeHandler(handler)
     handler = CliLogHandler()
-    handler.setFormatter(JobFieldsFormatter(LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(JobFieldsFormatter(LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
     root.addHandler(handler)
     root.setLevel(level.upper())

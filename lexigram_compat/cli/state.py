@@ -30,6 +30,8 @@ class CliState:
     debug: bool = False
     json: bool = False
     log_level: str = "info"
+    log_format: str | None = None
+    """``--log-format`` (None: not given, so ``tasks.logging.format`` decides)."""
 
     def output(self, json_flag: bool = False) -> Output:
         return Output(self.json or json_flag)

@@ -11,6 +11,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from lexigram_compat.errors import ConfigurationError
+from lexigram_compat.presence import start_heartbeats
 from lexigram_compat.worker.runtime import SourceWorker, WorkerOptions
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ class AppWorker:
         if self.run_scheduler:
             sched = self.app.scheduler or self.app.make_scheduler()
             extra.append(asyncio.create_task(sched.run(self.stopping)))
+        extra.extend(start_heartbeats(self))  # live-worker records for `lexigram-compat workers`
         try:
             await asyncio.gather(*(w.run() for w in self.workers))
         finally:

@@ -26,7 +26,7 @@ from lexigram_compat import RetryPolicy, TaskRegistry, TasksApp, scheduled, task
 from lexigram_compat.adapters.memory import MemoryEngine
 from lexigram_compat.engine_contract import Capabilities
 from lexigram_compat.envelope import JobEnvelope
-from lexigram_compat.queue import JobStatus
+from lexigram_compat.queue import JobInfo, JobStatus
 
 SLOW_DIR_ENV = "LEXIGRAM_CLI_TEST_SLOW_DIR"
 MARK_DIR_ENV = "LEXIGRAM_CLI_TEST_MARK_DIR"
@@ -173,6 +173,9 @@ class UnreachableEngine(MemoryEngine):
         raise ConnectionRefusedError(111, "Connection refused")
 
     async def count(self, queue: str, status: JobStatus | None) -> int:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    async def get_job(self, job_id: str) -> JobInfo | None:
         raise ConnectionRefusedError(111, "Connection refused")
 
 

@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from lexigram_compat.adapters.celery.app_builder import broker_url, build_celery_app
 from lexigram_compat.adapters.celery.beat import install_beat
 from lexigram_compat.adapters.celery.dead_letters import CeleryDeadLetters, letter_bytes
+from lexigram_compat.adapters.celery.operator_hooks import install_operator_hooks
 from lexigram_compat.adapters.celery.redis_wire import RedisWire
 from lexigram_compat.adapters.celery.runtime import CeleryWorker
 from lexigram_compat.adapters.celery.settings import CelerySettings
@@ -100,6 +101,7 @@ class CeleryEngine(Engine):
         self.native.lexigram_worker = self._worker
         self._register()
         install_beat(self.native, self._worker)
+        install_operator_hooks(self.native, context.operations)
 
     def _register(self) -> None:
         context, worker = self._context, self._worker

@@ -41,6 +41,7 @@ from .broker import LexigramRedisBroker, build_broker
 from .dead_letters import DeadLetterWriter, RabbitmqXQDeadLetters, RedisXQDeadLetters, XQDeadLetters
 from .messages import delay_until, dq_name, message_of
 from .middleware import STOP_MARGIN_MS, LexigramMiddleware
+from .operator_hooks import OperatorMiddleware
 from .settings import DramatiqSettings
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ class DramatiqEngine(Engine):
         and make that broker the global one, so ``dramatiq <module>`` finds them."""
         self._context = context
         self.worker = DramatiqWorker(self, context)
+        self.native.add_middleware(OperatorMiddleware(context.operations))  # presence, /metrics, JSON logs
         for queue in sorted(context.queues()):
             self.native.declare_queue(queue)
         declare_actors(self.worker, self.native, context.routes())

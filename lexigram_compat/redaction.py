@@ -52,11 +52,16 @@ _USER = re.compile(r"[^:@/?#\s]*")
 _SECRET_KEY = r"[A-Za-z_\-]*(?:pass(?:word|wd)?|pwd|secret|token)[A-Za-z_\-]*"
 _QUERY_SECRET = re.compile(r"(?P<key>[?&;]" + _SECRET_KEY + r"=)(?P<value>[^&#\s]*)", re.IGNORECASE)
 # libpq: a value is '...' (with \' and \\ escaped) or runs to the next blank; a
-# Python repr of keyword arguments quotes with " as well.
+# Python repr of keyword arguments quotes with " as well. A quoted value must end
+# where a value can end; when it does not (the text is itself a repr or JSON string,
+# its quotes escaped once more), the value runs to the next "key=" or the line's end.
+_VALUE_END = r"(?=\s|$|[,)\]}'\"])"
+_UNTIL_NEXT_KEY = r"[^\n]*?(?=\s+[A-Za-z_]+\s*=|$)"
 _KEYWORD_SECRET = re.compile(
-    r"(?P<key>(?<![\w\-?&;])" + _SECRET_KEY + r"\s*=\s*)"
-    r"(?P<value>'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s'\"]+)",
-    re.IGNORECASE,
+    r"(?P<key>(?<![\w\-?&;])" + _SECRET_KEY + r"\s*=\s*)(?P<value>"
+    r"'(?:[^'\\]|\\.)*'" + _VALUE_END + r"|\"(?:[^\"\\]|\\.)*\"" + _VALUE_END
+    + r"|\\*['\"]" + _UNTIL_NEXT_KEY + r"|[^\s'\"]+)",
+    re.IGNORECASE | re.MULTILINE,
 )
 # A mapping printed by repr() or json.dumps(): 'password': 'pw' / "password": "pw".
 _MAPPED_SECRET = re.compile(
@@ -174,7 +179,7 @@ def _redact_one_url(url: str) -> str:
 
 def _mask_value(match: re.Match[str]) -> str:
     value = match["value"]
-    if value[:1] in ("'", '"'):
+    if value[:1] in ("'", '"') and len(value) > 1 and value.endswith(value[0]):
         return f"{match['key']}{value[0]}{MASK}{value[0]}"
     return f"{match['key']}{MASK}"
 

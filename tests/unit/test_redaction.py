@@ -6,7 +6,7 @@ import json
 from urllib.parse import quote, quote_plus
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from lexigram_compat.config import BackendConfig
@@ -57,6 +57,8 @@ def leaked(password: str, text: str) -> list[str]:
 @given(PASSWORDS)
 @settings(max_examples=60, deadline=None)
 def test_no_form_keeps_its_password_raw_or_escaped(password: str) -> None:
+    surroundings = "\n".join(forms("\x00")) + "error: cannot reach (timeout)"
+    assume(not leaked(password, surroundings))  # e.g. "redis+se" is in the scheme itself
     for form in forms(password):
         for shown in (form, repr(form), json.dumps(form), f"error: cannot reach {form} (timeout)"):
             assert not leaked(password, redact(shown)), (form, redact(shown))

@@ -59,8 +59,13 @@ _VALUE_END = r"(?=\s|$|[,)\]}'\"])"
 _UNTIL_NEXT_KEY = r"[^\n]*?(?=\s+[A-Za-z_]+\s*=|$)"
 _KEYWORD_SECRET = re.compile(
     r"(?P<key>(?<![\w\-?&;])" + _SECRET_KEY + r"\s*=\s*)(?P<value>"
-    r"'(?:[^'\\]|\\.)*'" + _VALUE_END + r"|\"(?:[^\"\\]|\\.)*\"" + _VALUE_END
-    + r"|\\*['\"]" + _UNTIL_NEXT_KEY + r"|[^\s'\"]+)",
+    r"'(?:[^'\\]|\\.)*'"
+    + _VALUE_END
+    + r"|\"(?:[^\"\\]|\\.)*\""
+    + _VALUE_END
+    + r"|\\*['\"]"
+    + _UNTIL_NEXT_KEY
+    + r"|[^\s'\"]+)",
     re.IGNORECASE | re.MULTILINE,
 )
 # A mapping printed by repr() or json.dumps(): 'password': 'pw' / "password": "pw".

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from lexigram_compat.calls import CallOptions, TaskCall, option_names
 from lexigram_compat.config import redact_text
+from lexigram_compat.connection_errors import unavailable_cause, unreachable_message
 from lexigram_compat.errors import (
     BrokerUnavailableError,
     TaskQueueError,
@@ -37,10 +38,8 @@ def engine_error(operation: str, exc: Exception) -> TaskQueueError:
     """The typed error an engine failure is reported as."""
     if isinstance(exc, TaskQueueError):
         return exc
-    if isinstance(exc, OSError | TimeoutError):
-        return BrokerUnavailableError(
-            f"{operation} failed: the broker is unreachable ({type(exc).__name__})", cause=exc
-        )
+    if isinstance(exc, OSError | TimeoutError) or unavailable_cause(exc) is not None:
+        return BrokerUnavailableError(unreachable_message(operation, exc), cause=exc)
     log.error("%s failed unexpectedly: %s", operation, redact_text(f"{type(exc).__name__}: {exc}"))
     # Driver messages may quote a connection URL: never pass one on unredacted.
     return TaskQueueError(f"{operation} failed: {type(exc).__name__}: {redact_text(str(exc))}", cause=exc)

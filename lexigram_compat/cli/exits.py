@@ -21,6 +21,7 @@ import traceback
 import click
 
 from lexigram_compat.config import redact_text
+from lexigram_compat.connection_errors import is_unavailable, unreachable_message
 from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskQueueError
 
 __all__ = [
@@ -74,6 +75,8 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_BROKER_UNAVAILABLE
     if isinstance(exc, ConfigurationError):
         return EXIT_USAGE
+    if not isinstance(exc, TaskQueueError) and is_unavailable(exc):
+        return EXIT_BROKER_UNAVAILABLE  # a driver's own error that escaped untranslated
     return EXIT_FAILED
 
 
@@ -87,6 +90,8 @@ def _describe(exc: BaseException) -> str:
         return "interrupted"
     if isinstance(exc, CliError | TaskQueueError):
         return str(exc)
+    if isinstance(exc, Exception) and is_unavailable(exc):
+        return unreachable_message("the command", exc)
     return f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
 
 

@@ -8,6 +8,7 @@ pydantic models arrive as themselves. Pickle is never used.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -168,8 +169,32 @@ class TaskSignature:
         return out
 
     def check_call(self, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
-        """Raise TypeError for an unknown keyword or too many positional arguments."""
-        self.arguments(task_name, args, kwargs)
+        """Raise TypeError for an unknown keyword, too many positional arguments, or a
+        required parameter nothing can supply (see :meth:`check_required`)."""
+        self.check_required(task_name, self.arguments(task_name, args, kwargs))
+
+    @functools.cached_property
+    def _unsuppliable(self) -> tuple[str, ...]:
+        # No default, and no annotation for the container to resolve it by.
+        return tuple(
+            name
+            for name, p in self.parameters.items()
+            if p.kind in (_POS_OR_KW, _KW_ONLY, inspect.Parameter.POSITIONAL_ONLY)
+            and p.default is _EMPTY
+            and p.annotation is _EMPTY
+        )
+
+    def check_required(self, task_name: str, supplied: Mapping[str, Any]) -> None:
+        """Raise TypeError when a parameter with neither a default nor an annotation is
+        missing: the container resolves parameters by annotation, so only the caller
+        can give it, and the worker would fail on every attempt."""
+        missing = [name for name in self._unsuppliable if name not in supplied]
+        if missing:
+            names = ", ".join(repr(n) for n in missing)
+            raise TypeError(
+                f"{task_name}(): missing required argument {names} (it has no default and no "
+                "annotation, so the container cannot supply it)"
+            )
 
     def _native(self, name: str) -> type | None:
         """``int``, ``str``, ``bool`` or ``float`` when that bare type is the
@@ -269,8 +294,10 @@ class TaskSignature:
             SerializationError: A value cannot be represented as JSON.
         """
         if not args and not kwargs:  # nothing to bind, validate or dump
+            self.check_required(task_name, {})
             return [], {}
         arguments = self.arguments(task_name, args, kwargs)
+        self.check_required(task_name, arguments)
         out_args: list[Any] = []
         out_kwargs: dict[str, Any] = {}
         positional = len(args)

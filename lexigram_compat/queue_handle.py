@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import logging
@@ -197,8 +198,16 @@ class QueueHandle:
         for backend in self._app.backends_first(self._backend):
             info = await backend.engine.get_job(job_id)
             if info is not None:
-                return info
+                return self._typed_result(info)
         return None
+
+    def _typed_result(self, info: JobInfo) -> JobInfo:
+        # Engines keep the JSON form; the caller gets the task's return type back
+        # (a Decimal, not '3.960'), as its arguments reach the task.
+        task = self._app.registry.get(info.task_name)
+        if info.result is None or task is None:
+            return info
+        return dataclasses.replace(info, result=task.params.decode_result(info.result))
 
     async def cancel(self, job_id: str) -> Result[bool, TaskQueueError]:
         """Cancel a job that has not started: ``Ok(True)``; ``Ok(False)`` if too late or unknown."""

@@ -273,6 +273,13 @@ class TaskSignature:
             return dumped
         if not to_json:
             return value
+        if (changed := _changes_type_in_json(value)) is not None:
+            raise SerializationError(
+                f"{task_name}(): argument {name!r} holds a {changed}, which JSON carries as a list: "
+                "the task would receive a list",
+                hint=f"annotate the parameter (e.g. {name}: {changed}[str]) to get a {changed} back, "
+                "or pass a list",
+            )
         try:
             plain = to_jsonable_python(value)
             json.dumps(plain, allow_nan=False)
@@ -344,6 +351,17 @@ class TaskSignature:
             set(names),
         )
 
+    def decode_result(self, value: Any) -> Any:
+        """A stored JSON result back as the return annotation's type (``Decimal``, a
+        model...); the JSON value itself when there is none or it does not fit."""
+        adapter = self._adapter("return")
+        if value is None or adapter is None:
+            return value
+        try:
+            return adapter.validate_python(value)
+        except Exception:  # a value dumped by its runtime type (encode_result): keep it
+            return value
+
     def encode_result(self, value: Any) -> Any:
         """The return value as JSON-native data (``None`` when it has no JSON form)."""
         if value is None:
@@ -364,6 +382,27 @@ class TaskSignature:
             )
             return None
         return plain
+
+
+def _changes_type_in_json(value: Any) -> str | None:
+    """``"set"``, ``"frozenset"`` or ``"tuple"`` when ``value`` holds one (at any depth):
+    without an annotation saying so, JSON would turn it into a list."""
+    if isinstance(value, frozenset):
+        return "frozenset"
+    if isinstance(value, set):
+        return "set"
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):  # a namedtuple dumps as a list too
+        return "tuple"
+    if isinstance(value, tuple | list):
+        items: Any = value
+    elif isinstance(value, dict):
+        items = value.values()
+    else:
+        return None
+    for item in items:
+        if (found := _changes_type_in_json(item)) is not None:
+            return found
+    return None
 
 
 def _has_non_finite(value: Any) -> bool:

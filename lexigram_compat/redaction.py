@@ -38,7 +38,7 @@ import re
 import threading
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
-__all__ = ["MASK", "MIN_REMEMBERED", "redact", "remember_secret", "remember_secrets_of"]
+__all__ = ["MASK", "MIN_REMEMBERED", "forget_secrets", "redact", "remember_secret", "remember_secrets_of"]
 
 MASK = "***"
 MIN_REMEMBERED = 6
@@ -128,6 +128,12 @@ def remember_secrets_of(connection: str) -> None:
         for secret, user in _passwords_in(part):
             if secret and secret != user:
                 remember_secret(secret)
+
+
+def forget_secrets() -> None:
+    """Forget every remembered password (tests that run many configurations in one process)."""
+    with _lock:
+        _remembered.clear()
 
 
 def _spellings_in_use() -> list[str]:

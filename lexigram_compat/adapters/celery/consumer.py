@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from celery.worker.consumer import Consumer
 
+from lexigram_compat.foreign_payloads import envelope_problem
+
 if TYPE_CHECKING:
     from lexigram_compat.adapters.celery.runtime import WorkerRuntime
 
@@ -37,9 +39,13 @@ def _raw(message: Any) -> bytes:
 
 def _body_problem(message: Any) -> str | None:
     """Why a protocol-v2 task message's body is not ``[args list, kwargs dict,
-    embed dict or null]``; None when it is (or the message is not protocol v2)."""
+    embed dict or null]``, or why a body without a ``task`` header is a lexigram
+    envelope pushed raw rather than a protocol-1 message; None when neither."""
     if "task" not in _headers(message):
-        return None
+        try:
+            return envelope_problem(message.decode(), "Celery")  # else Celery runs it as protocol 1
+        except Exception:
+            return None  # Celery's own decode error path dead-letters it
     try:
         body = message.decode()
     except Exception:

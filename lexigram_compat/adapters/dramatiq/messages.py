@@ -20,6 +20,7 @@ from dramatiq.common import dq_name, q_name, xq_name
 from lexigram_compat.adapters.base import FailureInfo
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope, utcnow
 from lexigram_compat.errors import TaskNotFoundError, TaskValidationError
+from lexigram_compat.foreign_payloads import describe_undecodable
 from lexigram_compat.queue import DeadLetter
 
 __all__ = [
@@ -176,8 +177,7 @@ def dead_letter_of(
         message = Message.decode(raw)
         envelope = envelope_of(message)
     except Exception as exc:
-        cause = exc.__cause__ or exc
-        problem = f"{type(cause).__name__}: {cause}"
+        problem = describe_undecodable(raw, exc, "Dramatiq")
         error = TaskValidationError(f"job payload could not be decoded: {problem}")
         return DeadLetter(
             job_id=job_id,

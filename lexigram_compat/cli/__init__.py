@@ -6,7 +6,7 @@ Commands::
                                [--until-idle] [--no-scheduler]
     lexigram-compat scheduler APP
     lexigram-compat enqueue APP TASK [--args JSON] [--kwargs JSON] [--delay S]
-                                     [--queue Q] [--priority P] [--job-id ID]
+                                     [--queue Q] [--priority P] [--job-id ID] [--by-name]
     lexigram-compat dlq list|show|replay|purge APP ...
     lexigram-compat queues APP
 

@@ -43,6 +43,14 @@ async def garbage(engine: EngineHarness) -> None:
     await engine.push_raw(engine.default_queue, b"\x00\xff\xfe not json {")
 
 
+async def garbage_on_the_wire(engine: EngineHarness) -> None:
+    await engine.push_on_wire(engine.default_queue, b"\x00\xff\xfe raw on the list {")
+
+
+async def foreign_json_on_the_wire(engine: EngineHarness) -> None:
+    await engine.push_on_wire(engine.default_queue, b'{"hello": "world"}')
+
+
 async def wrong_envelope(engine: EngineHarness) -> None:
     await engine.push_raw(engine.default_queue, b'{"hello": "world", "args": [1]}')
 
@@ -76,6 +84,12 @@ async def oversized(engine: EngineHarness) -> TaskQueueError:
 BAD_INPUTS = {
     "garbage-bytes": BadInput(garbage, qualified(TaskValidationError), "could not be decoded"),
     "wrong-envelope": BadInput(wrong_envelope, qualified(TaskValidationError), "could not be decoded"),
+    "garbage-on-the-wire": BadInput(
+        garbage_on_the_wire, qualified(TaskValidationError), "could not be decoded"
+    ),
+    "foreign-json-on-the-wire": BadInput(
+        foreign_json_on_the_wire, qualified(TaskValidationError), "could not be decoded"
+    ),
     "wrong-envelope-version": BadInput(wrong_version, qualified(TaskValidationError), "version 99"),
     "unknown-task": BadInput(unknown_task, qualified(TaskNotFoundError), UNKNOWN_TASK),
     "invalid-arguments": BadInput(invalid_arguments, qualified(TaskValidationError), "'a'"),

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery.worker.consumer import Consumer
 
+from lexigram_compat.adapters.celery.guarded_redis import REASON_HEADER
 from lexigram_compat.foreign_payloads import envelope_problem
 
 if TYPE_CHECKING:
@@ -109,7 +110,9 @@ class DeadLetteringConsumer(Consumer):  # type: ignore[misc]
         message.ack()
 
     def on_decode_error(self, message: Any, exc: Exception) -> None:
-        self._park(message, problem=f"not JSON: {exc}")
+        # A list item the guarded Redis transport could not parse carries its reason.
+        reason = _headers(message).get(REASON_HEADER)
+        self._park(message, problem=reason if isinstance(reason, str) else f"not JSON: {exc}")
 
     def on_unknown_message(self, body: Any, message: Any) -> None:
         self._park(message, problem="not a Celery task message (no 'task' header or field)")

@@ -44,7 +44,8 @@ from tests.services import Service
 
 REPO = Path(__file__).resolve().parents[2]
 APP = "tests.cli.secret_app:app"
-EXAMPLES = int(os.environ.get("LEXIGRAM_SECRET_EXAMPLES", "2"))
+EXAMPLES = int(os.environ.get("LEXIGRAM_SECRET_EXAMPLES", "6"))
+"""Passwords per engine family; each runs 32-72 commands in about a second."""
 EXEC_REFUSED = 99
 MODES: tuple[tuple[str, ...], ...] = ((), ("--debug", "--json"))
 REDIS_DB = {"dramatiq": 1, "celery": 8}

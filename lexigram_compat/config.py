@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -37,6 +38,7 @@ from lexigram_compat.config_loading import (
     redact_text,
     redact_url,
 )
+from lexigram_compat.connection_urls import ConnectionKind, url_problem
 from lexigram_compat.engine_choice import (
     AUTO_ENGINES,
     BACKEND_ALIASES,
@@ -49,8 +51,15 @@ from lexigram_compat.engine_choice import (
     pair_problem,
     resolve_engine,
 )
+from lexigram_compat.redaction import remember_secrets_of
 
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,63}")
+_CONNECTION_KINDS: dict[str, ConnectionKind] = {
+    "redis_url": "redis",
+    "state_url": "redis",
+    "amqp_url": "amqp",
+    "postgres_dsn": "postgres",
+}
 _Config = TypeVar("_Config", bound="TaskConfig")
 
 
@@ -97,6 +106,19 @@ class BackendConfig(_Section):
     @classmethod
     def _check_queue_name(cls, value: str) -> str:
         return _check_name(value, "queue name")
+
+    @field_validator("redis_url", "amqp_url", "postgres_dsn", "state_url", mode="before")
+    @classmethod
+    def _check_connection(cls, value: object, info: ValidationInfo) -> object:
+        # Checked here, not when a driver first parses it; the value shown is redacted.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(text, str) or (not text and info.field_name in ("postgres_dsn", "state_url")):
+            return value  # an empty DSN is "required when type is 'postgres'", said once
+        kind = _CONNECTION_KINDS[info.field_name or ""]
+        if (problem := url_problem(kind, text)) is not None:
+            raise invalid_value(problem, text)
+        remember_secrets_of(text)
+        return value
 
     @model_validator(mode="after")
     def _require_dsn(self) -> Self:

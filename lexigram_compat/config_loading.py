@@ -23,6 +23,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from lexigram_compat.errors import ConfigurationError
+from lexigram_compat.redaction import redact
 
 SECTION = "tasks"
 ENV_PREFIX = "LEX_TASKS__"
@@ -35,13 +36,6 @@ Source = str | os.PathLike[str] | Mapping[str, Any] | None
 _ERROR_TYPE = "tasks_config"
 _MASK = "**********"
 _PLACEHOLDER = re.compile(r"\$\{([^}:]+)(?::([^}]*))?\}")
-# The password runs to the last "@" so that one containing an unescaped "@" or
-# "/" is still hidden whole: over-redacting is safe, under-redacting leaks.
-_URL_WITH_PASSWORD = re.compile(
-    r"^(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:@/?#\s]*:)(?P<password>.+)(?P<tail>@[^@]*)$",
-    re.DOTALL,
-)
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+")
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
@@ -49,24 +43,9 @@ _PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 # --- Redaction --------------------------------------------------------------
 
-
-def redact_url(url: str) -> str:
-    """Replace the password in a URL with ``***``.
-
-    Args:
-        url: Any string; only ``scheme://user:password@host...`` shapes change.
-
-    Returns:
-        The URL with its password replaced (``redis://:***@h:6379/0``); a URL
-        without a password, or any other string, unchanged.
-    """
-    match = _URL_WITH_PASSWORD.match(url)
-    return url if match is None else f"{match['head']}***{match['tail']}"
-
-
-def redact_text(text: str) -> str:
-    """Apply :func:`redact_url` to every URL inside free text (messages, reprs, logs)."""
-    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+# One function for every form (lexigram_compat.redaction); the old names stay.
+redact_url = redact
+redact_text = redact
 
 
 def show_value(value: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import logging
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from lexigram_compat.calls import CallOptions, TaskCall, option_names
 from lexigram_compat.config import redact_text
+from lexigram_compat.connection_errors import unavailable_cause, unreachable_message
 from lexigram_compat.errors import (
     BrokerUnavailableError,
     TaskQueueError,
@@ -37,10 +39,8 @@ def engine_error(operation: str, exc: Exception) -> TaskQueueError:
     """The typed error an engine failure is reported as."""
     if isinstance(exc, TaskQueueError):
         return exc
-    if isinstance(exc, OSError | TimeoutError):
-        return BrokerUnavailableError(
-            f"{operation} failed: the broker is unreachable ({type(exc).__name__})", cause=exc
-        )
+    if isinstance(exc, OSError | TimeoutError) or unavailable_cause(exc) is not None:
+        return BrokerUnavailableError(unreachable_message(operation, exc), cause=exc)
     log.error("%s failed unexpectedly: %s", operation, redact_text(f"{type(exc).__name__}: {exc}"))
     # Driver messages may quote a connection URL: never pass one on unredacted.
     return TaskQueueError(f"{operation} failed: {type(exc).__name__}: {redact_text(str(exc))}", cause=exc)
@@ -198,8 +198,16 @@ class QueueHandle:
         for backend in self._app.backends_first(self._backend):
             info = await backend.engine.get_job(job_id)
             if info is not None:
-                return info
+                return self._typed_result(info)
         return None
+
+    def _typed_result(self, info: JobInfo) -> JobInfo:
+        # Engines keep the JSON form; the caller gets the task's return type back
+        # (a Decimal, not '3.960'), as its arguments reach the task.
+        task = self._app.registry.get(info.task_name)
+        if info.result is None or task is None:
+            return info
+        return dataclasses.replace(info, result=task.params.decode_result(info.result))
 
     async def cancel(self, job_id: str) -> Result[bool, TaskQueueError]:
         """Cancel a job that has not started: ``Ok(True)``; ``Ok(False)`` if too late or unknown."""

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from lexigram_compat.calls import TaskCall
+from lexigram_compat.cron import cron_problem
 from lexigram_compat.errors import TaskRegistrationError
 from lexigram_compat.registry import TaskRegistry, default_registry
 from lexigram_compat.retry import RetryPolicy
@@ -84,10 +85,10 @@ class Schedule:
 
     def __post_init__(self) -> None:
         where = f"@scheduled {self.name!r}"
-        fields = self.cron.split() if isinstance(self.cron, str) else []
-        if len(fields) != 5 or not croniter.is_valid(self.cron):
+        problem = cron_problem(self.cron) if isinstance(self.cron, str) else "is not a string"
+        if problem is not None:
             raise TaskRegistrationError(
-                f"{where}: cron={self.cron!r} is not a valid 5-field cron expression",
+                f"{where}: cron={self.cron!r} {problem}",
                 hint="use 'minute hour day-of-month month day-of-week', e.g. '0 0 * * *'",
             )
         if self.timezone is not None:

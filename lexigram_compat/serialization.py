@@ -8,6 +8,7 @@ pydantic models arrive as themselves. Pickle is never used.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -168,8 +169,32 @@ class TaskSignature:
         return out
 
     def check_call(self, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
-        """Raise TypeError for an unknown keyword or too many positional arguments."""
-        self.arguments(task_name, args, kwargs)
+        """Raise TypeError for an unknown keyword, too many positional arguments, or a
+        required parameter nothing can supply (see :meth:`check_required`)."""
+        self.check_required(task_name, self.arguments(task_name, args, kwargs))
+
+    @functools.cached_property
+    def _unsuppliable(self) -> tuple[str, ...]:
+        # No default, and no annotation for the container to resolve it by.
+        return tuple(
+            name
+            for name, p in self.parameters.items()
+            if p.kind in (_POS_OR_KW, _KW_ONLY, inspect.Parameter.POSITIONAL_ONLY)
+            and p.default is _EMPTY
+            and p.annotation is _EMPTY
+        )
+
+    def check_required(self, task_name: str, supplied: Mapping[str, Any]) -> None:
+        """Raise TypeError when a parameter with neither a default nor an annotation is
+        missing: the container resolves parameters by annotation, so only the caller
+        can give it, and the worker would fail on every attempt."""
+        missing = [name for name in self._unsuppliable if name not in supplied]
+        if missing:
+            names = ", ".join(repr(n) for n in missing)
+            raise TypeError(
+                f"{task_name}(): missing required argument {names} (it has no default and no "
+                "annotation, so the container cannot supply it)"
+            )
 
     def _native(self, name: str) -> type | None:
         """``int``, ``str``, ``bool`` or ``float`` when that bare type is the
@@ -248,6 +273,13 @@ class TaskSignature:
             return dumped
         if not to_json:
             return value
+        if (changed := _changes_type_in_json(value)) is not None:
+            raise SerializationError(
+                f"{task_name}(): argument {name!r} holds a {changed}, which JSON carries as a list: "
+                "the task would receive a list",
+                hint=f"annotate the parameter (e.g. {name}: {changed}[str]) to get a {changed} back, "
+                "or pass a list",
+            )
         try:
             plain = to_jsonable_python(value)
             json.dumps(plain, allow_nan=False)
@@ -269,8 +301,10 @@ class TaskSignature:
             SerializationError: A value cannot be represented as JSON.
         """
         if not args and not kwargs:  # nothing to bind, validate or dump
+            self.check_required(task_name, {})
             return [], {}
         arguments = self.arguments(task_name, args, kwargs)
+        self.check_required(task_name, arguments)
         out_args: list[Any] = []
         out_kwargs: dict[str, Any] = {}
         positional = len(args)
@@ -317,6 +351,17 @@ class TaskSignature:
             set(names),
         )
 
+    def decode_result(self, value: Any) -> Any:
+        """A stored JSON result back as the return annotation's type (``Decimal``, a
+        model...); the JSON value itself when there is none or it does not fit."""
+        adapter = self._adapter("return")
+        if value is None or adapter is None:
+            return value
+        try:
+            return adapter.validate_python(value)
+        except Exception:  # a value dumped by its runtime type (encode_result): keep it
+            return value
+
     def encode_result(self, value: Any) -> Any:
         """The return value as JSON-native data (``None`` when it has no JSON form)."""
         if value is None:
@@ -337,6 +382,27 @@ class TaskSignature:
             )
             return None
         return plain
+
+
+def _changes_type_in_json(value: Any) -> str | None:
+    """``"set"``, ``"frozenset"`` or ``"tuple"`` when ``value`` holds one (at any depth):
+    without an annotation saying so, JSON would turn it into a list."""
+    if isinstance(value, frozenset):
+        return "frozenset"
+    if isinstance(value, set):
+        return "set"
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):  # a namedtuple dumps as a list too
+        return "tuple"
+    if isinstance(value, tuple | list):
+        items: Any = value
+    elif isinstance(value, dict):
+        items = value.values()
+    else:
+        return None
+    for item in items:
+        if (found := _changes_type_in_json(item)) is not None:
+            return found
+    return None
 
 
 def _has_non_finite(value: Any) -> bool:

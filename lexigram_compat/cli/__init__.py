@@ -6,7 +6,7 @@ Commands::
                                [--until-idle] [--no-scheduler]
     lexigram-compat scheduler APP
     lexigram-compat enqueue APP TASK [--args JSON] [--kwargs JSON] [--delay S]
-                                     [--queue Q] [--priority P] [--job-id ID]
+                                     [--queue Q] [--priority P] [--job-id ID] [--by-name]
     lexigram-compat dlq list|show|replay|purge APP ...
     lexigram-compat queues APP [--watch [--interval S]]
     lexigram-compat job show|cancel|retry APP JOB_ID
@@ -46,7 +46,7 @@ from lexigram_compat.cli.commands_queues import queues
 from lexigram_compat.cli.commands_worker import scheduler, worker
 from lexigram_compat.cli.commands_workers import workers
 from lexigram_compat.cli.exits import EXIT_CODES_HELP, CliError, report
-from lexigram_compat.cli.logs import LOG_FORMATS, LOG_LEVELS, configure_logging
+from lexigram_compat.cli.logs import LOG_FORMATS, LOG_LEVELS, configure_logging, hold_logs, release_logs
 from lexigram_compat.cli.state import CliState
 
 __all__ = ["CliError", "cli", "main"]
@@ -57,13 +57,20 @@ class LexigramGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
+            release_logs()
             raise
         except (Exception, KeyboardInterrupt) as exc:
             state = ctx.find_object(CliState)
-            code = report(exc, debug=state.debug if state else False)
+            debug = state.debug if state else False
+            # Without --debug the error line is all: what the start-up logged
+            # before failing (a broker-down warning) says nothing it does not.
+            release_logs(show=debug)
+            code = report(exc, debug=debug)
             raise click.exceptions.Exit(code) from None
+        release_logs()
+        return result
 
 
 @click.group(cls=LexigramGroup, epilog=EXIT_CODES_HELP, context_settings={"max_content_width": 100})
@@ -93,7 +100,8 @@ def cli(ctx: click.Context, log_level: str, log_format: str | None, debug: bool,
     """
     chosen = log_format.lower() if log_format else None
     ctx.obj = CliState(debug=debug, json=json_mode, log_level=log_level.lower(), log_format=chosen)
-    configure_logging(log_level, chosen or "text")
+    configure_logging(log_level, chosen or "text", debug=debug)
+    hold_logs()  # until the command has started: see lexigram_compat.cli.logs
 
 
 cli.add_command(worker)

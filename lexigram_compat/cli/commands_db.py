@@ -18,6 +18,7 @@ from lexigram_compat.cli.exits import CliError
 from lexigram_compat.cli.loading import load_app
 from lexigram_compat.cli.state import CliState, json_option
 from lexigram_compat.config_loading import redact_url
+from lexigram_compat.redaction import remember_secrets_of
 
 __all__ = ["db"]
 
@@ -100,6 +101,7 @@ def migrate(
         from lexigram_compat.adapters.postgres.connections import check_dsn
 
         check_dsn(dsn, "--dsn")
+        remember_secrets_of(dsn)  # a DSN from the command line skips config validation
     targets = (
         _targets_of_app(app_spec)
         if app_spec is not None

@@ -11,7 +11,7 @@ import click
 from lexigram_compat.app import TasksApp
 from lexigram_compat.backends import Backend
 from lexigram_compat.calls import TaskCall
-from lexigram_compat.cli.exits import CliError
+from lexigram_compat.cli.exits import EXIT_FAILED, CliError
 from lexigram_compat.cli.loading import load_app
 from lexigram_compat.cli.output import Output
 from lexigram_compat.cli.state import CliState, json_option, run_with_app, unwrap
@@ -54,11 +54,22 @@ def warn_if_process_local(out: Output, backend: Backend, jobs: str) -> None:
         )
 
 
-def _note_unregistered(out: Output, app: TasksApp, name: str) -> None:
+def _guess(app: TasksApp, name: str) -> str:
     close = difflib.get_close_matches(name, app.registry.names(), n=1)
-    guess = f" (did you mean {close[0]!r}?)" if close else ""
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unregistered(app: TasksApp, app_spec: str, name: str, *, by_name: bool, out: Output) -> None:
+    """A name APP does not know is a typo unless ``--by-name`` says it is meant for another codebase."""
+    if not by_name:
+        raise CliError(
+            f"task {name!r} is not registered in APP {app_spec!r}{_guess(app, name)}",
+            code=EXIT_FAILED,
+            hint="fix the name, or pass --by-name to send it to a worker that knows it",
+        )
     out.note(
-        f"task {name!r} is not registered in this app{guess}; sending it by name without argument validation"
+        f"task {name!r} is not registered in this app{_guess(app, name)}; "
+        "sending it by name without argument validation"
     )
 
 
@@ -73,6 +84,11 @@ def _note_unregistered(out: Output, app: TasksApp, name: str) -> None:
 @click.option("--queue", help="Queue name (default: the task's own).")
 @click.option("--priority", type=click.IntRange(0, MAX_PRIORITY), help="Higher runs first.")
 @click.option("--job-id", help="Use this job id (enqueueing it twice creates one job).")
+@click.option(
+    "--by-name",
+    is_flag=True,
+    help="Send TASK even if APP does not register it (a task of another codebase), unvalidated.",
+)
 @json_option
 @click.pass_obj
 def enqueue(
@@ -86,12 +102,14 @@ def enqueue(
     queue: str | None,
     priority: int | None,
     job_id: str | None,
+    by_name: bool,
     json_flag: bool,
 ) -> None:
     """Enqueue TASK of APP and print the job id.
 
-    A task registered in APP is validated against its signature; any other
-    name is sent as is (like Celery's send_task), for a worker that knows it.
+    A task registered in APP is validated against its signature. Any other
+    name fails (exit 1, with "did you mean") unless --by-name sends it as is
+    (like Celery's send_task), for a worker that knows it.
     """
     args = parse_json("--args", args_json, list)
     kwargs = parse_json("--kwargs", kwargs_json, dict)
@@ -99,7 +117,7 @@ def enqueue(
     app = load_app(app_spec)
     task = app.registry.get(task_name)
     if task is None:
-        _note_unregistered(out, app, task_name)
+        _unregistered(app, app_spec, task_name, by_name=by_name, out=out)
 
     async def send(app: TasksApp) -> tuple[str, JobInfo | None]:
         handle = app.queue

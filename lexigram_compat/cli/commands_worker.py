@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shlex
@@ -15,9 +16,11 @@ import click
 
 from lexigram_compat.app import TasksApp
 from lexigram_compat.backends import Backend
-from lexigram_compat.cli.exits import CliError
+from lexigram_compat.cli.exits import EXIT_INTERRUPTED, CliError
 from lexigram_compat.cli.loading import AppSpec, load_app, parse_app_spec
-from lexigram_compat.cli.state import CliState, json_option
+from lexigram_compat.cli.logs import release_logs
+from lexigram_compat.cli.reachability import check_reachable
+from lexigram_compat.cli.state import CliState, json_option, require, run_with_app
 from lexigram_compat.cli.supervisor import child_command, supervise
 from lexigram_compat.cli.worker_observability import prepare_worker_observability, serve_worker_metrics
 from lexigram_compat.tasks import validate_queue_name
@@ -108,6 +111,44 @@ def _on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, what: str)
             loop.remove_signal_handler(sig)
 
 
+async def _check_reachable(app: TasksApp, *, selected: dict[Backend, list[str]]) -> None:
+    for backend, physical in selected.items():
+        queue = physical[0] if physical else backend.queues()[0]
+        what = f"worker start-up ({backend.name} backend)"
+        await require(what, functools.partial(backend.engine.count, queue, None))
+
+
+@contextlib.contextmanager
+def _stopping_on_signals(app: TasksApp, received: list[signal.Signals]) -> Iterator[None]:
+    """SIGTERM/SIGINT stop the worker gracefully, a second one at once; ``received``
+    records them, so that the command can exit 130 after a Ctrl-C."""
+    loop = asyncio.get_running_loop()
+
+    def handler(sig: signal.Signals) -> None:
+        received.append(sig)
+        if len(received) > 1:
+            log.warning("received %s again: stopping now, running jobs go back to the queue", sig.name)
+            app.stop_worker(force=True)
+            return
+        log.info(
+            "received %s: finishing running jobs (shutdown_timeout=%ss; send it again to stop now)",
+            sig.name,
+            app.config.worker.shutdown_timeout,
+        )
+        app.stop_worker()
+
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, handler, sig)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
 def _child_arguments(state: CliState, spec: str, options: dict[str, object], index: int) -> list[str]:
     args = ["--log-level", state.log_level, *(["--debug"] if state.debug else []), "worker", spec]
     args += ["--processes", "1"]
@@ -173,7 +214,11 @@ def worker(
         if (argv := native_worker_argv(spec, b, physical if chosen_names else None, processes, concurrency))
         is not None
     }
+    # Fail fast (exit 3) when a broker is down at start-up rather than retry
+    # in silence: the process manager restarts the worker and the cause is said.
     if argvs:
+        run_with_app(app, functools.partial(_check_reachable, selected=selected))
+        release_logs()
         _exec_native(list(selected), argvs)
     single = [b for b in selected if not b.engine.capabilities.multi_process]
     if count > 1 and single:
@@ -190,32 +235,42 @@ def worker(
             "no_scheduler": no_scheduler,
         }
         commands_ = [child_command(_child_arguments(state, app_spec, options, i)) for i in range(count)]
+        release_logs()  # each child holds its own until it has started
         code = asyncio.run(supervise(commands_))
         if out.json_mode:
             out.json({"processes": count, "exit_code": code})
         ctx.exit(code)
 
+    interrupted: list[signal.Signals] = []
+
     async def run(app: TasksApp) -> int:
+        await check_reachable(selected, "worker start-up")
         async with app:
+            await _check_reachable(app, selected=selected)
+            release_logs()
             serve_worker_metrics(app, port, concurrency or app.config.worker.max_concurrent_tasks)
             log.info(
                 "worker started (concurrency %s): %s",
                 concurrency or app.config.worker.max_concurrent_tasks,
                 _describe_queues(app, names),
             )
-            processed = await app.run_worker(
-                handle_signals=True,
-                until_idle=until_idle,
-                queues=names,
-                concurrency=concurrency,
-                scheduler=False if no_scheduler else None,
-            )
+            with _stopping_on_signals(app, interrupted):
+                processed = await app.run_worker(
+                    until_idle=until_idle,
+                    queues=names,
+                    concurrency=concurrency,
+                    scheduler=False if no_scheduler else None,
+                )
             log.info("worker stopped after %d job attempt(s)", processed)
             return processed
 
     processed = asyncio.run(run(app))
     if out.json_mode:
         out.json({"processed": processed})
+    if interrupted and interrupted[0] is signal.SIGINT:
+        # Ctrl-C, even after a graceful shutdown, exits 130 as documented (a shell
+        # and a process manager tell it from a clean stop); SIGTERM exits 0.
+        ctx.exit(EXIT_INTERRUPTED)
 
 
 @click.command()
@@ -242,6 +297,7 @@ def scheduler(state: CliState, app_spec: str) -> None:
 
     async def run(app: TasksApp) -> None:
         async with app:
+            release_logs()
             stop = asyncio.Event()
             with _on_signals(asyncio.get_running_loop(), stop, "scheduler"):
                 sched = app.make_scheduler()

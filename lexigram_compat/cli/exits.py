@@ -4,12 +4,15 @@
 code    meaning
 ======  =====================================================================
 0       success
-1       the operation failed (an ``Err`` from enqueue or replay, a job or
-        dead letter not found, an unexpected error)
+1       the operation failed (an ``Err`` from enqueue or replay, a task name
+        the app does not register without ``--by-name``, a job or dead letter
+        not found, an unexpected error)
 2       usage or configuration error (bad APP, bad JSON, bad option,
         ``ConfigurationError``, an engine whose own worker runs the jobs)
-3       the broker or database is unreachable (``BrokerUnavailableError``)
-130     interrupted (Ctrl-C before a graceful shutdown could take over)
+3       the broker or database is unreachable or refuses the connection
+        (``BrokerUnavailableError``, or a driver's connection error: see
+        :mod:`lexigram_compat.connection_errors`), on every engine
+130     interrupted (Ctrl-C; a worker exits 130 after its graceful shutdown)
 ======  =====================================================================
 """
 
@@ -21,6 +24,7 @@ import traceback
 import click
 
 from lexigram_compat.config import redact_text
+from lexigram_compat.connection_errors import is_unavailable, unreachable_message
 from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskQueueError
 
 __all__ = [
@@ -45,7 +49,7 @@ EXIT_INTERRUPTED = 130
 EXIT_CODES_HELP = """\b
 Exit codes:
   0    success
-  1    the operation failed (Err from enqueue/replay, job or dead letter not found)
+  1    the operation failed (Err from enqueue/replay, unregistered task, job or dead letter not found)
   2    usage or configuration error (bad APP, bad JSON, ConfigurationError)
   3    the broker or database is unreachable (BrokerUnavailableError)
   130  interrupted"""
@@ -74,6 +78,8 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_BROKER_UNAVAILABLE
     if isinstance(exc, ConfigurationError):
         return EXIT_USAGE
+    if not isinstance(exc, TaskQueueError) and is_unavailable(exc):
+        return EXIT_BROKER_UNAVAILABLE  # a driver's own error that escaped untranslated
     return EXIT_FAILED
 
 
@@ -87,6 +93,8 @@ def _describe(exc: BaseException) -> str:
         return "interrupted"
     if isinstance(exc, CliError | TaskQueueError):
         return str(exc)
+    if isinstance(exc, Exception) and is_unavailable(exc):
+        return unreachable_message("the command", exc)
     return f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
 
 

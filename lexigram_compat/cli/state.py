@@ -13,6 +13,7 @@ import click
 from lexigram_compat.app import TasksApp
 from lexigram_compat.cli.loading import load_app
 from lexigram_compat.cli.output import Output
+from lexigram_compat.cli.reachability import check_reachable
 from lexigram_compat.errors import TaskQueueError
 from lexigram_compat.queue_handle import engine_errors
 from lexigram_compat.result import Result
@@ -45,14 +46,23 @@ def json_option(fn: F) -> F:
 
 
 def run_with_app(app: TasksApp | str, body: Callable[[TasksApp], Awaitable[T]]) -> T:
-    """Start ``app`` (or load it from a ``module:attribute`` string), run ``body(app)``, close it."""
+    """Start ``app`` (or load it from a ``module:attribute`` string), run ``body(app)``, close it.
+
+    Every backend's server must answer first (:mod:`lexigram_compat.cli.reachability`).
+    """
     target = load_app(app) if isinstance(app, str) else app
 
     async def main() -> T:
+        await check_reachable(target.backend_set, _command_name())
         async with target:
             return await body(target)
 
     return asyncio.run(main())
+
+
+def _command_name() -> str:
+    ctx = click.get_current_context(silent=True)
+    return ctx.command_path if ctx is not None else "the command"
 
 
 def unwrap(result: Result[T, TaskQueueError]) -> T:

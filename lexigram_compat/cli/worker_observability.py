@@ -30,7 +30,7 @@ def prepare_worker_observability(
     """Apply the log format; return the metrics port (None: no metrics served)."""
     log_format = state.log_format or app.config.logging.format
     if log_format == "json":
-        configure_logging(state.log_level, "json")
+        configure_logging(state.log_level, "json", debug=state.debug)
         os.environ[LOG_FORMAT_ENV] = "json"
     port = metrics.metrics_port(app, port_option)
     if port is None:

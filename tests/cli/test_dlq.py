@@ -116,7 +116,7 @@ def test_bad_combinations_are_usage_errors(run: Cli, args: list[str], expected: 
 
 
 def test_dead_letters_of_a_named_backend(run: Cli) -> None:
-    job_id = run.json("enqueue", APP, "sample.nope", "--queue", "emails")["job_id"]
+    job_id = run.json("enqueue", APP, "sample.nope", "--queue", "emails", "--by-name")["job_id"]
     run("worker", APP, "--until-idle")
     assert dead(run) == []
     [letter] = dead(run, "--backend", "emails")

@@ -81,8 +81,18 @@ def test_enqueue_to_a_named_queue(run: Cli) -> None:
     assert data["queue"] == "adhoc"
 
 
-def test_an_unregistered_task_is_sent_by_name_with_a_note(run: Cli) -> None:
-    result = run("enqueue", APP, "sample.ad", "--args", "[1, 2]")
+def test_a_typod_task_name_fails_with_exit_1_and_enqueues_nothing(run: Cli) -> None:
+    result = run("enqueue", APP, "sample.ad", "--args", "[1, 2]", code=1)
+    assert result.stderr.splitlines() == [
+        "error: task 'sample.ad' is not registered in APP 'tests.cli.sample_app:app' (did you mean "
+        "'sample.add'?) (hint: fix the name, or pass --by-name to send it to a worker that knows it)"
+    ]
+    assert result.stdout == ""
+    assert run.json("queues", APP)["backends"][0]["queues"][0]["waiting"] == 0
+
+
+def test_by_name_sends_an_unregistered_task_with_a_note(run: Cli) -> None:
+    result = run("enqueue", APP, "sample.ad", "--args", "[1, 2]", "--by-name")
     note = "note: task 'sample.ad' is not registered in this app (did you mean 'sample.add'?)"
     assert note in result.stderr
     assert MEMORY_WARNING in result.stderr

@@ -96,6 +96,22 @@ def test_sigterm_lets_the_running_job_finish_then_exits_0(tmp_path: Path) -> Non
     assert "worker stopped after 1 job attempt(s)" in log
 
 
+def test_sigint_lets_the_running_job_finish_then_exits_130(tmp_path: Path) -> None:
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    args = ("worker", "tests.cli.sample_app:app", "--no-scheduler")
+    with started(tmp_path, *args, env={SLOW_DIR_ENV: str(slow)}) as worker:
+        worker.wait_for("slow job start", (slow / "started").exists)
+        worker.process.send_signal(signal.SIGINT)
+        worker.wait_for_log("received SIGINT")
+        assert worker.process.poll() is None  # a graceful stop: the job may finish
+        (slow / "release").touch()
+        assert worker.finish() == 130
+    assert (slow / "finished").read_text() == "done"
+    assert "Traceback" not in worker.stderr
+    assert "worker stopped after 1 job attempt(s)" in worker.stderr
+
+
 def test_a_bad_app_exits_2_with_one_line() -> None:
     result = run_command("worker", "tests.cli.no_such_module:app")
     assert result.returncode == 2

@@ -157,6 +157,12 @@ class EngineHarness(abc.ABC):
     async def push_raw(self, queue: str, payload: bytes) -> None:
         """Put bytes on a physical queue as the broker would deliver them to a worker."""
 
+    async def push_on_wire(self, queue: str, payload: bytes) -> None:
+        """Put bytes where the broker's consumer reads them, with no framing at all: on
+        Redis, the list item itself (not a message the broker wraps); elsewhere as
+        :meth:`push_raw`, whose bytes already reach the consumer's decoder unwrapped."""
+        await self.push_raw(queue, payload)
+
     async def push_envelope(self, envelope: JobEnvelope) -> None:
         """Put a job on its queue without the producer's validation (engines with a
         wire format of their own translate the envelope as their producer would)."""

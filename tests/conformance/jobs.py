@@ -136,6 +136,11 @@ async def echo(
     return point
 
 
+@task(name="conformance.triple", registry=registry)
+async def triple(amount: Decimal) -> Decimal:
+    return amount * 3
+
+
 @task(name="conformance.accept_any", registry=registry)
 async def accept_any(value: Any, recorder: Recorder = inject()) -> None:
     recorder.record("accept_any", type=type(value).__qualname__)

@@ -58,12 +58,23 @@ async def test_arguments_arrive_as_their_annotated_types_with_equal_values(
 
 
 @pytest.mark.requires("results")
-async def test_the_return_value_is_kept_as_json(engine: EngineHarness) -> None:
+async def test_the_return_value_comes_back_as_its_annotated_type(engine: EngineHarness) -> None:
     job_id = ok(await engine.app.queue.enqueue(jobs.echo(**ARGUMENTS)))
 
     await engine.drain()
 
-    assert (await engine.info(job_id)).result == {"x": -1, "y": 2, "label": "naïve ✓"}
+    assert (await engine.info(job_id)).result == jobs.Point(x=-1, y=2, label="naïve ✓")
+
+
+@pytest.mark.requires("results")
+async def test_a_decimal_result_comes_back_as_a_decimal(engine: EngineHarness) -> None:
+    job_id = ok(await engine.app.queue.enqueue(jobs.triple(Decimal("1.320"))))
+
+    await engine.drain()
+
+    result = (await engine.info(job_id)).result
+    assert type(result) is Decimal
+    assert result == Decimal("3.960")
 
 
 async def test_json_friendly_values_pass_through_an_unannotated_parameter(engine: EngineHarness) -> None:

@@ -27,6 +27,8 @@ def _links(text: str) -> list[str]:
 
 def _page_exists(url: str) -> bool:
     path = url.removeprefix(SITE_URL).split("#")[0].strip("/")
+    if Path(path).suffix in {".png", ".svg", ".jpg"}:  # a file the site serves as it is
+        return (ROOT / "docs" / path).is_file()
     if not path:
         return (ROOT / "docs" / "index.md").is_file()
     return (ROOT / "docs" / f"{path}.md").is_file() or (ROOT / "docs" / path / "index.md").is_file()

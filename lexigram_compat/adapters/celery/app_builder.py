@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CONSUMER", "broker_url", "build_celery_app"]
 
+GUARDED_TRANSPORT = "lexigram_compat.adapters.celery.guarded_redis:Transport"
+
 CONSUMER = "lexigram_compat.adapters.celery.consumer:DeadLetteringConsumer"
 
 
@@ -63,5 +65,7 @@ def build_celery_app(config: TaskConfig, backend: BackendConfig, settings: Celer
     )
     if backend.type == "redis":
         app.conf.visibility_timeout = settings.visibility_timeout
+        if broker_url(backend).split("://", 1)[0].lower() in ("redis", "unix"):
+            app.conf.broker_transport = GUARDED_TRANSPORT  # see guarded_redis (issue 13)
     app.conf.update(dict(settings.settings))
     return app

@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from celery.worker.consumer import Consumer
 
+from lexigram_compat.adapters.celery.guarded_redis import REASON_HEADER
+from lexigram_compat.foreign_payloads import envelope_problem
+
 if TYPE_CHECKING:
     from lexigram_compat.adapters.celery.runtime import CeleryWorker
 
@@ -37,9 +40,13 @@ def _raw(message: Any) -> bytes:
 
 def _body_problem(message: Any) -> str | None:
     """Why a protocol-v2 task message's body is not ``[args list, kwargs dict,
-    embed dict or null]``; None when it is (or the message is not protocol v2)."""
+    embed dict or null]``, or why a body without a ``task`` header is a lexigram
+    envelope pushed raw rather than a protocol-1 message; None when neither."""
     if "task" not in _headers(message):
-        return None
+        try:
+            return envelope_problem(message.decode(), "Celery")  # else Celery runs it as protocol 1
+        except Exception:
+            return None  # Celery's own decode error path dead-letters it
     try:
         body = message.decode()
     except Exception:
@@ -103,7 +110,9 @@ class DeadLetteringConsumer(Consumer):  # type: ignore[misc]
         message.ack()
 
     def on_decode_error(self, message: Any, exc: Exception) -> None:
-        self._park(message, problem=f"not JSON: {exc}")
+        # A list item the guarded Redis transport could not parse carries its reason.
+        reason = _headers(message).get(REASON_HEADER)
+        self._park(message, problem=reason if isinstance(reason, str) else f"not JSON: {exc}")
 
     def on_unknown_message(self, body: Any, message: Any) -> None:
         self._park(message, problem="not a Celery task message (no 'task' header or field)")

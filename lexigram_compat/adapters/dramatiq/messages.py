@@ -18,6 +18,7 @@ from dramatiq.common import dq_name, q_name, xq_name
 
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope, utcnow
 from lexigram_compat.errors import TaskNotFoundError
+from lexigram_compat.foreign_payloads import describe_undecodable
 from lexigram_compat.letters import dead_letter_of
 from lexigram_compat.outcomes import FailureInfo, failure_of, undecodable
 from lexigram_compat.queue import DeadLetter
@@ -158,8 +159,7 @@ def letter_of(
         message = Message.decode(raw)
         envelope = envelope_of(message)
     except Exception as exc:
-        cause = exc.__cause__ or exc
-        failure = undecodable(f"{type(cause).__name__}: {cause}").failure
+        failure = undecodable(describe_undecodable(raw, exc, "Dramatiq")).failure
         return dead_letter_of(None, failure, job_id=job_id, queue=queue, failed_at=failed_at, raw=raw)
     stored = message.options.get(FAILURE_OPTION)
     if not isinstance(stored, dict):

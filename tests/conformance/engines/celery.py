@@ -209,6 +209,17 @@ class CeleryHarness(SubprocessHarness):
     async def push_raw(self, queue: str, payload: bytes) -> None:
         await asyncio.to_thread(self._engine.publish_raw, queue, payload)
 
+    async def push_on_wire(self, queue: str, payload: bytes) -> None:
+        if self.section["backend"]["type"] != "redis":
+            await self.push_raw(queue, payload)
+            return
+        # The item itself, as kombu's Redis transport reads it (LPUSH, BRPOP): no envelope.
+        client = redis.Redis.from_url(self._redis_url)
+        try:
+            await asyncio.to_thread(client.lpush, f"{self._prefix}{queue}", payload)
+        finally:
+            client.close()
+
     async def push_envelope(self, envelope: JobEnvelope) -> None:
         # As a plain Celery producer would send it: a message, no job record.
         await asyncio.to_thread(self._engine.publish_message, envelope)

@@ -1,0 +1,106 @@
+"""kombu's Redis transport, except that no byte sequence on a queue's list reaches its parser unguarded.
+
+Each item of a Celery queue's Redis list is kombu's JSON envelope of a message.
+kombu parses it before any consumer sees it: bytes that are not JSON raise out
+of the event loop and ``celery worker`` exits (``Unrecoverable error:
+JSONDecodeError``); JSON that is not kombu's envelope fails building the
+message and is lost. Here both become an envelope of our own making: its body
+is the item's bytes, its content type :data:`UNDECODABLE_TYPE` (which Celery
+refuses to decode, so the consumer's ``on_decode_error`` dead-letters it with
+the bytes) and its :data:`REASON_HEADER` says what was wrong. The engine selects
+this transport for ``redis://`` and ``unix://`` brokers (``broker_transport``).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from typing import Any
+
+from kombu.transport import redis as kombu_redis
+from kombu.utils.json import dumps
+
+__all__ = ["REASON_HEADER", "UNDECODABLE_TYPE", "Channel", "Transport", "undecodable_payload"]
+
+log = logging.getLogger("lexigram_compat.celery")
+
+UNDECODABLE_TYPE = "application/x-lexigram-undecodable"
+REASON_HEADER = "x-lexigram-undecodable"
+
+
+def undecodable_payload(raw: bytes, queue: str, reason: str) -> dict[str, Any]:
+    """A kombu envelope carrying ``raw`` to ``queue``'s consumer, to be dead-lettered."""
+    return {
+        "body": base64.b64encode(raw).decode(),
+        "content-encoding": "binary",
+        "content-type": UNDECODABLE_TYPE,
+        "headers": {REASON_HEADER: reason},
+        "properties": {
+            "body_encoding": "base64",
+            "delivery_tag": str(uuid.uuid4()),
+            "delivery_info": {"exchange": queue, "routing_key": queue},
+            "delivery_mode": 2,
+            "priority": 0,
+        },
+    }
+
+
+def _is_kombu_envelope(payload: Any) -> bool:
+    if not isinstance(payload, dict) or "body" not in payload:
+        return False
+    properties = payload.get("properties")
+    return (
+        isinstance(properties, dict)
+        and "delivery_tag" in properties
+        and isinstance(properties.get("delivery_info"), dict)
+    )
+
+
+def _raw_of(exc: BaseException) -> bytes | None:
+    """The list item kombu failed to parse, from the error it raised."""
+    if isinstance(exc, UnicodeDecodeError) and isinstance(exc.object, bytes):
+        return exc.object
+    doc = getattr(exc, "doc", None)  # json.JSONDecodeError keeps the whole text
+    return doc.encode("utf-8", "surrogateescape") if isinstance(doc, str) else None
+
+
+class Channel(kombu_redis.Channel):  # type: ignore[misc]
+    """Delivers an unparsable list item as an undecodable message instead of raising."""
+
+    def _brpop_read(self, **options: Any) -> bool:
+        try:
+            return bool(super()._brpop_read(**options))
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError: the parse of the item
+            raw = _raw_of(exc)
+            if raw is None or not self._queue_cycle.items:
+                raise
+            # kombu rotated the item's queue to the end of its cycle just before parsing.
+            queue = self._queue_cycle.items[-1]
+            log.error("queue %s: an item of its Redis list is not JSON; dead-lettering it", queue)
+            self.connection._deliver(undecodable_payload(raw, queue, f"not JSON: {exc}"), queue)
+            return True
+
+    def _get(self, queue: str) -> Any:
+        try:
+            return super()._get(queue)
+        except ValueError as exc:
+            raw = _raw_of(exc)
+            if raw is None:
+                raise
+            log.error("queue %s: an item of its Redis list is not JSON; dead-lettering it", queue)
+            return undecodable_payload(raw, queue, f"not JSON: {exc}")
+
+
+class Transport(kombu_redis.Transport):  # type: ignore[misc]
+    """kombu's Redis transport with :class:`Channel`, and JSON that is not kombu's
+    envelope delivered as an undecodable message rather than lost."""
+
+    Channel = Channel
+
+    def _deliver(self, message: Any, queue: str) -> None:
+        if not _is_kombu_envelope(message):
+            log.error("queue %s: an item of its Redis list is not a kombu message; dead-lettering it", queue)
+            reason = "JSON, but not a kombu message (no body, properties.delivery_tag and delivery_info)"
+            message = undecodable_payload(dumps(message).encode(), queue, reason)
+        super()._deliver(message, queue)

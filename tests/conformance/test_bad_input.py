@@ -205,3 +205,29 @@ async def test_replay_all_reaches_past_a_page_of_undecodable_letters(engine: Eng
     assert await engine.app.dead_letters.get(replayable) is None
     assert (await engine.info(new_id)).task_name == "conformance.rejects"
     assert await engine.app.dead_letters.count() == GARBAGE_FLOOD
+
+
+UNCONSUMED = "conformance-unconsumed"
+"""An ad-hoc queue (SPEC §2.4) that no running worker consumes."""
+
+
+async def test_a_job_for_a_queue_nobody_consumes_waits_visibly_and_delays_no_other(
+    engine: EngineHarness,
+) -> None:
+    """Not bad input to dead-letter: ad-hoc queues are legal, and a worker for the queue may
+    start later (``worker --queues``). The job waits, visible to ``count``/``get_job``
+    (``lexigram-compat queues``), and holds up nothing else."""
+    await engine.start_worker()
+    stray = ok(await engine.app.queue.enqueue(jobs.noop("stray").options(queue=UNCONSUMED)))
+    sent = time.monotonic()
+    good = ok(await engine.app.queue.enqueue(jobs.noop("good")))
+    await engine.wait_for(good, JobStatus.COMPLETED)
+    took = time.monotonic() - sent
+    await engine.stop_worker()
+
+    assert took < ON_TIME, f"the job after the stray one took {took:.1f}s"
+    info = await engine.info(stray)
+    assert (info.status, info.queue, info.attempts) == (JobStatus.PENDING, UNCONSUMED, 0)
+    assert await engine.app.queue.count(UNCONSUMED) == 1
+    assert await engine.app.dead_letters.count() == 0
+    assert [e.data["tag"] for e in engine.recorder.entries("noop")] == ["good"]

@@ -8,7 +8,6 @@ pydantic models arrive as themselves. Pickle is never used.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import json
 import logging
@@ -173,22 +172,30 @@ class TaskSignature:
         required parameter nothing can supply (see :meth:`check_required`)."""
         self.check_required(task_name, self.arguments(task_name, args, kwargs))
 
-    @functools.cached_property
     def _unsuppliable(self) -> tuple[str, ...]:
-        # No default, and no annotation for the container to resolve it by.
-        return tuple(
+        # No default, and no annotation for the container to resolve it by. Kept in the
+        # instance dict by hand: functools.cached_property takes a lock on every access
+        # in Python 3.11, and this runs twice per enqueue.
+        found: tuple[str, ...] | None = self.__dict__.get("_unsuppliable_names")
+        if found is not None:
+            return found
+        found = self.__dict__["_unsuppliable_names"] = tuple(
             name
             for name, p in self.parameters.items()
             if p.kind in (_POS_OR_KW, _KW_ONLY, inspect.Parameter.POSITIONAL_ONLY)
             and p.default is _EMPTY
             and p.annotation is _EMPTY
         )
+        return found
 
     def check_required(self, task_name: str, supplied: Mapping[str, Any]) -> None:
         """Raise TypeError when a parameter with neither a default nor an annotation is
         missing: the container resolves parameters by annotation, so only the caller
         can give it, and the worker would fail on every attempt."""
-        missing = [name for name in self._unsuppliable if name not in supplied]
+        unsuppliable = self._unsuppliable()
+        if not unsuppliable:
+            return
+        missing = [name for name in unsuppliable if name not in supplied]
         if missing:
             names = ", ".join(repr(n) for n in missing)
             raise TypeError(

@@ -9,7 +9,7 @@ import logging
 import os
 import shlex
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NoReturn
 
 import click
@@ -94,11 +94,10 @@ def _describe_queues(app: TasksApp, names: list[str] | None) -> str:
 
 
 @contextlib.contextmanager
-def _on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, what: str) -> Iterator[None]:
-    def handler(sig: signal.Signals) -> None:
-        log.info("received %s: stopping the %s", sig.name, what)
-        stop.set()
-
+def _handling_signals(
+    loop: asyncio.AbstractEventLoop, handler: Callable[[signal.Signals], None]
+) -> Iterator[None]:
+    """``handler(sig)`` for SIGTERM and SIGINT while the block runs."""
     installed = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -109,6 +108,16 @@ def _on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, what: str)
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+@contextlib.contextmanager
+def _on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, what: str) -> Iterator[None]:
+    def handler(sig: signal.Signals) -> None:
+        log.info("received %s: stopping the %s", sig.name, what)
+        stop.set()
+
+    with _handling_signals(loop, handler):
+        yield
 
 
 async def _check_reachable(app: TasksApp, *, selected: dict[Backend, list[str]]) -> None:
@@ -137,16 +146,8 @@ def _stopping_on_signals(app: TasksApp, received: list[signal.Signals]) -> Itera
         )
         app.stop_worker()
 
-    installed = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, handler, sig)
-            installed.append(sig)
-    try:
+    with _handling_signals(loop, handler):
         yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
 
 
 def _child_arguments(state: CliState, spec: str, options: dict[str, object], index: int) -> list[str]:

@@ -122,6 +122,18 @@ class Settler:
         """Run attempt ``envelope.attempts`` of the job and settle it."""
         self.events.started(envelope)
         outcome = await execute(self.context, envelope)
+        if type(outcome) is Completed:
+            # Every engine's hot path: one await, no closure. A write that fails
+            # (or a result the ledger refuses) goes the whole way through settle().
+            try:
+                accepted = await target.complete(outcome.result)
+            except Exception:
+                return await self.settle(envelope, outcome, target)
+            if accepted:
+                self.events.succeeded(envelope, outcome.duration)
+            else:
+                self._rejected(envelope)
+            return outcome
         return await self.settle(envelope, outcome, target)
 
     async def settle(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from lexigram_compat.config import redact_text
@@ -35,12 +35,18 @@ TRACE_HEADERS = ("traceparent", "tracestate")
 TRACER_NAME = "lexigram_compat"
 
 _available: bool | None = None
+_api: Any = None
+"""``opentelemetry.trace``, once imported (kept: the attempt path looks it up per job)."""
 
 
 def _otel() -> bool:
-    global _available  # noqa: PLW0603 - one import check per process, on the hot path
+    global _available, _api  # noqa: PLW0603 - one import check per process, on the hot path
     if _available is None:
         _available = importlib.util.find_spec("opentelemetry") is not None
+        if _available:
+            from opentelemetry import trace
+
+            _api = trace
     return _available
 
 
@@ -94,17 +100,47 @@ class AttemptSpan:
         self.span.set_status(Status(StatusCode.ERROR, f"{failure.error_type}: {message}"))
 
 
-@contextlib.contextmanager
-def attempt_span(envelope: JobEnvelope, engine: str) -> Iterator[AttemptSpan]:
+_NO_SPAN = AttemptSpan()
+_tracer: tuple[Any, Any] = (None, None)
+"""(provider, its tracer): the last tracer made, reused while the provider is the same."""
+
+
+def _tracer_of(provider: Any) -> Any:
+    global _tracer  # noqa: PLW0603 - a per-process cache on a job's hot path
+    if _tracer[0] is not provider:
+        _tracer = (provider, provider.get_tracer(TRACER_NAME))
+    return _tracer[1]
+
+
+def attempt_span(
+    envelope: JobEnvelope, engine_of: Callable[[str], str]
+) -> contextlib.AbstractContextManager[AttemptSpan]:
     """Run the block as the current span of attempt ``envelope.attempts``, the
-    child of the context the job carries (a root span when it carries none)."""
-    if not _otel():
-        yield AttemptSpan()
-        return
+    child of the context the job carries (a root span when it carries none).
+
+    Nothing is done (well under a microsecond) without OpenTelemetry, or when no
+    tracer provider is configured and the job carries no context to continue.
+    ``engine_of(queue)`` names the engine (an attribute of the span).
+    """
+    if not (_available or _otel()):
+        return _NOTHING
+    provider = _api.get_tracer_provider()
+    if envelope.trace is None and isinstance(provider, _UNCONFIGURED):
+        return _NOTHING
+    return _span(envelope, engine_of(envelope.queue), provider)
+
+
+_NOTHING = contextlib.nullcontext(_NO_SPAN)
+_UNCONFIGURED: tuple[type, ...] = ()
+if _otel():
+    _UNCONFIGURED = (_api.ProxyTracerProvider, _api.NoOpTracerProvider)
+
+
+@contextlib.contextmanager
+def _span(envelope: JobEnvelope, engine: str, provider: Any) -> Iterator[AttemptSpan]:
     from opentelemetry import propagate, trace
 
     parent = propagate.extract(envelope.trace) if envelope.trace else None
-    tracer = trace.get_tracer(TRACER_NAME)
     attributes: dict[str, str | int] = {
         "messaging.system": "lexigram",
         "messaging.operation.type": "process",
@@ -114,7 +150,7 @@ def attempt_span(envelope: JobEnvelope, engine: str) -> Iterator[AttemptSpan]:
         "lexigram.attempt": envelope.attempts,
         "lexigram.engine": engine,
     }
-    with tracer.start_as_current_span(
+    with _tracer_of(provider).start_as_current_span(
         f"run {envelope.task_name}",
         context=parent,
         kind=trace.SpanKind.CONSUMER,

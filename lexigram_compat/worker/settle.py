@@ -123,7 +123,7 @@ class Settler:
         """Run attempt ``envelope.attempts`` of the job and settle it (inside the
         attempt's trace span when OpenTelemetry is installed: :mod:`lexigram_compat.tracing`)."""
         self.events.started(envelope)
-        with attempt_span(envelope, self.events.engine_of(envelope.queue)) as span:
+        with attempt_span(envelope, self.events.engine_of) as span:
             outcome = await execute(self.context, envelope)
             span.end_with(outcome)
         return await self.settle(envelope, outcome, target)

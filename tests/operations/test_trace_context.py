@@ -175,7 +175,7 @@ def test_a_failed_attempts_span_shows_no_secret() -> None:
     secret = "s3cret-in-a-task-error"
     envelope = JobEnvelope("job-9", "ops.fail", "tasks", attempts=2, trace=None)
     error = RuntimeError(f"cannot reach postgresql://app:{secret}@db.internal/app")
-    with attempt_span(envelope, "memory") as span:
+    with attempt_span(envelope, lambda queue: "memory") as span:
         span.end_with(DeadLettered(failure_of(error), error))
     (finished,) = exporter.get_finished_spans()
     record = span_record(finished)

@@ -29,6 +29,8 @@ def _page_exists(url: str) -> bool:
     path = url.removeprefix(SITE_URL).split("#")[0].strip("/")
     if not path:
         return (ROOT / "docs" / "index.md").is_file()
+    if path.startswith("images/"):  # the site serves docs/images as they are (README screenshots)
+        return (ROOT / "docs" / path).is_file()
     return (ROOT / "docs" / f"{path}.md").is_file() or (ROOT / "docs" / path / "index.md").is_file()
 
 

@@ -26,6 +26,7 @@ from lexigram_compat.errors import (
 )
 from lexigram_compat.retry import RetryPolicy
 from lexigram_compat.tasks import Priority, validate_priority, validate_queue_name
+from lexigram_compat.tracing import current_trace
 
 if TYPE_CHECKING:
     from lexigram_compat.backends import Backend, BackendSet
@@ -212,6 +213,7 @@ class JobBuilder:
             unique_key=unique_key,
             timeout=task.timeout if task else None,
             fire_key=fire_key,
+            trace=current_trace(),
         )
         size = len(envelope.to_bytes())
         if size > self.max_payload_bytes:

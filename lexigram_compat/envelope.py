@@ -51,7 +51,8 @@ def _wire_of(envelope: JobEnvelope) -> bytes | None:
     e = envelope
     key, fire, timeout, run_at = e.unique_key, e.fire_key, e.timeout, e.run_at
     if not (
-        type(e.job_id) is str
+        e.trace is None
+        and type(e.job_id) is str
         and type(e.task_name) is str
         and type(e.queue) is str
         and type(e.attempts) is int
@@ -99,6 +100,8 @@ class JobEnvelope:
             one job per fire key, ever (``ledger.FIRE_GUARD_SECONDS``), whatever the
             job's retention.
         timeout: Seconds per attempt (``None``: the worker's default).
+        trace: The W3C trace context (``traceparent``, ``tracestate``) of the span
+            that enqueued the job (:mod:`lexigram_compat.tracing`), or ``None``.
     """
 
     job_id: str
@@ -114,9 +117,10 @@ class JobEnvelope:
     unique_key: str | None = None
     timeout: float | None = None
     fire_key: str | None = None
+    trace: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-native form (``fire_key`` only when set)."""
+        """The JSON-native form (``fire_key`` and ``trace`` only when set)."""
         data = {
             "v": ENVELOPE_VERSION,
             "id": self.job_id,
@@ -134,6 +138,8 @@ class JobEnvelope:
         if self.fire_key is not None:
             data["fire_key"] = self.fire_key
         data["timeout"] = self.timeout
+        if self.trace is not None:
+            data["trace"] = self.trace
         return data
 
     def to_bytes(self) -> bytes:
@@ -181,6 +187,12 @@ class JobEnvelope:
         fire_key = data.get("fire_key")
         if fire_key is not None and not isinstance(fire_key, str):
             raise EnvelopeError("field 'fire_key' must be a string or null")
+        trace = data.get("trace")
+        if trace is not None and not (
+            isinstance(trace, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in trace.items())
+        ):
+            raise EnvelopeError(f"field 'trace' must be an object of strings or null, got {trace!r}")
         return cls(
             job_id=job_id,
             task_name=task_name,
@@ -195,6 +207,7 @@ class JobEnvelope:
             unique_key=unique_key,
             timeout=None if timeout is None else float(timeout),
             fire_key=fire_key,
+            trace=trace or None,
         )
 
     @classmethod

@@ -198,12 +198,15 @@ class PostgresPresence(PresenceStore):
         async with await connecting as conn:
             table = sql.Identifier(self.schema, POSTGRES_TABLE)
             if not self._ready:
-                await conn.execute(
-                    sql.SQL(
-                        "CREATE UNLOGGED TABLE IF NOT EXISTS {} "
-                        "(worker_id text PRIMARY KEY, seen timestamptz NOT NULL, record jsonb NOT NULL)"
-                    ).format(table)
-                )
+                # IF NOT EXISTS is not atomic: a worker and the CLI creating the table
+                # at the same moment collide on its row type; it exists either way.
+                with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
+                    await conn.execute(
+                        sql.SQL(
+                            "CREATE UNLOGGED TABLE IF NOT EXISTS {} "
+                            "(worker_id text PRIMARY KEY, seen timestamptz NOT NULL, record jsonb NOT NULL)"
+                        ).format(table)
+                    )
                 self._ready = True
             cursor = await conn.execute(sql.SQL(statement).format(table=table), params)
             return await cursor.fetchall() if cursor.description else []

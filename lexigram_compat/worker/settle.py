@@ -33,6 +33,7 @@ from lexigram_compat.envelope import JobEnvelope, utcnow
 from lexigram_compat.errors import WorkerLostError
 from lexigram_compat.letters import dead_letter_of
 from lexigram_compat.outcomes import Completed, DeadLettered, Outcome, RetryLater, failure_of
+from lexigram_compat.tracing import attempt_span
 from lexigram_compat.worker.execution import ExecutionContext, execute, policy_for
 
 if TYPE_CHECKING:
@@ -119,9 +120,12 @@ class Settler:
 
     # -- one attempt ------------------------------------------------------------------
     async def run(self, envelope: JobEnvelope, target: Settlement) -> Outcome:
-        """Run attempt ``envelope.attempts`` of the job and settle it."""
+        """Run attempt ``envelope.attempts`` of the job and settle it (inside the
+        attempt's trace span when OpenTelemetry is installed: :mod:`lexigram_compat.tracing`)."""
         self.events.started(envelope)
-        outcome = await execute(self.context, envelope)
+        with attempt_span(envelope, self.events.engine_of) as span:
+            outcome = await execute(self.context, envelope)
+            span.end_with(outcome)
         if type(outcome) is Completed:
             # Every engine's hot path: one await, no closure. A write that fails
             # (or a result the ledger refuses) goes the whole way through settle().

@@ -31,6 +31,8 @@ def _page_exists(url: str) -> bool:
         return (ROOT / "docs" / path).is_file()
     if not path:
         return (ROOT / "docs" / "index.md").is_file()
+    if path.startswith("images/"):  # the site serves docs/images as they are (README screenshots)
+        return (ROOT / "docs" / path).is_file()
     return (ROOT / "docs" / f"{path}.md").is_file() or (ROOT / "docs" / path / "index.md").is_file()
 
 

@@ -25,6 +25,9 @@ from tests.services import Service
 DEADLINE = 60.0
 CELERY_REDIS_DB = 8
 DRAMATIQ_REDIS_DB = 3
+PG_PASSWORD = "pg-dsn-secret-77"
+"""A password in the PostgreSQL DSN (the test server trusts loopback, so any is
+accepted): no log line may show it."""
 
 
 class Proc:
@@ -121,9 +124,11 @@ class Ops:
 async def postgres_section(postgres_service: Service) -> AsyncIterator[dict[str, Any]]:
     db = await create_test_database(postgres_service.url)
     try:
+        parts = urlsplit(db.dsn)
+        netloc = f"{parts.username or 'postgres'}:{PG_PASSWORD}@{parts.hostname}:{parts.port or 5432}"
         yield {
             "engine": "native",
-            "backend": {"type": "postgres", "postgres_dsn": db.dsn},
+            "backend": {"type": "postgres", "postgres_dsn": urlunsplit(parts._replace(netloc=netloc))},
             "retry": {"base_delay": 0.0, "jitter": False},
             "worker": {"poll_interval": 0.1, "shutdown_timeout": 5},
         }
@@ -180,5 +185,62 @@ def dramatiq_redis_section(redis_service: Service) -> Iterator[dict[str, Any]]:
     client = redis.Redis.from_url(url)
     with contextlib.closing(client):
         keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=DEADLINE)
+
+
+@pytest.fixture
+def amqp_url(rabbitmq_service: Service) -> Iterator[str]:
+    """The RabbitMQ URL of a vhost of this test's own (deleted after it), with the
+    server's ``guest:guest`` credentials: the password is a secret no line may show."""
+    vhost = f"lexigram-ops-{uuid.uuid4().hex[:10]}"
+    _rabbitmqctl("add_vhost", vhost)
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        parts = urlsplit(rabbitmq_service.url)
+        yield urlunsplit((parts.scheme, parts.netloc, f"/{vhost}", "", ""))
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture
+def dramatiq_rabbitmq_section(amqp_url: str, redis_service: Service) -> Iterator[dict[str, Any]]:
+    state_url = f"{redis_service.url.rstrip('/')}/{DRAMATIQ_REDIS_DB}"
+    tag = uuid.uuid4().hex[:10]
+    namespace = f"lxops-{tag}"
+    yield {
+        "engine": "dramatiq",
+        "backend": {"type": "amqp", "amqp_url": amqp_url, "state_url": state_url, "queue_name": f"ops-{tag}"},
+        "retry": {"base_delay": 0.0, "jitter": False},
+        "worker": {"max_concurrent_tasks": 2, "shutdown_timeout": 5},
+        "extra": {"dramatiq": {"namespace": namespace}},
+    }
+    _delete_keys(state_url, f"{namespace}:")
+
+
+@pytest.fixture
+def celery_rabbitmq_section(amqp_url: str, redis_service: Service) -> Iterator[dict[str, Any]]:
+    parts = urlsplit(redis_service.url)
+    url = urlunsplit((parts.scheme, parts.netloc, f"/{CELERY_REDIS_DB}", "", ""))
+    tag = uuid.uuid4().hex[:10]
+    prefix = f"lxops-{tag}:"
+    yield {
+        "engine": "celery",
+        "backend": {"type": "amqp", "amqp_url": amqp_url, "redis_url": url, "queue_name": f"ops-{tag}"},
+        "retry": {"base_delay": 0.0, "jitter": False},
+        "worker": {"max_concurrent_tasks": 2, "shutdown_timeout": 5},
+        "extra": {"celery": {"key_prefix": prefix}},
+    }
+    _delete_keys(url, prefix)
+
+
+def _delete_keys(url: str, prefix: str) -> None:
+    client = redis.Redis.from_url(url)
+    with contextlib.closing(client):
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
         for start in range(0, len(keys), 500):
             client.delete(*keys[start : start + 500])

@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from lexigram_compat import RetryPolicy, TaskRegistry, TasksApp, scheduled, task
+from tests.operations import span_file
 
 SECTION_ENV = "LEXIGRAM_OPS_SECTION"
 SEED_ENV = "LEXIGRAM_OPS_SEED"
 """A path: at startup, enqueue sample jobs (a dead one is fixed once that path exists)."""
+TRACED_SEED_ENV = "LEXIGRAM_OPS_TRACED_SEED"
+"""Set: the seed also enqueues ``ops.add(7, 7)`` inside a span named ``seed``."""
 APP = "tests.operations.ops_app:app"
 RELEASE_TIMEOUT = 60.0
 
@@ -68,6 +71,11 @@ async def seed(app: TasksApp) -> None:
         (await app.queue.enqueue(add(n, n))).unwrap()
     (await app.queue.enqueue(add(1, 1), delay=3600)).unwrap()
     (await app.queue.enqueue(fail("seeded", fixed_when=fixed))).unwrap()
+    if os.environ.get(TRACED_SEED_ENV):
+        from opentelemetry import trace
+
+        with trace.get_tracer("tests.operations").start_as_current_span("seed"):
+            (await app.queue.enqueue(add(7, 7))).unwrap()
 
 
 def build(section: dict[str, Any] | None = None) -> TasksApp:
@@ -80,5 +88,6 @@ def build(section: dict[str, Any] | None = None) -> TasksApp:
     return built
 
 
+span_file.install_from_env()
 app = build()
 celery_app = app.native if app.backend_set.primary.engine_name == "celery" else None

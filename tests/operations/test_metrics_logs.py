@@ -1,11 +1,9 @@
 """``/metrics`` and JSON log lines from each engine's real native worker, in a
-subprocess: after jobs that succeed, are retried and are dead-lettered, a
-scrape shows exactly those counts under the shared names; every job line is
-one JSON object with the job's fields, and no secret.
-
-Celery: the job events come from the settle step every engine's worker calls
-(issue 9); until that lands the Celery worker emits none, so its counter and
-job-line assertions fail on this branch (the gauges pass)."""
+subprocess, on every engine x broker pair: after jobs that succeed, are
+retried and are dead-lettered, a scrape shows exactly those counts under the
+shared names; every job line is one JSON object with the job's fields, and no
+line shows a secret (an error's URL password, the PostgreSQL DSN's password,
+the AMQP URL's)."""
 
 from __future__ import annotations
 
@@ -20,13 +18,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.operations.browser import free_port
-from tests.operations.conftest import Ops, Proc
+from tests.operations.conftest import PG_PASSWORD, Ops, Proc
 from tests.operations.ops_app import APP, MEMORY, SEED_ENV
 from tests.operations.test_cli_engines import poll
 
 SECRET = "hunter2-in-an-error"
 FAILING_REASON = f"could not reach redis://ops:{SECRET}@cache.internal:6379/0"
-ENGINES = ["postgres", "celery-redis", "dramatiq-redis"]
+ENGINES = ["postgres", "celery-redis", "dramatiq-redis", "celery-rabbitmq", "dramatiq-rabbitmq"]
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -91,23 +89,36 @@ def check_counts(samples: Samples, engine: str, adds: int) -> None:
     assert value(samples, "lexigram_worker_busy_slots", **on) == 0
 
 
-def check_json_lines(output: str, engine: str, adds: int) -> None:
-    assert SECRET not in output
+URL_SECRETS = (SECRET, PG_PASSWORD, ":guest@")
+"""The error's password, the PostgreSQL DSN's and the AMQP URL's (``guest:guest``)."""
+JOB_FIELDS = {"time", "level", "logger", "message", "event", "job_id", "task", "queue", "attempt", "engine"}
+
+
+def check_json_lines(
+    output: str, engine: str, adds: int, error: str = "redis://ops:***@cache.internal"
+) -> None:
+    for line in output.splitlines():
+        assert not any(secret in line for secret in URL_SECRETS), line
     jobs = [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"job_id"' in line]
     outcomes = [(j["task"], j["outcome"]) for j in jobs if "outcome" in j]
     assert sorted(outcomes) == sorted(
         [("ops.add", "succeeded")] * adds + [("ops.fail", "retried"), ("ops.fail", "dead_lettered")]
     )
+    assert sorted(j["task"] for j in jobs if j["event"] == "started") == ["ops.add"] * adds + ["ops.fail"] * 2
     for line in jobs:
-        assert {"time", "level", "logger", "message", "job_id", "task", "queue", "attempt"} <= set(line)
+        assert set(line) >= JOB_FIELDS, line
         assert line["engine"] == engine
+        assert isinstance(line["attempt"], int)
         assert "args" not in line
         assert "kwargs" not in line
-    done = [j for j in jobs if j.get("outcome") == "succeeded"]
-    assert all(isinstance(j["duration"], float) for j in done)
+    for line in (j for j in jobs if "outcome" in j):
+        assert isinstance(line["duration"], float), line
+        assert ("error_type" in line) == (line["outcome"] != "succeeded"), line
+    retried = next(j for j in jobs if j.get("outcome") == "retried")
+    assert (retried["error_type"], retried["attempt"]) == ("RuntimeError", 1)
     dead = next(j for j in jobs if j.get("outcome") == "dead_lettered")
     assert (dead["error_type"], dead["attempt"]) == ("RuntimeError", 2)
-    assert "redis://ops:***@cache.internal" in dead["error"]
+    assert error in dead["error"]
 
 
 @pytest.fixture(params=ENGINES)
@@ -139,10 +150,10 @@ def test_native_worker_metrics_and_json_logs(
     check_json_lines(worker.log, engine, adds=3)
 
 
-def test_memory_worker_counts_enqueues_in_its_own_process(
+def test_memory_worker_counts_enqueues_in_its_own_process_and_logs_json(
     ops_factory: Callable[[dict[str, Any]], Ops], tmp_path: Path
 ) -> None:
-    ops = ops_factory(MEMORY)
+    ops = ops_factory({**MEMORY, "logging": {"format": "json"}})
     port = free_port()
     worker = ops.worker("--metrics-port", str(port), env={SEED_ENV: str(tmp_path / "never")})
     samples = wait_scrape(
@@ -153,18 +164,23 @@ def test_memory_worker_counts_enqueues_in_its_own_process(
     assert value(samples, "lexigram_queue_scheduled", queue="tasks", engine="memory") == 1
     assert value(samples, "lexigram_worker_up", engine="memory") == 1
     assert value(samples, "lexigram_worker_slots", engine="memory") == 10
+    assert worker.stop() == 0
+    check_json_lines(worker.log, "memory", adds=3, error="ops failed: seeded")
 
 
+@pytest.mark.parametrize("multi", ["postgres", "dramatiq-redis"])
 def test_a_multi_process_worker_scrape_sums_its_processes(
-    postgres_section: dict[str, Any], ops_factory: Callable[[dict[str, Any]], Ops], tmp_path: Path
+    multi: str, request: pytest.FixtureRequest, ops_factory: Callable[[dict[str, Any]], Ops], tmp_path: Path
 ) -> None:
-    ops = ops_factory(postgres_section)
+    ops = ops_factory(request.getfixturevalue(multi.replace("-", "_") + "_section"))
     port = free_port()
     worker = ops.worker("--processes", "2", "--concurrency", "1", "--metrics-port", str(port))
     poll("two worker processes", lambda: len(ops.cli_json("workers", APP)["workers"]) == 2)
     slow = tmp_path / "slow"
     slow.mkdir()
-    for _ in range(2):  # one per process: both must run jobs
+    # Two per process: both processes must run jobs, even when each prefetches
+    # two messages (Dramatiq's default for one thread).
+    for _ in range(4):
         ops.cli("enqueue", APP, "ops.slow", "--args", json.dumps([str(slow)]))
     poll("both processes to run a slow job", lambda: len(list(slow.glob("started-*"))) == 2)
     (slow / "release").write_text("")
@@ -175,13 +191,13 @@ def test_a_multi_process_worker_scrape_sums_its_processes(
         "every job counted",
         lambda s: (
             value(s, "lexigram_tasks_dead_lettered_total") == 1
-            and value(s, "lexigram_tasks_succeeded_total") == 6
+            and value(s, "lexigram_tasks_succeeded_total") == 8
         ),
     )
-    check_counts(samples, "postgres", adds=4)
-    assert value(samples, "lexigram_tasks_succeeded_total", task="ops.slow") == 2
-    assert value(samples, "lexigram_worker_up", engine="postgres") == 2
-    assert value(samples, "lexigram_worker_slots", engine="postgres") == 2
+    check_counts(samples, multi, adds=4)
+    assert value(samples, "lexigram_tasks_succeeded_total", task="ops.slow") == 4
+    assert value(samples, "lexigram_worker_up", engine=multi) == 2
+    assert value(samples, "lexigram_worker_slots", engine=multi) == 2
     # Each process counted its own jobs: the sum holds only across both processes' files.
     pids = {p.name.split("-", 1)[1] for p in slow.glob("started-*")}
     assert len(pids) == 2

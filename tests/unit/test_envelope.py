@@ -147,6 +147,8 @@ MALFORMED: dict[str, tuple[dict[str, Any], str]] = {
     "run-at-garbage": ({**valid(), "run_at": "tomorrow"}, "'run_at'"),
     "enqueued-at-garbage": ({**valid(), "enqueued_at": "2026-13-45"}, "'enqueued_at'"),
     "enqueued-at-object": ({**valid(), "enqueued_at": {}}, "'enqueued_at'"),
+    "trace-string": ({**valid(), "trace": "00-abc-01"}, "'trace'"),
+    "trace-number-value": ({**valid(), "trace": {"traceparent": 1}}, "'trace'"),
 }
 
 
@@ -161,3 +163,17 @@ def test_malformed_envelopes_are_refused(data: dict[str, Any], fragment: str) ->
 
 def test_envelope_error_is_a_value_error() -> None:
     assert issubclass(EnvelopeError, ValueError)
+
+
+TRACE = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tracestate": "k=v"}
+
+
+def test_a_trace_context_round_trips_and_is_absent_from_envelopes_without_one() -> None:
+    traced = JobEnvelope(job_id="j", task_name="t", queue="q", trace=TRACE)
+    data = json.loads(traced.to_bytes())
+    assert data["trace"] == TRACE
+    assert JobEnvelope.from_bytes(traced.to_bytes()) == traced
+    assert JobEnvelope.from_bytes(traced.to_bytes()).next_attempt().trace == TRACE
+    # Without one, the wire form is what it was before the field existed.
+    assert "trace" not in json.loads(FULL.to_bytes())
+    assert FULL.to_bytes() == json.dumps(FULL.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()

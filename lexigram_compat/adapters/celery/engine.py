@@ -235,6 +235,8 @@ class CeleryEngine(Engine):
             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
             timeout=PUBLISH_TIMEOUT,
             confirm_timeout=PUBLISH_TIMEOUT,
+            # Message headers, where Celery's OpenTelemetry instrumentation reads them.
+            headers=envelope.trace,
         )
 
     def publish_raw(self, queue: str, body: bytes, headers: dict[str, Any] | None = None) -> None:

@@ -56,6 +56,9 @@ class RedisWire:
             soft_time_limit=getattr(self.celery.tasks.get(job.task_name), "soft_time_limit", None),
         )
         headers: dict[str, Any] = dict(message.headers)
+        if job.trace is not None:
+            # Where Celery's OpenTelemetry instrumentation reads it (a request attribute).
+            headers.update(job.trace)
         body = base64.b64encode(dumps([job.args, job.kwargs, EMBED])).decode()
         return dumps(
             {

@@ -39,6 +39,7 @@ from lexigram_compat.ledger import Delivery
 from lexigram_compat.letters import UNDECODABLE_TASK
 from lexigram_compat.outcomes import DeadLettered, RetryLater, failure_of, undecodable
 from lexigram_compat.portal import LoopThread, call_in_loop
+from lexigram_compat.tracing import trace_of
 from lexigram_compat.worker.settle import Settlement
 
 if TYPE_CHECKING:
@@ -199,6 +200,7 @@ class CeleryWorker:
         envelope = JobEnvelope(
             job_id, task_name, queue, args, kwargs,
             attempts=int(request.retries or 0), max_attempts=settler.max_attempts_of(task_name),
+            trace=trace_of(request),
         )  # fmt: skip
         target = CelerySettlement(self.engine, Delivery(job_id))
         future = _submit(thread, self._attempt(settler, envelope, target))

@@ -64,6 +64,8 @@ def message_of(
         meta["unique_key"] = envelope.unique_key
     if envelope.timeout is not None:
         meta["timeout"] = envelope.timeout
+    if envelope.trace is not None:
+        meta["trace"] = envelope.trace
     return Message(
         queue_name=queue or envelope.queue,
         actor_name=envelope.task_name,
@@ -105,6 +107,7 @@ def envelope_of(message: Message[Any], *, default_max_attempts: int = 1) -> JobE
         or datetime.fromtimestamp(message.message_timestamp / 1000, UTC).isoformat(),
         "unique_key": meta.get("unique_key"),
         "timeout": meta.get("timeout"),
+        "trace": meta.get("trace"),
     }
     return JobEnvelope.from_dict(data)
 

@@ -9,7 +9,8 @@ either, so another day still matches).
 
 from __future__ import annotations
 
-from croniter import CroniterBadDateError, CroniterError, croniter
+# From the submodule: croniter 2.0 (the floor) exports CroniterError only there.
+from croniter.croniter import CroniterBadDateError, CroniterError, croniter
 
 __all__ = ["FIELDS", "cron_problem"]
 

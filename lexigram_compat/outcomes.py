@@ -56,6 +56,8 @@ class RetryLater:
     delay: float
     failure: FailureInfo
     error: BaseException
+    duration: float | None = None
+    """Seconds the failed attempt ran (None: it never ran, e.g. a lost worker's)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class DeadLettered:
 
     failure: FailureInfo
     error: BaseException | None
+    duration: float | None = None
+    """Seconds the last attempt ran (None: it did not run: undecodable, lost, refused)."""
 
 
 Outcome = Completed | RetryLater | DeadLettered

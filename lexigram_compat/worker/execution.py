@@ -143,22 +143,22 @@ async def execute(ctx: ExecutionContext, envelope: JobEnvelope) -> Outcome:
             raise  # the worker is stopping: the attempt does not count
         # The task raised CancelledError itself (nobody cancelled this worker's
         # task): a failed attempt, or the job would run again forever, uncounted.
-        return _failed(envelope, policy, exc)
+        return _failed(envelope, policy, exc, time.perf_counter() - started)
     except _DeadlineExceeded as exc:
         timed_out = TaskTimeoutError(
             f"{task.name} attempt {envelope.attempts} ran past its timeout of {timeout:g}s"
         )
         timed_out.__cause__ = exc.__cause__
-        return _failed(envelope, policy, timed_out)
+        return _failed(envelope, policy, timed_out, time.perf_counter() - started)
     except Exception as exc:
-        return _failed(envelope, policy, exc)
+        return _failed(envelope, policy, exc, time.perf_counter() - started)
     return Completed(task.params.encode_result(value), time.perf_counter() - started)
 
 
-def _failed(envelope: JobEnvelope, policy: RetryPolicy, error: BaseException) -> Outcome:
+def _failed(envelope: JobEnvelope, policy: RetryPolicy, error: BaseException, duration: float) -> Outcome:
     attempt = envelope.attempts
     failure = failure_of(error)
     if isinstance(error, Reject) or not policy.should_retry(attempt, error):
-        return DeadLettered(failure, error)
+        return DeadLettered(failure, error, duration)
     delay = error.delay if isinstance(error, Retry) and error.delay is not None else policy.delay_for(attempt)
-    return RetryLater(utcnow() + timedelta(seconds=delay), delay, failure, error)
+    return RetryLater(utcnow() + timedelta(seconds=delay), delay, failure, error, duration)

@@ -165,7 +165,7 @@ class Settler:
             retry = outcome
             accepted = await self._persist(target, envelope, "record its retry", lambda: target.retry(retry))
             if accepted:
-                self.events.retried(envelope, retry.delay, retry.failure.summary())
+                self.events.retried(envelope, retry.delay, retry.failure.summary(), duration=retry.duration)
         else:
             failure = outcome.failure
             letter = dead_letter_of(None if raw is not None else envelope, failure,
@@ -174,7 +174,7 @@ class Settler:
                 target, envelope, "dead-letter it", lambda: target.dead_letter(letter, failure)
             )
             if accepted:
-                self.events.dead_lettered(envelope, failure.summary())
+                self.events.dead_lettered(envelope, failure.summary(), duration=outcome.duration)
         if accepted is False:
             self._rejected(envelope)
         return outcome

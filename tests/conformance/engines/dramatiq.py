@@ -121,11 +121,11 @@ class DramatiqHarness(SubprocessHarness):
         except AssertionError:
             if self.log_text().strip().count("\n") > 0:
                 raise  # it printed something: a real start-up failure
-            # Seen twice in about thirty starts right after a SIGKILLed worker (not
-            # explained yet): the `dramatiq` main process prints nothing while it waits
-            # (--worker-fork-timeout, 30 s) for a worker process that never reports
-            # online. What this suite tests starts after that, so the harness starts
-            # the worker once more; a second silent start fails the test.
+            # A job that SIGKILLs its worker (the poison-pill test) can run and kill
+            # the worker process after its consumers started and before it reported
+            # online to the `dramatiq` main process, which then prints nothing while it
+            # waits (--worker-fork-timeout, 30 s). The job ran, as it should; the
+            # harness starts the worker once more; a second silent start fails.
             print("dramatiq worker printed nothing in 30 s; starting it again", file=sys.stderr)
             await super().start_worker()
 

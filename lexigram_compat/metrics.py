@@ -174,8 +174,7 @@ class JobMetrics:
     def _flush_timings(self, events: JobEvents, flushed: _Flushed) -> None:
         if events.timings is None:
             return
-        for key, slots in list(events.timings.series.items()):
-            now = list(slots)
+        for key, now in events.timings.series():
             before = flushed.timings.get(key) or [0.0] * len(now)
             if now == before:
                 continue

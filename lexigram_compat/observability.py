@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 if TYPE_CHECKING:
     from lexigram_compat.envelope import JobEnvelope
 
-__all__ = ["METRIC_NAMES", "OUTCOMES", "JobEvent", "JobEvents", "Subscriber", "Timings"]
+__all__ = ["METRIC_NAMES", "OUTCOMES", "JobEvent", "JobEvents", "Subscriber", "TaskTimings", "Timings"]
 
 log = logging.getLogger("lexigram_compat.jobs")
 
@@ -38,8 +38,6 @@ METRIC_NAMES = {
 OUTCOMES = ("succeeded", "retried", "dead_lettered")
 """The events that end an attempt (``failed`` counts the last two together)."""
 _bisect_left = bisect.bisect_left
-_OPEN_ATTEMPTS_MAX = 10_000
-"""Start times kept for attempts whose outcome this process never sees."""
 
 
 class JobEvent(NamedTuple):
@@ -80,27 +78,51 @@ Subscriber = Callable[[JobEvent], None]
 
 
 class Timings:
-    """Bucketed time observations per (kind, task, queue): the data of a histogram,
-    kept as cumulative plain lists so that recording costs well under a microsecond.
+    """Bucketed time observations per (task, queue): the data of two histograms
+    (``wait`` and ``duration``), kept as cumulative plain lists so that recording
+    costs well under a microsecond.
 
-    ``series[(kind, task, queue)]`` is ``[count per bucket..., count above the
-    last bound, sum]``; a bucket counts values ``<=`` its bound and above the
-    previous one.
+    ``of(task, queue)`` is the :class:`TaskTimings` of one (task, queue): one
+    dict lookup per event finds both of its histograms. Each histogram is
+    ``[count per bucket..., count above the last bound, sum]``; a bucket counts
+    values ``<=`` its bound and above the previous one.
     """
 
+    KINDS = ("wait", "duration")
+
     def __init__(self, bounds: Sequence[float]) -> None:
-        self.bounds = tuple(bounds)
-        self.series: dict[tuple[str, str, str], list[float]] = {}
+        self.bounds = tuple(float(bound) for bound in bounds)  # float to float compares are the fast ones
+        self.by_task: dict[tuple[str, str], TaskTimings] = {}
+
+    def of(self, task: str, queue: str) -> TaskTimings:
+        key = (task, queue)
+        found = self.by_task.get(key)
+        if found is None:
+            found = self.by_task[key] = TaskTimings(len(self.bounds) + 2)
+        return found
 
     def observe(self, kind: str, task: str, queue: str, seconds: float) -> None:
-        key = (kind, task, queue)
-        slots = self.series.get(key) or self._new(key)
+        slots = getattr(self.of(task, queue), kind)
         slots[_bisect_left(self.bounds, seconds)] += 1
         slots[-1] += seconds
 
-    def _new(self, key: tuple[str, str, str]) -> list[float]:
-        slots = self.series[key] = [0.0] * (len(self.bounds) + 2)
-        return slots
+    def series(self) -> list[tuple[tuple[str, str, str], list[float]]]:
+        """Every histogram as ``((kind, task, queue), a copy of its slots)``."""
+        return [
+            ((kind, task, queue), list(getattr(timings, kind)))
+            for (task, queue), timings in list(self.by_task.items())
+            for kind in self.KINDS
+        ]
+
+
+class TaskTimings:
+    """The ``wait`` and ``duration`` histograms of one (task, queue)."""
+
+    __slots__ = ("duration", "wait")
+
+    def __init__(self, size: int) -> None:
+        self.wait = [0.0] * size
+        self.duration = [0.0] * size
 
 
 class _Labelled(Protocol):
@@ -138,8 +160,6 @@ class JobEvents:
         self.subscribers: list[Subscriber] = []
         self.engine_of: Callable[[str], str] = lambda queue: ""
         """The engine label (``postgres``, ``celery-redis``...) of a physical queue."""
-        self._started: dict[str, float] = {}
-        """job id -> ``time.time()`` when its current attempt started here."""
 
     def subscribe(self, subscriber: Subscriber) -> None:
         """Call ``subscriber(event)`` for every event from now on (once per subscriber)."""
@@ -189,15 +209,10 @@ class JobEvents:
             **more,
         )
 
-    def _finish(self, envelope: JobEnvelope, duration: float | None) -> float | None:
-        """The attempt's duration: as given, else since its ``started`` event here;
-        observed in :attr:`timings`."""
-        began = self._started.pop(envelope.job_id, None)
-        if duration is None and began is not None:
-            duration = max(0.0, time.time() - began)
+    def _finish(self, envelope: JobEnvelope, duration: float | None) -> None:
+        """Observe a failed attempt's duration (None: unknown, e.g. its worker died)."""
         if duration is not None and self.timings is not None:
             self.timings.observe("duration", envelope.task_name, envelope.queue, duration)
-        return duration
 
     def enqueued(self, envelope: JobEnvelope, backend: _Labelled, job_id: str) -> None:
         if self._count("enqueued", envelope, logging.DEBUG):
@@ -209,26 +224,26 @@ class JobEvents:
             )
 
     # started/succeeded run once per job on every engine: with metrics on, their
-    # extra work is inlined (about a microsecond in all), measured by
-    # benchmarks/metrics_cost.py.
+    # extra work is inlined (one dict lookup and a bucket bump each, well under a
+    # microsecond), measured by benchmarks/metrics_cost.py. An attempt's duration
+    # comes with its outcome, so nothing is kept between the two calls.
     def started(self, envelope: JobEnvelope) -> None:
         self._emit("started", logging.INFO, envelope, "")
         timings = self.timings
         if timings is None and not self.subscribers:
             return
-        started = self._started
-        if len(started) >= _OPEN_ATTEMPTS_MAX:
-            started.clear()
-        now = started[envelope.job_id] = time.time()
         due = envelope.enqueued_at
         run_at = envelope.run_at
         if run_at is not None and run_at > due:
             due = run_at
-        wait = now - due.timestamp()
-        wait = max(wait, 0.0)
+        wait = time.time() - due.timestamp()
+        if wait < 0.0:  # noqa: PLR1730 - max() is a call, this is the hot path
+            wait = 0.0
         if timings is not None:
-            key = ("wait", envelope.task_name, envelope.queue)
-            slots = timings.series.get(key) or timings._new(key)
+            series = timings.by_task.get((envelope.task_name, envelope.queue))
+            if series is None:
+                series = timings.of(envelope.task_name, envelope.queue)
+            slots = series.wait
             slots[_bisect_left(timings.bounds, wait)] += 1
             slots[-1] += wait
         if self.subscribers:
@@ -238,12 +253,11 @@ class JobEvents:
         if self._count("succeeded", envelope, logging.INFO):
             self._log("succeeded", logging.INFO, envelope, f" duration={duration:.3f}s", duration=duration)
         timings = self.timings
-        if timings is None and not self.subscribers:
-            return
-        self._started.pop(envelope.job_id, None)
         if timings is not None:
-            key = ("duration", envelope.task_name, envelope.queue)
-            slots = timings.series.get(key) or timings._new(key)
+            series = timings.by_task.get((envelope.task_name, envelope.queue))
+            if series is None:
+                series = timings.of(envelope.task_name, envelope.queue)
+            slots = series.duration
             slots[_bisect_left(timings.bounds, duration)] += 1
             slots[-1] += duration
         if self.subscribers:
@@ -253,23 +267,26 @@ class JobEvents:
         self.counts[(METRIC_NAMES["failed"], envelope.task_name, envelope.queue)] += 1
         kind = _error_type(error)
         text = f" in={delay:.2f}s error={error}"
-        took = self._finish(envelope, duration)
-        self._emit("retried", logging.WARNING, envelope, text, delay=delay, error_type=kind, duration=took)
+        self._finish(envelope, duration)
+        more = {"delay": delay, "error_type": kind, "duration": duration}
+        self._emit("retried", logging.WARNING, envelope, text, **more)
         if self.subscribers:
             self._publish(
-                self._event("retried", envelope, duration=took, delay=delay, error_type=kind, error=error)
+                self._event("retried", envelope, duration=duration, delay=delay, error_type=kind, error=error)
             )
 
     def dead_lettered(self, envelope: JobEnvelope, error: str, duration: float | None = None) -> None:
         self.counts[(METRIC_NAMES["failed"], envelope.task_name, envelope.queue)] += 1
         kind = _error_type(error)
-        took = self._finish(envelope, duration)
+        self._finish(envelope, duration)
         text = f" error={error}"
         self._emit(
-            "dead_lettered", logging.ERROR, envelope, text, error=error, error_type=kind, duration=took
+            "dead_lettered", logging.ERROR, envelope, text, error=error, error_type=kind, duration=duration
         )
         if self.subscribers:
-            self._publish(self._event("dead_lettered", envelope, duration=took, error_type=kind, error=error))
+            self._publish(
+                self._event("dead_lettered", envelope, duration=duration, error_type=kind, error=error)
+            )
 
     def total(self, event: str) -> int:
         """Sum of a counter over all tasks and queues."""

@@ -272,6 +272,19 @@ class Engine(JobRecords):
     def dead_letter_store(self) -> DeadLetterStore:
         """Where this engine keeps dead letters."""
 
+    async def check_access(self) -> None:
+        """Log in to every server this engine uses, once (the CLI calls it before a
+        command, so refused credentials fail the command the same way on every
+        engine, even one whose command reads only some of its servers).
+
+        The default does nothing: an engine whose every command reaches every
+        server it has already fails there.
+
+        Raises:
+            BrokerUnavailableError: Or the driver's own error (the CLI maps it), when
+                a server cannot be reached or refuses the login.
+        """
+
     def attach(self, context: EngineContext) -> None:
         """Called once, at the end of ``TasksApp.__init__``, with what the app gives its
         engines: engines whose own worker runs jobs (Dramatiq, Celery) keep it to

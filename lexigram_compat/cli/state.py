@@ -48,13 +48,17 @@ def json_option(fn: F) -> F:
 def run_with_app(app: TasksApp | str, body: Callable[[TasksApp], Awaitable[T]]) -> T:
     """Start ``app`` (or load it from a ``module:attribute`` string), run ``body(app)``, close it.
 
-    Every backend's server must answer first (:mod:`lexigram_compat.cli.reachability`).
+    Every backend's server must answer first (:mod:`lexigram_compat.cli.reachability`),
+    and accept the engine's login (``Engine.check_access``).
     """
     target = load_app(app) if isinstance(app, str) else app
 
     async def main() -> T:
-        await check_reachable(target.backend_set, _command_name())
+        command = _command_name()
+        await check_reachable(target.backend_set, command)
         async with target:
+            for backend in target.backend_set:
+                await require(f"{command} ({backend.name} backend)", backend.engine.check_access)
             return await body(target)
 
     return asyncio.run(main())

@@ -44,6 +44,7 @@ PREFIX = f"lexmatrix-{RUN}"
 MISSING_JOB = "no-such-job-0000"
 ENGINES = ("memory", "postgres", "dramatiq-redis", "dramatiq-rabbitmq", "celery-redis", "celery-rabbitmq")
 REDIS_DB = {"dramatiq": 1, "celery": 8}
+REFUSED_PASSWORD = f"not-the-password-{RUN}"
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,12 @@ class Sections:
     def down(self) -> dict[str, Any]:
         return self._section(self._url(up=False))
 
+    def refused(self) -> dict[str, Any]:
+        """The broker answers and refuses the login (RabbitMQ: a wrong password)."""
+        parts = urlsplit(self.servers["rabbitmq"])
+        netloc = f"{parts.username or 'guest'}:{REFUSED_PASSWORD}@{parts.hostname}:{parts.port or 5672}"
+        return self._section(parts._replace(netloc=netloc).geturl())
+
     def bad(self) -> dict[str, Any]:
         if self.key == "memory":
             return {**self.ok(), "worker": {"worker_count": 0}}
@@ -144,6 +151,12 @@ def cells(sections: Sections) -> list[Cell]:
         if key != "memory":
             found.append(Cell("broker down", command, sections.down(), 3))
         found.append(Cell("bad config", command, sections.bad(), 2))
+    if key.endswith("rabbitmq"):
+        # Celery on RabbitMQ answers `queues` and `dlq list` from Redis: it must
+        # still log in to RabbitMQ, as Dramatiq (whose dead letters are there) does.
+        for command in commands:
+            if command[0] in ("queues", "enqueue") or command[:2] == ("dlq", "list"):
+                found.append(Cell("login refused", command, sections.refused(), 3))
     found.append(Cell("unknown task", ("enqueue", APP, "secret.ad", "--args", "[1, 2]"), sections.ok(), 1))
     for command in (("dlq", "show", APP, MISSING_JOB), ("dlq", "replay", APP, MISSING_JOB)):
         found.append(Cell("not found", command, sections.ok(), 1))
@@ -248,6 +261,8 @@ def test_every_command_exits_with_its_documented_code_and_one_line(
         text = stderr.decode(errors="replace")
         lines = text.splitlines()
         label = f"{sections.key} {cell.name}{' --debug' if debug else ''}"
+        if REFUSED_PASSWORD in text or REFUSED_PASSWORD.encode() in stdout:
+            problems.append(f"{label}: the password is in the output: {text[-400:]!r}")
         if code != cell.code:
             problems.append(f"{label}: exit {code}, expected {cell.code}; stderr: {text[-400:]!r}")
             continue

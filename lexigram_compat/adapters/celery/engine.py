@@ -145,6 +145,16 @@ class CeleryEngine(Engine):
                 on_purge_all=self._purge_dead_queues if self.backend.type == "amqp" else None,
             )
 
+    async def check_access(self) -> None:
+        # On RabbitMQ, job records and dead letters are in Redis, so `queues` and
+        # `dlq list` never log in to the broker: log in here, once.
+        if self.backend.type == "amqp":
+            await asyncio.to_thread(self._log_in_to_broker)
+
+    def _log_in_to_broker(self) -> None:
+        with self.native.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=ACCESS_TIMEOUT)
+
     def forget_connections(self) -> None:
         """Drop (without closing) the Redis client this process inherited over a fork;
         :meth:`connect` makes a new one. The parent still uses the sockets."""
@@ -338,6 +348,8 @@ class CeleryEngine(Engine):
                 log.debug("purge of %s: %s", queue, redact_text(str(exc)))
 
 
+ACCESS_TIMEOUT = 5.0
+"""Seconds :meth:`CeleryEngine.check_access` may wait for RabbitMQ's login."""
 PUBLISH_TIMEOUT = 10.0
 """Seconds an AMQP publish may wait for the broker's confirm before it fails (Err)."""
 

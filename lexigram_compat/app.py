@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -103,6 +104,9 @@ class TasksApp:
         self._thread: LoopThread | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._workers: set[AppWorker] = set()
+        self.worker_stop_signal: signal.Signals | None = None
+        """The first SIGTERM/SIGINT that stopped the last ``run_worker(handle_signals=True)``
+        (None: no signal stopped it); the CLI exits 130 after a SIGINT."""
         self.scheduler: Scheduler | None = None
         self._startup_hooks: list[Callable[[TasksApp], Awaitable[None]]] = []
         for backend in self.backend_set:
@@ -415,6 +419,7 @@ class TasksApp:
             return await worker.run(handle_signals=handle_signals)
         finally:
             self._workers.discard(worker)
+            self.worker_stop_signal = worker.stop_signal
 
     def run_worker_sync(
         self,

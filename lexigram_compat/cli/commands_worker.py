@@ -127,29 +127,6 @@ async def _check_reachable(app: TasksApp, *, selected: dict[Backend, list[str]])
         await require(what, functools.partial(backend.engine.count, queue, None))
 
 
-@contextlib.contextmanager
-def _stopping_on_signals(app: TasksApp, received: list[signal.Signals]) -> Iterator[None]:
-    """SIGTERM/SIGINT stop the worker gracefully, a second one at once; ``received``
-    records them, so that the command can exit 130 after a Ctrl-C."""
-    loop = asyncio.get_running_loop()
-
-    def handler(sig: signal.Signals) -> None:
-        received.append(sig)
-        if len(received) > 1:
-            log.warning("received %s again: stopping now, running jobs go back to the queue", sig.name)
-            app.stop_worker(force=True)
-            return
-        log.info(
-            "received %s: finishing running jobs (shutdown_timeout=%ss; send it again to stop now)",
-            sig.name,
-            app.config.worker.shutdown_timeout,
-        )
-        app.stop_worker()
-
-    with _handling_signals(loop, handler):
-        yield
-
-
 def _child_arguments(state: CliState, spec: str, options: dict[str, object], index: int) -> list[str]:
     args = ["--log-level", state.log_level, *(["--debug"] if state.debug else []), "worker", spec]
     args += ["--processes", "1"]
@@ -242,8 +219,6 @@ def worker(
             out.json({"processes": count, "exit_code": code})
         ctx.exit(code)
 
-    interrupted: list[signal.Signals] = []
-
     async def run(app: TasksApp) -> int:
         await check_reachable(selected, "worker start-up")
         async with app:
@@ -255,20 +230,20 @@ def worker(
                 concurrency or app.config.worker.max_concurrent_tasks,
                 _describe_queues(app, names),
             )
-            with _stopping_on_signals(app, interrupted):
-                processed = await app.run_worker(
-                    until_idle=until_idle,
-                    queues=names,
-                    concurrency=concurrency,
-                    scheduler=False if no_scheduler else None,
-                )
+            processed = await app.run_worker(
+                until_idle=until_idle,
+                queues=names,
+                concurrency=concurrency,
+                scheduler=False if no_scheduler else None,
+                handle_signals=True,
+            )
             log.info("worker stopped after %d job attempt(s)", processed)
             return processed
 
     processed = asyncio.run(run(app))
     if out.json_mode:
         out.json({"processed": processed})
-    if interrupted and interrupted[0] is signal.SIGINT:
+    if app.worker_stop_signal is signal.SIGINT:
         # Ctrl-C, even after a graceful shutdown, exits 130 as documented (a shell
         # and a process manager tell it from a clean stop); SIGTERM exits 0.
         ctx.exit(EXIT_INTERRUPTED)

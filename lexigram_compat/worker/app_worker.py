@@ -51,6 +51,8 @@ class AppWorker:
     ) -> None:
         self.app = app
         self.until_idle = until_idle
+        self.stop_signal: signal.Signals | None = None
+        """The first SIGTERM/SIGINT received (with ``handle_signals``), or None."""
         self.selected = check_runnable(app, queues)
         self.stopping = asyncio.Event()
         self.forced = asyncio.Event()
@@ -84,6 +86,8 @@ class AppWorker:
         self.stopping.set()
 
     def _on_signal(self, sig: signal.Signals) -> None:
+        if self.stop_signal is None:
+            self.stop_signal = sig
         if self.stopping.is_set():
             log.warning("received %s again: stopping now, running jobs go back to the queue", sig.name)
             self.stop(force=True)

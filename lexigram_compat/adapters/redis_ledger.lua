@@ -11,6 +11,8 @@
 --                              of it still on the broker never brings it back
 --   P fire:<key>               string: the job of a schedule fire time, kept
 --                              apart from the job record's retention
+-- A job record may keep a copy of its broker message while the job waits
+-- (fields wire_list, wire_item: see "reconcile"); its start drops the copy.
 -- ARGV[3] is the current time in seconds (float) for every command.
 
 local command = ARGV[1]
@@ -77,7 +79,8 @@ if command == "create" then
     -- seconds the fire key is held, n, then n field/value pairs of the record,
     -- then optionally the message to publish with it, atomically, when the job
     -- is new (a Redis broker's queue): hash key, hash field, payload (HSET; ""
-    -- hash key for none), list key, list value, "l" or "r" (LPUSH / RPUSH).
+    -- hash key for none), list key, list value, "l" or "r" (LPUSH / RPUSH), and
+    -- "k" to keep a copy of the list value in the record until the job starts.
     -- Returns {id, 1} when created, {holder's id, 0} when the id, the unique key
     -- (of a live job) or the fire key (ever, within its hold) was taken.
     local id, queue, status, unique, fire = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
@@ -118,6 +121,9 @@ if command == "create" then
         else
             redis.call("rpush", ARGV[p + 3], ARGV[p + 4])
         end
+        if ARGV[p + 6] == "k" then
+            redis.call("hset", key, "wire_list", ARGV[p + 3], "wire_item", ARGV[p + 4])
+        end
     end
     return {id, 1}
 
@@ -149,6 +155,7 @@ elseif command == "start" then
     local queue = redis.call("hget", key, "queue")
     local attempt = math.max(stored, counted) + 1
     redis.call("hset", key, "status", "running", "attempts", attempt, "started_at", now)
+    redis.call("hdel", key, "wire_list", "wire_item", "missing_since")
     move(id, queue, status, "running")
     return {"run", attempt, most}
 
@@ -218,6 +225,7 @@ elseif command == "cancel" then
     free_unique(id)
     bury(id, redis.call("hget", key, "run_at"), hold)
     redis.call("hset", key, "status", "cancelled", "finished_at", now, "unique_key", "")
+    redis.call("hdel", key, "wire_list", "wire_item", "missing_since")
     move(id, queue, status, "cancelled")
     finish(id, queue, "cancelled", ttl)
     return 1
@@ -275,6 +283,54 @@ elseif command == "clear" then
         redis.call("del", index)
     end
     return removed
+
+elseif command == "reconcile" then
+    -- ARGV: the broker's unacknowledged-messages hash, lease, batch, scan, the
+    -- seconds a message must stay missing, then queue names. Celery on a Redis
+    -- broker: kombu pops a message (BRPOP) and records it as unacknowledged in a
+    -- second command, so a worker killed between the two loses the message while
+    -- its record waits forever. A waiting record older than the lease, whose kept
+    -- copy is neither unacknowledged nor among the last `scan` items of its list
+    -- (when the list is no longer than that), is marked missing; found so again
+    -- `confirm` seconds later (not a delivery in flight), the copy is pushed back
+    -- at the consuming end. A list longer than `scan` is left for a later pass.
+    -- Returns the ids pushed back.
+    local unacked, lease, batch = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+    local scan, confirm = tonumber(ARGV[7]), tonumber(ARGV[8])
+    local pushed = {}
+    for i = 9, #ARGV do
+        local queue = ARGV[i]
+        for _, status in ipairs({"pending", "scheduled"}) do
+            local index = index_key(queue, status)
+            local ids = redis.call("zrangebyscore", index, "-inf", now - lease, "LIMIT", 0, batch)
+            for _, id in ipairs(ids) do
+                local key = job_key(id)
+                local found = redis.call("hmget", key, "wire_list", "wire_item", "missing_since")
+                local list, item, missing = found[1], found[2], tonumber(found[3] or "")
+                if list and item then
+                    local ok, message = pcall(cjson.decode, item)
+                    local properties = ok and type(message) == "table" and message.properties
+                    local tag = type(properties) == "table" and properties.delivery_tag
+                    local present = type(tag) == "string" and redis.call("hexists", unacked, tag) == 1
+                    if not present then
+                        present = redis.call("llen", list) > scan
+                            or redis.call("lpos", list, item, "RANK", -1, "MAXLEN", scan) ~= false
+                    end
+                    if present then
+                        if missing then redis.call("hdel", key, "missing_since") end
+                    elseif not missing then
+                        redis.call("hset", key, "missing_since", now)
+                    elseif now - missing >= confirm then
+                        redis.call("rpush", list, item)
+                        redis.call("hdel", key, "missing_since")
+                        redis.call("zadd", index, now, id)
+                        pushed[#pushed + 1] = id
+                    end
+                end
+            end
+        end
+    end
+    return pushed
 
 end
 

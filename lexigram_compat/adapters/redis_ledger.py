@@ -103,6 +103,9 @@ class RedisPush:
     hash_field: str = ""
     payload: str | bytes = ""
     left: bool = False
+    keep_copy: bool = False
+    """Keep ``list_value`` in the job's record until the job starts, so that
+    :meth:`RedisLedgerCalls.reconcile` can push it again if it goes missing."""
 
     def args(self) -> tuple[Any, ...]:
         return (
@@ -112,6 +115,7 @@ class RedisPush:
             self.list_key,
             self.list_value,
             "l" if self.left else "r",
+            "k" if self.keep_copy else "",
         )
 
 
@@ -249,6 +253,22 @@ class RedisLedgerCalls:
     def release(self, job_id: str) -> StateCall[bool]:
         """A stopping worker gives the job back: pending again, the attempt uncounted."""
         return self._call("release", job_id, decode=_flag)
+
+    def reconcile(
+        self, queues: Sequence[str], *, unacked_key: str, lease: float, batch: int, scan: int, confirm: float
+    ) -> StateCall[list[str]]:
+        """Push back the kept message copies of waiting jobs that no broker structure
+        holds any more (the script's ``reconcile``): ids of the jobs pushed back."""
+        return self._call(
+            "reconcile",
+            unacked_key,
+            repr(lease),
+            str(batch),
+            str(scan),
+            repr(confirm),
+            *queues,
+            decode=lambda reply: [_text(v) for v in reply or []],
+        )
 
     @staticmethod
     def _fields(envelope: JobEnvelope) -> dict[str, str | None]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-import pytest
 import redis.asyncio
 
 from lexigram_compat.adapters.redis_ledger import RedisAck, RedisLedger, RedisLedgerCalls, RedisPush
@@ -21,24 +20,6 @@ from tests.services import Service
 
 T = TypeVar("T")
 FAILURE = FailureInfo("builtins.RuntimeError", "boom")
-
-
-@pytest.fixture
-async def client(redis_service: Service) -> AsyncIterator[redis.asyncio.Redis]:
-    connection = redis.asyncio.Redis.from_url(redis_service.url)
-    try:
-        yield connection
-    finally:
-        await connection.aclose()
-
-
-@pytest.fixture
-async def prefix(client: redis.asyncio.Redis) -> AsyncIterator[str]:
-    chosen = f"test-ledger-{uuid.uuid4().hex[:12]}:"
-    yield chosen
-    keys = [key async for key in client.scan_iter(match=f"{chosen}*")]
-    if keys:
-        await client.delete(*keys)
 
 
 def ledger_of(client: redis.asyncio.Redis, prefix: str, **calls: float) -> RedisLedger:

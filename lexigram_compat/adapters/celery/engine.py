@@ -28,6 +28,7 @@ from lexigram_compat.adapters.celery.app_builder import broker_url, build_celery
 from lexigram_compat.adapters.celery.beat import install_beat
 from lexigram_compat.adapters.celery.dead_letters import CeleryDeadLetters, letter_bytes
 from lexigram_compat.adapters.celery.operator_hooks import install_operator_hooks
+from lexigram_compat.adapters.celery.reconciler import MessageReconciler
 from lexigram_compat.adapters.celery.redis_wire import RedisWire
 from lexigram_compat.adapters.celery.runtime import CeleryWorker
 from lexigram_compat.adapters.celery.settings import CelerySettings
@@ -174,7 +175,7 @@ class CeleryEngine(Engine):
     ) -> list[str] | None:
         if self._context is None:
             raise ConfigurationError("the celery engine is not attached to an app")
-        chosen = list(queues) if queues else self._own_queues()
+        chosen = list(queues) if queues else self.own_queues()
         pool = self.settings.pool
         if pool == "prefork":
             count = processes or self.config.worker.worker_count
@@ -200,14 +201,27 @@ class CeleryEngine(Engine):
             hint=f"add `celery_app = app.native` to {module_name} (next to the TasksApp)",
         )
 
-    def _own_queues(self) -> list[str]:
+    def own_queues(self) -> list[str]:
+        """The physical queues of the app this engine serves."""
         return list(self._context.queues()) if self._context is not None else [self.default_queue]
+
+    def broker_redis_url(self) -> str:
+        """The Redis broker's URL (a secret: never log it unredacted)."""
+        return broker_url(self.backend)
+
+    def message_reconciler(self) -> MessageReconciler | None:
+        """The lost-message passes of a worker (:mod:`.reconciler`), when this engine's
+        producer pushes messages and keeps their copies in the broker's Redis."""
+        return MessageReconciler(self) if self._wire is not None else None
 
     # -- producing -----------------------------------------------------------------
     async def enqueue(self, envelopes: Sequence[JobEnvelope], *, connection: Any = None) -> list[str]:
         wire = self._wire
         pushes = (
-            [RedisPush(wire.list_key(e.queue), wire.envelope(e), left=True) for e in envelopes]
+            [
+                RedisPush(wire.list_key(e.queue), wire.envelope(e), left=True, keep_copy=True)
+                for e in envelopes
+            ]
             if wire is not None
             else None
         )
@@ -307,7 +321,7 @@ class CeleryEngine(Engine):
         await asyncio.to_thread(self._purge_dead_queues_sync)
 
     def _purge_dead_queues_sync(self) -> None:
-        for queue in self._own_queues():
+        for queue in self.own_queues():
             self._purge(queue + DEAD_LETTER_SUFFIX)
 
     # -- inspecting ------------------------------------------------------------------

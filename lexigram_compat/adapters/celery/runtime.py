@@ -44,6 +44,7 @@ from lexigram_compat.worker.settle import Settlement
 
 if TYPE_CHECKING:
     from lexigram_compat.adapters.celery.engine import CeleryEngine
+    from lexigram_compat.adapters.celery.reconciler import MessageReconciler
     from lexigram_compat.engine_contract import EngineContext
     from lexigram_compat.outcomes import FailureInfo
     from lexigram_compat.queue import DeadLetter
@@ -71,6 +72,7 @@ def warm_up(consumer: Any) -> None:
     for worker in list(_WORKERS):
         worker.consumer = consumer
         worker.tick_event_loop()
+        worker.start_reconciler()
         if _is_prefork(consumer):
             continue  # jobs run in the children; each starts the app in its own process
         try:
@@ -142,6 +144,7 @@ class CeleryWorker:
         """Set before running jobs are returned to pending: no attempt acks after it."""
         self.consumer: Any = None
         """Celery's consumer in this worker process (set when the worker is ready)."""
+        self._reconciler: MessageReconciler | None = None
         _WORKERS.add(self)
 
     # -- process start -------------------------------------------------------------
@@ -170,6 +173,14 @@ class CeleryWorker:
                 self._settler = self.host.settler()
                 self._running = {}
             return self._thread, self._settler
+
+    def start_reconciler(self) -> None:
+        """Start the lost-message passes in this (main) worker process, where the
+        engine keeps message copies (:mod:`~lexigram_compat.adapters.celery.reconciler`)."""
+        if self._reconciler is None:
+            self._reconciler = self.engine.message_reconciler()
+        if self._reconciler is not None:
+            self._reconciler.start()
 
     def tick_event_loop(self) -> None:
         """Wake Celery's event loop every ``worker.poll_interval`` seconds, so a stop

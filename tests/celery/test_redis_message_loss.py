@@ -104,7 +104,7 @@ async def test_a_message_a_dying_worker_took_off_its_list_is_pushed_back_and_run
             # A worker's BRPOP took it; the worker died before recording it as
             # unacknowledged: the message is on no list and in no set.
             taken = await client.rpop(f"{broker.prefix}{broker.queue}")
-            assert taken is not None
+            assert isinstance(taken, bytes)
             assert job in taken.decode()
             worker = Worker(
                 celery_worker_argv("tests.celery.facade_app:celery_app", broker.queue),

@@ -27,7 +27,8 @@ from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.middleware import AsyncIO, Callbacks, CurrentMessage, Middleware, Pipelines
 
-from lexigram_compat.adapters.dramatiq.orphans import dead_letter_orphans
+from lexigram_compat.adapters.dramatiq.messages import message_problem
+from lexigram_compat.adapters.dramatiq.orphans import dead_letter_misshapen, dead_letter_orphans
 from lexigram_compat.adapters.redis_ledger import RedisAck
 from lexigram_compat.errors import EngineNotFoundError
 from lexigram_compat.tasks import MAX_PRIORITY
@@ -104,11 +105,16 @@ class LexigramRedisBroker(RedisBroker):
         return _LenientRedisConsumer
 
     def do_fetch(self, queue_name: str, prefetch: int) -> list[bytes | None]:
-        """Dramatiq's fetch, with raw bytes found on the list dead-lettered (see ``orphans``)."""
+        """Dramatiq's fetch, with raw bytes found on the list and bodies that are no
+        Dramatiq message dead-lettered (see ``orphans``)."""
         fetched: list[bytes | None] = self._dispatch("fetch")(queue_name, prefetch)  # type: ignore[no-untyped-call]
         if any(body is None for body in fetched):
             dead_letter_orphans(self, queue_name)
             fetched = [body for body in fetched if body is not None]
+        misshapen = {body: problem for body in fetched if body and (problem := message_problem(body))}
+        if misshapen:
+            dead_letter_misshapen(self, queue_name, misshapen)
+            fetched = [body for body in fetched if body not in misshapen]
         return fetched
 
     def _should_do_maintenance(self, command: str) -> int:

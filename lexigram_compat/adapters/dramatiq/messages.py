@@ -36,6 +36,7 @@ __all__ = [
     "message_problem",
     "q_name",
     "retry_message",
+    "with_failure",
     "xq_name",
 ]
 
@@ -194,6 +195,15 @@ def failure_option(failure: FailureInfo, attempts: int, failed_at: datetime) -> 
         "attempts": attempts,
         "failed_at": failed_at.isoformat(),
     }
+
+
+def with_failure(message: Message[Any], failure: FailureInfo, failed_at: datetime) -> bytes:
+    """``message``'s bytes with ``failure`` stored in it, for a dead letter Dramatiq's
+    nack keeps (read back by :func:`letter_of`)."""
+    meta = message.options.get(META_OPTION)
+    attempts = meta.get("attempts", 0) + 1 if isinstance(meta, dict) else 1
+    options = {FAILURE_OPTION: failure_option(failure, attempts, failed_at)}
+    return bytes(message.copy(options=options).encode())
 
 
 def letter_of(

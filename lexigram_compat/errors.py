@@ -160,8 +160,9 @@ class EnqueueOutcomeUnknownError(TaskQueueError):
 
     code = "LEX_ERR_TASK_022"
     default_hint = (
-        "enqueue the same call again with job_id=error.job_id (enqueue_many: each call with its id "
-        "from error.job_ids): a job already written is found by its id and not created twice"
+        "enqueue the same call again with job_id=error.job_id (enqueue_many: each call as "
+        "call.options(job_id=...) with its id from error.job_ids): a job already written is "
+        "found by its id and not created twice"
     )
 
     @property

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from lexigram_compat.connection_errors import is_unavailable
 from lexigram_compat.envelope import JobEnvelope, utcnow
-from lexigram_compat.errors import WorkerLostError
+from lexigram_compat.errors import BrokerUnavailableError, WorkerLostError
 from lexigram_compat.letters import dead_letter_of
 from lexigram_compat.outcomes import Completed, DeadLettered, Outcome, RetryLater, failure_of
 from lexigram_compat.tracing import attempt_span
@@ -133,7 +133,8 @@ class Settler:
             try:
                 return await ledger.start(delivery, envelope)
             except Exception as exc:
-                if not is_unavailable(exc) or loop.time() + pause > deadline:
+                unavailable = isinstance(exc, BrokerUnavailableError) or is_unavailable(exc)
+                if not unavailable or loop.time() + pause > deadline:
                     raise
                 log.warning("job %s: could not start it, the job ledger is unreachable (%s); "
                             "trying again in %gs", envelope.job_id, type(exc).__name__, pause)  # fmt: skip

@@ -296,7 +296,8 @@ def _fail(message: Any, reason: str, error: BaseException) -> None:
     """Hand the message to Dramatiq's nack (its ``.XQ``): kept, not lost, not run. On
     Redis the nack stores the failure with it, so its dead letter says this reason."""
     setattr(message, NACK_REASON_ATTRIBUTE, reason)
-    setattr(message, NACK_FAILURE_ATTRIBUTE, FailureInfo(failure_of(error).error_type, reason))
+    error_type = failure_of(error, with_traceback=False).error_type
+    setattr(message, NACK_FAILURE_ATTRIBUTE, FailureInfo(error_type, reason))
     message.fail()
 
 

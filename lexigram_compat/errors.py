@@ -154,6 +154,34 @@ class BrokerUnavailableError(TaskQueueError):
     default_hint = "check that the server is running and the URL in the tasks config is right"
 
 
+class EnqueueOutcomeUnknownError(TaskQueueError):
+    """The enqueue was sent, but the connection broke before the broker or database answered:
+    the job may or may not have been written."""
+
+    code = "LEX_ERR_TASK_022"
+    default_hint = (
+        "enqueue the same call again with job_id=error.job_id (enqueue_many: each call as "
+        "call.options(job_id=...) with its id from error.job_ids): a job already written is "
+        "found by its id and not created twice"
+    )
+
+    @property
+    def job_ids(self) -> list[str]:
+        """The ids the enqueue chose for its jobs, in call order (set by the queue)."""
+        return list(self.details.get("job_ids", []))
+
+    @property
+    def job_id(self) -> str | None:
+        """The id of the job of a single enqueue (the first of ``job_ids``)."""
+        ids = self.job_ids
+        return ids[0] if ids else None
+
+
+# Not a BrokerUnavailableError on purpose: code that retries that error with a fresh
+# call would create the job twice when the first write did commit. An ``Err`` with
+# BrokerUnavailableError means no job was written; this one means "unknown".
+
+
 class UnsupportedOptionError(TaskQueueError):
     """The selected engine cannot honour this option."""
 
@@ -185,6 +213,7 @@ __all__ = [
     "DependencyResolutionError",
     "DuplicateTaskError",
     "EngineNotFoundError",
+    "EnqueueOutcomeUnknownError",
     "JobNotFoundError",
     "PayloadTooLargeError",
     "QueueFullError",

@@ -15,6 +15,7 @@ from lexigram_compat.config import redact_text
 from lexigram_compat.connection_errors import unavailable_cause, unreachable_message
 from lexigram_compat.errors import (
     BrokerUnavailableError,
+    EnqueueOutcomeUnknownError,
     TaskQueueError,
     TaskValidationError,
     UnsupportedOptionError,
@@ -54,6 +55,15 @@ async def engine_errors(operation: str, make: Callable[[], Awaitable[T]]) -> Res
         return Err(engine_error(operation, exc))
 
 
+def _enqueue_error(exc: Exception, jobs: Sequence[PreparedJob]) -> TaskQueueError:
+    """The ``Err`` of a failed write; an unknown outcome carries the ids the jobs were
+    written under, so that enqueueing them again with those ids cannot create them twice."""
+    error = engine_error("enqueue", exc)
+    if isinstance(error, EnqueueOutcomeUnknownError):
+        error.details["job_ids"] = [job.envelope.job_id for job in jobs]
+    return error
+
+
 class QueueHandle:
     """Enqueue and inspect jobs on one backend (``app.queue``, ``app.queues[name]``)."""
 
@@ -84,7 +94,7 @@ class QueueHandle:
             try:
                 written_ids = await job.engine.enqueue([job.envelope], connection=connection)
             except Exception as exc:
-                return Err(engine_error("enqueue", exc))
+                return Err(_enqueue_error(exc, jobs))
             self._app.events.enqueued(job.envelope, job.backend, written_ids[0])
             return Ok(written_ids)
         first = jobs[0].backend
@@ -92,7 +102,7 @@ class QueueHandle:
             try:
                 ids = await first.engine.enqueue([job.envelope for job in jobs], connection=connection)
             except Exception as exc:
-                return Err(engine_error("enqueue", exc))
+                return Err(_enqueue_error(exc, jobs))
             enqueued = self._app.events.enqueued
             for job, job_id in zip(jobs, ids, strict=True):
                 enqueued(job.envelope, first, job_id)
@@ -104,12 +114,11 @@ class QueueHandle:
         for indexes in by_backend.values():
             engine = jobs[indexes[0]].engine
             envelopes = [jobs[i].envelope for i in indexes]
-            written = await engine_errors(
-                "enqueue", functools.partial(engine.enqueue, envelopes, connection=connection)
-            )
-            if written.is_err():
-                return Err(written.unwrap_err())
-            for i, job_id in zip(indexes, written.unwrap(), strict=True):
+            try:
+                written = await engine.enqueue(envelopes, connection=connection)
+            except Exception as exc:
+                return Err(_enqueue_error(exc, jobs))
+            for i, job_id in zip(indexes, written, strict=True):
                 ids[i] = job_id
         for job, job_id in zip(jobs, ids, strict=True):
             self._app.events.enqueued(job.envelope, job.backend, job_id)

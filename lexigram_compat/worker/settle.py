@@ -14,7 +14,9 @@ a message back, how to ack). Everything else is decided here:
   ``max_attempts`` lost or failed attempts it is dead-lettered as
   :class:`~lexigram_compat.errors.WorkerLostError` — never run once more;
 - recording through an outage: each step is retried with backoff, and a step
-  that keeps failing is handed to :meth:`Settlement.unsettled`;
+  that keeps failing is handed to :meth:`Settlement.unsettled`; the start of a
+  delivery is retried for up to :data:`START_RETRY_SECONDS` while the ledger is
+  unreachable (:meth:`Settler.start`);
 - job events and their log lines (``started``, ``succeeded``, ``retried``,
   ``dead_lettered``), emitted only for outcomes the ledger accepted.
 """
@@ -29,27 +31,33 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from lexigram_compat.connection_errors import is_unavailable
 from lexigram_compat.envelope import JobEnvelope, utcnow
-from lexigram_compat.errors import WorkerLostError
+from lexigram_compat.errors import BrokerUnavailableError, WorkerLostError
 from lexigram_compat.letters import dead_letter_of
 from lexigram_compat.outcomes import Completed, DeadLettered, Outcome, RetryLater, failure_of
 from lexigram_compat.tracing import attempt_span
 from lexigram_compat.worker.execution import ExecutionContext, execute, policy_for
 
 if TYPE_CHECKING:
-    from lexigram_compat.ledger import StartVerdict
+    from lexigram_compat.ledger import AttemptRecords, Delivery, StartVerdict
     from lexigram_compat.observability import JobEvents
     from lexigram_compat.outcomes import FailureInfo
     from lexigram_compat.records import DeadLetter
     from lexigram_compat.retry import RetryPolicy
 
-__all__ = ["RECORD_TRIES", "Settlement", "Settler", "lost_attempt"]
+__all__ = ["RECORD_TRIES", "START_RETRY_SECONDS", "Settlement", "Settler", "lost_attempt"]
 
 log = logging.getLogger("lexigram_compat.worker")
 
 RECORD_TRIES = 5
 RECORD_BACKOFF = 0.2
 """Seconds before the second try of a recording step, doubled for each next one."""
+START_RETRY_SECONDS = 10.0
+"""How long a worker keeps trying to start a delivery while its job ledger is unreachable
+(a broker restart takes seconds); after that the engine gives the delivery back to its
+broker, to come again, never to the dead letters: the job did nothing wrong."""
+START_MAX_PAUSE = 2.0
 
 
 class Settlement(abc.ABC):
@@ -111,6 +119,27 @@ class Settler:
             return None
         log.info("job %s (%s) is %s: not run", envelope.job_id, envelope.task_name, verdict.status.value)
         return None
+
+    async def start(self, ledger: AttemptRecords, delivery: Delivery, envelope: JobEnvelope) -> StartVerdict:
+        """``ledger.start``, tried again with backoff for up to :data:`START_RETRY_SECONDS`
+        while the ledger is unreachable; then (or for any other failure) the error propagates.
+
+        A try whose answer was lost may have marked the job running: the next try then
+        finds it running, and the poison-pill rule counts that attempt as lost."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_RETRY_SECONDS
+        pause = RECORD_BACKOFF
+        while True:
+            try:
+                return await ledger.start(delivery, envelope)
+            except Exception as exc:
+                unavailable = isinstance(exc, BrokerUnavailableError) or is_unavailable(exc)
+                if not unavailable or loop.time() + pause > deadline:
+                    raise
+                log.warning("job %s: could not start it, the job ledger is unreachable (%s); "
+                            "trying again in %gs", envelope.job_id, type(exc).__name__, pause)  # fmt: skip
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, START_MAX_PAUSE)
 
     def lost(self, envelope: JobEnvelope) -> RetryLater | DeadLettered:
         """The poison-pill rule for this app's jobs (:func:`lost_attempt`)."""

@@ -16,6 +16,7 @@ import dataclasses
 import enum
 import os
 import signal
+import time
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -226,6 +227,19 @@ async def _slow(event: str, key: str, durations: list[float], recorder: Recorder
 async def slow(key: str, durations: list[float], recorder: Recorder = inject()) -> int:
     """Sleeps ``durations[n-1]`` seconds on its n-th run (the last value repeats)."""
     return await _slow("slow", key, durations, recorder)
+
+
+@task(name="conformance.blocks_loop", registry=registry)
+async def blocks_loop(key: str, release: str, recorder: Recorder = inject()) -> None:
+    """Holds the worker's event loop (blocking sleeps in ``async def``) until the file
+    ``release`` exists (60 s at most): no other delivery's coroutine on that loop goes
+    on until then."""
+    recorder.record("blocks_loop.start", key=key)
+    deadline = time.monotonic() + 60
+    # Blocking on purpose: that is what holds the loop.
+    while not os.path.exists(release) and time.monotonic() < deadline:  # noqa: ASYNC240
+        time.sleep(0.01)  # noqa: ASYNC251
+    recorder.record("blocks_loop.end", key=key)
 
 
 @task(name="conformance.kills_worker", registry=registry)

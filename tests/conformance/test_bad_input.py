@@ -55,6 +55,35 @@ async def wrong_envelope(engine: EngineHarness) -> None:
     await engine.push_raw(engine.default_queue, b'{"hello": "world", "args": [1]}')
 
 
+async def json_not_an_object(engine: EngineHarness) -> None:
+    await engine.push_raw(engine.default_queue, b"[1, 2, 3]")
+
+
+def _message_shaped(engine: EngineHarness, **fields: object) -> bytes:
+    """JSON with a Dramatiq message's fields (what a foreign producer might send), overridden."""
+    message: dict[str, object] = {
+        "queue_name": engine.default_queue,
+        "actor_name": "conformance.noop",
+        "args": ["wrong-shape"],
+        "kwargs": {},
+        "options": {},
+        "message_id": "conformance-wrong-shape",
+        "message_timestamp": 0,
+    }
+    return json.dumps({**message, **fields}).encode()
+
+
+# Message-shaped JSON whose field types are wrong: Dramatiq's Message.decode accepts it,
+# and its consumer then broke on it (issue 14, finding 4); on the other engines it is
+# bytes that are no job like any other.
+async def options_not_an_object(engine: EngineHarness) -> None:
+    await engine.push_raw(engine.default_queue, _message_shaped(engine, options="oops"))
+
+
+async def kwargs_not_an_object(engine: EngineHarness) -> None:
+    await engine.push_raw(engine.default_queue, _message_shaped(engine, kwargs=["oops"]))
+
+
 async def wrong_version(engine: EngineHarness) -> None:
     # A well-formed envelope of a version this library does not know (a newer producer).
     envelope = {"v": 99, "id": "conformance-v99", "task": "conformance.noop", "queue": engine.default_queue}
@@ -89,6 +118,15 @@ BAD_INPUTS = {
     ),
     "foreign-json-on-the-wire": BadInput(
         foreign_json_on_the_wire, qualified(TaskValidationError), "could not be decoded"
+    ),
+    "json-not-an-object": BadInput(
+        json_not_an_object, qualified(TaskValidationError), "could not be decoded"
+    ),
+    "options-not-an-object": BadInput(
+        options_not_an_object, qualified(TaskValidationError), "could not be decoded"
+    ),
+    "kwargs-not-an-object": BadInput(
+        kwargs_not_an_object, qualified(TaskValidationError), "could not be decoded"
     ),
     "wrong-envelope-version": BadInput(wrong_version, qualified(TaskValidationError), "version 99"),
     "unknown-task": BadInput(unknown_task, qualified(TaskNotFoundError), UNKNOWN_TASK),

@@ -32,14 +32,15 @@ import dramatiq
 from dramatiq.asyncio import EventLoopThread, get_event_loop_thread
 from dramatiq.middleware import CurrentMessage
 
+from lexigram_compat.connection_errors import is_unavailable
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope
 from lexigram_compat.ledger import Delivery, StartVerdict
 from lexigram_compat.letters import UNDECODABLE_TASK
-from lexigram_compat.outcomes import DeadLettered, RetryLater, failure_of, undecodable
+from lexigram_compat.outcomes import DeadLettered, FailureInfo, RetryLater, failure_of, undecodable
 from lexigram_compat.queue import JobStatus
 from lexigram_compat.worker.settle import Settlement
 
-from .broker import COMPLETED_ATTRIBUTE
+from .broker import COMPLETED_ATTRIBUTE, NACK_FAILURE_ATTRIBUTE, REQUEUE_ATTRIBUTE
 from .dead_letters import DeadLetterWriter
 from .messages import delay_until, envelope_of, q_name, retry_message
 
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
     from lexigram_compat.adapters.redis_ledger import RedisLedger
     from lexigram_compat.engine_contract import EngineContext
-    from lexigram_compat.outcomes import FailureInfo
     from lexigram_compat.queue import DeadLetter
     from lexigram_compat.worker.settle import Settler
 
@@ -154,7 +154,16 @@ class DramatiqWorker:
             raise RuntimeError("a lexigram actor ran outside a Dramatiq worker (no current message)")
         try:
             _loop_thread().run_coroutine(self._deliver(message))
-        except Exception:
+        except Exception as exc:
+            if self.engine.settings.broker == "redis" and is_unavailable(exc):
+                # The job ledger (this Redis) stayed unreachable through the start's
+                # retries: the delivery goes back to its queue once Redis answers
+                # (Dramatiq retries the ack until then). Never a dead letter: the job
+                # did nothing wrong, and the same Redis could not keep one anyway.
+                log.warning("job %s: the job ledger is unreachable; the delivery goes back to its "
+                            "queue when Redis answers again", message.message_id)  # fmt: skip
+                setattr(message, REQUEUE_ATTRIBUTE, True)
+                return
             # Not the job failing (the settle step records that): the ledger or the
             # broker did before the job ran. Without Dramatiq's Retries an exception
             # here would ack the message and lose the job, so it goes back instead.
@@ -163,16 +172,16 @@ class DramatiqWorker:
                 message.message_id,
                 REDELIVERY_DELAY_MS / 1000,
             )
-            self._redeliver(message)
+            self._redeliver(message, exc)
 
-    def _redeliver(self, message: Message[Any]) -> None:
+    def _redeliver(self, message: Message[Any], error: BaseException) -> None:
         meta = message.options.get("lexigram") or {}
         attempts = meta.get("attempts", 0) if isinstance(meta, dict) else 0
         try:
             self.engine.native.enqueue(retry_message(message, attempts, None), delay=REDELIVERY_DELAY_MS)
         except Exception:
             log.exception("job %s: could not put it back either: dead-lettering it", message.message_id)
-            _fail(message, "the worker could neither record nor put back this delivery")
+            _fail(message, "the worker could neither record nor put back this delivery", error)
 
     async def _deliver(self, message: Message[Any]) -> None:
         """Start, run and settle one delivery (on the event loop)."""
@@ -191,7 +200,7 @@ class DramatiqWorker:
         if ledger is None:  # RabbitMQ without a ledger: the message counts the attempts
             verdict = StartVerdict(True, envelope.attempts + 1, JobStatus.RUNNING)
         else:
-            verdict = await ledger.start(Delivery(envelope.job_id), envelope)
+            verdict = await settler.start(ledger, Delivery(envelope.job_id), envelope)
         target = DramatiqSettlement(self, message, ledger, verdict.attempt)
         current = await settler.begin(envelope, verdict, target)
         if current is None:
@@ -273,7 +282,7 @@ class DramatiqSettlement(Settlement):
         return True
 
     def unsettled(self, step: str, error: BaseException) -> None:
-        _fail(self.message, f"the worker could not {step}: {type(error).__name__}: {error}")
+        _fail(self.message, f"the worker could not {step}: {type(error).__name__}: {error}", error)
 
 
 def _loop_thread() -> EventLoopThread:
@@ -283,9 +292,12 @@ def _loop_thread() -> EventLoopThread:
     return loop_thread
 
 
-def _fail(message: Any, reason: str) -> None:
-    """Hand the message to Dramatiq's nack (its ``.XQ``): kept, not lost, not run."""
+def _fail(message: Any, reason: str, error: BaseException) -> None:
+    """Hand the message to Dramatiq's nack (its ``.XQ``): kept, not lost, not run. On
+    Redis the nack stores the failure with it, so its dead letter says this reason."""
     setattr(message, NACK_REASON_ATTRIBUTE, reason)
+    error_type = failure_of(error, with_traceback=False).error_type
+    setattr(message, NACK_FAILURE_ATTRIBUTE, FailureInfo(error_type, reason))
     message.fail()
 
 

@@ -27,8 +27,10 @@ from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.middleware import AsyncIO, Callbacks, CurrentMessage, Middleware, Pipelines
 
-from lexigram_compat.adapters.dramatiq.orphans import dead_letter_orphans
+from lexigram_compat.adapters.dramatiq.messages import message_problem, with_failure
+from lexigram_compat.adapters.dramatiq.orphans import dead_letter_misshapen, dead_letter_orphans
 from lexigram_compat.adapters.redis_ledger import RedisAck
+from lexigram_compat.envelope import utcnow
 from lexigram_compat.errors import EngineNotFoundError
 from lexigram_compat.tasks import MAX_PRIORITY
 
@@ -44,16 +46,44 @@ log = logging.getLogger("lexigram_compat.dramatiq")
 
 COMPLETED_ATTRIBUTE = "_lexigram_completed"
 """Set on a delivered message whose job succeeded: its ack also records the success."""
+REQUEUE_ATTRIBUTE = "_lexigram_requeue"
+"""Set on a delivered message the worker could not start (its job ledger unreachable):
+its "ack" puts it back on its queue instead, retried by Dramatiq until Redis answers."""
+NACK_FAILURE_ATTRIBUTE = "_lexigram_nack_failure"
+"""Set on a delivered message the worker hands to Dramatiq's nack: its ``FailureInfo``,
+stored with the message so its dead letter says why (not a guess when it is read)."""
 
 
 class _LenientRedisConsumer(_RedisConsumer):
     """Dramatiq's Redis consumer, except that bytes which are no message go to
     the dead letters instead of stopping the consumer (the stock one raises, and
-    the id stays claimed by this worker until it dies), and that the ack of a
-    job that succeeded records the success in the same Redis call."""
+    the id stays claimed by this worker until it dies), that the ack of a
+    job that succeeded records the success in the same Redis call, that the
+    "ack" of a delivery the worker could not start puts it back on its queue, and
+    that a nack keeps the worker's reason with the dead-lettered message."""
+
+    def nack(self, message: Any) -> None:
+        failure = getattr(message, NACK_FAILURE_ATTRIBUTE, None)
+        if failure is not None:
+            broker: LexigramRedisBroker = self.broker
+            rid = message.options["redis_message_id"]
+            body = with_failure(message, failure, utcnow())
+            try:
+                broker.client.hset(f"{broker.namespace}:{self.queue_name}.msgs", rid, body)
+            except redis.ConnectionError as exc:
+                raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+        super().nack(message)  # type: ignore[no-untyped-call]
 
     def ack(self, message: Any) -> None:
         broker: LexigramRedisBroker = self.broker
+        if getattr(message, REQUEUE_ATTRIBUTE, False):
+            try:
+                # Dramatiq's requeue: from this worker's acks back to the queue, body kept.
+                broker.do_requeue(self.queue_name, message.options["redis_message_id"])
+            except redis.ConnectionError as exc:
+                raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+            self.queued_message_ids.discard(message.message_id)
+            return
         completed = getattr(message, COMPLETED_ATTRIBUTE, None)
         if completed is None or broker.complete_and_ack is None:
             super().ack(message)  # type: ignore[no-untyped-call]
@@ -104,11 +134,16 @@ class LexigramRedisBroker(RedisBroker):
         return _LenientRedisConsumer
 
     def do_fetch(self, queue_name: str, prefetch: int) -> list[bytes | None]:
-        """Dramatiq's fetch, with raw bytes found on the list dead-lettered (see ``orphans``)."""
+        """Dramatiq's fetch, with raw bytes found on the list and bodies that are no
+        Dramatiq message dead-lettered (see ``orphans``)."""
         fetched: list[bytes | None] = self._dispatch("fetch")(queue_name, prefetch)  # type: ignore[no-untyped-call]
         if any(body is None for body in fetched):
             dead_letter_orphans(self, queue_name)
             fetched = [body for body in fetched if body is not None]
+        misshapen = {body: problem for body in fetched if body and (problem := message_problem(body))}
+        if misshapen:
+            dead_letter_misshapen(self, queue_name, misshapen)
+            fetched = [body for body in fetched if body not in misshapen]
         return fetched
 
     def _should_do_maintenance(self, command: str) -> int:

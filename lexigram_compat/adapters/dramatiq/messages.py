@@ -10,6 +10,7 @@ in ``options["lexigram"]``; the failure of a dead-lettered job in
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,8 +33,10 @@ __all__ = [
     "failure_option",
     "letter_of",
     "message_of",
+    "message_problem",
     "q_name",
     "retry_message",
+    "with_failure",
     "xq_name",
 ]
 
@@ -45,6 +48,54 @@ _TRANSIENT = ("eta", "redis_message_id", "retries", "traceback", "requeue_timest
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "queue_name": (str,),
+    "actor_name": (str,),
+    "args": (list,),
+    "kwargs": (dict,),
+    "options": (dict,),
+    "message_id": (str,),
+    "message_timestamp": (int, float),
+}
+_REQUIRED = ("queue_name", "actor_name", "args", "kwargs", "options")
+_JSON_NAMES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number"}
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return _JSON_NAMES.get(type(value), type(value).__name__)
+
+
+def message_problem(raw: bytes) -> str | None:
+    """Why ``raw`` is not a Dramatiq message, or None when it is one.
+
+    Stricter than ``Message.decode``, which accepts any field types: a message whose
+    ``options`` is a string or whose ``kwargs`` is a list decodes, then breaks the
+    consumer (``options["redis_message_id"]``, ``kwargs.items()``) after the job ran
+    or instead of dead-lettering it.
+    """
+    try:
+        fields = json.loads(raw)
+    except ValueError as exc:
+        return f"not JSON ({type(exc).__name__}: {exc})"
+    if not isinstance(fields, dict):
+        return f"a JSON value that is {_json_kind(fields)}, not a Dramatiq message object"
+    missing = [name for name in _REQUIRED if name not in fields]
+    if missing:
+        return f"a JSON object without the Dramatiq message field(s) {', '.join(map(repr, missing))}"
+    extra = sorted(set(fields) - set(_FIELD_TYPES))
+    if extra:
+        return f"a JSON object with field(s) a Dramatiq message has not: {', '.join(map(repr, extra))}"
+    for name, types in _FIELD_TYPES.items():
+        if name in fields and (isinstance(fields[name], bool) or not isinstance(fields[name], types)):
+            wanted = _json_kind(types[0]())
+            return f"a Dramatiq message whose {name!r} is {_json_kind(fields[name])}, not {wanted}"
+    return None
 
 
 def message_of(
@@ -146,6 +197,15 @@ def failure_option(failure: FailureInfo, attempts: int, failed_at: datetime) -> 
     }
 
 
+def with_failure(message: Message[Any], failure: FailureInfo, failed_at: datetime) -> bytes:
+    """``message``'s bytes with ``failure`` stored in it, for a dead letter Dramatiq's
+    nack keeps (read back by :func:`letter_of`)."""
+    meta = message.options.get(META_OPTION)
+    attempts = meta.get("attempts", 0) + 1 if isinstance(meta, dict) else 1
+    options = {FAILURE_OPTION: failure_option(failure, attempts, failed_at)}
+    return bytes(message.copy(options=options).encode())
+
+
 def letter_of(
     raw: bytes, job_id: str, queue: str, failed_at: datetime, *, broker_time: bool = False
 ) -> DeadLetter:
@@ -159,6 +219,9 @@ def letter_of(
     message at all get the reason derived here, as the worker would have reported it.
     """
     try:
+        problem = message_problem(raw)
+        if problem is not None:
+            raise EnvelopeError(problem)
         message = Message.decode(raw)
         envelope = envelope_of(message)
     except Exception as exc:

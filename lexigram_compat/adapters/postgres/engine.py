@@ -22,10 +22,15 @@ from lexigram_compat.adapters.postgres.listener import Listener
 from lexigram_compat.adapters.postgres.migrate import check_schema
 from lexigram_compat.adapters.postgres.source import PostgresJobSource
 from lexigram_compat.adapters.postgres.sql import DEFAULT_SCHEMA, Queries, validate_schema
-from lexigram_compat.config_loading import redact_url
+from lexigram_compat.config_loading import redact_text, redact_url
 from lexigram_compat.engine_contract import Capabilities, DeadLetterStore, Engine, EngineContext, JobSource
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope, utcnow
-from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskValidationError
+from lexigram_compat.errors import (
+    BrokerUnavailableError,
+    ConfigurationError,
+    EnqueueOutcomeUnknownError,
+    TaskValidationError,
+)
 from lexigram_compat.queue import JobInfo, JobStatus
 
 if TYPE_CHECKING:
@@ -212,7 +217,20 @@ class PostgresEngine(Engine):
         if connection is not None:
             return await self._enqueue_on(connection, envelopes)
         async with self.pool.connection("enqueue") as conn:
-            return await self._insert(conn, envelopes)
+            try:
+                return await self._insert(conn, envelopes)
+            except (psycopg.Error, OSError) as exc:
+                if not conn.closed:
+                    raise  # the server answered with an error: the insert did not commit
+                # Sent, and the connection broke before the answer: the insert may have
+                # committed (a crash after the commit) or not. A connection that could
+                # not be opened is reported by the pool, as BrokerUnavailableError.
+                raise EnqueueOutcomeUnknownError(
+                    f"enqueue: the connection to PostgreSQL broke after the insert was sent "
+                    f"({type(exc).__name__}: {redact_text(' '.join(str(exc).split()))}); "
+                    f"the job may or may not have been written",
+                    cause=exc,
+                ) from exc
 
     async def _enqueue_on(self, connection: Any, envelopes: Sequence[JobEnvelope]) -> list[str]:
         """Inside the caller's transaction: the jobs commit or roll back with it."""

@@ -228,7 +228,7 @@ class CeleryWorker:
         return target.requeue
 
     async def _attempt(self, settler: Settler, envelope: JobEnvelope, target: CelerySettlement) -> None:
-        verdict = await self.engine.ledger.start(target.delivery, envelope)
+        verdict = await settler.start(self.engine.ledger, target.delivery, envelope)
         counted = await settler.begin(envelope, verdict, target)
         if counted is not None:
             await settler.run(counted, target)

@@ -14,73 +14,23 @@ runs once Redis is back).
 from __future__ import annotations
 
 import asyncio
-import shutil
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from lexigram_compat.queue import JobStatus
 from lexigram_compat.worker.settle import START_RETRY_SECONDS
 from tests.conformance import jobs
 from tests.conformance.engines.dramatiq import SPECS, RedisHarness
 from tests.conformance.harness import SUITE_SECTION, deep_merge
+from tests.private_redis import PrivateRedis
 from tests.services import Service
 
 SHORT_OUTAGE = 3.0
 """Shorter than the start's retries: the delivery starts once Redis is back."""
 LONG_OUTAGE = START_RETRY_SECONDS + 3.0
 """Longer: the delivery goes back to its queue when Redis is back, and runs then."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class PrivateRedis:
-    """One ``redis-server`` of this test, restartable on its port with its data."""
-
-    def __init__(self, root: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise AssertionError("redis-server is not installed (needed for this fault test)")
-        self.binary = binary
-        self.root = root
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        argv = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.root),
-                "--save", "", "--appendonly", "yes", "--appendfsync", "always"]  # fmt: skip
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url)
-        try:
-            for _ in range(200):
-                try:
-                    if client.ping():
-                        return
-                except redis.ConnectionError:
-                    pass
-                if self.process.poll() is not None:
-                    raise AssertionError(f"redis-server exited with {self.process.returncode}")
-                time.sleep(0.05)
-            raise AssertionError("redis-server did not answer within 10s")
-        finally:
-            client.close()
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
 
 
 @pytest.fixture

@@ -154,7 +154,7 @@ class CeleryEngine(Engine):
 
     def _log_in_to_broker(self) -> None:
         with self.native.connection_for_read() as conn:
-            conn.ensure_connection(max_retries=1, timeout=ACCESS_TIMEOUT)
+            conn.ensure_connection(max_retries=0, timeout=ACCESS_TIMEOUT)  # one try: a CLI check
 
     def forget_connections(self) -> None:
         """Drop (without closing) the Redis client this process inherited over a fork;

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import signal
@@ -42,6 +43,10 @@ FINAL = {JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.
 READY_TIMEOUT = 60.0
 ENQUEUE_TIMEOUT = 30.0
 MID_JOB_WAIT = 15.0
+RECOVERY_GAP = 3.0
+"""Seconds between a server's return and the next crash."""
+QUIET_LOGGERS = ("pika", "kombu", "amqp", "redis")
+"""Client libraries that log every refused reconnect with a traceback during an outage."""
 
 
 @dataclass
@@ -263,6 +268,7 @@ class Run:
             for i in range(total):
                 await at(0.05 + 0.6 * i / total)
                 await self.crash(servers[i % len(servers)])
+                await asyncio.sleep(RECOVERY_GAP)  # the next crash hits a recovered system
 
         async def kills() -> None:
             count = self.options.kills
@@ -351,6 +357,8 @@ class Run:
     async def run(self) -> Report:
         began = time.monotonic()
         tag = uuid.uuid4().hex[:8]
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         kinds = {"postgres": PrivatePostgres, "rabbit": PrivateRabbit, "redis": PrivateRedis}
         with contextlib.ExitStack() as stack:
             for kind in self.pair.kinds:

@@ -151,4 +151,6 @@ def table(reports: list[Report]) -> str:
             lines.append(f"FAIL {report.pair}: {failure}")
         for note in report.notes:
             lines.append(f"note {report.pair}: {note}")
+        for letter in report.bad_letters:
+            lines.append(f"bad-input letter {report.pair}: {letter}")
     return "\n".join(lines)

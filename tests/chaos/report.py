@@ -7,16 +7,23 @@ every job's final record and dead letter are compared after the run.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["ALLOWED_UNKNOWN", "UNAVAILABLE", "Report", "table"]
+from lexigram_compat import JobStatus
+
+from .jobs import LedgerLine
+
+__all__ = ["ACTIVE", "ALLOWED_UNKNOWN", "UNAVAILABLE", "Report", "classify", "table"]
 
 UNAVAILABLE = "BrokerUnavailableError"
 """An ``Err`` allowed only when no job was written."""
 ALLOWED_UNKNOWN = "EnqueueOutcomeUnknownError"
 """The distinct "outcome unknown" error (issue 14, finding 7): allowed whether or not the job exists."""
 UNDECODABLE_REASON = "could not be decoded"
+ACTIVE = {JobStatus.PENDING.value, JobStatus.RUNNING.value, JobStatus.RETRYING.value}
+"""Record statuses of a job not finished: after the run, a record left so is stuck."""
 
 
 @dataclass
@@ -85,6 +92,9 @@ class Report:
             found.append(
                 f"{len(self.unexpected)} job(s) ran that nobody enqueued, e.g. {self.unexpected[:3]}"
             )
+        unclean = [code for code in self.sigterm_codes if code != 0]
+        if unclean:
+            found.append(f"the worker's exit code after SIGTERM was {unclean} (expected 0)")
         found.extend(self.bad_input_failures())
         if not self.settled and not found:
             found.append("the run did not settle within its bound")
@@ -128,6 +138,50 @@ class Report:
             ("seconds", f"{self.seconds:.0f}"),
             ("verdict", "PASS" if not self.failures() else "FAIL"),
         ]
+
+
+def classify(
+    report: Report,
+    *,
+    ok: Iterable[str],
+    err: Mapping[str, str],
+    ledger: Iterable[LedgerLine],
+    letters: Mapping[str, str],
+    statuses: Mapping[str, str],
+) -> None:
+    """Fill ``report`` from a run's evidence: the ``Ok`` job ids, the ``Err`` type per job id
+    tried, the ledger's lines, the dead letters (job id -> ``type: message``) and each
+    job's final record status (``"none"`` without a record)."""
+    ok = list(ok)
+    report.ok = len(ok)
+    report.errs.update(err.values())
+    runs: dict[str, list[int]] = defaultdict(list)
+    for line in ledger:
+        if line.kind == "D":
+            runs[line.job_id].append(line.attempt)
+    for job in ok:
+        attempts = runs.get(job, [])
+        if attempts:
+            report.completed += 1
+        elif job in letters:
+            report.dead_good[job] = letters[job]
+        else:
+            report.lost.append(job)
+        if len(attempts) != len(set(attempts)):
+            report.dup_same.append(f"{job} attempts {sorted(attempts)}")
+        elif len(attempts) > 1:
+            report.dup_higher += 1
+        if statuses.get(job) in ACTIVE:
+            report.stuck[statuses[job]] += 1
+            report.stuck_ids.append(job)
+    for job, kind in err.items():
+        status = statuses.get(job, "none")
+        recorded = status != "none" and not status.startswith("unreadable")
+        if kind != ALLOWED_UNKNOWN and (job in runs or recorded):
+            report.err_written.append(f"{job} ({kind}; record {status}; ran {len(runs.get(job, []))}x)")
+    known = set(ok) | set(err)
+    report.unexpected = sorted(job for job in runs if job not in known)
+    report.bad_letters = [text for job, text in letters.items() if job not in known]
 
 
 def table(reports: list[Report]) -> str:

@@ -22,7 +22,6 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,13 +31,12 @@ from tests.conformance.apps import build_app, worker_environ
 
 from .jobs import LEDGER_ENV, read_ledger, registry, work
 from .pairs import PAIRS, READY, Pair, Servers
-from .report import ALLOWED_UNKNOWN, Report
+from .report import Report, classify
 from .servers import PrivatePostgres, PrivateRabbit, PrivateRedis, Server
 
 __all__ = ["Options", "run_pair"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ACTIVE = {JobStatus.PENDING.value, JobStatus.RUNNING.value, JobStatus.RETRYING.value}
 FINAL = {JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value}
 READY_TIMEOUT = 60.0
 ENQUEUE_TIMEOUT = 30.0
@@ -320,38 +318,17 @@ class Run:
             await asyncio.sleep(1.0)
 
     async def check(self, app: TasksApp) -> None:
-        report = self.report
-        report.jobs, report.ok = self.options.jobs, len(self.ok)
-        report.errs.update(self.err.values())
-        runs: dict[str, list[int]] = defaultdict(list)
-        for line in read_ledger(self.ledger):
-            if line.kind == "D":
-                runs[line.job_id].append(line.attempt)
         letters = await _dead_letters(app)
         statuses = await _statuses(app, list(self.ok) + list(self.err))
-        for job in self.ok:
-            attempts = runs.get(job, [])
-            if attempts:
-                report.completed += 1
-            elif job in letters:
-                report.dead_good[job] = letters[job]
-            else:
-                report.lost.append(job)
-            if len(attempts) != len(set(attempts)):
-                report.dup_same.append(f"{job} attempts {sorted(attempts)}")
-            elif len(attempts) > 1:
-                report.dup_higher += 1
-            if statuses.get(job) in ACTIVE:
-                report.stuck[str(statuses[job])] += 1
-                report.stuck_ids.append(job)
-        for job, kind in self.err.items():
-            status = statuses.get(job, "none")
-            recorded = status != "none" and not status.startswith("unreadable")
-            if kind != ALLOWED_UNKNOWN and (job in runs or recorded):
-                report.err_written.append(f"{job} ({kind}; record {status}; ran {len(runs.get(job, []))}x)")
-        known = set(self.ok) | set(self.err)
-        report.unexpected = sorted(job for job in runs if job not in known)
-        report.bad_letters = [text for job, text in letters.items() if job not in known]
+        self.report.jobs = self.options.jobs
+        classify(
+            self.report,
+            ok=self.ok,
+            err=self.err,
+            ledger=read_ledger(self.ledger),
+            letters=letters,
+            statuses=statuses,
+        )
 
     # -- the whole run ----------------------------------------------------------------------
     async def run(self) -> Report:

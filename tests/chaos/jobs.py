@@ -1,7 +1,7 @@
 """The fault-injection suite's task and its ledger outside every broker.
 
-The one task, ``chaos.work``, appends ``S <job_id> <attempt> <pid>`` when its
-body starts and ``D <job_id> <attempt> <pid>`` when it ends to a file of its own
+The one task, ``chaos.work``, appends ``S <job_id> <attempt> <pid> <time>`` when its
+body starts and ``D ...`` when it ends to a file of its own
 process in the ledger directory (:data:`LEDGER_ENV`), one ``write`` of one line
 on an ``O_APPEND`` descriptor, so a SIGKILL leaves at most the lines written
 before it. The job id and attempt come from the worker's ``started`` job event
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ def _append(kind: str) -> None:
     if fd is None:
         path = Path(os.environ[LEDGER_ENV]) / f"ledger-{pid}.log"
         fd = _fd[pid] = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    os.write(fd, f"{kind} {job_id} {attempt} {pid}\n".encode())
+    os.write(fd, f"{kind} {job_id} {attempt} {pid} {time.time():.3f}\n".encode())
 
 
 @task(name=TASK_NAME, registry=registry, max_retries=9)
@@ -68,6 +69,8 @@ class LedgerLine:
     job_id: str
     attempt: int
     pid: int
+    at: float = 0.0
+    """Wall-clock ``time.time()`` of the line."""
 
 
 def read_ledger(directory: Path) -> Iterator[LedgerLine]:
@@ -75,5 +78,14 @@ def read_ledger(directory: Path) -> Iterator[LedgerLine]:
     for path in sorted(directory.glob("ledger-*.log")):
         for raw in path.read_bytes().split(b"\n"):
             parts = raw.decode(errors="replace").split(" ")
-            if len(parts) == 4 and parts[0] in ("S", "D") and parts[2].isdigit() and parts[3].isdigit():
-                yield LedgerLine(parts[0], parts[1], int(parts[2]), int(parts[3]))
+            if (
+                len(parts) != 5
+                or parts[0] not in ("S", "D")
+                or not (parts[2].isdigit() and parts[3].isdigit())
+            ):
+                continue
+            try:
+                at = float(parts[4])
+            except ValueError:
+                continue  # torn by a kill
+            yield LedgerLine(parts[0], parts[1], int(parts[2]), int(parts[3]), at)

@@ -7,6 +7,7 @@ every job's final record and dead letter are compared after the run.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ class Report:
     stuck_ids: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     """Job ids that ran although no enqueue of this run named them."""
+    longest_pause: float = 0.0
+    """Longest time between two completions (outages included): a consumer that stalls shows here."""
     kills: int = 0
     sigterms: int = 0
     sigterm_codes: list[int] = field(default_factory=list)
@@ -132,6 +135,7 @@ class Report:
             ("records left pending/running", str(sum(self.stuck.values()))),
             ("dead letters, bad input", f"{len(self.bad_letters)} of {len(self.bad_sent)} sent"),
             ("unexpected executions", str(len(self.unexpected))),
+            ("longest pause in completions", f"{self.longest_pause:.1f} s"),
             ("worker SIGKILLs / SIGTERMs", f"{self.kills} / {self.sigterms}"),
             ("broker crashes", ", ".join(f"{k} {v}" for k, v in sorted(self.crashes.items())) or "0"),
             ("worker exits on its own", str(len(self.worker_exits))),
@@ -156,9 +160,13 @@ def classify(
     report.ok = len(ok)
     report.errs.update(err.values())
     runs: dict[str, list[int]] = defaultdict(list)
+    finished: list[float] = []
     for line in ledger:
         if line.kind == "D":
             runs[line.job_id].append(line.attempt)
+            finished.append(line.at)
+    finished.sort()
+    report.longest_pause = max((b - a for a, b in itertools.pairwise(finished)), default=0.0)
     for job in ok:
         attempts = runs.get(job, [])
         if attempts:

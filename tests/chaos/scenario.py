@@ -145,7 +145,7 @@ def _open_attempts(ledger: Path, pids: set[int]) -> int:
             continue
         for raw in path.read_bytes().split(b"\n"):
             parts = raw.split(b" ")
-            if len(parts) == 4:
+            if len(parts) == 5:
                 key = (parts[1].decode(), int(parts[2]))
                 if parts[0] == b"S":
                     open_.add(key)

@@ -11,8 +11,8 @@ from .report import Report, classify, table
 DECODE = "lexigram_compat.errors.TaskValidationError: job payload could not be decoded: not JSON"
 
 
-def done(job: str, attempt: int, pid: int = 1) -> LedgerLine:
-    return LedgerLine("D", job, attempt, pid)
+def done(job: str, attempt: int, pid: int = 1, at: float = 0.0) -> LedgerLine:
+    return LedgerLine("D", job, attempt, pid, at)
 
 
 def checked(**evidence: object) -> Report:
@@ -26,11 +26,11 @@ def test_a_clean_run_passes_and_counts_its_completions() -> None:
     report = checked(
         ok=["a", "b"],
         err={"c": "BrokerUnavailableError", "d": "EnqueueOutcomeUnknownError"},
-        ledger=[done("a", 1), done("b", 1), done("b", 2), done("d", 1)],
+        ledger=[done("a", 1, at=10.0), done("b", 1, at=10.5), done("b", 2, at=13.0), done("d", 1, at=13.1)],
         statuses={"a": "completed", "b": "completed", "c": "none", "d": "completed"},
     )
 
-    assert (report.ok, report.completed, report.dup_higher) == (2, 2, 1)
+    assert (report.ok, report.completed, report.dup_higher, report.longest_pause) == (2, 2, 1, 2.5)
     assert report.failures() == []
     assert "PASS" in table([report])
     report.settled = False
@@ -70,6 +70,6 @@ def test_each_broken_guarantee_is_reported_with_its_job() -> None:
 
 
 def test_the_ledger_reader_skips_a_line_torn_by_a_kill(tmp_path: Path) -> None:
-    (tmp_path / "ledger-7.log").write_bytes(b"S j 1 7\nD j 1 7\nD k 1")
+    (tmp_path / "ledger-7.log").write_bytes(b"S j 1 7 5.25\nD j 1 7 5.5\nD k 1 7")
 
-    assert list(read_ledger(tmp_path)) == [LedgerLine("S", "j", 1, 7), LedgerLine("D", "j", 1, 7)]
+    assert list(read_ledger(tmp_path)) == [LedgerLine("S", "j", 1, 7, 5.25), LedgerLine("D", "j", 1, 7, 5.5)]

@@ -40,6 +40,14 @@ def family_of(item: pytest.Item) -> str | None:
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--chaos",
+        action="store_true",
+        help="also run the fault-injection suite's bounded run per pair (tests/chaos/test_chaos.py)",
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         family = family_of(item)

@@ -13,10 +13,11 @@ a message back, how to ack). Everything else is decided here:
   counts; the job gets its next attempt after the policy's delay, and after
   ``max_attempts`` lost or failed attempts it is dead-lettered as
   :class:`~lexigram_compat.errors.WorkerLostError` — never run once more;
-- recording through an outage: each step is retried with backoff, and a step
-  that keeps failing is handed to :meth:`Settlement.unsettled`; the start of a
-  delivery is retried for up to :data:`START_RETRY_SECONDS` while the ledger is
-  unreachable (:meth:`Settler.start`);
+- recording through an outage: the start of a delivery and each recording step
+  are retried with backoff for up to :data:`LEDGER_OUTAGE_SECONDS` while the
+  ledger is unreachable (other failures :data:`RECORD_TRIES` times); a start that
+  still fails propagates (the engine gives the delivery back), a recording step is
+  handed to :meth:`Settlement.unsettled`;
 - job events and their log lines (``started``, ``succeeded``, ``retried``,
   ``dead_lettered``), emitted only for outcomes the ledger accepted.
 """
@@ -29,7 +30,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lexigram_compat.connection_errors import is_unavailable
 from lexigram_compat.envelope import JobEnvelope, utcnow
@@ -46,18 +47,23 @@ if TYPE_CHECKING:
     from lexigram_compat.records import DeadLetter
     from lexigram_compat.retry import RetryPolicy
 
-__all__ = ["RECORD_TRIES", "START_RETRY_SECONDS", "Settlement", "Settler", "lost_attempt"]
+__all__ = ["LEDGER_OUTAGE_SECONDS", "RECORD_TRIES", "Settlement", "Settler", "lost_attempt"]
 
 log = logging.getLogger("lexigram_compat.worker")
 
+T = TypeVar("T")
+
 RECORD_TRIES = 5
+"""Tries of a recording step that fails for another reason than an unreachable ledger."""
 RECORD_BACKOFF = 0.2
-"""Seconds before the second try of a recording step, doubled for each next one."""
-START_RETRY_SECONDS = 10.0
-"""How long a worker keeps trying to start a delivery while its job ledger is unreachable
-(a broker restart takes seconds); after that the engine gives the delivery back to its
-broker, to come again, never to the dead letters: the job did nothing wrong."""
-START_MAX_PAUSE = 2.0
+"""Seconds before the second try of a start or recording step, doubled for each next one."""
+LEDGER_OUTAGE_SECONDS = 10.0
+"""How long a worker keeps trying to start a delivery, or to record an attempt's outcome,
+while its job ledger is unreachable (a broker restart takes seconds). After that a start
+is given back to the broker, to come again, never to the dead letters (the job did
+nothing wrong), and an outcome goes to ``Settlement.unsettled``."""
+MAX_PAUSE = 2.0
+"""The longest wait between two tries."""
 
 
 class Settlement(abc.ABC):
@@ -121,25 +127,12 @@ class Settler:
         return None
 
     async def start(self, ledger: AttemptRecords, delivery: Delivery, envelope: JobEnvelope) -> StartVerdict:
-        """``ledger.start``, tried again with backoff for up to :data:`START_RETRY_SECONDS`
+        """``ledger.start``, tried again with backoff for up to :data:`LEDGER_OUTAGE_SECONDS`
         while the ledger is unreachable; then (or for any other failure) the error propagates.
 
         A try whose answer was lost may have marked the job running: the next try then
         finds it running, and the poison-pill rule counts that attempt as lost."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + START_RETRY_SECONDS
-        pause = RECORD_BACKOFF
-        while True:
-            try:
-                return await ledger.start(delivery, envelope)
-            except Exception as exc:
-                unavailable = isinstance(exc, BrokerUnavailableError) or is_unavailable(exc)
-                if not unavailable or loop.time() + pause > deadline:
-                    raise
-                log.warning("job %s: could not start it, the job ledger is unreachable (%s); "
-                            "trying again in %gs", envelope.job_id, type(exc).__name__, pause)  # fmt: skip
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, START_MAX_PAUSE)
+        return await _retried(envelope, "start it", lambda: ledger.start(delivery, envelope), other_tries=1)
 
     def lost(self, envelope: JobEnvelope) -> RetryLater | DeadLettered:
         """The poison-pill rule for this app's jobs (:func:`lost_attempt`)."""
@@ -211,27 +204,18 @@ class Settler:
     async def _persist(
         self, target: Settlement, envelope: JobEnvelope, step: str, write: Callable[[], Awaitable[bool]]
     ) -> bool | None:
-        """Run one recording step, retried with backoff. None: every try failed and
-        ``target.unsettled`` took the delivery over (a job that ran is not run again
-        because its outcome could not be written)."""
-        pause = RECORD_BACKOFF
-        tries = 0
-        while True:
-            tries += 1
-            try:
-                return await write()
-            except ValueError:
-                raise
-            except Exception as exc:
-                if tries >= RECORD_TRIES:
-                    log.error("job %s ran, but the worker could not %s (%d tries): %s: %s",
-                              envelope.job_id, step, tries, type(exc).__name__, exc)  # fmt: skip
-                    target.unsettled(step, exc)
-                    return None
-                log.warning("job %s: could not %s; trying again in %gs", envelope.job_id, step, pause,
-                            exc_info=True)  # fmt: skip
-                await asyncio.sleep(pause)
-                pause *= 2
+        """Run one recording step, retried with backoff (:func:`_retried`). None: it
+        kept failing and ``target.unsettled`` took the delivery over (a job that ran is
+        not run again because its outcome could not be written)."""
+        try:
+            return await _retried(envelope, step, write, other_tries=RECORD_TRIES)
+        except ValueError:
+            raise
+        except Exception as exc:
+            log.error("job %s ran, but the worker could not %s: %s: %s",
+                      envelope.job_id, step, type(exc).__name__, exc)  # fmt: skip
+            target.unsettled(step, exc)
+            return None
 
     def _rejected(self, envelope: JobEnvelope) -> None:
         log.warning(
@@ -261,3 +245,35 @@ def lost_attempt(envelope: JobEnvelope, policy: RetryPolicy) -> RetryLater | Dea
     delay = policy.delay_for(attempt)
     failure = failure_of(error, with_traceback=False)
     return RetryLater(utcnow() + timedelta(seconds=delay), delay, failure, error)
+
+
+async def _retried(
+    envelope: JobEnvelope, step: str, call: Callable[[], Awaitable[T]], *, other_tries: int
+) -> T:
+    """``call()``, tried again with backoff: while the ledger is unreachable for up to
+    :data:`LEDGER_OUTAGE_SECONDS`, for any other failure ``other_tries`` times in all
+    (a ``ValueError``, a refused value, never again). Raises the last failure."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LEDGER_OUTAGE_SECONDS
+    pause = RECORD_BACKOFF
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            return await call()
+        except ValueError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, BrokerUnavailableError) or is_unavailable(exc):
+                if loop.time() + pause > deadline:
+                    raise
+                reason = "the job ledger is unreachable"
+            elif tries >= other_tries:
+                raise
+            else:
+                reason = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "job %s: could not %s (%s); trying again in %gs", envelope.job_id, step, reason, pause
+            )
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, MAX_PAUSE)

@@ -7,7 +7,7 @@ holds the worker's event loop (blocking sleeps in ``async def``) until the test 
 go; the second job is fetched meanwhile (the test waits until its queue list is empty),
 Redis dies, and only then is the first job let go: the second job's start meets a dead
 Redis, which comes back 3 seconds later (the start's retries bridge that), or
-``START_RETRY_SECONDS`` + 3 seconds later (the delivery goes back to its queue, and
+``LEDGER_OUTAGE_SECONDS`` + 3 seconds later (the delivery goes back to its queue, and
 runs once Redis is back).
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from lexigram_compat.queue import JobStatus
-from lexigram_compat.worker.settle import START_RETRY_SECONDS
+from lexigram_compat.worker.settle import LEDGER_OUTAGE_SECONDS
 from tests.conformance import jobs
 from tests.conformance.engines.dramatiq import SPECS, RedisHarness
 from tests.conformance.harness import SUITE_SECTION, deep_merge
@@ -29,7 +29,7 @@ from tests.services import Service
 
 SHORT_OUTAGE = 3.0
 """Shorter than the start's retries: the delivery starts once Redis is back."""
-LONG_OUTAGE = START_RETRY_SECONDS + 3.0
+LONG_OUTAGE = LEDGER_OUTAGE_SECONDS + 3.0
 """Longer: the delivery goes back to its queue when Redis is back, and runs then."""
 
 

@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--compare-main", action="store_true", help="drain each scenario with main's claim too (a second row)"
     )
+    parser.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up scenario")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS-pg-scaling.md")
     return parser
 
@@ -246,6 +247,8 @@ async def _run(args: argparse.Namespace) -> int:
     load_start = " / ".join(f"{v:.2f}" for v in os.getloadavg())
     machine = Machine.current()
     rows = []
+    if not args.no_warmup:  # imports, prepared statements, the server's caches: not counted
+        await _scenario(500, 0, 500, args.concurrency, "new")
     for finished in args.finished:
         for pending in args.pending:
             for claim in ("new", "main") if args.compare_main else ("new",):

@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--compare-main", action="store_true", help="drain each scenario with main's claim too (a second row)"
     )
+    parser.add_argument(
+        "--main-up-to",
+        type=int,
+        default=None,
+        help="with --compare-main, drain with main's claim only up to this backlog (its claim sorts the"
+        " whole backlog: seconds each at a million)",
+    )
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up scenario")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS-pg-scaling.md")
     return parser
@@ -207,7 +214,8 @@ def _render(rows: list[dict[str, Any]], args: argparse.Namespace, load_start: st
         " was shared with other runs; compare rows of this run only.",
         f"- Command: `python -m benchmarks.pg_scaling --pending {','.join(map(str, args.pending))}"
         f" --finished {','.join(map(str, args.finished))} --drain {args.drain}"
-        f" --concurrency {args.concurrency}{' --compare-main' if args.compare_main else ''}`",
+        f" --concurrency {args.concurrency}{' --compare-main' if args.compare_main else ''}"
+        f"{f' --main-up-to {args.main_up_to}' if args.main_up_to is not None else ''}`",
         "",
         "| pending | finished kept | worker's claim | claim p50 ms | claim p90 ms | drain jobs/s"
         " | claim EXPLAIN ms | main's claim EXPLAIN ms |",
@@ -251,7 +259,8 @@ async def _run(args: argparse.Namespace) -> int:
         await _scenario(500, 0, 500, args.concurrency, "new")
     for finished in args.finished:
         for pending in args.pending:
-            for claim in ("new", "main") if args.compare_main else ("new",):
+            with_main = args.compare_main and (args.main_up_to is None or pending <= args.main_up_to)
+            for claim in ("new", "main") if with_main else ("new",):
                 row = await _scenario(pending, finished, args.drain, args.concurrency, claim)
                 print(
                     f"{claim:4} pending {pending:>9,} finished {finished:>9,}:"

@@ -24,6 +24,7 @@ from lexigram_compat import TaskConfig, TasksApp, testing
 __all__ = [
     "SUBJECTS",
     "PostgresFacade",
+    "PostgresFacadeC8",
     "PostgresFacadeNoMetrics",
     "PsycopgInsertFloor",
     "ScratchDatabase",
@@ -68,6 +69,7 @@ class PostgresFacade(Subject):
 
     title = "postgres (facade)"
     metrics = True
+    concurrency = DRAIN_CONCURRENCY
 
     def __init__(self) -> None:
         self.db = ScratchDatabase()
@@ -84,7 +86,7 @@ class PostgresFacade(Subject):
         section = {
             "backend": {"type": "postgres", "postgres_dsn": self.db.dsn},
             "scheduler": {"enabled": False},
-            "worker": {"max_concurrent_tasks": DRAIN_CONCURRENCY},
+            "worker": {"max_concurrent_tasks": self.concurrency},
             "observability": {"metrics": self.metrics},
         }
         self.app = TasksApp(TaskConfig.from_dict({"tasks": section}), registry=registry)
@@ -142,6 +144,13 @@ class PostgresFacadeNoMetrics(PostgresFacade):
     metrics = False
 
 
+class PostgresFacadeC8(PostgresFacade):
+    """The same worker at concurrency 8: the shape of the raw engines' anchors (1 process x 8)."""
+
+    title = "postgres (facade, concurrency 8)"
+    concurrency = 8
+
+
 class PsycopgInsertFloor(Subject):
     """Raw psycopg: single-row INSERT + COMMIT (enqueue) and one multi-row INSERT
     per batch (enqueue_many). No queue, so no drain or latency."""
@@ -187,5 +196,6 @@ class PsycopgInsertFloor(Subject):
 SUBJECTS: dict[str, type[Subject]] = {
     "postgres": PostgresFacade,
     "postgres-metrics-off": PostgresFacadeNoMetrics,
+    "postgres-c8": PostgresFacadeC8,
     "psycopg-floor": PsycopgInsertFloor,
 }

@@ -36,8 +36,9 @@ def _free_port() -> int:
 class PrivateCluster:
     """One cluster: ``dsn`` (trust auth, user ``postgres``), ``restart()``, ``stop()``."""
 
-    def __init__(self, bin_dir: Path, root: Path) -> None:
+    def __init__(self, bin_dir: Path, root: Path, settings: dict[str, str] | None = None) -> None:
         self.bin_dir = bin_dir
+        self.settings = settings or {}
         self.root = root
         self.data = root / "data"
         self.log = str(root / "server.log")
@@ -73,6 +74,7 @@ class PrivateCluster:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options, "-w", "start"
         )
@@ -85,10 +87,17 @@ class PrivateCluster:
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
+    def crash(self) -> None:
+        """Stop as a crash does (``-m immediate``: no shutdown checkpoint, WAL not
+        written yet is lost), then start again (crash recovery replays the WAL)."""
+        self.stop()
+        self.start()
+
 
 @contextlib.contextmanager
-def private_cluster() -> Iterator[PrivateCluster | None]:
-    """A started private cluster, or None when the server binaries are not installed."""
+def private_cluster(settings: dict[str, str] | None = None) -> Iterator[PrivateCluster | None]:
+    """A started private cluster (server ``settings`` added to its command line),
+    or None when the server binaries are not installed."""
     bin_dir = _bin_dir()
     if bin_dir is None:
         yield None
@@ -97,7 +106,7 @@ def private_cluster() -> Iterator[PrivateCluster | None]:
     try:
         if os.geteuid() == 0:
             shutil.chown(root, "postgres", "postgres")
-        cluster = PrivateCluster(bin_dir, root)
+        cluster = PrivateCluster(bin_dir, root, settings)
         cluster.init()
         cluster.start()
         try:

@@ -154,9 +154,11 @@ class PostgresEngine(Engine):
     @property
     def worker_pool(self) -> ConnectionPool:
         """Connections for claims, outcomes and heartbeats, with asynchronous commit:
-        a worker does not wait for the WAL flush of its own bookkeeping. A server
-        crash may forget the last few hundred milliseconds of it, which only
-        means a job runs again (at-least-once); enqueues keep synchronous commit."""
+        a worker does not wait for the WAL flush of its outcomes and heartbeats. A
+        server crash may forget the last few hundred milliseconds of those, which
+        only means a job runs again (at-least-once). Statements that change an
+        attempt count (claim, start, release) commit synchronously all the same
+        (queries.sql), as enqueues do."""
         if self._worker_pool is None or self._worker_pool.closed:
             self._worker_pool = self._new_pool(WORKER_SETTINGS)
         return self._worker_pool

@@ -85,14 +85,29 @@ ORDER BY i.ord;
 -- worker is claiming are skipped, not waited for. The first %(run)s jobs start
 -- now (running, attempt counted); the rest are reserved (prefetched): no
 -- attempt is counted until `start` moves them to running.
-WITH picked AS MATERIALIZED (
-    SELECT id, row_number() OVER () AS n FROM (
-        SELECT id FROM {schema}.jobs
-        WHERE state IN ('pending', 'retrying') AND queue = ANY(%(queues)s::text[]) AND run_at <= now()
+-- One index walk per queue (LATERAL, queue = q.name): `queue = ANY(...)`
+-- cannot read the jobs_ready index in order, so the planner read every ready
+-- job and sorted them all, a claim costing more the deeper the backlog. Each
+-- walk stops after %(limit)s rows; the best %(limit)s of them are taken (with
+-- several queues, the others' row locks end with this statement).
+-- set_config(..., true): this statement's commit waits for the WAL flush even
+-- on the worker's asynchronous-commit connections: a counted attempt must
+-- survive a server crash (max_attempts and the poison-pill rule count on it).
+WITH durable AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', 'on', true) AS setting
+),
+picked AS MATERIALIZED (
+    SELECT ready.id, row_number() OVER (ORDER BY ready.priority DESC, ready.run_at, ready.seq) AS n
+    FROM (SELECT DISTINCT name FROM unnest(%(queues)s::text[]) AS u(name)) AS q
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at, seq FROM {schema}.jobs
+        WHERE state IN ('pending', 'retrying') AND queue = q.name AND run_at <= now()
         ORDER BY priority DESC, run_at, seq
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
     ) AS ready
+    ORDER BY ready.priority DESC, ready.run_at, ready.seq
+    LIMIT %(limit)s
 )
 UPDATE {schema}.jobs AS j
 SET state = CASE WHEN picked.n <= %(run)s THEN 'running' ELSE 'reserved' END,
@@ -102,16 +117,20 @@ SET state = CASE WHEN picked.n <= %(run)s THEN 'running' ELSE 'reserved' END,
     token = (random() * 9.2e18)::bigint,
     started_at = CASE WHEN picked.n <= %(run)s THEN now() END, heartbeat_at = now(),
     worker = %(worker)s
-FROM picked
-WHERE j.id = picked.id
+FROM picked, durable
+WHERE j.id = picked.id AND durable.setting = 'on'
 RETURNING j.id, j.queue, j.token, j.attempts, j.payload, j.priority, j.run_at, j.seq, j.state;
 
 -- name: start
--- Reserved (prefetched) jobs a slot takes: the attempt counts from here.
+-- Reserved (prefetched) jobs a slot takes: the attempt counts from here, so
+-- the commit is synchronous (see claim).
+WITH durable AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', 'on', true) AS setting
+)
 UPDATE {schema}.jobs AS j
 SET state = 'running', attempts = j.attempts + 1, started_at = now(), heartbeat_at = now()
-FROM unnest(%s::text[], %s::bigint[]) AS u(id, token)
-WHERE j.id = u.id AND j.token = u.token AND j.state = 'reserved'
+FROM unnest(%s::text[], %s::bigint[]) AS u(id, token), durable
+WHERE j.id = u.id AND j.token = u.token AND j.state = 'reserved' AND durable.setting = 'on'
 RETURNING j.id, j.attempts;
 
 -- name: complete
@@ -147,12 +166,16 @@ RETURNING j.id;
 
 -- name: release
 -- Shutdown: back to the queue, the interrupted attempt not counted (a
--- reserved job never counted one).
-UPDATE {schema}.jobs
-SET state = 'pending', attempts = attempts - (state = 'running')::int, started_at = NULL,
+-- reserved job never counted one). It changes the count: synchronous commit.
+WITH durable AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', 'on', true) AS setting
+)
+UPDATE {schema}.jobs AS j
+SET state = 'pending', attempts = j.attempts - (j.state = 'running')::int, started_at = NULL,
     worker = NULL, heartbeat_at = NULL
-WHERE id = %s AND token = %s AND state IN ('running', 'reserved')
-RETURNING id, pg_notify(%s, queue);
+FROM durable
+WHERE j.id = %s AND j.token = %s AND j.state IN ('running', 'reserved') AND durable.setting = 'on'
+RETURNING j.id, pg_notify(%s, j.queue);
 
 -- name: heartbeat
 UPDATE {schema}.jobs AS j

@@ -19,7 +19,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from lexigram_compat import JobStatus, TasksApp
-from tests.private_redis import PrivateRedis
+from tests.chaos.servers import PrivateRedis
 
 from . import interop_tasks
 from .conftest import Broker, Worker, celery_worker_argv, read_records
@@ -36,7 +36,7 @@ async def _poll(condition: Any, what: str, worker: Worker, timeout: float) -> No
 
 
 async def test_a_job_whose_outcome_met_a_dead_redis_runs_again_when_redis_is_back(tmp_path: Path) -> None:
-    server = PrivateRedis(tmp_path / "redis")
+    server = PrivateRedis()
     server.start()
     tag = uuid.uuid4().hex[:8]
     prefix = f"lxcr-{tag}:"
@@ -60,7 +60,7 @@ async def test_a_job_whose_outcome_met_a_dead_redis_runs_again_when_redis_is_bac
                 return marker.exists()
 
             await _poll(started, "started", worker, 20)
-            server.kill()
+            server.crash()
             marker.with_suffix(".go").touch()
 
             async def gave_up_recording() -> bool:
@@ -80,7 +80,7 @@ async def test_a_job_whose_outcome_met_a_dead_redis_runs_again_when_redis_is_bac
             info = await app.queue.get_job(job)
     finally:
         worker.stop()
-        server.kill()
+        server.stop()
 
     assert info is not None
     assert info.result == "stored"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import random
 import shutil
 import signal
 import socket
@@ -29,7 +28,9 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Self
 
+from tests.ports import free_port
 from tests.postgres.private_cluster import PrivateCluster, _bin_dir
 
 __all__ = ["PrivatePostgres", "PrivateRabbit", "PrivateRedis", "Server", "free_port", "stop_all"]
@@ -40,29 +41,6 @@ RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 START_TIMEOUT = 90.0
 
 _running: list[Server] = []
-
-
-def _ephemeral_start() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def free_port() -> int:
-    """A free port BELOW the kernel's ephemeral range: while a server is down, its clients'
-    reconnects can otherwise self-connect (a socket whose ephemeral source port is the
-    server's port connects to itself) and hold the port the restart needs."""
-    top = _ephemeral_start()
-    for _ in range(200):
-        port = random.randrange(max(1024, top - 12000), top)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port below {top} after 200 tries")
 
 
 def _wait_port(port: int, timeout: float, what: str, log: Path) -> None:
@@ -116,7 +94,7 @@ class Server:
     def restart(self) -> None:
         self.start()
 
-    def __enter__(self) -> Server:
+    def __enter__(self) -> Self:
         _running.append(self)
         try:
             self.start()

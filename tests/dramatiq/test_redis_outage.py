@@ -21,10 +21,10 @@ import pytest
 
 from lexigram_compat.queue import JobStatus
 from lexigram_compat.worker.settle import LEDGER_OUTAGE_SECONDS
+from tests.chaos.servers import PrivateRedis
 from tests.conformance import jobs
 from tests.conformance.engines.dramatiq import SPECS, RedisHarness
 from tests.conformance.harness import SUITE_SECTION, deep_merge
-from tests.private_redis import PrivateRedis
 from tests.services import Service
 
 SHORT_OUTAGE = 3.0
@@ -34,19 +34,15 @@ LONG_OUTAGE = LEDGER_OUTAGE_SECONDS + 3.0
 
 
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path)
-    server.start()
-    try:
+def private_redis() -> Iterator[PrivateRedis]:
+    with PrivateRedis() as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.mark.parametrize(
     ("outage", "logged"),
     [
-        (SHORT_OUTAGE, "could not start it, the job ledger is unreachable"),
+        (SHORT_OUTAGE, "could not start it (the job ledger is unreachable)"),
         (LONG_OUTAGE, "the delivery goes back to its queue when Redis answers again"),
     ],
     ids=["short", "long"],
@@ -74,7 +70,7 @@ async def test_a_redis_outage_at_a_delivery_start_does_not_dead_letter_the_job(
             return await harness.client.llen(f"{harness.namespace}:{harness.default_queue}") == 0
 
         await harness.wait_until(fetched, "the worker fetched the second job")
-        await asyncio.to_thread(private_redis.kill)
+        await asyncio.to_thread(private_redis.crash)
         # The second job's start has not been tried yet: the first job holds the loop.
         assert harness.recorder.entries("blocks_loop.end") == []
         release.touch()

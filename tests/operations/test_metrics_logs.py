@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.operations.browser import free_port
 from tests.operations.conftest import PG_PASSWORD, Ops, Proc
 from tests.operations.ops_app import APP, MEMORY, SEED_ENV
 from tests.operations.test_cli_engines import poll
+from tests.ports import free_port
 
 SECRET = "hunter2-in-an-error"
 FAILING_REASON = f"could not reach redis://ops:{SECRET}@cache.internal:6379/0"

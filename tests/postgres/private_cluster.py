@@ -9,13 +9,20 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-__all__ = ["PrivateCluster", "private_cluster"]
+import pytest
+
+from lexigram_compat.adapters.postgres import apply_migrations
+from lexigram_compat.adapters.postgres.sql import DEFAULT_SCHEMA
+from tests.conformance.harness import SUITE_SECTION, deep_merge
+from tests.ports import free_port
+
+__all__ = ["PrivateCluster", "cluster_section", "private_cluster", "required_cluster"]
 
 
 def _bin_dir() -> Path | None:
@@ -24,13 +31,6 @@ def _bin_dir() -> Path | None:
         return Path(found[-1]).parent
     on_path = shutil.which("pg_ctl")
     return Path(on_path).parent if on_path else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class PrivateCluster:
@@ -42,7 +42,7 @@ class PrivateCluster:
         self.root = root
         self.data = root / "data"
         self.log = str(root / "server.log")
-        self.port = _free_port()
+        self.port = free_port()
         self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         # initdb refuses to run as root: run the server as the postgres OS user then.
         self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -116,3 +116,22 @@ def private_cluster(settings: dict[str, str] | None = None) -> Iterator[PrivateC
                 cluster.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def required_cluster(settings: dict[str, str] | None = None) -> Iterator[PrivateCluster]:
+    """For a fixture: :func:`private_cluster`, failing with one line when the server
+    binaries are missing (a test that needs a server never skips)."""
+    with private_cluster(settings) as started:
+        if started is None:
+            pytest.fail(
+                "the PostgreSQL server binaries (initdb, pg_ctl) are missing (apt-get install postgresql)"
+            )
+        yield started
+
+
+async def cluster_section(cluster: PrivateCluster, **more: Any) -> dict[str, Any]:
+    """The ``tasks:`` section of an app (and worker) on ``cluster``, migrated: the
+    conformance suite's, with ``more`` keys merged in."""
+    await apply_migrations(cluster.dsn, DEFAULT_SCHEMA)
+    own = {"engine": "native", "backend": {"type": "postgres", "postgres_dsn": cluster.dsn}, **more}
+    return deep_merge(SUITE_SECTION, own)

@@ -13,21 +13,18 @@ worker's connections committed claims with ``synchronous_commit=off``.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from lexigram_compat import JobStatus, TasksApp
-from lexigram_compat.adapters.postgres import apply_migrations
-from lexigram_compat.adapters.postgres.sql import DEFAULT_SCHEMA
 from lexigram_compat.queue import JobInfo
 from tests.conformance import jobs
-from tests.conformance.harness import SUITE_SECTION, deep_merge, ok
+from tests.conformance.harness import ok
 
 from .conftest import MakeApp
-from .private_cluster import PrivateCluster, private_cluster
+from .private_cluster import PrivateCluster, cluster_section, required_cluster
 from .test_job_source import source_of
 
 SLOW_WAL_WRITER = {"wal_writer_delay": "10s"}
@@ -35,23 +32,13 @@ SLOW_WAL_WRITER = {"wal_writer_delay": "10s"}
 
 @pytest.fixture
 def cluster() -> Iterator[PrivateCluster]:
-    with private_cluster(SLOW_WAL_WRITER) as started:
-        if started is None:
-            reason = "the PostgreSQL server binaries (initdb, pg_ctl) are not installed"
-            if os.environ.get("CI") == "true":
-                pytest.fail(reason)
-            pytest.skip(reason)
-        yield started
+    yield from required_cluster(SLOW_WAL_WRITER)
 
 
 @pytest.fixture
 async def section(cluster: PrivateCluster) -> dict[str, Any]:
     """This test's apps use the private cluster (overrides conftest's)."""
-    await apply_migrations(cluster.dsn, DEFAULT_SCHEMA)
-    return deep_merge(
-        SUITE_SECTION,
-        {"engine": "native", "backend": {"type": "postgres", "postgres_dsn": cluster.dsn}},
-    )
+    return await cluster_section(cluster)
 
 
 async def _job(app: TasksApp, job_id: str) -> JobInfo:

@@ -13,7 +13,6 @@ The server is a private cluster of this test; the shared server is never touched
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,13 +20,11 @@ import psycopg
 import pytest
 
 from lexigram_compat import BrokerUnavailableError, EnqueueOutcomeUnknownError, TasksApp
-from lexigram_compat.adapters.postgres import apply_migrations
 from lexigram_compat.adapters.postgres.sql import DEFAULT_SCHEMA
 from tests.conformance import jobs
-from tests.conformance.harness import SUITE_SECTION, deep_merge
 
 from .conftest import MakeApp
-from .private_cluster import PrivateCluster, private_cluster
+from .private_cluster import PrivateCluster, cluster_section, required_cluster
 from .workers import wait_until
 
 ABSENT_STANDBY = "lexigram_absent_standby"
@@ -35,22 +32,13 @@ ABSENT_STANDBY = "lexigram_absent_standby"
 
 @pytest.fixture
 def cluster() -> Iterator[PrivateCluster]:
-    with private_cluster() as started:
-        if started is None:
-            reason = "the PostgreSQL server binaries (initdb, pg_ctl) are not installed"
-            if os.environ.get("CI") == "true":
-                pytest.fail(reason)
-            pytest.skip(reason)
-        yield started
+    yield from required_cluster()
 
 
 @pytest.fixture
 async def section(cluster: PrivateCluster) -> dict[str, Any]:
     """This test's apps use the private cluster (overrides conftest's)."""
-    await apply_migrations(cluster.dsn, DEFAULT_SCHEMA)
-    return deep_merge(
-        SUITE_SECTION, {"engine": "native", "backend": {"type": "postgres", "postgres_dsn": cluster.dsn}}
-    )
+    return await cluster_section(cluster)
 
 
 async def _admin(cluster: PrivateCluster, *statements: str) -> list[tuple[Any, ...]]:

@@ -9,46 +9,28 @@ benchmarks and pytest-xdist workers use is never touched.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from lexigram_compat import BrokerUnavailableError, JobStatus, TasksApp
-from lexigram_compat.adapters.postgres import apply_migrations
-from lexigram_compat.adapters.postgres.sql import DEFAULT_SCHEMA
 from tests.conformance import jobs
-from tests.conformance.harness import SUITE_SECTION, deep_merge
 
 from .conftest import MakeApp, MakeWorker
-from .private_cluster import PrivateCluster, private_cluster
+from .private_cluster import PrivateCluster, cluster_section, required_cluster
 from .workers import wait_until
 
 
 @pytest.fixture
 def cluster() -> Iterator[PrivateCluster]:
-    with private_cluster() as started:
-        if started is None:
-            reason = "the PostgreSQL server binaries (initdb, pg_ctl) are not installed"
-            if os.environ.get("CI") == "true":
-                pytest.fail(reason)
-            pytest.skip(reason)
-        yield started
+    yield from required_cluster()
 
 
 @pytest.fixture
 async def section(cluster: PrivateCluster) -> dict[str, Any]:
-    """This test's apps and workers use the private cluster (overrides conftest's)."""
-    await apply_migrations(cluster.dsn, DEFAULT_SCHEMA)
-    return deep_merge(
-        SUITE_SECTION,
-        {
-            "engine": "native",
-            "backend": {"type": "postgres", "postgres_dsn": cluster.dsn},
-            "worker": {"lease_seconds": 1.0, "heartbeat_interval": 0.25},
-        },
-    )
+    """This test's apps use the private cluster (overrides conftest's)."""
+    return await cluster_section(cluster, worker={"lease_seconds": 1.0, "heartbeat_interval": 0.25})
 
 
 async def _enqueue_until_ok(app: TasksApp, tag: str, seconds: float = 0.05) -> str:

@@ -12,9 +12,17 @@ still a bug).
 
 from __future__ import annotations
 
+import socket
+
 from lexigram_compat.redaction import redact
 
-__all__ = ["UNAVAILABLE_ERRORS", "is_unavailable", "unavailable_cause", "unreachable_message"]
+__all__ = [
+    "UNAVAILABLE_ERRORS",
+    "failed_to_connect",
+    "is_unavailable",
+    "unavailable_cause",
+    "unreachable_message",
+]
 
 UNAVAILABLE_ERRORS = frozenset(
     {
@@ -55,6 +63,25 @@ def unavailable_cause(exc: BaseException) -> BaseException | None:
 def is_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` (or an exception it wraps) means the broker or database is unreachable."""
     return unavailable_cause(exc) is not None
+
+
+def failed_to_connect(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection could not be opened at all (refused, no
+    route, name not found, connect timeout): a request that fails so never reached the
+    server. Any other unreachable error may have come after the request was sent, so
+    its outcome is unknown."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError | socket.gaierror):
+            return True
+        text = str(current)
+        # redis-py: "Error 111 connecting to host:port. ...", "Timeout connecting to server"
+        if "connecting to" in text or "Connect call failed" in text:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def unreachable_message(operation: str, exc: BaseException) -> str:

@@ -38,9 +38,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from lexigram_compat.connection_errors import failed_to_connect, is_unavailable
 from lexigram_compat.envelope import JobEnvelope
+from lexigram_compat.errors import EnqueueOutcomeUnknownError
 from lexigram_compat.ledger import FIRE_GUARD_SECONDS, AttemptRecords, Delivery, JobRecords, StartVerdict
 from lexigram_compat.records import JobInfo, JobStatus
+from lexigram_compat.redaction import redact
 
 if TYPE_CHECKING:
     import redis
@@ -376,6 +379,27 @@ class RedisLedger(JobRecords, AttemptRecords):
         return await self.run_many(
             [self.calls.create(e, publish=p) for e, p in zip(envelopes, pushes, strict=True)]
         )
+
+    async def create_published(
+        self, envelopes: Sequence[JobEnvelope], publish: Sequence[RedisPush]
+    ) -> list[str]:
+        """:meth:`create` with each job's message pushed in the same step (a Redis
+        broker): the job ids. A failure after the call was sent (the reply lost, the
+        server crashed) is :class:`~lexigram_compat.errors.EnqueueOutcomeUnknownError`:
+        the jobs may have been written, and an enqueue again with the same ids finds
+        them; a connection that could not be opened propagates as it is."""
+        try:
+            created = await self.create(envelopes, publish)
+        except Exception as exc:
+            if not is_unavailable(exc) or failed_to_connect(exc):
+                raise
+            raise EnqueueOutcomeUnknownError(
+                f"enqueue: the connection to Redis broke after the jobs were sent "
+                f"({type(exc).__name__}: {redact(' '.join(str(exc).split()))}); they may or may "
+                f"not have been written",
+                cause=exc,
+            ) from exc
+        return [job_id for job_id, _ in created]
 
     async def forget(self, job_id: str) -> bool:
         """Undo :meth:`create` for a job whose message could not be published."""

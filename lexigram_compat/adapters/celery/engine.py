@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from celery import Celery
 from kombu import Exchange, Queue
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from lexigram_compat.adapters.celery.app_builder import broker_url, build_celery_app
 from lexigram_compat.adapters.celery.beat import install_beat
@@ -217,16 +218,17 @@ class CeleryEngine(Engine):
     # -- producing -----------------------------------------------------------------
     async def enqueue(self, envelopes: Sequence[JobEnvelope], *, connection: Any = None) -> list[str]:
         wire = self._wire
-        pushes = (
-            [
+        if wire is not None:  # records and messages in one Redis: one atomic step
+            pushes = [
                 RedisPush(wire.list_key(e.queue), wire.envelope(e), left=True, keep_copy=True)
                 for e in envelopes
             ]
-            if wire is not None
-            else None
-        )
+            try:
+                return await self.ledger.create_published(envelopes, pushes)
+            except (OSError, RedisError) as exc:
+                raise _unavailable("the job ledger (Redis)", exc) from None
         try:
-            created = await self.ledger.create(envelopes, pushes)
+            created = await self.ledger.create(envelopes)
         except OSError as exc:
             raise _unavailable("the job ledger (Redis)", exc) from None
         except Exception as exc:
@@ -235,7 +237,7 @@ class CeleryEngine(Engine):
             raise
         ids: list[str] = []
         for envelope, (job_id, fresh) in zip(envelopes, created, strict=True):
-            if fresh and wire is None:
+            if fresh:
                 try:
                     # Off the caller's loop: a blocking AMQP publish (a broker in a
                     # memory or disk alarm holds publishes) must not freeze it.

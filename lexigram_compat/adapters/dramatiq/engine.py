@@ -257,10 +257,11 @@ class DramatiqEngine(Engine):
             return await self._enqueue_rabbitmq_many(envelopes)
         ledger = self._require_ledger()
         try:
-            created = await ledger.create(envelopes, [self._message_push(e) for e in envelopes])
+            return await ledger.create_published(envelopes, [self._message_push(e) for e in envelopes])
+        except TaskQueueError:
+            raise
         except Exception as exc:
             raise _broker_error("enqueue", exc) from exc
-        return [job_id for job_id, _ in created]
 
     async def _enqueue_rabbitmq_many(self, envelopes: Sequence[JobEnvelope]) -> list[str]:
         """One confirmed publish per job. RabbitMQ has no batch transaction with

@@ -21,13 +21,31 @@ class Retry(Exception):
     """Raised by a task to ask for another attempt.
 
     The retry consumes an attempt. ``delay`` (seconds) overrides the policy's
-    backoff for this one retry.
+    backoff for this one retry. ``exc`` is the real cause: the retry's log line and,
+    once attempts run out, the dead letter show it (type, message, traceback)
+    instead of ``Retry``. ``max_attempts`` overrides the job's attempt budget for
+    this decision (Celery's ``self.retry(max_retries=...)``).
     """
 
-    def __init__(self, delay: float | None = None, message: str | None = None) -> None:
+    def __init__(
+        self,
+        delay: float | None = None,
+        message: str | None = None,
+        *,
+        exc: BaseException | None = None,
+        max_attempts: int | None = None,
+    ) -> None:
         if delay is not None and delay < 0:
             raise ValueError(f"Retry(delay={delay!r}): the delay must be >= 0 seconds")
+        if exc is not None and not isinstance(exc, BaseException):
+            raise TypeError(f"Retry(exc={exc!r}): give the exception that caused the retry")
+        if max_attempts is not None and (isinstance(max_attempts, bool) or max_attempts < 1):
+            raise ValueError(f"Retry(max_attempts={max_attempts!r}): must be an int >= 1")
         self.delay = delay
+        self.exc = exc
+        self.max_attempts = max_attempts
+        if message is None and exc is not None:
+            message = f"retry after {type(exc).__name__}: {exc}"
         super().__init__(message or "task asked for a retry")
 
 

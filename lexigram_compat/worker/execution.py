@@ -14,11 +14,13 @@ import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import timedelta
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from lexigram_compat.di.injection import resolve_missing
 from lexigram_compat.envelope import JobEnvelope, utcnow
 from lexigram_compat.errors import TaskNotFoundError, TaskTimeoutError, TaskValidationError
+from lexigram_compat.job_context import JobContext, running
 from lexigram_compat.outcomes import (
     Completed,
     DeadLettered,
@@ -46,6 +48,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("lexigram_compat.worker")
+_NO_HEADERS: MappingProxyType[str, Any] = MappingProxyType({})
 
 
 @dataclass
@@ -107,6 +110,20 @@ async def _call(
         raise
 
 
+def job_context_of(envelope: JobEnvelope) -> JobContext:
+    """The :class:`JobContext` of attempt ``envelope.attempts`` (as the settle step counted it)."""
+    return JobContext(
+        envelope.job_id,
+        envelope.task_name,
+        max(1, envelope.attempts),
+        envelope.max_attempts,
+        envelope.queue,
+        MappingProxyType(envelope.headers) if envelope.headers else _NO_HEADERS,
+        envelope.run_at,
+        envelope.enqueued_at,
+    )
+
+
 def policy_for(
     registry: TaskRegistry, default_policy: RetryPolicy, envelope: JobEnvelope, task: Any = None
 ) -> RetryPolicy:
@@ -132,11 +149,13 @@ async def execute(ctx: ExecutionContext, envelope: JobEnvelope) -> Outcome:
         # The same arguments would fail every time: no retry.
         return DeadLettered(failure_of(error, with_traceback=False), error)
     timeout = envelope.timeout or task.timeout or ctx.default_timeout
+    job = job_context_of(envelope)
     started = time.perf_counter()
     try:
         if len(supplied) < len(task.params.parameters):  # else every parameter came with the job
-            kwargs = {**(await resolve_missing(task, supplied, ctx.resolver)), **kwargs}
-        value = await _call(ctx, task, args, kwargs, timeout)
+            kwargs = {**(await resolve_missing(task, supplied, ctx.resolver, job)), **kwargs}
+        with running(job):
+            value = await _call(ctx, task, args, kwargs, timeout)
     except asyncio.CancelledError as exc:
         current = asyncio.current_task()
         if current is None or current.cancelling():
@@ -157,7 +176,13 @@ async def execute(ctx: ExecutionContext, envelope: JobEnvelope) -> Outcome:
 
 def _failed(envelope: JobEnvelope, policy: RetryPolicy, error: BaseException, duration: float) -> Outcome:
     attempt = envelope.attempts
-    failure = failure_of(error)
+    if isinstance(error, Retry):
+        if error.max_attempts is not None:
+            policy = policy.with_max_attempts(error.max_attempts)
+        # The real cause (Retry(exc=e)), for the retry's log line and the dead letter.
+        failure = failure_of(error.exc if error.exc is not None else error)
+    else:
+        failure = failure_of(error)
     if isinstance(error, Reject) or not policy.should_retry(attempt, error):
         return DeadLettered(failure, error, duration)
     delay = error.delay if isinstance(error, Retry) and error.delay is not None else policy.delay_for(attempt)

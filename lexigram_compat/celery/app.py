@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from lexigram_compat.app import TasksApp
 from lexigram_compat.celery import states
@@ -116,7 +116,13 @@ class Celery:
         return f"<Celery {self.main}>"
 
     # -- declaring tasks ---------------------------------------------------------------
-    def task(self, *args: Any, **options: Any) -> Any:
+    @overload
+    def task(self, fn: Callable[..., Any], /) -> Task: ...
+
+    @overload
+    def task(self, **options: Any) -> Callable[[Callable[..., Any]], Task]: ...
+
+    def task(self, *args: Any, **options: Any) -> Task | Callable[[Callable[..., Any]], Task]:
         """``@app.task`` or ``@app.task(**options)``: declare a Celery-style task."""
 
         def declare(fn: Callable[..., Any]) -> Task:
@@ -268,7 +274,15 @@ def _neutral_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return {mapping[k]: v for k, v in options.items() if v is not None}
 
 
-def shared_task(*args: Any, **options: Any) -> Any:
+@overload
+def shared_task(fn: Callable[..., Any], /) -> Task: ...
+
+
+@overload
+def shared_task(**options: Any) -> Callable[[Callable[..., Any]], Task]: ...
+
+
+def shared_task(*args: Any, **options: Any) -> Task | Callable[[Callable[..., Any]], Task]:
     """``@shared_task``: a task of every app (calls go through the current app)."""
 
     def declare(fn: Callable[..., Any]) -> Task:

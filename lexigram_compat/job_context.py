@@ -10,14 +10,16 @@ task calls (a helper, the Celery shim's ``self.request``) reads it with
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["JobContext", "current_job"]
+if TYPE_CHECKING:
+    from lexigram_compat.envelope import JobEnvelope
+
+__all__ = ["JobContext", "current_job", "enter", "job_context_of", "leave"]
 
 
 @dataclass(frozen=True)
@@ -55,19 +57,39 @@ class JobContext:
         return self.attempt >= self.max_attempts
 
 
-_current: contextvars.ContextVar[JobContext | None] = contextvars.ContextVar("lexigram_job", default=None)
+_current: contextvars.ContextVar[JobEnvelope | None] = contextvars.ContextVar("lexigram_job", default=None)
+_NO_HEADERS: Mapping[str, Any] = MappingProxyType({})
+
+
+def job_context_of(envelope: JobEnvelope) -> JobContext:
+    """The :class:`JobContext` of attempt ``envelope.attempts`` (built once per envelope)."""
+    cached: JobContext | None = envelope.__dict__.get("_job_context")
+    if cached is None:
+        cached = envelope.__dict__["_job_context"] = JobContext(
+            envelope.job_id,
+            envelope.task_name,
+            max(1, envelope.attempts),
+            envelope.max_attempts,
+            envelope.queue,
+            MappingProxyType(envelope.headers) if envelope.headers else _NO_HEADERS,
+            envelope.run_at,
+            envelope.enqueued_at,
+        )
+    return cached
 
 
 def current_job() -> JobContext | None:
     """The job whose attempt is running in this context (None outside a worker's attempt)."""
-    return _current.get()
+    envelope = _current.get()
+    return None if envelope is None else job_context_of(envelope)
 
 
-@contextmanager
-def running(job: JobContext) -> Iterator[None]:
-    """Make ``job`` the :func:`current_job` of this context for the block."""
-    token = _current.set(job)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+def enter(envelope: JobEnvelope) -> contextvars.Token[JobEnvelope | None]:
+    """Make ``envelope``'s job the :func:`current_job` of this context until :func:`leave`
+    (the worker's hot path: a context variable set, no object built until asked for)."""
+    return _current.set(envelope)
+
+
+def leave(token: contextvars.Token[JobEnvelope | None]) -> None:
+    """Undo :func:`enter`."""
+    _current.reset(token)

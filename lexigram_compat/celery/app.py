@@ -71,6 +71,7 @@ class Celery:
         tasks_app: Use this ``TasksApp`` (its registry) instead of building one.
         registry: The registry tasks are declared in (default: a new one).
         container: The DI container of the built ``TasksApp``.
+        include: Modules to import (their tasks declared) when the ``TasksApp`` is built.
     """
 
     def __init__(
@@ -83,6 +84,7 @@ class Celery:
         tasks_app: TasksApp | None = None,
         registry: TaskRegistry | None = None,
         container: Resolver | None = None,
+        include: Sequence[str] = (),
         set_as_current: bool = True,
         **unsupported: Any,
     ) -> None:
@@ -90,11 +92,12 @@ class Celery:
         if unsupported:
             raise ConfigurationError(
                 f"Celery({main!r}, {next(iter(unsupported))}=...) is not supported by lexigram_compat.celery",
-                hint="pass broker=, backend=, config= (the lexigram tasks: section) or tasks_app=",
+                hint="pass broker=, backend=, include=, config= (the lexigram tasks: section) or tasks_app=",
             )
         self.main = main
         self._config = dict(config or {})
         self._container = container
+        self._include = tuple(include)
         self._tasks_app: TasksApp | None = tasks_app
         self._started_here = False
         self._lock = threading.Lock()
@@ -176,6 +179,9 @@ class Celery:
     @property
     def tasks_app(self) -> TasksApp:
         """The lexigram app (built from the configuration on first use)."""
+        if self._tasks_app is None:
+            for module in self._include:
+                importlib.import_module(module)
         with self._lock:
             if self._tasks_app is None:
                 section = tasks_section(self.conf, self._config)

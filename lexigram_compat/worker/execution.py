@@ -14,13 +14,12 @@ import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import timedelta
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from lexigram_compat.di.injection import resolve_missing
 from lexigram_compat.envelope import JobEnvelope, utcnow
 from lexigram_compat.errors import TaskNotFoundError, TaskTimeoutError, TaskValidationError
-from lexigram_compat.job_context import JobContext, running
+from lexigram_compat.job_context import enter, job_context_of, leave
 from lexigram_compat.outcomes import (
     Completed,
     DeadLettered,
@@ -48,7 +47,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("lexigram_compat.worker")
-_NO_HEADERS: MappingProxyType[str, Any] = MappingProxyType({})
 
 
 @dataclass
@@ -110,20 +108,6 @@ async def _call(
         raise
 
 
-def job_context_of(envelope: JobEnvelope) -> JobContext:
-    """The :class:`JobContext` of attempt ``envelope.attempts`` (as the settle step counted it)."""
-    return JobContext(
-        envelope.job_id,
-        envelope.task_name,
-        max(1, envelope.attempts),
-        envelope.max_attempts,
-        envelope.queue,
-        MappingProxyType(envelope.headers) if envelope.headers else _NO_HEADERS,
-        envelope.run_at,
-        envelope.enqueued_at,
-    )
-
-
 def policy_for(
     registry: TaskRegistry, default_policy: RetryPolicy, envelope: JobEnvelope, task: Any = None
 ) -> RetryPolicy:
@@ -149,13 +133,13 @@ async def execute(ctx: ExecutionContext, envelope: JobEnvelope) -> Outcome:
         # The same arguments would fail every time: no retry.
         return DeadLettered(failure_of(error, with_traceback=False), error)
     timeout = envelope.timeout or task.timeout or ctx.default_timeout
-    job = job_context_of(envelope)
     started = time.perf_counter()
+    token = enter(envelope)  # current_job(); a sync task's thread copies this context
     try:
         if len(supplied) < len(task.params.parameters):  # else every parameter came with the job
+            job = job_context_of(envelope)
             kwargs = {**(await resolve_missing(task, supplied, ctx.resolver, job)), **kwargs}
-        with running(job):
-            value = await _call(ctx, task, args, kwargs, timeout)
+        value = await _call(ctx, task, args, kwargs, timeout)
     except asyncio.CancelledError as exc:
         current = asyncio.current_task()
         if current is None or current.cancelling():
@@ -171,6 +155,8 @@ async def execute(ctx: ExecutionContext, envelope: JobEnvelope) -> Outcome:
         return _failed(envelope, policy, timed_out, time.perf_counter() - started)
     except Exception as exc:
         return _failed(envelope, policy, exc, time.perf_counter() - started)
+    finally:
+        leave(token)
     return Completed(task.params.encode_result(value), time.perf_counter() - started)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -217,8 +218,14 @@ def test_settings_are_read_from_an_object_and_unsupported_ones_refused() -> None
         Celery("w", set_as_current=False).conf.update(worker_concurrency=4)
     with pytest.raises(ConfigurationError, match="broker_url with scheme 'sqs'"):
         _ = Celery("s", broker="sqs://", set_as_current=False).tasks_app
-    with pytest.raises(ConfigurationError, match=r"Celery\('x', include=...\) is not supported"):
-        Celery("x", include=["a"])
+    with pytest.raises(ConfigurationError, match=r"Celery\('x', task_cls=...\) is not supported"):
+        Celery("x", task_cls="a:B")
+    included = Celery("i", include=["tests.celery_shim.included"], set_as_current=False)
+    assert "tests.celery_shim.included" not in sys.modules
+    assert included.tasks_app is not None
+    assert "tests.celery_shim.included" in sys.modules
+    with pytest.raises(ModuleNotFoundError, match="no_such_module"):
+        _ = Celery("n", include=["tests.celery_shim.no_such_module"], set_as_current=False).tasks_app
 
 
 def test_shared_tasks_join_every_app_and_call_through_the_current_one() -> None:

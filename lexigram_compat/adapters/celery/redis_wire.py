@@ -16,11 +16,12 @@ import base64
 import os
 import socket
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery
 
-from lexigram_compat.envelope import JobEnvelope, _time
+from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.serialization import dumps
 
 HEADERS_KEY = "lexigram_headers"
@@ -46,15 +47,17 @@ def request_headers(request: Any) -> dict[str, Any] | None:
     return dict(value) if isinstance(value, dict) and value else None
 
 
-def request_eta(request: Any) -> Any:
+def request_eta(request: Any) -> datetime | None:
     """The request's ETA as an aware datetime, or None (Celery sends ISO text)."""
     value = getattr(request, "eta", None)
-    if value is None or hasattr(value, "tzinfo"):
-        return value
-    try:
-        return _time(value, "eta")
-    except ValueError:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
         return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 __all__ = ["RedisWire"]

@@ -150,7 +150,8 @@ class PostgresJobSource(JobSource):
             data = loads(payload)
             if isinstance(data, dict):
                 data["attempts"] = attempts  # the row counts attempts, not the stored payload
-                if (data.get("run_at") is not None or attempts > 1) and isinstance(row[6], datetime):
+                earlier = attempts - (row[8] == "running")  # attempts before this one
+                if (data.get("run_at") is not None or earlier > 0) and isinstance(row[6], datetime):
                     # A retry's due time lives in the row, not the stored payload.
                     data["run_at"] = row[6].isoformat()
             envelope = JobEnvelope.from_dict(data)

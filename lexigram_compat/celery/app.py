@@ -173,8 +173,15 @@ class Celery:
         self, obj: Any, namespace: str | None = None, silent: bool = False, force: bool = False
     ) -> None:
         """Read the supported settings from ``obj`` (``namespace="CELERY"``: its
-        ``CELERY_*`` names); an unsupported one is refused, naming it."""
-        self.conf.update(read_object(obj, namespace))
+        ``CELERY_*`` names); an unsupported one is refused, naming it. ``silent``: an
+        import path that cannot be imported is ignored, as in Celery."""
+        try:
+            found = read_object(obj, namespace)
+        except ImportError:
+            if silent:
+                return
+            raise
+        self.conf.update(found)
 
     @property
     def tasks_app(self) -> TasksApp:

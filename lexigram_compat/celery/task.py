@@ -60,7 +60,10 @@ class CeleryTask:
         self.fn = fn
         self.options = options
         self._app = app
-        self.name: str = options.name or f"{fn.__module__}.{fn.__name__}"
+        module = fn.__module__
+        if module == "__main__" and app is not None and app.main:
+            module = app.main  # Celery's gen_task_name: a script's tasks are named after its app
+        self.name: str = options.name or f"{module}.{fn.__name__}"
         self.bind = options.bind
         self.max_retries = options.max_retries
         self.default_retry_delay = options.default_retry_delay

@@ -208,6 +208,9 @@ def test_settings_are_read_from_an_object_and_unsupported_ones_refused() -> None
         "orders",
         30,
     )
+    shim.config_from_object("tests.celery_shim.no_such_settings", silent=True)
+    with pytest.raises(ModuleNotFoundError, match="no_such_settings"):
+        shim.config_from_object("tests.celery_shim.no_such_settings")
     with pytest.raises(ConfigurationError, match="'broker_url' changed after the app was first used"):
         shim.conf.broker_url = "memory://"
     with pytest.raises(ConfigurationError, match="'beat_schedule' is not supported") as refused:
@@ -233,3 +236,12 @@ def test_shared_tasks_join_every_app_and_call_through_the_current_one() -> None:
     assert first.registry.get(tasks_basic.mul.name) is tasks_basic.mul.neutral
     assert tasks_basic.mul.app is current_app()
     assert tasks_basic.add.app is not first
+
+
+def test_a_scripts_task_is_named_after_its_app_as_celery_names_it(app: Celery) -> None:
+    def report() -> str:
+        return "ok"
+
+    report.__module__ = "__main__"
+    assert app.task(report).name == "unit.report"
+    assert app.task(name="explicit")(lambda: None).name == "explicit"

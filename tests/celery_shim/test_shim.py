@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from unittest import mock
@@ -245,3 +245,20 @@ def test_a_scripts_task_is_named_after_its_app_as_celery_names_it(app: Celery) -
     report.__module__ = "__main__"
     assert app.task(report).name == "unit.report"
     assert app.task(name="explicit")(lambda: None).name == "explicit"
+
+
+def test_retry_max_retries_and_eta_override_the_declaration(app: Celery) -> None:
+    @app.task(bind=True, max_retries=0)
+    def patient(self: Task) -> int:
+        if self.request.retries < 2:
+            raise self.retry(max_retries=2, eta=datetime.now(UTC) + timedelta(seconds=0.1))
+        return self.request.retries
+
+    result = patient.delay()
+    started = time.monotonic()
+    app.tasks_app.run_worker_sync(until_idle=True)
+    assert result.get(timeout=10) == 2
+    info = result.info_now()
+    assert info is not None
+    assert info.attempts == 3
+    assert 0.2 <= time.monotonic() - started < 10  # two retries, each due 0.1 s after its failure

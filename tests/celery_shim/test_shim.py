@@ -258,7 +258,7 @@ def test_retry_max_retries_and_eta_override_the_declaration(app: Celery) -> None
     started = time.monotonic()
     app.tasks_app.run_worker_sync(until_idle=True)
     assert result.get(timeout=10) == 2
-    info = result.info_now()
+    info = app.queue_handle().get_job_sync(result.id)
     assert info is not None
     assert info.attempts == 3
     assert 0.2 <= time.monotonic() - started < 10  # two retries, each due 0.1 s after its failure

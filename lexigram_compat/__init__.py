@@ -41,6 +41,7 @@ from lexigram_compat.errors import (
     UnsupportedOptionError,
     WorkerLostError,
 )
+from lexigram_compat.job_context import JobContext, current_job
 from lexigram_compat.module import TasksModule
 from lexigram_compat.queue import DeadLetter, JobInfo, JobStatus, TaskQueueProtocol
 from lexigram_compat.registry import TaskRegistry, default_registry
@@ -68,6 +69,7 @@ __all__ = [
     "EnqueueOutcomeUnknownError",
     "Err",
     "Inject",
+    "JobContext",
     "JobFailed",
     "JobInfo",
     "JobNotFoundError",
@@ -109,6 +111,7 @@ __all__ = [
     "WorkerConfig",
     "WorkerLostError",
     "__version__",
+    "current_job",
     "default_registry",
     "inject",
     "scheduled",

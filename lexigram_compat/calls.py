@@ -25,6 +25,7 @@ class CallOptions:
     priority: int | None = None
     job_id: str | None = None
     idempotency_key: str | None = None
+    headers: Mapping[str, Any] | None = None
 
     def merged(self, other: CallOptions) -> CallOptions:
         """``other``'s set values win over this one's."""
@@ -72,6 +73,7 @@ class TaskCall:
         priority: int | None = None,
         job_id: str | None = None,
         idempotency_key: str | None = None,
+        headers: Mapping[str, Any] | None = None,
     ) -> TaskCall:
         """A new call with these options set (the others kept)."""
         extra = CallOptions(
@@ -81,6 +83,7 @@ class TaskCall:
             priority=priority,
             job_id=job_id,
             idempotency_key=idempotency_key,
+            headers=headers,
         )
         return replace(self, call_options=self.call_options.merged(extra))
 

@@ -91,6 +91,13 @@ def _options(call: TaskCall, explicit: CallOptions) -> CallOptions:
             f"{call.name}: job_id={merged.job_id!r} must be a non-empty string of at most "
             f"{MAX_JOB_ID_LENGTH} characters",
         )
+    if merged.headers is not None and not (
+        isinstance(merged.headers, Mapping) and all(isinstance(k, str) for k in merged.headers)
+    ):
+        raise TaskValidationError(
+            f"{call.name}: headers={merged.headers!r} must be a mapping with str keys",
+            hint="pass JSON-friendly values, e.g. headers={'request_id': 'abc'}",
+        )
     if merged.idempotency_key is not None and not isinstance(merged.idempotency_key, str):
         raise TaskValidationError(f"{call.name}: idempotency_key={merged.idempotency_key!r} must be a str")
     try:
@@ -214,6 +221,7 @@ class JobBuilder:
             timeout=task.timeout if task else None,
             fire_key=fire_key,
             trace=current_trace(),
+            headers=_headers(call.name, options.headers),
         )
         size = len(envelope.to_bytes())
         if size > self.max_payload_bytes:
@@ -222,6 +230,21 @@ class JobBuilder:
                 f"{self.max_payload_bytes}",
             )
         return PreparedJob(backend, envelope)
+
+
+def _headers(name: str, headers: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not headers:
+        return None
+    from lexigram_compat.serialization import dumps, loads
+
+    try:
+        plain: dict[str, Any] = loads(dumps(dict(headers)))
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(
+            f"{name}: headers cannot be serialised to JSON: {exc}",
+            hint="give headers JSON-friendly values (str, numbers, lists, objects)",
+        ) from None
+    return plain
 
 
 def _plain(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:

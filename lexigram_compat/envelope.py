@@ -52,6 +52,7 @@ def _wire_of(envelope: JobEnvelope) -> bytes | None:
     key, fire, timeout, run_at = e.unique_key, e.fire_key, e.timeout, e.run_at
     if not (
         e.trace is None
+        and e.headers is None
         and type(e.job_id) is str
         and type(e.task_name) is str
         and type(e.queue) is str
@@ -102,6 +103,8 @@ class JobEnvelope:
         timeout: Seconds per attempt (``None``: the worker's default).
         trace: The W3C trace context (``traceparent``, ``tracestate``) of the span
             that enqueued the job (:mod:`lexigram_compat.tracing`), or ``None``.
+        headers: JSON-native headers given at enqueue (``headers=``), seen by the task
+            through :class:`~lexigram_compat.job_context.JobContext`, or ``None``.
     """
 
     job_id: str
@@ -118,9 +121,10 @@ class JobEnvelope:
     timeout: float | None = None
     fire_key: str | None = None
     trace: dict[str, str] | None = None
+    headers: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-native form (``fire_key`` and ``trace`` only when set)."""
+        """The JSON-native form (``fire_key``, ``trace`` and ``headers`` only when set)."""
         data = {
             "v": ENVELOPE_VERSION,
             "id": self.job_id,
@@ -140,6 +144,8 @@ class JobEnvelope:
         data["timeout"] = self.timeout
         if self.trace is not None:
             data["trace"] = self.trace
+        if self.headers is not None:
+            data["headers"] = self.headers
         return data
 
     def to_bytes(self) -> bytes:
@@ -193,6 +199,9 @@ class JobEnvelope:
             and all(isinstance(k, str) and isinstance(v, str) for k, v in trace.items())
         ):
             raise EnvelopeError(f"field 'trace' must be an object of strings or null, got {trace!r}")
+        headers = data.get("headers")
+        if headers is not None and not isinstance(headers, dict):
+            raise EnvelopeError(f"field 'headers' must be an object or null, got {type(headers).__name__}")
         return cls(
             job_id=job_id,
             task_name=task_name,
@@ -208,6 +217,7 @@ class JobEnvelope:
             timeout=None if timeout is None else float(timeout),
             fire_key=fire_key,
             trace=trace or None,
+            headers=headers or None,
         )
 
     @classmethod

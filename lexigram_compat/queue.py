@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -38,6 +38,7 @@ class TaskQueueProtocol(Protocol):
         job_id: str | None = None,
         idempotency_key: str | None = None,
         connection: Any = None,
+        headers: Mapping[str, Any] | None = None,
     ) -> Result[str, TaskQueueError]:
         """Enqueue one call: ``Ok(job_id)``, or ``Err`` with a typed error (never raises).
 
@@ -51,6 +52,7 @@ class TaskQueueProtocol(Protocol):
             idempotency_key: A second enqueue with this key (per task) returns the first job's id.
             connection: PostgreSQL only: the caller's open psycopg connection, to enqueue
                 inside its transaction.
+            headers: JSON-native values the task reads from its ``JobContext.headers``.
 
         Returns:
             ``Ok(job_id)`` or ``Err(TaskQueueError)``.
@@ -100,6 +102,7 @@ class TaskQueueProtocol(Protocol):
         job_id: str | None = None,
         idempotency_key: str | None = None,
         connection: Any = None,
+        headers: Mapping[str, Any] | None = None,
     ) -> Result[str, TaskQueueError]:
         """Sync twin of :meth:`enqueue` (``connection`` takes a sync ``psycopg.Connection``)."""
 

@@ -6,7 +6,7 @@ import dataclasses
 import difflib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -135,9 +135,11 @@ class QueueHandle:
         job_id: str | None = None,
         idempotency_key: str | None = None,
         connection: Any = None,
+        headers: Mapping[str, Any] | None = None,
     ) -> Result[str, TaskQueueError]:
-        """Enqueue one call; ``Ok(job_id)`` or a typed ``Err`` (never raises)."""
-        options = CallOptions(delay, eta, queue, priority, job_id, idempotency_key)
+        """Enqueue one call; ``Ok(job_id)`` or a typed ``Err`` (never raises).
+        ``headers``: JSON-native values the task reads from its ``JobContext``."""
+        options = CallOptions(delay, eta, queue, priority, job_id, idempotency_key, headers)
         return await self._enqueue_one(call, options, True, connection)
 
     async def _enqueue_one(
@@ -261,6 +263,7 @@ class QueueHandle:
         job_id: str | None = None,
         idempotency_key: str | None = None,
         connection: Any = None,
+        headers: Mapping[str, Any] | None = None,
     ) -> Result[str, TaskQueueError]:
         """Sync twin of :meth:`enqueue`."""
         return self._sync(
@@ -273,6 +276,7 @@ class QueueHandle:
                 job_id=job_id,
                 idempotency_key=idempotency_key,
                 connection=connection,
+                headers=headers,
             )
         )
 

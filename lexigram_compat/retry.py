@@ -6,28 +6,47 @@ compute delays of their own: they ask the policy and translate the answer.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from lexigram_compat.config import RetryConfig
 
-__all__ = ["Abort", "Reject", "Retry", "RetryPolicy"]
+__all__ = ["FULL_JITTER", "Abort", "Reject", "Retry", "RetryPolicy"]
 
 
 class Retry(Exception):
     """Raised by a task to ask for another attempt.
 
     The retry consumes an attempt. ``delay`` (seconds) overrides the policy's
-    backoff for this one retry.
+    backoff for this one retry. ``exc`` is the real cause: the retry's log line and,
+    once attempts run out, the dead letter show it (type, message, traceback)
+    instead of ``Retry``. ``max_attempts`` overrides the job's attempt budget for
+    this decision (Celery's ``self.retry(max_retries=...)``).
     """
 
-    def __init__(self, delay: float | None = None, message: str | None = None) -> None:
+    def __init__(
+        self,
+        delay: float | None = None,
+        message: str | None = None,
+        *,
+        exc: BaseException | None = None,
+        max_attempts: int | None = None,
+    ) -> None:
         if delay is not None and delay < 0:
             raise ValueError(f"Retry(delay={delay!r}): the delay must be >= 0 seconds")
+        if exc is not None and not isinstance(exc, BaseException):
+            raise TypeError(f"Retry(exc={exc!r}): give the exception that caused the retry")
+        if max_attempts is not None and (isinstance(max_attempts, bool) or max_attempts < 1):
+            raise ValueError(f"Retry(max_attempts={max_attempts!r}): must be an int >= 1")
         self.delay = delay
+        self.exc = exc
+        self.max_attempts = max_attempts
+        if message is None and exc is not None:
+            message = f"retry after {type(exc).__name__}: {exc}"
         super().__init__(message or "task asked for a retry")
 
 
@@ -42,13 +61,19 @@ Abort = Reject
 """Lexigram's other name for :class:`Reject`: raise it to dead-letter the job at once."""
 
 
-def _check_jitter(jitter: bool | float) -> None:
-    if isinstance(jitter, bool):
+FULL_JITTER: Literal["full"] = "full"
+"""``RetryPolicy(jitter="full")``: Celery's full jitter (``retry_jitter=True`` with
+``retry_backoff``): a whole number of seconds drawn uniformly from ``0..floor(d)``."""
+
+
+def _check_jitter(jitter: bool | float | str) -> None:
+    if isinstance(jitter, bool) or jitter == FULL_JITTER:
         return
-    if not 0 < jitter <= 1:
+    if isinstance(jitter, str) or not 0 < jitter <= 1:
         raise ValueError(
             f"RetryPolicy(jitter={jitter!r}): a float jitter must be in (0, 1]; "
-            "use true for the default half-delay jitter or false for none"
+            "use true for the default half-delay jitter, 'full' for Celery's full jitter, "
+            "or false for none"
         )
 
 
@@ -63,7 +88,10 @@ class RetryPolicy:
         backoff_factor: Multiplier applied per further failed attempt.
         max_delay: Upper bound of any delay.
         jitter: ``True`` draws the delay uniformly from ``[d/2, d]``; a float
-            ``j`` in ``(0, 1]`` from ``[(1-j)*d, d]``; ``False`` uses ``d``.
+            ``j`` in ``(0, 1]`` from ``[(1-j)*d, d]``; ``"full"`` a whole number of
+            seconds from ``0..floor(d)`` (Celery's ``retry_jitter``, exactly as
+            ``celery.utils.time.get_exponential_backoff_interval`` draws it);
+            ``False`` uses ``d``.
         retry_on: Exception types that retry; others dead-letter at once.
         abort_on: Exception types that dead-letter at once; wins over retry_on.
     """
@@ -72,7 +100,7 @@ class RetryPolicy:
     base_delay: float = 1.0
     backoff_factor: float = 2.0
     max_delay: float = 60.0
-    jitter: bool | float = True
+    jitter: bool | float | Literal["full"] = True
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     abort_on: tuple[type[BaseException], ...] = ()
     _random: Callable[[float, float], float] = field(default=random.uniform, repr=False, compare=False)
@@ -128,6 +156,8 @@ class RetryPolicy:
     def delay_bounds(self, attempt: int) -> tuple[float, float]:
         """The closed interval the jittered delay for ``attempt`` falls in."""
         d = self.base_delay_for(attempt)
+        if self.jitter == FULL_JITTER:
+            return 0.0, float(math.floor(d))
         if self.jitter is True:
             return d / 2, d
         if self.jitter is False:
@@ -137,6 +167,9 @@ class RetryPolicy:
     def delay_for(self, attempt: int) -> float:
         """Seconds to wait after failed attempt ``attempt`` (1-based) before the next."""
         low, high = self.delay_bounds(attempt)
+        if self.jitter == FULL_JITTER:
+            # The module's generator, as Celery draws it (a seeded run matches Celery's).
+            return float(random.randrange(int(high) + 1))
         return high if low == high else self._random(low, high)
 
     def should_retry(self, attempt: int, error: BaseException) -> bool:

@@ -10,11 +10,12 @@ from here with the prefix swapped.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import functools
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from lexigram_compat.calls import TaskCall
@@ -148,11 +149,34 @@ class Task(Generic[P, R]):
 
         return run_inline(self, args, kwargs)  # type: ignore[no-any-return]
 
-    async def apply_async(
-        self, queue: Enqueuer, *args: P.args, **kwargs: P.kwargs
-    ) -> Result[str, TaskQueueError]:
-        """Enqueue on ``queue`` (Lexigram's spelling); returns the enqueue Result."""
-        return await queue.enqueue(self(*args, **kwargs))
+    def apply_async(
+        self, queue: Enqueuer | None = None, *args: P.args, **kwargs: P.kwargs
+    ) -> Coroutine[Any, Any, Result[str, TaskQueueError]]:
+        """Enqueue on ``queue`` (Lexigram's spelling): ``await f.apply_async(queue, ...)``.
+
+        The arguments are checked at once, and so is the caller: from sync code (no
+        running event loop) this raises ``TypeError`` instead of returning a coroutine
+        nobody awaits (no job would be created). Sync code uses
+        ``queue.enqueue_sync(f(...))``; Celery-shaped calls (``apply_async(args=[...],
+        countdown=5)``) belong to :mod:`lexigram_compat.celery`.
+        """
+        if queue is None or isinstance(queue, list | tuple) or not hasattr(queue, "enqueue"):
+            raise TypeError(
+                f"{self.name}.apply_async(queue, *args, **kwargs) takes the queue to enqueue on "
+                f"first, got {queue!r}; for Celery's apply_async(args=..., kwargs=..., countdown=...) "
+                "declare the task with lexigram_compat.celery (app.task / shared_task)"
+            )
+        call = self(*args, **kwargs)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            short = self.name.rsplit(".", 1)[-1]
+            raise TypeError(
+                f"{self.name}.apply_async() was called from sync code: it returns a coroutine, "
+                f"and one nobody awaits creates no job. Use queue.enqueue_sync({short}(...)) "
+                "from sync code, or 'await task.apply_async(queue, ...)' in async code"
+            ) from None
+        return queue.enqueue(call)
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"

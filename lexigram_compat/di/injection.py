@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast, get_args, get_origin
 
 from lexigram_compat.di.markers import INJECTED, Inject, Named
 from lexigram_compat.errors import DependencyResolutionError
+from lexigram_compat.job_context import JobContext
 
 if TYPE_CHECKING:
     from lexigram_compat.di.container import Resolver
@@ -89,11 +90,15 @@ def _failure(task: Task[Any, Any], req: Requirement, exc: BaseException) -> Depe
 
 
 async def resolve_missing(
-    task: Task[Any, Any], supplied: set[str], resolver: Resolver | None
+    task: Task[Any, Any], supplied: set[str], resolver: Resolver | None, job: JobContext | None = None
 ) -> dict[str, Any]:
-    """Resolve every missing annotated parameter; job arguments always win."""
+    """Resolve every missing annotated parameter; job arguments always win. A
+    parameter annotated ``JobContext`` gets ``job`` (the running attempt's)."""
     resolved: dict[str, Any] = {}
     for req in requirements(task, supplied):
+        if req.key is JobContext and job is not None:
+            resolved[req.param] = job
+            continue
         try:
             if resolver is None:
                 raise LookupError("no container")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from lexigram_compat.di.injection import resolve_missing
 from lexigram_compat.envelope import JobEnvelope, utcnow
 from lexigram_compat.errors import TaskNotFoundError, TaskTimeoutError, TaskValidationError
+from lexigram_compat.job_context import enter, job_context_of, leave
 from lexigram_compat.outcomes import (
     Completed,
     DeadLettered,
@@ -133,9 +134,11 @@ async def execute(ctx: ExecutionContext, envelope: JobEnvelope) -> Outcome:
         return DeadLettered(failure_of(error, with_traceback=False), error)
     timeout = envelope.timeout or task.timeout or ctx.default_timeout
     started = time.perf_counter()
+    token = enter(envelope)  # current_job(); a sync task's thread copies this context
     try:
         if len(supplied) < len(task.params.parameters):  # else every parameter came with the job
-            kwargs = {**(await resolve_missing(task, supplied, ctx.resolver)), **kwargs}
+            job = job_context_of(envelope)
+            kwargs = {**(await resolve_missing(task, supplied, ctx.resolver, job)), **kwargs}
         value = await _call(ctx, task, args, kwargs, timeout)
     except asyncio.CancelledError as exc:
         current = asyncio.current_task()
@@ -152,12 +155,20 @@ async def execute(ctx: ExecutionContext, envelope: JobEnvelope) -> Outcome:
         return _failed(envelope, policy, timed_out, time.perf_counter() - started)
     except Exception as exc:
         return _failed(envelope, policy, exc, time.perf_counter() - started)
+    finally:
+        leave(token)
     return Completed(task.params.encode_result(value), time.perf_counter() - started)
 
 
 def _failed(envelope: JobEnvelope, policy: RetryPolicy, error: BaseException, duration: float) -> Outcome:
     attempt = envelope.attempts
-    failure = failure_of(error)
+    if isinstance(error, Retry):
+        if error.max_attempts is not None:
+            policy = policy.with_max_attempts(error.max_attempts)
+        # The real cause (Retry(exc=e)), for the retry's log line and the dead letter.
+        failure = failure_of(error.exc if error.exc is not None else error)
+    else:
+        failure = failure_of(error)
     if isinstance(error, Reject) or not policy.should_retry(attempt, error):
         return DeadLettered(failure, error, duration)
     delay = error.delay if isinstance(error, Retry) and error.delay is not None else policy.delay_for(attempt)

@@ -20,6 +20,7 @@ from lexigram_compat.engine_registry import engine_class
 
 from .jobs import Greeting, registry
 from .recorder import Recorder
+from .shim_jobs import shim_registry
 
 __all__ = [
     "RECORDER_ENV",
@@ -47,7 +48,7 @@ def registry_for(capabilities: Capabilities) -> TaskRegistry:
     """The suite's tasks an engine can bind: a declared option the engine cannot
     honour fails the app's start, so those tasks are left out for it."""
     chosen = TaskRegistry()
-    for declared in registry:
+    for declared in (*registry, *shim_registry()):
         if declared.priority is not None and not capabilities.priority:
             continue
         if declared.idempotency_key is not None and not capabilities.idempotency_keys:

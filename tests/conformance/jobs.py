@@ -25,6 +25,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from lexigram_compat import (
+    JobContext,
     Named,
     Priority,
     Reject,
@@ -32,6 +33,7 @@ from lexigram_compat import (
     RetryPolicy,
     TaskQueueProtocol,
     TaskRegistry,
+    current_job,
     inject,
     scheduled,
     task,
@@ -191,6 +193,45 @@ async def asks_retry(key: str, delay: float, times: int, recorder: Recorder = in
     if run <= times:
         raise Retry(delay=delay)
     return run
+
+
+@task(
+    name="conformance.knows_its_job",
+    registry=registry,
+    retry=RetryPolicy(max_attempts=3, base_delay=30.0, jitter=False),
+)
+async def knows_its_job(
+    key: str, retries: int, ctx: JobContext = inject(), recorder: Recorder = inject()
+) -> str:
+    """Records its own :class:`JobContext` (and what ``current_job()`` says), then
+    raises ``Retry(delay=0.05, exc=LookupError)`` on its first ``retries`` attempts."""
+    recorder.record(
+        "knows_its_job",
+        key=key,
+        job_id=ctx.job_id,
+        task_name=ctx.task_name,
+        attempt=ctx.attempt,
+        max_attempts=ctx.max_attempts,
+        queue=ctx.queue,
+        headers=dict(ctx.headers),
+        eta=ctx.eta.isoformat() if ctx.eta else None,
+        current_is_ctx=current_job() == ctx,
+    )
+    if ctx.attempt <= retries:
+        try:
+            raise LookupError(f"{key}: the real cause, attempt {ctx.attempt}")
+        except LookupError as exc:
+            raise Retry(delay=0.05, exc=exc) from exc
+    return ctx.job_id
+
+
+@task(name="conformance.sync_knows_its_job", registry=registry)
+def sync_knows_its_job(key: str, ctx: JobContext = inject(), recorder: Recorder = inject()) -> str:
+    """The sync twin: the context reaches a task run in a thread, and so does ``current_job()``."""
+    current = current_job()
+    recorder.record("sync_knows_its_job", key=key, attempt=ctx.attempt, headers=dict(ctx.headers),
+                    current_id=current.job_id if current else None)  # fmt: skip
+    return ctx.job_id
 
 
 _ERRORS: dict[str, type[Exception]] = {

@@ -10,6 +10,8 @@ Importing it without those variables is an error naming them.
 from __future__ import annotations
 
 from .apps import app_from_environ
+from .shim_jobs import shim_app
 
 app = app_from_environ()
 celery_app = app.native
+shim_app.use(app)  # the Celery-style tasks enqueue (``.delay()`` in a task) through this app

@@ -254,3 +254,11 @@ async def test_sync_twin_inside_the_app_loop_is_refused(app: TasksApp) -> None:
         app.queue.enqueue_sync(add(1))
     job_id = (await asyncio.to_thread(app.queue.enqueue_sync, add(1))).unwrap()
     assert (await app.queue.get_job(job_id)) is not None
+
+
+async def test_headers_must_be_a_str_keyed_json_mapping(app: TasksApp) -> None:
+    error = (await app.queue.enqueue(add(1), headers={1: "x"})).unwrap_err()  # type: ignore[dict-item]
+    assert "headers={1: 'x'} must be a mapping with str keys" in error.message
+    error = (await app.queue.enqueue(add(1), headers={"when": object()})).unwrap_err()
+    assert "headers cannot be serialised to JSON" in error.message
+    assert await app.queue.count() == 0

@@ -177,3 +177,15 @@ def test_a_trace_context_round_trips_and_is_absent_from_envelopes_without_one() 
     # Without one, the wire form is what it was before the field existed.
     assert "trace" not in json.loads(FULL.to_bytes())
     assert FULL.to_bytes() == json.dumps(FULL.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_headers_round_trip_and_are_absent_from_the_wire_when_unset() -> None:
+    with_headers = JobEnvelope("j", "t", "q", headers={"request_id": "r-1", "nested": {"n": [1, 2]}})
+    assert JobEnvelope.from_bytes(with_headers.to_bytes()) == with_headers
+    assert json.loads(with_headers.to_bytes())["headers"] == {"request_id": "r-1", "nested": {"n": [1, 2]}}
+    assert "headers" not in json.loads(FULL.to_bytes())
+
+
+def test_headers_that_are_not_an_object_are_refused() -> None:
+    with pytest.raises(EnvelopeError, match="field 'headers' must be an object or null, got list"):
+        JobEnvelope.from_dict({**valid(), "headers": ["a"]})

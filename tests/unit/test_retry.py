@@ -176,3 +176,14 @@ def test_retry_exception_carries_its_delay_and_message() -> None:
     assert str(Retry(message="later")) == "later"
     with pytest.raises(ValueError, match=r"Retry\(delay=-1\)"):
         Retry(delay=-1)
+
+
+def test_retry_carries_its_real_cause_and_an_attempt_budget() -> None:
+    cause = LookupError("no such row")
+    retry = Retry(delay=2, exc=cause, max_attempts=5)
+    assert (retry.delay, retry.exc, retry.max_attempts) == (2, cause, 5)
+    assert str(retry) == "retry after LookupError: no such row"
+    with pytest.raises(TypeError, match=r"Retry\(exc='oops'\): give the exception"):
+        Retry(exc="oops")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"Retry\(max_attempts=0\): must be an int >= 1"):
+        Retry(max_attempts=0)

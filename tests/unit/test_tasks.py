@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from lexigram_compat import (
     Task,
     TaskCall,
     TaskRegistry,
+    TasksApp,
     inject,
 )
 from lexigram_compat.calls import CallOptions
@@ -302,3 +304,40 @@ async def test_apply_async_enqueues_and_workers_run_sync_tasks_in_a_thread(regis
     assert (info.status, info.result, info.task_name) == (JobStatus.COMPLETED, 42, double.name)
     assert len(threads) == 1
     assert threads[0] != threading.main_thread().name
+
+
+def test_apply_async_from_sync_code_raises_at_once_and_creates_no_job(registry: TaskRegistry) -> None:
+    @task(registry=registry)
+    def triple(x: int) -> int:
+        return x * 3
+
+    app = TasksApp.from_dict(
+        {"tasks": {"backend": {"type": "memory"}, "scheduler": {"enabled": False}}}, registry=registry
+    )
+    app.start_sync()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no "coroutine was never awaited" either
+            with pytest.raises(TypeError, match=r"called from sync code.*enqueue_sync\(triple\(\.\.\.\)\)"):
+                triple.apply_async(app.queue, 1)  # type: ignore[unused-coroutine]  # mypy sees it too
+        assert app.queue.count_sync() == 0
+        # The fix the message names works.
+        job_id = app.queue.enqueue_sync(triple(2)).unwrap()
+        assert app.queue.get_job_sync(job_id) is not None
+    finally:
+        app.close_sync()
+
+
+async def test_apply_async_with_celery_shaped_arguments_names_the_celery_shim(registry: TaskRegistry) -> None:
+    @task(registry=registry)
+    async def echo(x: int) -> int:
+        return x
+
+    async with memory_app(registry=registry) as app:
+        with pytest.raises(TypeError, match=r"takes the queue to enqueue on first.*lexigram_compat\.celery"):
+            echo.apply_async([1])  # type: ignore[arg-type,call-arg,unused-coroutine]
+        with pytest.raises(TypeError, match=r"got None"):
+            echo.apply_async(args=[1], countdown=5)  # type: ignore[call-arg,unused-coroutine]
+        with pytest.raises(TypeError, match="echo"):
+            echo.apply_async(app.queue, 1, 2)  # type: ignore[call-arg,unused-coroutine]  # checked at once
+        assert await app.queue.count() == 0

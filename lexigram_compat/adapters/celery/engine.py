@@ -30,7 +30,7 @@ from lexigram_compat.adapters.celery.beat import install_beat
 from lexigram_compat.adapters.celery.dead_letters import CeleryDeadLetters, letter_bytes
 from lexigram_compat.adapters.celery.operator_hooks import install_operator_hooks
 from lexigram_compat.adapters.celery.reconciler import MessageReconciler
-from lexigram_compat.adapters.celery.redis_wire import RedisWire
+from lexigram_compat.adapters.celery.redis_wire import RedisWire, message_headers
 from lexigram_compat.adapters.celery.runtime import CeleryWorker
 from lexigram_compat.adapters.celery.settings import CelerySettings
 from lexigram_compat.adapters.celery.tasks import register_tasks
@@ -262,7 +262,7 @@ class CeleryEngine(Engine):
             timeout=PUBLISH_TIMEOUT,
             confirm_timeout=PUBLISH_TIMEOUT,
             # Message headers, where Celery's OpenTelemetry instrumentation reads them.
-            headers=envelope.trace,
+            headers=message_headers(envelope),
         )
 
     def publish_raw(self, queue: str, body: bytes, headers: dict[str, Any] | None = None) -> None:

@@ -16,12 +16,49 @@ import base64
 import os
 import socket
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery
 
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.serialization import dumps
+
+HEADERS_KEY = "lexigram_headers"
+"""The Celery message header carrying the job's own headers (``enqueue(headers=...)``):
+one key, so they never collide with Celery's protocol headers."""
+
+
+def message_headers(envelope: JobEnvelope) -> dict[str, Any] | None:
+    """The extra Celery message headers of ``envelope``: its trace context (where
+    Celery's OpenTelemetry instrumentation reads it) and its own headers."""
+    if envelope.trace is None and envelope.headers is None:
+        return None
+    extra: dict[str, Any] = dict(envelope.trace or {})
+    if envelope.headers is not None:
+        extra[HEADERS_KEY] = envelope.headers
+    return extra
+
+
+def request_headers(request: Any) -> dict[str, Any] | None:
+    """The job's own headers a Celery request carries (custom message headers are
+    request attributes), or None."""
+    value = getattr(request, HEADERS_KEY, None)
+    return dict(value) if isinstance(value, dict) and value else None
+
+
+def request_eta(request: Any) -> datetime | None:
+    """The request's ETA as an aware datetime, or None (Celery sends ISO text)."""
+    value = getattr(request, "eta", None)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
 
 __all__ = ["RedisWire"]
 
@@ -56,9 +93,9 @@ class RedisWire:
             soft_time_limit=getattr(self.celery.tasks.get(job.task_name), "soft_time_limit", None),
         )
         headers: dict[str, Any] = dict(message.headers)
-        if job.trace is not None:
-            # Where Celery's OpenTelemetry instrumentation reads it (a request attribute).
-            headers.update(job.trace)
+        # The trace context where Celery's OpenTelemetry instrumentation reads it (a
+        # request attribute), and the job's own headers.
+        headers.update(message_headers(job) or {})
         body = base64.b64encode(dumps([job.args, job.kwargs, EMBED])).decode()
         return dumps(
             {

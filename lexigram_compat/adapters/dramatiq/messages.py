@@ -117,6 +117,8 @@ def message_of(
         meta["timeout"] = envelope.timeout
     if envelope.trace is not None:
         meta["trace"] = envelope.trace
+    if envelope.headers is not None:
+        meta["headers"] = envelope.headers
     return Message(
         queue_name=queue or envelope.queue,
         actor_name=envelope.task_name,
@@ -159,6 +161,7 @@ def envelope_of(message: Message[Any], *, default_max_attempts: int = 1) -> JobE
         "unique_key": meta.get("unique_key"),
         "timeout": meta.get("timeout"),
         "trace": meta.get("trace"),
+        "headers": meta.get("headers"),
     }
     return JobEnvelope.from_dict(data)
 

@@ -118,7 +118,7 @@ class PostgresJobSource(JobSource):
         # RETURNING does not keep the ORDER BY of the subquery.
         rows.sort(key=lambda r: (-r[5], r[6], r[7]))
         self._reserved.update(row[0] for row in rows if row[8] == "reserved")
-        return [self._claimed(row) for row in rows]
+        return [self._claimed(row, due=row[6], counted=row[8] == "running") for row in rows]
 
     async def start(self, jobs: Sequence[ClaimedJob]) -> list[ClaimedJob]:
         reserved = [job for job in jobs if job.job_id in self._reserved]
@@ -144,12 +144,18 @@ class PostgresJobSource(JobSource):
             started.append(dataclasses.replace(job, envelope=envelope))
         return started
 
-    def _claimed(self, row: tuple[Any, ...]) -> ClaimedJob:
+    def _claimed(self, row: tuple[Any, ...], *, due: Any = None, counted: bool = True) -> ClaimedJob:
+        """The job of a claimed row (``due``: its ``run_at`` column, ``counted``: whether its
+        ``attempts`` include the attempt starting now)."""
         job_id, queue, token, attempts, payload = row[0], row[1], row[2], row[3], bytes(row[4])
         try:
             data = loads(payload)
             if isinstance(data, dict):
                 data["attempts"] = attempts  # the row counts attempts, not the stored payload
+                earlier = attempts - counted  # attempts before this one
+                if (data.get("run_at") is not None or earlier > 0) and isinstance(due, datetime):
+                    # A retry's due time lives in the row, not the stored payload.
+                    data["run_at"] = due.isoformat()
             envelope = JobEnvelope.from_dict(data)
         except (EnvelopeError, ValueError, UnicodeDecodeError, RecursionError) as exc:
             return ClaimedJob(job_id, None, token, payload, _problem(exc), queue)

@@ -1,0 +1,315 @@
+"""The ``Celery``-shaped app: ``Celery(main, ...)`` wrapping a lexigram ``TasksApp``.
+
+The ``TasksApp`` is built from the config on first use (``Celery(main,
+config={...})``, ``broker_url`` and the other settings of
+:mod:`lexigram_compat.celery.settings`), or given (``tasks_app=``), and started on a
+background loop the first time sync code enqueues or reads a result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, overload
+
+from lexigram_compat.app import TasksApp
+from lexigram_compat.celery import states
+from lexigram_compat.celery.options import check_call_options, task_options
+from lexigram_compat.celery.result import AsyncResult, EagerResult
+from lexigram_compat.celery.settings import Settings, read_object, tasks_section
+from lexigram_compat.celery.task import EAGER_HEADER, Task
+from lexigram_compat.envelope import JobEnvelope
+from lexigram_compat.errors import ConfigurationError
+from lexigram_compat.outcomes import Completed, RetryLater
+from lexigram_compat.registry import TaskRegistry
+from lexigram_compat.worker.execution import execute
+
+if TYPE_CHECKING:
+    from lexigram_compat.di.container import Resolver
+    from lexigram_compat.queue_handle import QueueHandle
+
+__all__ = ["Celery", "current_app", "shared_task"]
+
+_lock = threading.Lock()
+_current: Celery | None = None
+_apps: list[Celery] = []
+_shared: list[Task] = []
+
+
+def current_app() -> Celery:
+    """The most recently created app (a default one on the memory engine if none was)."""
+    with _lock:
+        current = _current
+    return current if current is not None else Celery("default")
+
+
+def _run(coro: Any) -> Any:
+    """Run ``coro`` to its end from sync code (in a thread of its own under a running loop)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+class Celery:
+    """A Celery-shaped app over a lexigram ``TasksApp``.
+
+    Args:
+        main: The app's name (Celery's ``main``).
+        broker: Celery's broker URL (``memory://``, ``redis://``, ``amqp://``,
+            ``postgresql://``): the lexigram backend.
+        backend: Celery's result backend: accepted and not used (results live in the
+            engine's job records, kept ``retention.completed_seconds``).
+        config: The lexigram ``tasks:`` section (or a dict holding one under ``tasks``).
+        tasks_app: Use this ``TasksApp`` (its registry) instead of building one.
+        registry: The registry tasks are declared in (default: a new one).
+        container: The DI container of the built ``TasksApp``.
+        include: Modules to import (their tasks declared) when the ``TasksApp`` is built.
+    """
+
+    def __init__(
+        self,
+        main: str | None = None,
+        *,
+        broker: str | None = None,
+        backend: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        tasks_app: TasksApp | None = None,
+        registry: TaskRegistry | None = None,
+        container: Resolver | None = None,
+        include: Sequence[str] = (),
+        set_as_current: bool = True,
+        **unsupported: Any,
+    ) -> None:
+        global _current  # noqa: PLW0603 - Celery's current app, one per process
+        if unsupported:
+            raise ConfigurationError(
+                f"Celery({main!r}, {next(iter(unsupported))}=...) is not supported by lexigram_compat.celery",
+                hint="pass broker=, backend=, include=, config= (the lexigram tasks: section) or tasks_app=",
+            )
+        self.main = main
+        self._config = dict(config or {})
+        self._container = container
+        self._include = tuple(include)
+        self._tasks_app: TasksApp | None = tasks_app
+        self._started_here = False
+        self._lock = threading.Lock()
+        self.registry = tasks_app.registry if tasks_app is not None else (registry or TaskRegistry())
+        self.tasks: dict[str, Task] = {}
+        self.conf = Settings(lambda: self._tasks_app is not None)
+        if broker is not None:
+            self.conf["broker_url"] = broker
+        if backend is not None:
+            self.conf["result_backend"] = backend
+        with _lock:
+            for shared in _shared:
+                self._adopt(shared)
+            _apps.append(self)
+            if set_as_current:
+                _current = self
+
+    def __repr__(self) -> str:
+        return f"<Celery {self.main}>"
+
+    # -- declaring tasks ---------------------------------------------------------------
+    @overload
+    def task(self, fn: Callable[..., Any], /) -> Task: ...
+
+    @overload
+    def task(self, **options: Any) -> Callable[[Callable[..., Any]], Task]: ...
+
+    def task(self, *args: Any, **options: Any) -> Task | Callable[[Callable[..., Any]], Task]:
+        """``@app.task`` or ``@app.task(**options)``: declare a Celery-style task."""
+
+        def declare(fn: Callable[..., Any]) -> Task:
+            where = f"@app.task on {getattr(fn, '__qualname__', fn)!r}"
+            checked = task_options(
+                where, options, default_ignore_result=bool(self.conf.get("task_ignore_result"))
+            )
+            return self._adopt(Task(fn, checked, self))
+
+        if len(args) == 1 and callable(args[0]) and not options:
+            return declare(args[0])
+        if args:
+            raise TypeError(f"app.task() takes the function, or keyword options only; got {args!r}")
+        return declare
+
+    def _adopt(self, declared: Task) -> Task:
+        self.registry.add(declared.neutral)
+        self.tasks[declared.name] = declared
+        return declared
+
+    def autodiscover_tasks(
+        self,
+        packages: Sequence[str] | Callable[[], Sequence[str]] | None = None,
+        related_name: str = "tasks",
+        force: bool = False,
+    ) -> None:
+        """Import ``<package>.<related_name>`` for each package that has one."""
+        if callable(packages):
+            packages = packages()
+        if packages is None:
+            raise ConfigurationError(
+                "app.autodiscover_tasks() needs the packages to search",
+                hint="pass them: app.autodiscover_tasks(['myapp', ...]) (Django: settings.INSTALLED_APPS)",
+            )
+        for package in packages:
+            name = f"{package}.{related_name}"
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name not in {name, package}:
+                    raise
+
+    # -- configuration -----------------------------------------------------------------
+    def config_from_object(
+        self, obj: Any, namespace: str | None = None, silent: bool = False, force: bool = False
+    ) -> None:
+        """Read the supported settings from ``obj`` (``namespace="CELERY"``: its
+        ``CELERY_*`` names); an unsupported one is refused, naming it. ``silent``: an
+        import path that cannot be imported is ignored, as in Celery."""
+        try:
+            found = read_object(obj, namespace)
+        except ImportError:
+            if silent:
+                return
+            raise
+        self.conf.update(found)
+
+    @property
+    def tasks_app(self) -> TasksApp:
+        """The lexigram app (built from the configuration on first use)."""
+        if self._tasks_app is None:
+            for module in self._include:
+                importlib.import_module(module)
+        with self._lock:
+            if self._tasks_app is None:
+                section = tasks_section(self.conf, self._config)
+                self._tasks_app = TasksApp.from_dict(
+                    {"tasks": section}, registry=self.registry, container=self._container
+                )
+            return self._tasks_app
+
+    def use(self, tasks_app: TasksApp) -> None:
+        """Enqueue through ``tasks_app`` from now on (it must share this app's registry)."""
+        if any(tasks_app.registry.get(name) is None for name in self.tasks):
+            raise ConfigurationError("Celery.use(app): the TasksApp must know this app's tasks",
+                                     hint="build it with registry=celery_app.registry")  # fmt: skip
+        with self._lock:
+            self._tasks_app = tasks_app
+            self._started_here = False
+
+    def queue_handle(self) -> QueueHandle:
+        """The lexigram queue, its app started (on a background loop) if it was not."""
+        app = self.tasks_app
+        with self._lock:
+            if not app.is_started:
+                app.start_sync()
+                self._started_here = True
+        return app.queue
+
+    def close(self) -> None:
+        """Close the lexigram app if this object started it."""
+        with self._lock:
+            app, started = self._tasks_app, self._started_here
+            self._started_here = False
+        if app is not None and started:
+            app.close_sync()
+
+    # -- calling -----------------------------------------------------------------------
+    def publish(
+        self, declared: Task, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]
+    ) -> AsyncResult | EagerResult:
+        """Enqueue a job of ``declared`` (or run it eagerly under ``task_always_eager``)."""
+        if self.conf.get("task_always_eager"):
+            return self.run_eagerly(declared, args, kwargs, options.get("task_id"), options.get("headers"))
+        call = declared.neutral.s(*args, **kwargs)
+        return self._enqueued(self.queue_handle().enqueue_sync(call, **_neutral_options(options)))
+
+    def send_task(self, name: str, args: Any = None, kwargs: Any = None, **options: Any) -> AsyncResult:
+        """Enqueue task ``name`` (maybe declared in another service) by name."""
+        check_call_options(f"send_task({name!r})", options)
+        queue = self.queue_handle()
+        return self._enqueued(queue.send_task_sync(name, tuple(args or ()), dict(kwargs or {}),
+                                                   **_neutral_options(options)))  # fmt: skip
+
+    def _enqueued(self, result: Any) -> AsyncResult:
+        if result.is_err():
+            raise result.unwrap_err()
+        return AsyncResult(result.unwrap(), self)
+
+    def AsyncResult(self, task_id: str) -> AsyncResult:
+        """The result handle of job ``task_id``."""
+        return AsyncResult(task_id, self)
+
+    def run_eagerly(
+        self, declared: Task, args: tuple[Any, ...], kwargs: dict[str, Any], task_id: str | None,
+        headers: Mapping[str, Any] | None,
+    ) -> EagerResult:  # fmt: skip
+        """Run a job of ``declared`` now: the arguments encoded as for a queue, each
+        attempt through the worker's ``execute`` (decode, DI, timeout, retry decision);
+        a retry runs at once."""
+        app = self.tasks_app
+        neutral = declared.neutral
+        encoded_args, encoded_kwargs = neutral.params.encode(declared.name, args, kwargs)
+        policy = neutral.policy(app.default_policy)
+        envelope = JobEnvelope(
+            task_id or str(uuid.uuid4()), declared.name, declared.queue or app.config.backend.queue_name,
+            encoded_args, encoded_kwargs, max_attempts=policy.max_attempts,
+            headers={**dict(headers or {}), EAGER_HEADER: True},
+        )  # fmt: skip
+        context = app.execution_context()
+        while True:
+            envelope = envelope.next_attempt()
+            outcome = _run(execute(context, envelope))
+            if isinstance(outcome, Completed):
+                return EagerResult(
+                    envelope.job_id, states.SUCCESS, outcome.result, None, envelope.attempts - 1
+                )
+            if isinstance(outcome, RetryLater):
+                envelope = replace(envelope, run_at=outcome.run_at)
+                continue
+            if self.conf.get("task_eager_propagates"):
+                raise outcome.error
+            return EagerResult(envelope.job_id, states.FAILURE, None, outcome.error, envelope.attempts - 1)
+
+
+def _neutral_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    mapping = {"countdown": "delay", "eta": "eta", "queue": "queue", "priority": "priority",
+               "task_id": "job_id", "headers": "headers"}  # fmt: skip
+    return {mapping[k]: v for k, v in options.items() if v is not None}
+
+
+@overload
+def shared_task(fn: Callable[..., Any], /) -> Task: ...
+
+
+@overload
+def shared_task(**options: Any) -> Callable[[Callable[..., Any]], Task]: ...
+
+
+def shared_task(*args: Any, **options: Any) -> Task | Callable[[Callable[..., Any]], Task]:
+    """``@shared_task``: a task of every app (calls go through the current app)."""
+
+    def declare(fn: Callable[..., Any]) -> Task:
+        where = f"@shared_task on {getattr(fn, '__qualname__', fn)!r}"
+        declared = Task(fn, task_options(where, options), None)
+        with _lock:
+            _shared.append(declared)
+            apps = list(_apps)
+        for app in apps:
+            app._adopt(declared)
+        return declared
+
+    if len(args) == 1 and callable(args[0]) and not options:
+        return declare(args[0])
+    if args:
+        raise TypeError(f"shared_task() takes the function, or keyword options only; got {args!r}")
+    return declare

@@ -1,0 +1,1 @@
+"""Imported only through ``Celery(include=[...])`` in ``test_shim.py``."""

@@ -81,6 +81,11 @@ class TaskRegistry:
         """Registered schedules, by name."""
         return [self._schedules[k] for k in sorted(self._schedules)]
 
+    def remove_schedule(self, name: str) -> None:
+        """Forget the schedule ``name`` (its task stays registered)."""
+        with self._lock:
+            self._schedules.pop(name, None)
+
     def remove(self, name: str) -> None:
         """Forget a task and its schedules (tests use this to tidy up)."""
         with self._lock:

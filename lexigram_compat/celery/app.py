@@ -21,6 +21,7 @@ from lexigram_compat.app import TasksApp
 from lexigram_compat.celery import states
 from lexigram_compat.celery.options import check_call_options, task_options
 from lexigram_compat.celery.result import AsyncResult, EagerResult
+from lexigram_compat.celery.schedules import schedules_of
 from lexigram_compat.celery.settings import Settings, read_object, tasks_section
 from lexigram_compat.celery.task import EAGER_HEADER, Task
 from lexigram_compat.envelope import JobEnvelope
@@ -103,7 +104,8 @@ class Celery:
         self._lock = threading.Lock()
         self.registry = tasks_app.registry if tasks_app is not None else (registry or TaskRegistry())
         self.tasks: dict[str, Task] = {}
-        self.conf = Settings(lambda: self._tasks_app is not None)
+        self._beat_names: list[str] = []
+        self.conf = Settings(lambda: self._tasks_app is not None, self._setting_changed)
         if broker is not None:
             self.conf["broker_url"] = broker
         if backend is not None:
@@ -169,6 +171,21 @@ class Celery:
                     raise
 
     # -- configuration -----------------------------------------------------------------
+    def _setting_changed(self, key: str, value: Any) -> None:
+        if key == "beat_schedule":
+            self._set_beat_schedule(value)
+
+    def _set_beat_schedule(self, value: Any) -> None:
+        """Register the entries of ``conf.beat_schedule`` as schedules of this app's
+        registry (replacing the previous entries), fired by the scheduler of every engine."""
+        schedules = schedules_of(value or {})
+        with self._lock:
+            for name in self._beat_names:
+                self.registry.remove_schedule(name)
+            for schedule in schedules:
+                self.registry.add_schedule(schedule)
+            self._beat_names = [s.name for s in schedules]
+
     def config_from_object(
         self, obj: Any, namespace: str | None = None, silent: bool = False, force: bool = False
     ) -> None:

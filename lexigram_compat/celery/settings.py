@@ -17,10 +17,9 @@ BUILD_SETTINGS = ("broker_url", "task_default_queue", "task_time_limit", "timezo
 SETTINGS = (
     *BUILD_SETTINGS,
     "result_backend", "task_always_eager", "task_eager_propagates", "task_ignore_result",
-    "task_acks_late", "enable_utc",
+    "task_acks_late", "enable_utc", "beat_schedule",
 )  # fmt: skip
 _REFUSED = {
-    "beat_schedule": "declare schedules with @scheduled(cron=...) on a neutral task",
     "task_routes": "set queue= on each task (or on the call)",
     "task_serializer": "arguments are always JSON, driven by type hints",
     "result_serializer": "results are always JSON",
@@ -48,9 +47,10 @@ class Settings(dict[str, Any]):
     """``app.conf``: a dict with attribute access that refuses unsupported keys and a
     change, after the app is in use, of a setting that shapes it."""
 
-    def __init__(self, frozen: Callable[[], bool]) -> None:
+    def __init__(self, frozen: Callable[[], bool], on_set: Callable[[str, Any], None] | None = None) -> None:
         super().__init__()
         self._frozen = frozen
+        self._on_set = on_set
 
     def __setitem__(self, key: str, value: Any) -> None:
         if key not in SETTINGS:
@@ -67,6 +67,8 @@ class Settings(dict[str, Any]):
                 f"Celery setting {key!r} changed after the app was first used",
                 hint="configure the app (config_from_object / conf) before enqueueing or reading results",
             )
+        if self._on_set is not None:
+            self._on_set(key, value)  # may refuse the value
         super().__setitem__(key, value)
 
     def update(self, *args: Any, **kwargs: Any) -> None:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from croniter import croniter
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -156,9 +155,7 @@ class Views:
         rows = []
         for schedule in self.app.registry.schedules():
             fires = schedule.fire_times(now, now + timedelta(days=400), default_tz, limit=NEXT_FIRES)
-            last_fire = croniter(schedule.cron, now.astimezone(fires[0].tzinfo) if fires else now).get_prev(
-                datetime
-            )
+            last_fire = schedule.latest_fire(now, default_tz)
             last_id = schedule_job_id(schedule.name, last_fire)
             try:
                 found = await find_job(self.app, last_id)
@@ -168,7 +165,7 @@ class Views:
                 {
                     "name": schedule.name,
                     "task": schedule.task_name,
-                    "cron": schedule.cron,
+                    "cron": schedule.cron or f"every {schedule.every}",
                     "timezone": schedule.timezone or default_tz,
                     "next": fires,
                     "last_fire": last_fire,

@@ -213,10 +213,20 @@ def test_settings_are_read_from_an_object_and_unsupported_ones_refused() -> None
         shim.config_from_object("tests.celery_shim.no_such_settings")
     with pytest.raises(ConfigurationError, match="'broker_url' changed after the app was first used"):
         shim.conf.broker_url = "memory://"
-    with pytest.raises(ConfigurationError, match="'beat_schedule' is not supported") as refused:
-        Celery("b", set_as_current=False).config_from_object({"CELERY_BEAT_SCHEDULE": {}}, namespace="CELERY")
+    beat = Celery("b", set_as_current=False)
+    beat.config_from_object(
+        {"CELERY_BEAT_SCHEDULE": {"tick": {"task": "t", "schedule": 60}}}, namespace="CELERY"
+    )
+    assert [(s.name, s.every) for s in beat.registry.schedules()] == [("tick", timedelta(seconds=60))]
+    with pytest.raises(
+        ConfigurationError, match=r"beat_schedule entry 'odd': schedule .* is not supported"
+    ) as refused:
+        beat.config_from_object(
+            {"CELERY_BEAT_SCHEDULE": {"odd": {"task": "t", "schedule": object()}}}, namespace="CELERY"
+        )
     assert refused.value.hint is not None
-    assert "@scheduled" in refused.value.hint
+    assert "crontab(...), a timedelta" in refused.value.hint
+    assert [s.name for s in beat.registry.schedules()] == ["tick"], "a refused dict replaced the schedules"
     with pytest.raises(ConfigurationError, match="'worker_concurrency'"):
         Celery("w", set_as_current=False).conf.update(worker_concurrency=4)
     with pytest.raises(ConfigurationError, match="broker_url with scheme 'sqs'"):

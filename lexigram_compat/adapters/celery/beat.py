@@ -17,11 +17,9 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from celery import Celery, Task
 from celery.schedules import BaseSchedule, schedstate
-from croniter import croniter
 
 if TYPE_CHECKING:
     from lexigram_compat.adapters.celery.runtime import CeleryWorker
@@ -38,11 +36,9 @@ ENTRY_PREFIX = "lexigram:"
 
 
 def fire_time(schedule: Schedule, now: datetime, default_tz: str) -> datetime:
-    """The latest fire time of ``schedule`` not after ``now`` (aware, in its zone)."""
-    zone = ZoneInfo(schedule.timezone or default_tz)
-    local = now.astimezone(zone) + timedelta(microseconds=1)
-    previous: datetime = croniter(schedule.cron, local).get_prev(datetime)
-    return previous
+    """The latest fire time of ``schedule`` not after ``now`` (aware: in its zone for
+    cron, UTC for an interval)."""
+    return schedule.latest_fire(now, default_tz)
 
 
 NEXT_FIRE_HORIZON = timedelta(days=5 * 366)
@@ -51,7 +47,8 @@ NEXT_FIRE_HORIZON = timedelta(days=5 * 366)
 
 class FacadeCron(BaseSchedule):  # type: ignore[misc]
     """A beat schedule whose fire times are the facade scheduler's own
-    (``Schedule.fire_times``: croniter, day-of-month OR day-of-week as in cron,
+    (``Schedule.fire_times``: an interval's multiples from the epoch, or croniter,
+    day-of-month OR day-of-week as in cron,
     a fixed-hour time repeated at a DST fall-back fired once), so ``celery beat``
     and ``lexigram-compat scheduler`` fire exactly the same times. Celery's
     ``crontab`` ANDs day-of-month with day-of-week and fires both occurrences."""
@@ -81,10 +78,17 @@ class FacadeCron(BaseSchedule):  # type: ignore[misc]
         wait = (following - now).total_seconds() if following is not None else 3600.0
         return schedstate(due, max(wait, 0.0))
 
+    def _key(self) -> tuple[Any, ...]:
+        mine = self.facade_schedule
+        if mine.every is not None:
+            return ("every", mine.every)
+        return ("cron", mine.cron, mine.timezone or self.default_tz)
+
     def __repr__(self) -> str:
-        return (
-            f"<FacadeCron {self.facade_schedule.cron!r} {self.facade_schedule.timezone or self.default_tz}>"
-        )
+        mine = self.facade_schedule
+        if mine.every is not None:
+            return f"<FacadeCron every {mine.every} from the epoch>"
+        return f"<FacadeCron {mine.cron!r} {mine.timezone or self.default_tz}>"
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (self.__class__, (self.facade_schedule, self.default_tz))
@@ -92,14 +96,10 @@ class FacadeCron(BaseSchedule):  # type: ignore[misc]
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FacadeCron):
             return NotImplemented
-        mine, theirs = self.facade_schedule, other.facade_schedule
-        return (mine.cron, mine.timezone or self.default_tz) == (
-            theirs.cron,
-            theirs.timezone or other.default_tz,
-        )
+        return self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((self.facade_schedule.cron, self.facade_schedule.timezone or self.default_tz))
+        return hash(self._key())
 
 
 def _aware(moment: datetime) -> datetime:

@@ -152,13 +152,13 @@ class Schedule:
             )
 
     def _check_every(self, where: str) -> None:
-        every = self.every
+        given = every = self.every
         if isinstance(every, int | float) and not isinstance(every, bool):
             every = timedelta(seconds=every)
             object.__setattr__(self, "every", every)
         if not isinstance(every, timedelta) or every < timedelta(seconds=1):
             raise TaskRegistrationError(
-                f"{where}: every={self.every!r} is not an interval of at least one second",
+                f"{where}: every={given!r} is not an interval of at least one second",
                 hint="use a timedelta (every=timedelta(minutes=5)) or a number of seconds >= 1",
             )
         if every % _ONE_MICROSECOND:  # pragma: no cover - a timedelta is whole microseconds

@@ -134,7 +134,7 @@ def _timing(entry: str, value: Any) -> dict[str, Any]:
     if isinstance(value, timedelta):
         return {"every": value}
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return {"every": timedelta(seconds=value)}
+        return {"every": value}  # seconds
     kind = f"{type(value).__module__}.{type(value).__qualname__}"
     if kind == "celery.schedules.crontab":
         raise _refuse(
@@ -192,7 +192,8 @@ def _schedule(entry: str, spec: Any) -> Schedule:
             **_timing(entry, spec["schedule"]),
         )
     except TaskRegistrationError as exc:
-        raise _refuse(entry, exc.message, exc.hint or _ALTERNATIVE) from None
+        message = exc.message.removeprefix(f"@scheduled {entry!r}: ")
+        raise _refuse(entry, message, exc.hint or _ALTERNATIVE) from None
 
 
 def schedules_of(beat_schedule: Any) -> list[Schedule]:

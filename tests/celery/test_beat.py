@@ -91,3 +91,37 @@ async def test_two_beats_firing_the_same_time_make_one_job(broker: Broker) -> No
         info = await second.queue.get_job(expected)
         assert info is not None
         assert (info.task_name, info.status) == (interop_tasks.SCHEDULE, JobStatus.PENDING)
+
+
+async def test_an_interval_schedule_with_args_is_exported_to_beat_and_fired_once(broker: Broker) -> None:
+    name = "interop.add_every_seven_minutes"
+    interop_tasks.registry.add_schedule(
+        Schedule(name, "interop.add", every=timedelta(minutes=7), args=(2,), kwargs={"b": 3})
+    )
+    try:
+        async with facade(broker) as first, facade(broker) as second:
+            entry = first.native.conf.beat_schedule["lexigram:" + name]
+            assert (entry["task"], entry["args"]) == (FIRE_TASK, (name,))
+            schedule = entry["schedule"].facade_schedule
+            due = fire_time(schedule, datetime.now(UTC), "UTC")
+            assert (due - datetime(1970, 1, 1, tzinfo=UTC)) % timedelta(minutes=7) == timedelta(0)
+            now = due + timedelta(minutes=3)
+            for app in (first, second):
+                app.native.tasks[FIRE_TASK].clock = lambda: now
+
+            def fire_from_both_beats() -> list[str]:
+                return [app.native.tasks[FIRE_TASK].apply_async(args=(name,)).id for app in (first, second)]
+
+            ids = await asyncio.to_thread(fire_from_both_beats)
+            ticked = await second.make_scheduler(start=due - timedelta(seconds=1)).tick(now)
+
+            expected = schedule_job_id(name, due)
+            assert ids == [expected] * 2
+            assert expected in ticked
+            info = await first.queue.get_job(expected)
+            assert info is not None
+            assert (info.task_name, info.status) == ("interop.add", JobStatus.PENDING)
+            # the beats' job is the scheduler's: no job beyond the ones the tick names
+            assert await first.queue.count() == len(set(ticked))
+    finally:
+        interop_tasks.registry.remove_schedule(name)

@@ -166,7 +166,7 @@ class Views:
                     "name": schedule.name,
                     "task": schedule.task_name,
                     "cron": schedule.cron or f"every {schedule.every}",
-                    "timezone": schedule.timezone or default_tz,
+                    "timezone": "UTC" if schedule.every is not None else schedule.timezone or default_tz,
                     "next": fires,
                     "last_fire": last_fire,
                     "last_job": last_id if found else None,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lexigram_compat import ConfigurationError, UnsupportedOptionError
-from lexigram_compat.celery import Celery
+from lexigram_compat.celery import Celery, Task
 from lexigram_compat.celery.schedules import crontab
 from lexigram_compat.scheduling import schedule_job_id
 
@@ -26,11 +26,11 @@ def app() -> Iterator[Celery]:
 
 
 async def test_a_beat_schedule_dict_runs_once_per_fire_time_with_its_arguments(app: Celery) -> None:
-    calls: list[tuple[str, Any]] = []
+    calls: list[tuple[str, int, Any]] = []
 
-    @app.task(name="proj.tasks.report")
-    def report(kind: str, size: int = 0) -> None:
-        calls.append((kind, size))
+    @app.task(name="proj.tasks.report", bind=True)
+    def report(self: Task, kind: str, size: int = 0) -> None:
+        calls.append((kind, size, (self.request.headers or {}).get("origin")))
 
     app.conf.beat_schedule = {
         "report-every-10-minutes": {
@@ -66,9 +66,8 @@ async def test_a_beat_schedule_dict_runs_once_per_fire_time_with_its_arguments(a
     assert sorted(ids) == sorted(fires)
     # the second scheduler started at 09:18:30: the fire times after it, as the same jobs
     assert sorted(again) == sorted(i for i, f in fires.items() if f > START + timedelta(minutes=20))
-    assert sorted(calls) == sorted([("interval", 3)] * 7 + [("seconds", 0)] * 3 + [("crontab", 0)]), (
-        "a fire time ran twice (or never)"
-    )
+    expected_calls = [("interval", 3, None)] * 7 + [("seconds", 0, None)] * 3 + [("crontab", 0, "beat")]
+    assert sorted(calls, key=str) == sorted(expected_calls, key=str), "a fire time ran twice (or never)"
 
 
 def test_replacing_the_beat_schedule_replaces_its_schedules(app: Celery) -> None:

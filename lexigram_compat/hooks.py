@@ -23,7 +23,8 @@ worker_stopped    a worker process stops              ``(app)``
 
 ``ctx`` is the job's :class:`~lexigram_compat.job_context.JobContext` (at enqueue:
 attempt 1, the headers it is sent with, read-only). A failed attempt fires
-``failed`` and then ``retried`` or ``dead_lettered``; an attempt whose worker died
+``failed`` and then ``retried`` or ``dead_lettered``, with ``error`` the exception it
+raised (for ``raise Retry(exc=cause)``, the cause); an attempt whose worker died
 fires those from the worker that finds it (``error`` a ``WorkerLostError``), with no
 ``attempt_started``/``attempt_finished``. ``error`` is None for a dead letter with no
 exception (a delivery that was not a job). Outcome hooks fire only for outcomes the

@@ -40,6 +40,7 @@ from lexigram_compat.hooks import Hooks
 from lexigram_compat.job_context import job_context_of
 from lexigram_compat.letters import dead_letter_of
 from lexigram_compat.outcomes import Completed, DeadLettered, Outcome, RetryLater, failure_of
+from lexigram_compat.retry import Retry
 from lexigram_compat.tracing import attempt_span
 from lexigram_compat.worker.execution import ExecutionContext, execute, policy_for
 
@@ -242,6 +243,8 @@ class Settler:
     ) -> None:
         """The hooks of a failed attempt: ``failed``, then ``retried`` or ``dead_lettered``."""
         context = job_context_of(envelope)
+        if isinstance(error, Retry) and error.exc is not None:
+            error = error.exc  # the real cause, as in the dead letter and the log line
         await self.hooks.fire("failed", context, error)
         await self.hooks.fire(then, context, error, *more)
 

@@ -21,6 +21,7 @@ from lexigram_compat.di.injection import release_inline_resolver, set_inline_res
 from lexigram_compat.engine_contract import EngineContext
 from lexigram_compat.enqueueing import JobBuilder
 from lexigram_compat.errors import ConfigurationError, TaskQueueError
+from lexigram_compat.hooks import Hooks
 from lexigram_compat.ledger import fire_key
 from lexigram_compat.metrics import install as install_metrics
 from lexigram_compat.observability import JobEvents
@@ -96,6 +97,8 @@ class TasksApp:
             self.registry, self.backend_set, self.default_policy, self.config.max_payload_bytes
         )
         self.events = JobEvents()
+        self.hooks = Hooks()
+        """Lifecycle hooks (:mod:`lexigram_compat.hooks`): ``app.hooks.on("succeeded", fn)``."""
         self._handles = {b.name: QueueHandle(self, b) for b in self.backend_set}
         self._dlqs = {b.name: DeadLetterQueue(self, b) for b in self.backend_set}
         self._started = False
@@ -361,7 +364,17 @@ class TasksApp:
 
     def settler(self) -> Settler:
         """The settle step every engine's worker hands its attempts to."""
-        return Settler(self.execution_context(), self.events)
+        return Settler(self.execution_context(), self.events, self.hooks)
+
+    async def worker_started(self) -> None:
+        """A worker process is ready to run this app's jobs: the ``worker_started`` hooks."""
+        if self.hooks.registered:
+            await self.hooks.fire("worker_started", self)
+
+    async def worker_stopped(self) -> None:
+        """A worker process stops running this app's jobs: the ``worker_stopped`` hooks."""
+        if self.hooks.registered:
+            await self.hooks.fire("worker_stopped", self)
 
     def reset_after_fork(self) -> None:
         """In a forked child process: forget the parent's started state (its loop

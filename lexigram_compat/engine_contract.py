@@ -172,6 +172,12 @@ class WorkerHost(Protocol):
     def settler(self) -> Settler:
         """The settle step for attempts of this app's jobs (needs a started app)."""
 
+    async def worker_started(self) -> None:
+        """This worker process is ready to run jobs (after :meth:`start`): the app's hooks."""
+
+    async def worker_stopped(self) -> None:
+        """This worker process stops running jobs (before :meth:`close`): the app's hooks."""
+
     async def enqueue_fire_time(self, schedule: Schedule, fire: datetime) -> Result[str, Any]:
         """Enqueue one schedule fire time (one job per fire time, however many call)."""
 

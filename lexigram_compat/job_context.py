@@ -35,6 +35,9 @@ class JobContext:
         headers: The headers given at enqueue (``enqueue(..., headers=...)``), read-only.
         eta: When the job was due to run (``delay``/``eta``/a retry's time), or None.
         enqueued_at: When the job was first enqueued.
+        args: The job's positional arguments as sent (JSON-native values, before
+            the task's type hints decode them).
+        kwargs: Its keyword arguments as sent, read-only.
     """
 
     job_id: str
@@ -45,6 +48,8 @@ class JobContext:
     headers: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     eta: datetime | None = None
     enqueued_at: datetime | None = None
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def retries(self) -> int:
@@ -74,6 +79,8 @@ def job_context_of(envelope: JobEnvelope) -> JobContext:
             MappingProxyType(envelope.headers) if envelope.headers else _NO_HEADERS,
             envelope.run_at,
             envelope.enqueued_at,
+            tuple(envelope.args),
+            MappingProxyType(envelope.kwargs) if envelope.kwargs else _NO_HEADERS,
         )
     return cached
 

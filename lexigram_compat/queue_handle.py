@@ -20,6 +20,7 @@ from lexigram_compat.errors import (
     TaskValidationError,
     UnsupportedOptionError,
 )
+from lexigram_compat.job_context import job_context_of
 from lexigram_compat.portal import call_in_loop
 from lexigram_compat.queue import JobInfo, JobStatus
 from lexigram_compat.result import Err, Ok, Result
@@ -89,6 +90,23 @@ class QueueHandle:
         return self._app.not_ready_error()
 
     async def _write(self, jobs: list[PreparedJob], connection: Any) -> Result[list[str], TaskQueueError]:
+        hooks = self._app.hooks
+        if hooks.registered:
+            for job in jobs:
+                await hooks.fire("before_enqueue", job_context_of(job.envelope))
+            written = await self._write_jobs(jobs, connection)
+            if isinstance(written, Ok):
+                for job, job_id in zip(jobs, written.value, strict=True):
+                    context = job_context_of(job.envelope)
+                    if context.job_id != job_id:  # an idempotency key's holder
+                        context = dataclasses.replace(context, job_id=job_id)
+                    await hooks.fire("enqueued", context)
+            return written
+        return await self._write_jobs(jobs, connection)
+
+    async def _write_jobs(
+        self, jobs: list[PreparedJob], connection: Any
+    ) -> Result[list[str], TaskQueueError]:
         if len(jobs) == 1:  # the common case, without the grouping below
             job = jobs[0]
             try:

@@ -8,7 +8,7 @@ it and the alternative.
 
 from __future__ import annotations
 
-from lexigram_compat.celery import states
+from lexigram_compat.celery import signals, states
 from lexigram_compat.celery.app import Celery, current_app, shared_task
 from lexigram_compat.celery.result import AsyncResult, EagerResult
 from lexigram_compat.celery.task import Request, Signature, Task
@@ -24,6 +24,7 @@ __all__ = [
     "Task",
     "current_app",
     "shared_task",
+    "signals",
     "signature",
     "states",
 ]

@@ -23,6 +23,7 @@ from lexigram_compat.celery.options import check_call_options, task_options
 from lexigram_compat.celery.result import AsyncResult, EagerResult
 from lexigram_compat.celery.schedules import schedules_of
 from lexigram_compat.celery.settings import Settings, read_object, tasks_section
+from lexigram_compat.celery.signals import attach as attach_signals
 from lexigram_compat.celery.task import EAGER_HEADER, Task
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import ConfigurationError
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from lexigram_compat.di.container import Resolver
     from lexigram_compat.queue_handle import QueueHandle
 
-__all__ = ["Celery", "current_app", "shared_task"]
+__all__ = ["Celery", "current_app", "shared_task", "task_named"]
 
 _lock = threading.Lock()
 _current: Celery | None = None
@@ -47,6 +48,17 @@ def current_app() -> Celery:
     with _lock:
         current = _current
     return current if current is not None else Celery("default")
+
+
+def task_named(name: str) -> Task | None:
+    """The shim task registered as ``name`` in any app (the newest app first), or None."""
+    with _lock:
+        apps = list(reversed(_apps))
+    for app in apps:
+        found = app.tasks.get(name)
+        if found is not None:
+            return found
+    return None
 
 
 def _run(coro: Any) -> Any:
@@ -100,6 +112,8 @@ class Celery:
         self._container = container
         self._include = tuple(include)
         self._tasks_app: TasksApp | None = tasks_app
+        if tasks_app is not None:
+            attach_signals(tasks_app)
         self._started_here = False
         self._lock = threading.Lock()
         self.registry = tasks_app.registry if tasks_app is not None else (registry or TaskRegistry())
@@ -212,6 +226,7 @@ class Celery:
                 self._tasks_app = TasksApp.from_dict(
                     {"tasks": section}, registry=self.registry, container=self._container
                 )
+                attach_signals(self._tasks_app)
             return self._tasks_app
 
     def use(self, tasks_app: TasksApp) -> None:
@@ -222,6 +237,7 @@ class Celery:
         with self._lock:
             self._tasks_app = tasks_app
             self._started_here = False
+        attach_signals(tasks_app)
 
     def queue_handle(self) -> QueueHandle:
         """The lexigram queue, its app started (on a background loop) if it was not."""

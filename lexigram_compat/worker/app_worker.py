@@ -114,10 +114,12 @@ class AppWorker:
             extra.append(asyncio.create_task(sched.run(self.stopping)))
         extra.extend(start_heartbeats(self))  # live-worker records for `lexigram-compat workers`
         try:
+            await self.app.worker_started()
             await asyncio.gather(*(w.run() for w in self.workers))
         finally:
             self.stopping.set()
             await asyncio.gather(*extra, return_exceptions=True)
             for sig in installed:
                 loop.remove_signal_handler(sig)
+            await self.app.worker_stopped()
         return sum(w.processed for w in self.workers)

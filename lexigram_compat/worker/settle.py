@@ -19,7 +19,8 @@ a message back, how to ack). Everything else is decided here:
   still fails propagates (the engine gives the delivery back), a recording step is
   handed to :meth:`Settlement.unsettled`;
 - job events and their log lines (``started``, ``succeeded``, ``retried``,
-  ``dead_lettered``), emitted only for outcomes the ledger accepted.
+  ``dead_lettered``), emitted only for outcomes the ledger accepted, and the
+  app's lifecycle hooks (:mod:`lexigram_compat.hooks`) at the same points.
 """
 
 from __future__ import annotations
@@ -35,8 +36,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lexigram_compat.connection_errors import is_unavailable
 from lexigram_compat.envelope import JobEnvelope, utcnow
 from lexigram_compat.errors import BrokerUnavailableError, WorkerLostError
+from lexigram_compat.hooks import Hooks
+from lexigram_compat.job_context import job_context_of
 from lexigram_compat.letters import dead_letter_of
 from lexigram_compat.outcomes import Completed, DeadLettered, Outcome, RetryLater, failure_of
+from lexigram_compat.retry import Retry
 from lexigram_compat.tracing import attempt_span
 from lexigram_compat.worker.execution import ExecutionContext, execute, policy_for
 
@@ -97,9 +101,10 @@ class Settlement(abc.ABC):
 class Settler:
     """The settle step of one app's jobs (see the module docstring)."""
 
-    def __init__(self, context: ExecutionContext, events: JobEvents) -> None:
+    def __init__(self, context: ExecutionContext, events: JobEvents, hooks: Hooks | None = None) -> None:
         self.context = context
         self.events = events
+        self.hooks = hooks if hooks is not None else Hooks()
 
     def max_attempts_of(self, task_name: str) -> int:
         """The attempts a job of ``task_name`` gets when its message does not say (a job
@@ -145,6 +150,9 @@ class Settler:
         """Run attempt ``envelope.attempts`` of the job and settle it (inside the
         attempt's trace span when OpenTelemetry is installed: :mod:`lexigram_compat.tracing`)."""
         self.events.started(envelope)
+        hooks = self.hooks
+        if hooks.registered:
+            await hooks.fire("attempt_started", job_context_of(envelope))
         with attempt_span(envelope, self.events.engine_of) as span:
             outcome = await execute(self.context, envelope)
             span.end_with(outcome)
@@ -154,13 +162,20 @@ class Settler:
             try:
                 accepted = await target.complete(outcome.result)
             except Exception:
-                return await self.settle(envelope, outcome, target)
-            if accepted:
-                self.events.succeeded(envelope, outcome.duration)
+                settled = await self.settle(envelope, outcome, target)
             else:
-                self._rejected(envelope)
-            return outcome
-        return await self.settle(envelope, outcome, target)
+                settled = outcome
+                if accepted:
+                    self.events.succeeded(envelope, outcome.duration)
+                    if hooks.registered:
+                        await hooks.fire("succeeded", job_context_of(envelope), outcome.result)
+                else:
+                    self._rejected(envelope)
+        else:
+            settled = await self.settle(envelope, outcome, target)
+        if hooks.registered:
+            await hooks.fire("attempt_finished", job_context_of(envelope), settled)
+        return settled
 
     async def settle(
         self, envelope: JobEnvelope, outcome: Outcome, target: Settlement, *, raw: bytes | None = None
@@ -180,6 +195,8 @@ class Settler:
             else:
                 if accepted:
                     self.events.succeeded(envelope, outcome.duration)
+                    if self.hooks.registered:
+                        await self.hooks.fire("succeeded", job_context_of(envelope), result)
                 elif accepted is not None:
                     self._rejected(envelope)
                 return outcome
@@ -188,6 +205,8 @@ class Settler:
             accepted = await self._persist(target, envelope, "record its retry", lambda: target.retry(retry))
             if accepted:
                 self.events.retried(envelope, retry.delay, retry.failure.summary(), duration=retry.duration)
+                if self.hooks.registered:
+                    await self._failed(envelope, retry.error, "retried", retry.delay)
         else:
             failure = outcome.failure
             letter = dead_letter_of(None if raw is not None else envelope, failure,
@@ -197,6 +216,8 @@ class Settler:
             )
             if accepted:
                 self.events.dead_lettered(envelope, failure.summary(), duration=outcome.duration)
+                if self.hooks.registered:
+                    await self._failed(envelope, outcome.error, "dead_lettered")
         if accepted is False:
             self._rejected(envelope)
         return outcome
@@ -216,6 +237,16 @@ class Settler:
                       envelope.job_id, step, type(exc).__name__, exc)  # fmt: skip
             target.unsettled(step, exc)
             return None
+
+    async def _failed(
+        self, envelope: JobEnvelope, error: BaseException | None, then: str, *more: Any
+    ) -> None:
+        """The hooks of a failed attempt: ``failed``, then ``retried`` or ``dead_lettered``."""
+        context = job_context_of(envelope)
+        if isinstance(error, Retry) and error.exc is not None:
+            error = error.exc  # the real cause, as in the dead letter and the log line
+        await self.hooks.fire("failed", context, error)
+        await self.hooks.fire(then, context, error, *more)
 
     def _rejected(self, envelope: JobEnvelope) -> None:
         log.warning(

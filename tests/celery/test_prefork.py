@@ -132,3 +132,53 @@ async def test_prefork_warm_shutdown_is_bounded_by_shutdown_timeout(broker: Brok
         finally:
             assert second.stop() == 0, second.text()[-3000:]
     assert info.result == "stored"
+
+
+async def test_prefork_children_fire_the_worker_and_attempt_hooks(broker: Broker, tmp_path: Path) -> None:
+    """Each prefork child that runs jobs fires ``worker_started`` before its first
+    attempt and ``worker_stopped`` (Celery's ``worker_process_shutdown``) when the
+    worker stops; the main process, which runs no job, fires neither."""
+    hooks = tmp_path / "hooks.jsonl"
+    argv = [
+        sys.executable, "-m", "celery", "-A", "tests.celery.facade_app:celery_app", "worker",
+        "-P", "prefork", "-c", "2", "-Q", broker.queue,
+        "-n", f"t-{uuid.uuid4().hex[:8]}@%h", "-l", "info",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    section = broker.section(
+        extra={
+            "celery": {"key_prefix": broker.prefix, "transport_options": broker.transport, "pool": "prefork"}
+        }
+    )
+    environ = {
+        "FACADE_SECTION": json.dumps(section),
+        "FACADE_RECORD": str(tmp_path / "facade.jsonl"),
+        "FACADE_HOOKS": str(hooks),
+    }
+    worker = Worker(argv, environ, tmp_path / "worker.log")
+    app = TasksApp.from_dict({"tasks": broker.section()}, environ={}, registry=interop_tasks.registry)
+    try:
+        async with app:
+            jobs = [(await app.queue.enqueue(interop_tasks.multiply(n, 3))).unwrap() for n in range(4)]
+            deadline = asyncio.get_running_loop().time() + 30
+            for job in jobs:
+                while (
+                    info := await app.queue.get_job(job)
+                ) is None or info.status is not JobStatus.COMPLETED:
+                    assert worker.alive(), worker.text()[-3000:]
+                    assert asyncio.get_running_loop().time() < deadline, worker.text()[-4000:]
+                    await asyncio.sleep(0.05)
+    finally:
+        assert worker.stop() == 0, worker.text()[-3000:]
+
+    entries = read_records(hooks)
+    succeeded = [e for e in entries if e["point"] == "succeeded"]
+    assert sorted(e["job"] for e in succeeded) == sorted(jobs)
+    runners = {e["pid"] for e in succeeded}
+    assert worker.process.pid not in runners, "prefork: the children run the jobs"
+    assert worker.process.pid not in {e["pid"] for e in entries}, "the main process fires no hook"
+    for pid in runners:
+        mine = [e["point"] for e in entries if e["pid"] == pid]
+        assert mine[0] == "worker_started", mine
+        assert mine[-1] == "worker_stopped", mine
+        assert mine.count("worker_started") == mine.count("worker_stopped") == 1, mine

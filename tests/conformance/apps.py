@@ -18,6 +18,7 @@ from lexigram_compat import Container, TaskConfig, TaskRegistry, TasksApp
 from lexigram_compat.engine_contract import Capabilities
 from lexigram_compat.engine_registry import engine_class
 
+from .hook_probe import install_hook_probe
 from .jobs import Greeting, registry
 from .recorder import Recorder
 from .shim_jobs import shim_registry
@@ -74,7 +75,10 @@ def build_app(
     environment is ignored so a developer's ``LEX_TASKS__*`` cannot leak in."""
     config = TaskConfig.from_dict({"tasks": dict(section)}, environ={})
     chosen = tasks if tasks is not None else registry_for(engine_capabilities(config))
-    return TasksApp(config, container=make_container(Recorder(recorder_path)), registry=chosen)
+    recorder = Recorder(recorder_path)
+    app = TasksApp(config, container=make_container(recorder), registry=chosen)
+    install_hook_probe(app, recorder)
+    return app
 
 
 def worker_environ(section: Mapping[str, Any], recorder_path: str | os.PathLike[str]) -> dict[str, str]:

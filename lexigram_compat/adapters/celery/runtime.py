@@ -128,6 +128,10 @@ class CelerySettlement(Settlement):
         return True
 
 
+STOP_HOOKS_TIMEOUT = 10.0
+"""Seconds a stopping Celery worker process waits for its ``worker_stopped`` hooks."""
+
+
 class CeleryWorker:
     """The per-process state of a Celery worker running this app's jobs."""
 
@@ -141,6 +145,7 @@ class CeleryWorker:
         self._settler: Settler | None = None
         self._running: dict[str, Future[Any]] = {}
         self._stopping = False
+        self._said_stopped = False
         self._released = threading.Event()
         """Set before running jobs are returned to pending: no attempt acks after it."""
         self.consumer: Any = None
@@ -173,7 +178,22 @@ class CeleryWorker:
                 self._thread, self._pid = thread, os.getpid()
                 self._settler = self.host.settler()
                 self._running = {}
+                self._said_stopped = False
+                thread.run(self.host.worker_started())
             return self._thread, self._settler
+
+    def stopped(self) -> None:
+        """This process stops (Celery's ``worker_process_shutdown`` in a pool child,
+        ``worker_shutdown`` in the main process): the ``worker_stopped`` hooks, when
+        the app ran jobs here."""
+        thread = self._thread
+        if thread is None or self._pid != os.getpid() or not self.host.is_started or self._said_stopped:
+            return
+        self._said_stopped = True
+        try:
+            _submit(thread, self.host.worker_stopped()).result(timeout=STOP_HOOKS_TIMEOUT)
+        except Exception:
+            log.exception("the worker_stopped hooks did not finish")
 
     def start_reconciler(self) -> None:
         """Start the lost-message passes in this (main) worker process, where the
@@ -367,6 +387,13 @@ def _on_ready(sender: Any = None, **_: Any) -> None:
     warm_up(sender)
 
 
+def _on_stopped(**_: Any) -> None:
+    for worker in list(_WORKERS):
+        worker.stopped()
+
+
 signals.worker_shutting_down.connect(_on_shutting_down, weak=False)
 signals.worker_ready.connect(_on_ready, weak=False)
+signals.worker_process_shutdown.connect(_on_stopped, weak=False)
+signals.worker_shutdown.connect(_on_stopped, weak=False)
 os.register_at_fork(after_in_child=_after_fork_in_child)

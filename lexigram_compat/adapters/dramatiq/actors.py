@@ -90,6 +90,7 @@ class DramatiqWorker:
         host = self.context.host
         loop_thread.run_coroutine(host.start())
         self._settler = host.settler()
+        loop_thread.run_coroutine(host.worker_started())
         if self.context.config.scheduler.enabled and self.context.registry.schedules():
             self._scheduler = asyncio.run_coroutine_threadsafe(self._run_scheduler(), loop_thread.loop)
 
@@ -118,6 +119,7 @@ class DramatiqWorker:
                 self._scheduler.result(timeout=5)
         if loop_thread is not None and self.context.host.is_started:
             try:
+                loop_thread.run_coroutine(self.context.host.worker_stopped())
                 loop_thread.run_coroutine(self.context.host.close())
             except Exception:
                 log.exception("closing the app in the worker failed")

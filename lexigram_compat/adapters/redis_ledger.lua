@@ -232,11 +232,16 @@ elseif command == "cancel" then
 
 elseif command == "forget" then
     -- ARGV: id, optionally hold (as for cancel: a publish that failed may still
-    -- land, and must not run). Undo a create whose message could not be published.
-    local id, hold = ARGV[4], tonumber(ARGV[5] or "")
+    -- land, and must not run), optionally the token of the create to undo (only a
+    -- record that create wrote is undone). Undo a create whose message could not be
+    -- published, or whose reply was lost.
+    local id, hold, token = ARGV[4], tonumber(ARGV[5] or ""), ARGV[6]
     local key = job_key(id)
     local status = redis.call("hget", key, "status")
     if not status then
+        return 0
+    end
+    if token and token ~= "" and redis.call("hget", key, "create_token") ~= token then
         return 0
     end
     local queue = redis.call("hget", key, "queue")

@@ -30,8 +30,10 @@ and :class:`SyncRedisLedger` (``redis``) runs calls from threads that own no loo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,6 +69,8 @@ T = TypeVar("T")
 SCRIPT = (Path(__file__).with_name("redis_ledger.lua")).read_text(encoding="utf-8")
 WAITING_STATUSES = (JobStatus.PENDING, JobStatus.SCHEDULED, JobStatus.RETRYING)
 _NO_RESULT = ""
+UNDO_SECONDS = 10.0
+"""How long an enqueue keeps trying to undo its job records through a Redis outage."""
 GONE_HOLD = 7 * 86_400.0
 """Default seconds past its run_at that a cancelled or cleared job's messages are refused."""
 
@@ -171,6 +175,7 @@ class RedisLedgerCalls:
         *,
         scheduled: bool | None = None,
         publish: RedisPush | None = None,
+        token: str | None = None,
     ) -> StateCall[tuple[str, bool]]:
         """Record a new job (pending, or scheduled when it has a future ``run_at``).
 
@@ -186,6 +191,8 @@ class RedisLedgerCalls:
         fields = self._fields(envelope)
         if envelope.fire_key is not None:
             fields["fire_key"] = envelope.fire_key
+        if token is not None:
+            fields["create_token"] = token  # lets forget(token=) undo this create only
         pairs = [item for name, value in fields.items() if value is not None for item in (name, value)]
         return self._call(
             "create",
@@ -207,10 +214,11 @@ class RedisLedgerCalls:
         expired (for ``gone_hold`` seconds past its run_at)."""
         return self._call("cancel", job_id, repr(self.ttl), repr(self.gone_hold), decode=_flag)
 
-    def forget(self, job_id: str) -> StateCall[bool]:
+    def forget(self, job_id: str, token: str = "") -> StateCall[bool]:
         """Undo :meth:`create` for a job whose message could not be published (its
-        fire time is given back; a publish that failed late still never runs it)."""
-        return self._call("forget", job_id, repr(self.gone_hold), decode=_flag)
+        fire time is given back; a publish that failed late still never runs it);
+        with ``token``, only the record the create of that token wrote."""
+        return self._call("forget", job_id, repr(self.gone_hold), token, decode=_flag)
 
     def get(self, job_id: str) -> StateCall[JobInfo | None]:
         """The job's snapshot, or None when unknown or expired."""
@@ -404,6 +412,48 @@ class RedisLedger(JobRecords, AttemptRecords):
     async def forget(self, job_id: str) -> bool:
         """Undo :meth:`create` for a job whose message could not be published."""
         return await self.run(self.calls.forget(job_id))
+
+    async def create_unpublished(self, envelopes: Sequence[JobEnvelope]) -> list[tuple[str, bool]]:
+        """:meth:`create` for jobs whose messages go to another broker next (RabbitMQ).
+        Records a call whose reply was lost may have written are undone (only those it
+        wrote), so its error means "no job"; records that cannot be undone within
+        :data:`UNDO_SECONDS` make it :class:`~lexigram_compat.errors.EnqueueOutcomeUnknownError`."""
+        tokens = [uuid.uuid4().hex for _ in envelopes]
+        try:
+            return await self.run_many(
+                [self.calls.create(e, token=t) for e, t in zip(envelopes, tokens, strict=True)]
+            )
+        except Exception as exc:
+            if not is_unavailable(exc) or failed_to_connect(exc):
+                raise
+            for envelope, token in zip(envelopes, tokens, strict=True):
+                if not await self._undo(envelope.job_id, token):
+                    raise EnqueueOutcomeUnknownError(
+                        f"enqueue: the connection to Redis broke after the job records were sent "
+                        f"and they could not be undone ({type(exc).__name__}: "
+                        f"{redact(' '.join(str(exc).split()))})",
+                        cause=exc,
+                    ) from exc
+            raise
+
+    async def undo_create(self, job_id: str) -> bool:
+        """:meth:`forget`, tried again while Redis is unreachable for up to
+        :data:`UNDO_SECONDS`: False when it never got through (the record may stay)."""
+        return await self._undo(job_id, "")
+
+    async def _undo(self, job_id: str, token: str) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + UNDO_SECONDS
+        pause = 0.2
+        while True:
+            try:
+                await self.run(self.calls.forget(job_id, token))
+                return True
+            except Exception as exc:
+                if not is_unavailable(exc) or loop.time() + pause > deadline:
+                    return False
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
     async def get_job(self, job_id: str) -> JobInfo | None:
         return await self.run(self.calls.get(job_id))

@@ -2,7 +2,10 @@
 ``EnqueueOutcomeUnknownError`` with the job's id, never ``BrokerUnavailableError``
 (issue 14: the chaos run's "Err although written" on dramatiq-redis and celery-redis);
 enqueueing it again with that id finds the job and writes nothing twice. A connection
-that cannot be opened is still ``BrokerUnavailableError`` (nothing was sent).
+that cannot be opened is still ``BrokerUnavailableError`` (nothing was sent). On
+RabbitMQ, whose job records are in Redis and written before the publish, a record
+whose reply was lost is undone: the ``Err`` leaves no record waiting forever (the
+chaos run's orphan ``pending`` records on dramatiq-rabbitmq and celery-rabbitmq).
 
 Real parts: the shared Redis, reached through a TCP relay of this test that passes
 every byte on, except that it drops the connection instead of relaying the reply of
@@ -79,8 +82,10 @@ class ReplyDroppingRelay:
                     await writer.wait_closed()
 
 
-def section(engine: str, url: str, prefix: str) -> dict[str, Any]:
+def section(engine: str, url: str, prefix: str, amqp_url: str | None = None) -> dict[str, Any]:
     backend = {"type": "redis", "redis_url": url, "queue_name": f"{prefix}q"}
+    if amqp_url is not None:
+        backend = {"type": "amqp", "amqp_url": amqp_url, "state_url": url, "queue_name": f"{prefix}q"}
     extra: dict[str, Any] = (
         {"dramatiq": {"namespace": prefix}}
         if engine == "dramatiq"
@@ -139,3 +144,30 @@ async def test_a_connection_that_cannot_open_is_broker_unavailable(engine: str, 
     async with app:
         result = await app.queue.enqueue(add(1, 2))
     assert isinstance(result.unwrap_err(), BrokerUnavailableError), result
+
+
+@pytest.mark.parametrize("engine", ["dramatiq", "celery"])
+async def test_on_rabbitmq_a_record_whose_reply_was_lost_is_undone(
+    engine: str, redis_service: Service, rabbitmq_service: Service, prefix: str
+) -> None:
+    parts = urlsplit(redis_service.url)
+    direct_url = f"redis://{parts.hostname}:{parts.port}/0"
+    amqp = urlsplit(rabbitmq_service.url)._replace(path="/%2F").geturl()  # the default vhost
+    async with ReplyDroppingRelay(parts.hostname or "127.0.0.1", parts.port or 6379) as relay:
+        relayed_section = section(engine, f"redis://127.0.0.1:{relay.port}/0", prefix, amqp)
+        relayed = TasksApp.from_dict({"tasks": relayed_section}, environ={}, registry=registry)
+        async with relayed:
+            result = await relayed.queue.enqueue(add(1, 2), job_id=f"{prefix}job")
+        assert relay.dropped == 1
+    assert isinstance(result.unwrap_err(), BrokerUnavailableError), result
+
+    direct_section = section(engine, direct_url, prefix, amqp)
+    direct = TasksApp.from_dict({"tasks": direct_section}, environ={}, registry=registry)
+    async with direct:
+        assert await direct.queue.get_job(f"{prefix}job") is None, "no record left waiting for a message"
+        assert await direct.queue.count() == 0
+        # The same id enqueued again is a new job, published this time.
+        assert (await direct.queue.enqueue(add(1, 2), job_id=f"{prefix}job")).unwrap() == f"{prefix}job"
+        info = await direct.queue.get_job(f"{prefix}job")
+        assert info is not None
+        await direct.queue.clear()

@@ -259,3 +259,17 @@ async def test_concurrent_cancel_and_start_never_both_win(redis_service: Service
     finally:
         await producer.aclose()
         await worker.aclose()
+
+
+async def test_forget_with_a_token_undoes_only_the_create_of_that_token(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    ledger = ledger_of(client, prefix)
+    assert await ledger.run(ledger.calls.create(job("kept"), token="first")) == ("kept", True)
+    # A second create under the same id (a retried enqueue) finds the job; undoing
+    # that second call must not remove the job the first one wrote.
+    assert await ledger.run(ledger.calls.create(job("kept"), token="second")) == ("kept", False)
+    assert await ledger.run(ledger.calls.forget("kept", "second")) is False
+    assert await ledger.get_job("kept") is not None
+    assert await ledger.run(ledger.calls.forget("kept", "first")) is True
+    assert await ledger.get_job("kept") is None

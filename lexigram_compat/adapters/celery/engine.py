@@ -38,7 +38,7 @@ from lexigram_compat.adapters.redis_ledger import RedisLedger, RedisLedgerCalls,
 from lexigram_compat.config import redact_text, redact_url
 from lexigram_compat.engine_contract import Capabilities, Engine, EngineContext
 from lexigram_compat.envelope import JobEnvelope
-from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError
+from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, EnqueueOutcomeUnknownError
 from lexigram_compat.queue import DeadLetter, JobInfo, JobStatus
 
 if TYPE_CHECKING:
@@ -228,13 +228,9 @@ class CeleryEngine(Engine):
             except (OSError, RedisError) as exc:
                 raise _unavailable("the job ledger (Redis)", exc) from None
         try:
-            created = await self.ledger.create(envelopes)
-        except OSError as exc:
+            created = await self.ledger.create_unpublished(envelopes)
+        except (OSError, RedisError) as exc:
             raise _unavailable("the job ledger (Redis)", exc) from None
-        except Exception as exc:
-            if type(exc).__module__.startswith("redis"):
-                raise _unavailable("the job ledger (Redis)", exc) from None
-            raise
         ids: list[str] = []
         for envelope, (job_id, fresh) in zip(envelopes, created, strict=True):
             if fresh:
@@ -243,7 +239,8 @@ class CeleryEngine(Engine):
                     # memory or disk alarm holds publishes) must not freeze it.
                     await asyncio.to_thread(self.publish_message, envelope)
                 except Exception as exc:
-                    await self.ledger.forget(envelope.job_id)
+                    if not await self.ledger.undo_create(envelope.job_id):
+                        raise _record_left(envelope.job_id, exc) from None
                     raise _unavailable("the broker", exc) from None
             ids.append(job_id)
         return ids
@@ -371,6 +368,15 @@ PUBLISH_TIMEOUT = 10.0
 
 _INHERITED: list[Redis] = []
 """Redis clients inherited from a parent process: kept, never used or closed."""
+
+
+def _record_left(job_id: str, exc: Exception) -> EnqueueOutcomeUnknownError:
+    """A publish that failed, whose job record could not be undone either."""
+    return EnqueueOutcomeUnknownError(
+        f"enqueue failed: the broker is unreachable ({type(exc).__name__}: {redact_text(str(exc))}), "
+        f"and the record of job {job_id} could not be undone: the job may or may not exist",
+        cause=exc,
+    )
 
 
 def _unavailable(what: str, exc: Exception) -> BrokerUnavailableError:

@@ -33,7 +33,12 @@ from lexigram_compat.adapters.redis_ledger import (
 from lexigram_compat.config_loading import redact_text, redact_url
 from lexigram_compat.engine_contract import Capabilities, DeadLetterStore, Engine, EngineContext
 from lexigram_compat.envelope import JobEnvelope
-from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, TaskQueueError
+from lexigram_compat.errors import (
+    BrokerUnavailableError,
+    ConfigurationError,
+    EnqueueOutcomeUnknownError,
+    TaskQueueError,
+)
 from lexigram_compat.queue import JobInfo, JobStatus
 
 from .actors import DramatiqWorker, declare_actors
@@ -325,7 +330,9 @@ class DramatiqEngine(Engine):
         delay = delay_until(envelope.run_at)
         if ledger is not None:
             try:
-                [(job_id, created)] = await ledger.create([envelope])
+                [(job_id, created)] = await ledger.create_unpublished([envelope])
+            except TaskQueueError:
+                raise
             except Exception as exc:
                 raise _broker_error("enqueue", exc) from exc
             if not created:
@@ -334,11 +341,13 @@ class DramatiqEngine(Engine):
             # RabbitMQ orders a queue by priority (higher first): x-max-priority is 255.
             await self.send(message_of(envelope, options={"broker_priority": envelope.priority}), delay)
         except Exception as exc:
-            if ledger is not None:
-                try:
-                    await ledger.forget(envelope.job_id)
-                except Exception:
-                    log.exception("job %s: undoing its record after a failed publish failed", envelope.job_id)
+            if ledger is not None and not await ledger.undo_create(envelope.job_id):
+                log.error("job %s: its record could not be undone after a failed publish", envelope.job_id)
+                raise EnqueueOutcomeUnknownError(
+                    f"enqueue failed: {_publish_error(exc)}; the job's record could not be undone: "
+                    f"the job may or may not exist",
+                    cause=exc,
+                ) from exc
             raise _publish_error(exc) from exc
         return envelope.job_id, True
 

@@ -39,13 +39,24 @@ def family_of(item: pytest.Item) -> str | None:
     return None
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--chaos",
-        action="store_true",
-        help="also run the fault-injection suite's bounded run per pair (tests/chaos/test_chaos.py)",
-    )
+CHAOS_TEST = "tests/chaos/test_chaos.py::"
+_chaos_tables: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Keep each fault-injection pair's table (its captured output) for the summary:
+    under xdist the reports reach the controlling process, which collects nothing."""
+    if report.when == "call" and report.nodeid.startswith(CHAOS_TEST) and report.capstdout:
+        _chaos_tables.append(report.capstdout.strip())
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print every pair's fault-injection table in the test output, pass or fail."""
+    if _chaos_tables:
+        terminalreporter.section("fault-injection tables (tests/chaos/test_chaos.py)")
+        for text in _chaos_tables:
+            terminalreporter.write_line(text)
+            terminalreporter.write_line("")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

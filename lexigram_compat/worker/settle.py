@@ -26,7 +26,6 @@ a message back, how to ack). Everything else is decided here:
 from __future__ import annotations
 
 import abc
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -41,6 +40,7 @@ from lexigram_compat.job_context import job_context_of
 from lexigram_compat.letters import dead_letter_of
 from lexigram_compat.outcomes import Completed, DeadLettered, Outcome, RetryLater, failure_of
 from lexigram_compat.retry import Retry
+from lexigram_compat.retrying import retry_while_unreachable
 from lexigram_compat.tracing import attempt_span
 from lexigram_compat.worker.execution import ExecutionContext, execute, policy_for
 
@@ -66,8 +66,6 @@ LEDGER_OUTAGE_SECONDS = 10.0
 while its job ledger is unreachable (a broker restart takes seconds). After that a start
 is given back to the broker, to come again, never to the dead letters (the job did
 nothing wrong), and an outcome goes to ``Settlement.unsettled``."""
-MAX_PAUSE = 2.0
-"""The longest wait between two tries."""
 
 
 class Settlement(abc.ABC):
@@ -281,30 +279,19 @@ def lost_attempt(envelope: JobEnvelope, policy: RetryPolicy) -> RetryLater | Dea
 async def _retried(
     envelope: JobEnvelope, step: str, call: Callable[[], Awaitable[T]], *, other_tries: int
 ) -> T:
-    """``call()``, tried again with backoff: while the ledger is unreachable for up to
-    :data:`LEDGER_OUTAGE_SECONDS`, for any other failure ``other_tries`` times in all
-    (a ``ValueError``, a refused value, never again). Raises the last failure."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + LEDGER_OUTAGE_SECONDS
-    pause = RECORD_BACKOFF
-    tries = 0
-    while True:
-        tries += 1
-        try:
-            return await call()
-        except ValueError:
-            raise
-        except Exception as exc:
-            if isinstance(exc, BrokerUnavailableError) or is_unavailable(exc):
-                if loop.time() + pause > deadline:
-                    raise
-                reason = "the job ledger is unreachable"
-            elif tries >= other_tries:
-                raise
-            else:
-                reason = f"{type(exc).__name__}: {exc}"
-            log.warning(
-                "job %s: could not %s (%s); trying again in %gs", envelope.job_id, step, reason, pause
-            )
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, MAX_PAUSE)
+    """``call()``, tried again with backoff (:func:`~lexigram_compat.retrying.retry_while_unreachable`):
+    while the ledger is unreachable for up to :data:`LEDGER_OUTAGE_SECONDS`, for any other
+    failure ``other_tries`` times in all. Raises the last failure."""
+
+    def told(exc: BaseException, pause: float) -> None:
+        unreachable = isinstance(exc, BrokerUnavailableError) or is_unavailable(exc)
+        reason = "the job ledger is unreachable" if unreachable else f"{type(exc).__name__}: {exc}"
+        log.warning("job %s: could not %s (%s); trying again in %gs", envelope.job_id, step, reason, pause)
+
+    return await retry_while_unreachable(
+        call,
+        seconds=LEDGER_OUTAGE_SECONDS,
+        first_pause=RECORD_BACKOFF,
+        other_tries=other_tries,
+        on_retry=told,
+    )

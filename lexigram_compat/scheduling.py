@@ -393,6 +393,9 @@ class Scheduler:
     It starts from the time it was created (missed fire times while no
     scheduler ran are not back-filled). ``tick(now)`` enqueues every fire time
     in ``(last tick, now]``, so tests and operators can drive it with a clock.
+    A schedule added while it runs (a task registered later, ``conf.beat_schedule``
+    set after start) starts from the tick before it was first seen, never from the
+    scheduler's start: it does not fire the times that passed before it existed.
     """
 
     def __init__(self, app: SchedulerHost, *, start: datetime | None = None) -> None:
@@ -400,6 +403,8 @@ class Scheduler:
         begin = _as_utc(start or datetime.now(UTC))
         self._last: dict[str, datetime] = {s.name: begin for s in app.registry.schedules()}
         self._begin = begin
+        self._last_tick = begin
+        """The latest moment a tick covered: where a schedule first seen now starts."""
 
     @property
     def schedules(self) -> list[Schedule]:
@@ -411,7 +416,7 @@ class Scheduler:
         tz = self.app.config.scheduler.timezone
         out = {}
         for s in self.schedules:
-            after = self._last.get(s.name, self._begin)
+            after = self._last.get(s.name, self._last_tick)
             times = s.fire_times(after, after + timedelta(days=366 * 5), tz, limit=1)
             if times:
                 out[s.name] = times[0]
@@ -427,7 +432,7 @@ class Scheduler:
         tz = self.app.config.scheduler.timezone
         ids: list[str] = []
         for schedule in self.schedules:
-            after = self._last.setdefault(schedule.name, self._begin)
+            after = self._last.setdefault(schedule.name, self._last_tick)
             if moment <= after:
                 continue
             done = after
@@ -446,6 +451,7 @@ class Scheduler:
             else:
                 done = moment
             self._last[schedule.name] = done
+        self._last_tick = max(self._last_tick, moment)
         return ids
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from lexigram_compat.app import TasksApp
 from lexigram_compat.celery import states
+from lexigram_compat.celery.discovery import Autodiscovery
 from lexigram_compat.celery.options import check_call_options, task_options
 from lexigram_compat.celery.result import AsyncResult, EagerResult
 from lexigram_compat.celery.schedules import schedules_of
@@ -111,13 +112,14 @@ class Celery:
         self._config = dict(config or {})
         self._container = container
         self._include = tuple(include)
+        self._discovery = Autodiscovery()
         self._tasks_app: TasksApp | None = tasks_app
         if tasks_app is not None:
             attach_signals(tasks_app)
         self._started_here = False
         self._lock = threading.Lock()
         self.registry = tasks_app.registry if tasks_app is not None else (registry or TaskRegistry())
-        self.tasks: dict[str, Task] = {}
+        self._tasks: dict[str, Task] = {}
         self._beat_names: list[str] = []
         self.conf = Settings(lambda: self._tasks_app is not None, self._setting_changed)
         if broker is not None:
@@ -157,9 +159,15 @@ class Celery:
             raise TypeError(f"app.task() takes the function, or keyword options only; got {args!r}")
         return declare
 
+    @property
+    def tasks(self) -> dict[str, Task]:
+        """The app's tasks by name (as in Celery, reading it runs pending autodiscovery)."""
+        self._discovery.run()
+        return self._tasks
+
     def _adopt(self, declared: Task) -> Task:
         self.registry.add(declared.neutral)
-        self.tasks[declared.name] = declared
+        self._tasks[declared.name] = declared
         return declared
 
     def autodiscover_tasks(
@@ -168,21 +176,10 @@ class Celery:
         related_name: str = "tasks",
         force: bool = False,
     ) -> None:
-        """Import ``<package>.<related_name>`` for each package that has one."""
-        if callable(packages):
-            packages = packages()
-        if packages is None:
-            raise ConfigurationError(
-                "app.autodiscover_tasks() needs the packages to search",
-                hint="pass them: app.autodiscover_tasks(['myapp', ...]) (Django: settings.INSTALLED_APPS)",
-            )
-        for package in packages:
-            name = f"{package}.{related_name}"
-            try:
-                importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name not in {name, package}:
-                    raise
+        """Import ``<package>.<related_name>`` for each package that has one, when the app
+        is first used (``force=True``: now). Without packages: a Django project's
+        installed apps (:mod:`lexigram_compat.celery.discovery`)."""
+        self._discovery.add(packages, related_name, force=force)
 
     # -- configuration -----------------------------------------------------------------
     def _setting_changed(self, key: str, value: Any) -> None:
@@ -220,6 +217,7 @@ class Celery:
         if self._tasks_app is None:
             for module in self._include:
                 importlib.import_module(module)
+            self._discovery.run()
         with self._lock:
             if self._tasks_app is None:
                 section = tasks_section(self.conf, self._config)

@@ -191,6 +191,26 @@ def test_other_refusals_name_the_option_and_the_alternative(app: Celery) -> None
     assert app.tasks_app.is_started is False  # nothing above reached the engine
 
 
+def test_serializer_settings_saying_json_are_accepted_and_others_refused() -> None:
+    shim = Celery("json-settings", broker="memory://", set_as_current=False)
+    shim.config_from_object(
+        {
+            "CELERY_TASK_SERIALIZER": "json",
+            "CELERY_RESULT_SERIALIZER": "json",
+            "CELERY_ACCEPT_CONTENT": ["application/json"],
+            "CELERY_RESULT_ACCEPT_CONTENT": ("json",),
+        },
+        namespace="CELERY",
+    )
+    assert shim.conf.accept_content == ["application/json"]
+    for key, value in [("task_serializer", "pickle"), ("accept_content", ["json", "pickle"]),
+                       ("result_serializer", None)]:  # fmt: skip
+        with pytest.raises(ConfigurationError, match=f"{key}=") as refused:
+            shim.conf[key] = value
+        assert "always JSON" in (refused.value.hint or "")
+        assert key not in shim.conf or shim.conf[key] != value  # the refused value is not kept
+
+
 def test_settings_are_read_from_an_object_and_unsupported_ones_refused() -> None:
     shim = Celery("settings", set_as_current=False)
     shim.config_from_object(

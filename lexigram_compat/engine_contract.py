@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from lexigram_compat.worker.settle import Settler
 
 __all__ = [
+    "APP_SPEC_ENV",
+    "NATIVE_ENTRY",
     "Capabilities",
     "ClaimedJob",
     "DeadLetterStore",
@@ -46,6 +48,14 @@ __all__ = [
     "WorkState",
     "WorkerHost",
 ]
+
+
+APP_SPEC_ENV = "LEXIGRAM_APP"
+"""The environment variable through which ``lexigram-compat worker`` tells an engine's own
+worker program which app to load (``module:attribute``, as given on its command line)."""
+NATIVE_ENTRY = "lexigram_compat.native_entry"
+"""The module an engine's own worker program imports when ``APP`` is not a ``TasksApp`` at
+module level (:mod:`lexigram_compat.native_entry`); its ``celery_app`` is the Celery app."""
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from lexigram_compat.adapters.celery.settings import CelerySettings
 from lexigram_compat.adapters.celery.tasks import register_tasks
 from lexigram_compat.adapters.redis_ledger import RedisLedger, RedisLedgerCalls, RedisPush
 from lexigram_compat.config import redact_text, redact_url
-from lexigram_compat.engine_contract import Capabilities, Engine, EngineContext
+from lexigram_compat.engine_contract import NATIVE_ENTRY, Capabilities, Engine, EngineContext
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, EnqueueOutcomeUnknownError
 from lexigram_compat.queue import DeadLetter, JobInfo, JobStatus
@@ -192,6 +192,8 @@ class CeleryEngine(Engine):
     def _celery_attribute(self, module: str) -> str:
         """``module:name`` of the attribute holding ``app.native`` in the app's module."""
         module_name = module.partition(":")[0]
+        if module_name == NATIVE_ENTRY:
+            return f"{NATIVE_ENTRY}:celery_app"  # builds the app from $LEXIGRAM_APP when imported
         loaded = importlib.import_module(module_name)
         for name, value in vars(loaded).items():
             if value is self.native:

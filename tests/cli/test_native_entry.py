@@ -6,7 +6,6 @@ Real ``dramatiq`` worker, real Redis."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 import redis
 
 from lexigram_compat.cli.loading import module_builds_app, parse_app_spec
+from tests.processes import terminate
 from tests.services import Service
 
 from . import factory_app
@@ -64,12 +64,7 @@ def test_a_factory_app_runs_on_the_dramatiq_worker_program(
         assert "dramatiq lexigram_compat.native_entry" in text  # the program loaded the entry module
         assert marker.read_text() != f"ran in {os.getpid()}"  # run by the worker, not here
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
+        terminate(worker)
         app.close_sync()
         client = redis.Redis.from_url(env["FACTORY_REDIS_URL"])
         keys = list(client.scan_iter(match=f"{namespace}*", count=1000))

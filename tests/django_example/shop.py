@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+
+from tests.processes import terminate
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "celery_django"
@@ -111,13 +112,7 @@ class Shop:
             yield log
             assert process.poll() is None, f"{name} exited on its own ({process.returncode}):\n{_tail(log)}"
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            terminate(process)
 
     def orders(self, ids: list[int]) -> dict[int, Order]:
         with psycopg.connect(self.db_dsn, autocommit=True) as conn:

@@ -147,7 +147,7 @@ class NativeWorkerEngine(MemoryEngine):
         concurrency: int | None,
     ) -> list[str] | None:
         # Stands in for `dramatiq ...` / `celery ... worker`: prints what it was given.
-        report = "import json, sys; print(json.dumps(sys.argv[1:]))"
+        report = "import json, os, sys; print(json.dumps([*sys.argv[1:], os.environ.get('LEXIGRAM_APP')]))"
         options = {"queues": queues, "processes": processes, "concurrency": concurrency}
         return [sys.executable, "-c", report, app_spec, json.dumps(options)]
 

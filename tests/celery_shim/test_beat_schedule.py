@@ -91,7 +91,8 @@ def test_replacing_the_beat_schedule_replaces_its_schedules(app: Celery) -> None
         ({"task": "t"}, ConfigurationError, "has no 'schedule'"),
         ({"task": "t", "schedule": 0.2}, ConfigurationError, "every=0.2 is not an interval"),
         ({"task": "t", "schedule": 60, "options": {"countdown": 5}}, ConfigurationError, "'countdown'"),
-        ({"task": "t", "schedule": 60, "options": {"expires": 5}}, UnsupportedOptionError, "expires="),
+        ({"task": "t", "schedule": 60, "options": {"expires": 5}}, ConfigurationError, "'expires'"),
+        ({"task": "t", "schedule": 60, "options": {"link": None}}, UnsupportedOptionError, "link="),
         ("not a dict", ConfigurationError, "is str, not a dict"),
     ],
 )

@@ -94,9 +94,8 @@ async def test_a_beat_entrys_expires_applies_to_each_fired_job(app: Celery) -> N
         fires = [START.replace(second=0) + timedelta(minutes=m) for m in (1, 2)]  # 08:59, 09:00
         stale = [schedule_job_id("poll-soon-stale", f) for f in fires]
         assert sorted(ids) == sorted([*stale, *(schedule_job_id("poll", f) for f in fires)])
-        deadline = utcnow() + timedelta(seconds=0.05)
-        while utcnow() <= deadline:  # the stale job's expiry passes before a worker runs
-            await asyncio.sleep(0.01)
+        expired_by = utcnow() + timedelta(seconds=0.06)  # the stale jobs' expiry passed by then
+        await asyncio.sleep((expired_by - utcnow()).total_seconds())
         await tasks_app.run_worker(until_idle=True, scheduler=False)
         infos = [await tasks_app.queue.get_job(job_id) for job_id in stale]
 

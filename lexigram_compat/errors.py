@@ -108,6 +108,16 @@ class WorkerLostError(TaskError):
     default_hint = "look for the worker's exit (OOM killer, SIGKILL, a crash) and raise worker.lease_seconds"
 
 
+class JobExpiredError(TaskError):
+    """The job was not started before its expiry (``expires=``), so it was not run."""
+
+    code = "LEX_ERR_TASK_023"
+    default_hint = (
+        "the job waited past its expiry (busy or stopped workers, or a long delay/retry); "
+        "raise expires= or add workers; replay the dead letter to run it anyway"
+    )
+
+
 class TaskExecutionError(TaskError):
     """The task raised an exception."""
 

@@ -41,7 +41,7 @@ from lexigram_compat.cron import cron_problem
 from lexigram_compat.errors import TaskRegistrationError
 from lexigram_compat.registry import TaskRegistry, default_registry
 from lexigram_compat.retry import RetryPolicy
-from lexigram_compat.tasks import Task, task, validate_priority, validate_queue_name
+from lexigram_compat.tasks import Task, task, validate_expires, validate_priority, validate_queue_name
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -96,6 +96,8 @@ class Schedule:
     or an interval (``every``), with the arguments and options of its jobs.
 
     ``timezone=None`` uses ``tasks.scheduler.timezone`` of the app that runs it.
+    ``expires``: seconds after its enqueue when a fired job not yet started is not run
+    (Celery beat's ``options={"expires": ...}``); default the task's.
     """
 
     name: str
@@ -108,6 +110,7 @@ class Schedule:
     kwargs: Mapping[str, Any] = field(default_factory=dict, hash=False)
     priority: int | None = None
     headers: Mapping[str, Any] | None = field(default=None, hash=False)
+    expires: float | None = None
 
     def __post_init__(self) -> None:
         where = f"@scheduled {self.name!r}"
@@ -128,6 +131,7 @@ class Schedule:
                 validate_queue_name(self.queue, where)
             if self.priority is not None:
                 validate_priority(self.priority, where)
+            object.__setattr__(self, "expires", validate_expires(self.expires, where))
         except ValueError as exc:
             raise TaskRegistrationError(str(exc)) from None
         if not isinstance(self.args, tuple | list) or not isinstance(self.kwargs, Mapping):
@@ -180,7 +184,7 @@ class Schedule:
             self.task_name,
             self.args,
             dict(self.kwargs),
-            CallOptions(queue=self.queue, priority=self.priority, headers=self.headers),
+            CallOptions(queue=self.queue, priority=self.priority, headers=self.headers, expires=self.expires),
         )
 
     def latest_fire(self, now: datetime, default_tz: str = "UTC") -> datetime:

@@ -16,9 +16,12 @@ import functools
 import inspect
 import re
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from lexigram_compat.calls import TaskCall
+from lexigram_compat.compression import validate_compression
+from lexigram_compat.rate_limits import parse_rate_limit
 from lexigram_compat.registry import TaskRegistry, default_registry
 from lexigram_compat.retry import RetryPolicy
 from lexigram_compat.serialization import TaskSignature
@@ -69,6 +72,20 @@ def validate_queue_name(value: object, where: str) -> str:
     return value
 
 
+def validate_expires(value: object, where: str) -> float | None:
+    """``value`` (seconds or a ``timedelta``, counted from each enqueue) as seconds > 0,
+    or ``ValueError`` naming ``where``."""
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds < float("inf"):
+        raise ValueError(
+            f"{where}: expires={value!r} is not valid; use seconds > 0 or a timedelta "
+            "(the time from enqueue after which a job that has not started is not run)"
+        )
+    return float(seconds)
+
+
 class Task(Generic[P, R]):
     """A function declared with ``@task``.
 
@@ -87,6 +104,9 @@ class Task(Generic[P, R]):
         max_retries: int | None = None,
         timeout: float | None = None,
         idempotency_key: Callable[..., str] | None = None,
+        expires: float | timedelta | None = None,
+        compression: str | None = None,
+        rate_limit: str | float | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task needs a function, got {fn!r}")
@@ -116,6 +136,10 @@ class Task(Generic[P, R]):
                 "task's arguments returning a str (or None)"
             )
         self.idempotency_key = idempotency_key
+        self.expires = validate_expires(expires, where)
+        self.compression = validate_compression(compression, where)
+        self.rate_limit = parse_rate_limit(rate_limit, where)
+        """Starts per second per worker process (``None``: no limit)."""
         self.is_async = inspect.iscoroutinefunction(fn)
         self.params = TaskSignature(fn)
         functools.update_wrapper(self, fn)
@@ -206,6 +230,9 @@ def task(
     max_retries: int | None = None,
     timeout: float | None = None,
     idempotency_key: Callable[..., str] | None = None,
+    expires: float | timedelta | None = None,
+    compression: str | None = None,
+    rate_limit: str | float | None = None,
     registry: TaskRegistry | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
@@ -221,6 +248,9 @@ def task(
     max_retries: int | None = None,
     timeout: float | None = None,
     idempotency_key: Callable[..., str] | None = None,
+    expires: float | timedelta | None = None,
+    compression: str | None = None,
+    rate_limit: str | float | None = None,
     registry: TaskRegistry | None = None,
 ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
     """Declare a background task; works bare (``@task``) and called (``@task(...)``).
@@ -236,6 +266,13 @@ def task(
         timeout: Seconds each attempt may run (default ``worker.default_timeout``).
         idempotency_key: Callable of the task's arguments returning a key; a
             second enqueue with the same key returns the first job's id.
+        expires: Seconds (or a ``timedelta``) from each enqueue: a job not started by
+            then is not run; it ends as a dead letter with ``JobExpiredError``.
+        compression: ``"zlib"`` (``"gzip"``), ``"bzip2"`` or ``"lzma"``: the arguments
+            travel compressed on every engine (Celery's own header on the Celery engine).
+        rate_limit: At most this many attempts start per worker process: ``"10/s"``,
+            ``"100/m"``, ``"1000/h"`` or a number per second (Celery's forms). A job over
+            the limit waits; it is not failed and takes no extra attempt.
         registry: Registry to record the task in (default: the global one).
 
     Returns:
@@ -253,6 +290,9 @@ def task(
             max_retries=max_retries,
             timeout=timeout,
             idempotency_key=idempotency_key,
+            expires=expires,
+            compression=compression,
+            rate_limit=rate_limit,
         )
         target.add(declared)
         return declared

@@ -314,7 +314,8 @@ class Celery:
 
 def _neutral_options(options: Mapping[str, Any]) -> dict[str, Any]:
     mapping = {"countdown": "delay", "eta": "eta", "queue": "queue", "priority": "priority",
-               "task_id": "job_id", "headers": "headers"}  # fmt: skip
+               "task_id": "job_id", "headers": "headers", "expires": "expires",
+               "compression": "compression"}  # fmt: skip
     return {mapping[k]: v for k, v in options.items() if v is not None}
 
 

@@ -3,8 +3,9 @@ refused with a message naming it and the alternative; none is dropped.
 
 The mapping (also the table in ``docs/engines/celery.md``):
 
-- ``queue``, ``priority``, ``name``, ``time_limit`` (the attempt's timeout) go to the
-  neutral ``@task``;
+- ``queue``, ``priority``, ``name``, ``time_limit`` (the attempt's timeout),
+  ``expires``, ``compression`` and ``rate_limit`` go to the neutral ``@task`` (and
+  ``expires``/``compression`` of ``apply_async`` to the neutral ``enqueue``);
 - ``max_retries``, ``default_retry_delay``, ``retry_backoff`` (+``_max``),
   ``retry_jitter`` become the task's :class:`~lexigram_compat.retry.RetryPolicy`
   (Celery's formula exactly: ``min(retry_backoff_max, factor * 2**retries)``, full
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from lexigram_compat.errors import UnsupportedOptionError
@@ -43,17 +45,13 @@ DEFAULT_BACKOFF_MAX = 600
 TASK_OPTIONS = (
     "name", "bind", "queue", "priority", "max_retries", "default_retry_delay", "retry_backoff",
     "retry_backoff_max", "retry_jitter", "autoretry_for", "dont_autoretry_for", "retry_kwargs",
-    "ignore_result", "time_limit", "acks_late", "throws",
+    "ignore_result", "time_limit", "acks_late", "throws", "expires", "compression", "rate_limit",
 )  # fmt: skip
-CALL_OPTIONS = ("countdown", "eta", "queue", "priority", "task_id", "headers")
+CALL_OPTIONS = ("countdown", "eta", "queue", "priority", "task_id", "headers", "expires", "compression")
 
 _REFUSED_TASK = {
     "soft_time_limit": "soft time limits are not supported (SoftTimeLimitExceeded is never raised); "
     "use time_limit= (the attempt fails with TaskTimeoutError)",
-    "rate_limit": "rate limits are not supported; bound concurrency with worker.max_concurrent_tasks "
-    "or a queue of its own",
-    "compression": "payloads are not compressed; drop compression= (tasks.max_payload_bytes bounds the size)",
-    "expires": "expiry is not supported; compare JobContext.enqueued_at in the task and return early",
     "base": "custom Task classes are not supported yet; move on_success/on_failure code into the "
     "function or a decorator under @app.task",
     "serializer": "arguments are always JSON, driven by type hints; drop serializer=",
@@ -69,10 +67,8 @@ _REFUSED_TASK = {
     "store_errors_even_if_ignored": "failures are always kept as dead letters; drop this option",
 }
 _REFUSED_CALL = {
-    "expires": "expiry is not supported; compare JobContext.enqueued_at in the task and return early",
     "link": "callbacks are not supported; enqueue the next task at the end of this one",
     "link_error": "error callbacks are not supported; handle the failure in the task or from its dead letter",
-    "compression": "payloads are not compressed; drop compression=",
     "serializer": "arguments are always JSON; drop serializer=",
     "routing_key": "route with queue=",
     "exchange": "route with queue=",
@@ -116,6 +112,9 @@ class TaskOptions:
     time_limit: float | None = None
     acks_late: bool = True
     throws: tuple[type[BaseException], ...] = ()
+    expires: float | timedelta | None = None
+    compression: str | None = None
+    rate_limit: str | float | None = None
 
     @property
     def backoff_factor(self) -> int:

@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 __all__ = ["CeleryTask", "Request", "Signature", "Task"]
 
 
+def _neutral_limits(options: TaskOptions) -> dict[str, Any]:
+    """``expires``, ``compression`` and ``rate_limit``: the neutral ``@task`` takes them as they are."""
+    return {"expires": options.expires, "compression": options.compression, "rate_limit": options.rate_limit}
+
+
 @dataclass(frozen=True)
 class Request:
     """``self.request`` of a bound task: Celery's ``Context`` fields the shim fills."""
@@ -81,6 +86,7 @@ class CeleryTask:
             priority=options.priority,
             retry=options.policy(),
             timeout=options.time_limit,
+            **_neutral_limits(options),
         )
         functools.update_wrapper(self, fn)
 

@@ -151,9 +151,6 @@ def test_mock_patch_of_delay_keeps_working() -> None:
     ("option", "value", "hint"),
     [
         ("soft_time_limit", 5, "use time_limit="),
-        ("rate_limit", "10/m", "worker.max_concurrent_tasks"),
-        ("compression", "zlib", "drop compression="),
-        ("expires", 60, "JobContext.enqueued_at"),
         ("base", object, "custom Task classes are not supported"),
         ("serializer", "pickle", "always JSON"),
         ("max_retrys", 3, "did you mean 'max_retries'?"),
@@ -179,7 +176,7 @@ def test_other_refusals_name_the_option_and_the_alternative(app: Celery) -> None
         raise self.retry(args=(1,), countdown=1)
 
     for call, message in (
-        (lambda: tasks_basic.add.apply_async((1, 2), expires=60), "option expires= is not supported"),
+        (lambda: tasks_basic.add.apply_async((1, 2), shadow="x"), "option shadow= is not supported"),
         (lambda: tasks_basic.add.apply_async((1, 2), link=None), "option link= is not supported"),
         (lambda: tasks_basic.add.s(1).set(routing_key="k"), "option routing_key= is not supported"),
     ):

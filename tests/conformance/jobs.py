@@ -347,6 +347,34 @@ async def charge(order_id: str, amount: int, recorder: Recorder = inject()) -> N
     recorder.record("charge", order_id=order_id, amount=amount)
 
 
+RATE_LIMIT_PER_SECOND = 5.0
+"""``@task(rate_limit="5/s")`` of :func:`rate_limited`: starts 0.2 s apart per worker process."""
+
+
+@task(name="conformance.compressed", registry=registry, compression="zlib")
+async def compressed(key: str, blob: str, numbers: list[int], recorder: Recorder = inject()) -> int:
+    """Arguments sent zlib-compressed (the task's own option); checks they arrive whole."""
+    recorder.record("compressed", key=key, size=len(blob), numbers=numbers)
+    return len(blob) + sum(numbers)
+
+
+@task(name="conformance.expiring", registry=registry, expires=60)
+async def expiring(key: str, fail_first: float, recorder: Recorder = inject()) -> str:
+    """A job expiring 60 s after enqueue (unless the call says otherwise); with
+    ``fail_first`` its first attempt asks for a retry that many seconds later."""
+    run = recorder.runs("expiring", key) + 1
+    recorder.record("expiring", key=key, run=run)
+    if fail_first and run == 1:
+        raise Retry(delay=fail_first)
+    return key
+
+
+@task(name="conformance.rate_limited", registry=registry, rate_limit="5/s")
+async def rate_limited(key: str, ctx: JobContext = inject(), recorder: Recorder = inject()) -> None:
+    """Records when each attempt started (the recorder's clock) and which attempt it is."""
+    recorder.record("rate_limited", key=key, attempt=ctx.attempt)
+
+
 @scheduled("*/5 * * * *", name=SCHEDULE_NAME, timezone="UTC", registry=registry)
 async def every_five_minutes(recorder: Recorder = inject()) -> None:
     recorder.record("every_five_minutes")

@@ -262,6 +262,7 @@ class CeleryEngine(Engine):
             confirm_timeout=PUBLISH_TIMEOUT,
             # Message headers, where Celery's OpenTelemetry instrumentation reads them.
             headers=message_headers(envelope),
+            compression=envelope.compression,  # kombu's own (a plain Celery worker reads it)
         )
 
     def publish_raw(self, queue: str, body: bytes, headers: dict[str, Any] | None = None) -> None:

@@ -69,6 +69,20 @@ def validate_queue_name(value: object, where: str) -> str:
     return value
 
 
+def _soft_timeout(where: str, value: object, timeout: float | None) -> float | None:
+    """``soft_timeout`` checked: seconds > 0, at most the task's ``timeout``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{where}: soft_timeout={value!r} must be a number of seconds > 0")
+    if timeout is not None and value > timeout:
+        raise ValueError(
+            f"{where}: soft_timeout={value!r} is past timeout={timeout:g}; the soft timeout "
+            "must come first (at most timeout) to give the task time to clean up"
+        )
+    return float(value)
+
+
 class Task(Generic[P, R]):
     """A function declared with ``@task``.
 
@@ -87,6 +101,7 @@ class Task(Generic[P, R]):
         max_retries: int | None = None,
         timeout: float | None = None,
         idempotency_key: Callable[..., str] | None = None,
+        soft_timeout: float | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task needs a function, got {fn!r}")
@@ -110,6 +125,7 @@ class Task(Generic[P, R]):
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
             raise ValueError(f"{where}: timeout={timeout!r} must be a number of seconds > 0")
         self.timeout = None if timeout is None else float(timeout)
+        self.soft_timeout = _soft_timeout(where, soft_timeout, self.timeout)
         if idempotency_key is not None and not callable(idempotency_key):
             raise TypeError(
                 f"{where}: idempotency_key={idempotency_key!r} must be a callable of the "
@@ -207,6 +223,7 @@ def task(
     timeout: float | None = None,
     idempotency_key: Callable[..., str] | None = None,
     registry: TaskRegistry | None = None,
+    soft_timeout: float | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -222,6 +239,7 @@ def task(
     timeout: float | None = None,
     idempotency_key: Callable[..., str] | None = None,
     registry: TaskRegistry | None = None,
+    soft_timeout: float | None = None,
 ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
     """Declare a background task; works bare (``@task``) and called (``@task(...)``).
 
@@ -234,6 +252,9 @@ def task(
         retry: A ``RetryPolicy`` overriding the ``tasks.retry`` config.
         max_retries: Lexigram's spelling: ``max_attempts = max_retries + 1``.
         timeout: Seconds each attempt may run (default ``worker.default_timeout``).
+        soft_timeout: Seconds after which ``TaskSoftTimeoutError`` is raised inside
+            the attempt, so it can clean up before ``timeout`` fails it (at most
+            ``timeout``; see "Timeouts" in ``docs/concepts.md`` for sync tasks).
         idempotency_key: Callable of the task's arguments returning a key; a
             second enqueue with the same key returns the first job's id.
         registry: Registry to record the task in (default: the global one).
@@ -253,6 +274,7 @@ def task(
             max_retries=max_retries,
             timeout=timeout,
             idempotency_key=idempotency_key,
+            soft_timeout=soft_timeout,
         )
         target.add(declared)
         return declared
@@ -286,6 +308,7 @@ _SEED_NAMES = {
             "TaskError",
             "TaskNotFoundError",
             "TaskTimeoutError",
+            "TaskSoftTimeoutError",
             "TaskCancelledError",
             "TaskExecutionError",
             "TaskValidationError",

@@ -81,6 +81,7 @@ class CeleryTask:
             priority=options.priority,
             retry=options.policy(),
             timeout=options.time_limit,
+            soft_timeout=options.soft_time_limit,
         )
         functools.update_wrapper(self, fn)
 

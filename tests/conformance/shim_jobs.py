@@ -11,6 +11,7 @@ from tests.celery_shim.proj import (  # noqa: F401 - imported to declare their t
     tasks_basic,
     tasks_bound,
     tasks_calls,
+    tasks_limits,
     tasks_options,
     tasks_stacked,
 )

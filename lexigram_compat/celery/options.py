@@ -31,6 +31,7 @@ __all__ = [
     "UNLIMITED_ATTEMPTS",
     "TaskOptions",
     "check_call_options",
+    "known_task_options",
     "task_options",
 ]
 
@@ -190,6 +191,12 @@ def _check_time_limits(where: str, hard: Any, soft: Any) -> None:
         raise ValueError(
             f"{where}: soft_time_limit={soft!r} must be less than or equal to time_limit={hard!r}"
         )
+
+
+def known_task_options() -> frozenset[str]:
+    """Every Celery task option the shim knows, supported or refused (the class
+    attributes of a ``base=`` class it reads as defaults)."""
+    return frozenset(TASK_OPTIONS) | frozenset(_REFUSED_TASK)
 
 
 def check_call_options(where: str, options: dict[str, Any]) -> None:

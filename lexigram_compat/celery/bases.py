@@ -101,7 +101,9 @@ def _class_defaults(cls: type[CeleryTask]) -> dict[str, Any]:
     for klass in cls.__mro__[: cls.__mro__.index(CeleryTask)]:
         for attribute, value in vars(klass).items():
             method = inspect.isfunction(value) or isinstance(value, staticmethod | classmethod | property)
-            if attribute in known and attribute not in found and not method:
+            # None is Celery's "not set" (but max_retries=None: retry forever).
+            unset = value is None and attribute != "max_retries"
+            if attribute in known and attribute not in found and not method and not unset:
                 found[attribute] = value
     return found
 

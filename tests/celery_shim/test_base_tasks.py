@@ -13,6 +13,7 @@ import pytest
 
 from lexigram_compat.celery import Celery, Task, signals
 from lexigram_compat.celery.bases import ExceptionInfo
+from lexigram_compat.celery.options import UNLIMITED_ATTEMPTS
 from lexigram_compat.errors import UnsupportedOptionError
 
 Call = tuple[str, Any]
@@ -190,6 +191,7 @@ def test_class_attributes_are_defaults_under_the_decorators_options(app: Celery)
 
     class MorePatient(Patient):
         max_retries = 6
+        expires = None  # Celery's "not set": ignored
 
     @app.task(base=MorePatient, name="base.patient")
     def connect(fail: int) -> int:
@@ -207,10 +209,19 @@ def test_class_attributes_are_defaults_under_the_decorators_options(app: Celery)
     assert (result.state, result.retries) == ("FAILURE", 1)  # autoretry_for from the class
     assert isinstance(result.result, ConnectionError)
 
+    class Forever(Task):
+        max_retries = None  # Celery's "retry forever", not "unset"
+
+    forever = app.task(base=Forever, name="base.forever")(lambda: None)
+    assert forever.max_retries is None
+    assert forever.neutral.retry is not None
+    assert forever.neutral.retry.max_attempts == UNLIMITED_ATTEMPTS
+
 
 def test_what_cannot_work_is_refused_naming_it(app: Celery) -> None:
     class Pickled(Task):
         serializer = "pickle"
+        rate_limit = None  # Celery's "not set": not refused
 
     with pytest.raises(
         UnsupportedOptionError, match=r"base=.*Pickled class attribute.*serializer="

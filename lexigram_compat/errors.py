@@ -94,6 +94,14 @@ class TaskTimeoutError(TaskError):
     default_hint = "raise @task(timeout=...) or tasks.worker.default_timeout"
 
 
+class TaskSoftTimeoutError(TaskError):
+    """The attempt reached its soft timeout: raised inside the task, so it can clean up
+    before the hard timeout (``@task(soft_timeout=...)``)."""
+
+    code = "LEX_ERR_TASK_023"
+    default_hint = "catch it in the task to clean up, or raise @task(soft_timeout=...)"
+
+
 class TaskCancelledError(TaskError):
     """The job was cancelled."""
 
@@ -234,6 +242,7 @@ __all__ = [
     "TaskNotFoundError",
     "TaskQueueError",
     "TaskRegistrationError",
+    "TaskSoftTimeoutError",
     "TaskTimeoutError",
     "TaskValidationError",
     "UnsupportedOptionError",

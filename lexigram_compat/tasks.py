@@ -86,6 +86,20 @@ def validate_expires(value: object, where: str) -> float | None:
     return float(seconds)
 
 
+def _soft_timeout(where: str, value: object, timeout: float | None) -> float | None:
+    """``soft_timeout`` checked: seconds > 0, at most the task's ``timeout``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{where}: soft_timeout={value!r} must be a number of seconds > 0")
+    if timeout is not None and value > timeout:
+        raise ValueError(
+            f"{where}: soft_timeout={value!r} is past timeout={timeout:g}; the soft timeout "
+            "must come first (at most timeout) to give the task time to clean up"
+        )
+    return float(value)
+
+
 class Task(Generic[P, R]):
     """A function declared with ``@task``.
 
@@ -107,6 +121,7 @@ class Task(Generic[P, R]):
         expires: float | timedelta | None = None,
         compression: str | None = None,
         rate_limit: str | float | None = None,
+        soft_timeout: float | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task needs a function, got {fn!r}")
@@ -130,6 +145,7 @@ class Task(Generic[P, R]):
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
             raise ValueError(f"{where}: timeout={timeout!r} must be a number of seconds > 0")
         self.timeout = None if timeout is None else float(timeout)
+        self.soft_timeout = _soft_timeout(where, soft_timeout, self.timeout)
         if idempotency_key is not None and not callable(idempotency_key):
             raise TypeError(
                 f"{where}: idempotency_key={idempotency_key!r} must be a callable of the "
@@ -234,6 +250,7 @@ def task(
     compression: str | None = None,
     rate_limit: str | float | None = None,
     registry: TaskRegistry | None = None,
+    soft_timeout: float | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -252,6 +269,7 @@ def task(
     compression: str | None = None,
     rate_limit: str | float | None = None,
     registry: TaskRegistry | None = None,
+    soft_timeout: float | None = None,
 ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
     """Declare a background task; works bare (``@task``) and called (``@task(...)``).
 
@@ -264,6 +282,9 @@ def task(
         retry: A ``RetryPolicy`` overriding the ``tasks.retry`` config.
         max_retries: Lexigram's spelling: ``max_attempts = max_retries + 1``.
         timeout: Seconds each attempt may run (default ``worker.default_timeout``).
+        soft_timeout: Seconds after which ``TaskSoftTimeoutError`` is raised inside
+            the attempt, so it can clean up before ``timeout`` fails it (at most
+            ``timeout``; see "Timeouts" in ``docs/concepts.md`` for sync tasks).
         idempotency_key: Callable of the task's arguments returning a key; a
             second enqueue with the same key returns the first job's id.
         expires: Seconds (or a ``timedelta``) from each enqueue: a job not started by
@@ -293,6 +314,7 @@ def task(
             expires=expires,
             compression=compression,
             rate_limit=rate_limit,
+            soft_timeout=soft_timeout,
         )
         target.add(declared)
         return declared
@@ -326,6 +348,7 @@ _SEED_NAMES = {
             "TaskError",
             "TaskNotFoundError",
             "TaskTimeoutError",
+            "TaskSoftTimeoutError",
             "TaskCancelledError",
             "TaskExecutionError",
             "TaskValidationError",

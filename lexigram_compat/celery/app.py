@@ -19,15 +19,19 @@ from typing import TYPE_CHECKING, Any, overload
 
 from lexigram_compat.app import TasksApp
 from lexigram_compat.celery import states
+from lexigram_compat.celery.bases import attach as attach_handlers
+from lexigram_compat.celery.bases import declare as declare_task
+from lexigram_compat.celery.bases import run_outcome_handlers
 from lexigram_compat.celery.discovery import Autodiscovery
-from lexigram_compat.celery.options import check_call_options, task_options
+from lexigram_compat.celery.options import check_call_options
 from lexigram_compat.celery.result import AsyncResult, EagerResult
 from lexigram_compat.celery.schedules import schedules_of
 from lexigram_compat.celery.settings import Settings, read_object, tasks_section
-from lexigram_compat.celery.signals import attach as attach_signals
+from lexigram_compat.celery.signals import attach as _attach_signals
 from lexigram_compat.celery.task import EAGER_HEADER, Task
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import ConfigurationError
+from lexigram_compat.job_context import job_context_of
 from lexigram_compat.outcomes import Completed, RetryLater
 from lexigram_compat.registry import TaskRegistry
 from lexigram_compat.worker.execution import execute
@@ -60,6 +64,13 @@ def task_named(name: str) -> Task | None:
         if found is not None:
             return found
     return None
+
+
+def attach_signals(tasks_app: TasksApp) -> None:
+    """The shim's hook handlers on ``tasks_app``: ``base=`` classes' handlers first, then
+    the signals (Celery calls ``on_success`` before sending ``task_success``)."""
+    attach_handlers(tasks_app)
+    _attach_signals(tasks_app)
 
 
 def _run(coro: Any) -> Any:
@@ -148,10 +159,8 @@ class Celery:
 
         def declare(fn: Callable[..., Any]) -> Task:
             where = f"@app.task on {getattr(fn, '__qualname__', fn)!r}"
-            checked = task_options(
-                where, options, default_ignore_result=bool(self.conf.get("task_ignore_result"))
-            )
-            return self._adopt(Task(fn, checked, self))
+            ignore_result = bool(self.conf.get("task_ignore_result"))
+            return self._adopt(declare_task(where, fn, options, self, ignore_result))
 
         if len(args) == 1 and callable(args[0]) and not options:
             return declare(args[0])
@@ -300,6 +309,7 @@ class Celery:
         while True:
             envelope = envelope.next_attempt()
             outcome = _run(execute(context, envelope))
+            run_outcome_handlers(declared, job_context_of(envelope), outcome)
             if isinstance(outcome, Completed):
                 return EagerResult(
                     envelope.job_id, states.SUCCESS, outcome.result, None, envelope.attempts - 1
@@ -332,7 +342,7 @@ def shared_task(*args: Any, **options: Any) -> Task | Callable[[Callable[..., An
 
     def declare(fn: Callable[..., Any]) -> Task:
         where = f"@shared_task on {getattr(fn, '__qualname__', fn)!r}"
-        declared = Task(fn, task_options(where, options), None)
+        declared = declare_task(where, fn, options, None, False)
         with _lock:
             _shared.append(declared)
             apps = list(_apps)

@@ -25,7 +25,8 @@ SETTINGS = (
 _JSON_NAMES = frozenset({"json", "application/json"})
 _REFUSED = {
     "task_routes": "set queue= on each task (or on the call)",
-    "task_soft_time_limit": "soft time limits are not supported; use task_time_limit",
+    "task_soft_time_limit": "set soft_time_limit= on the tasks (a base= Task class attribute sets it "
+    "for all its tasks)",
     "task_default_rate_limit": "rate limits are not supported",
     "worker_concurrency": "set worker.max_concurrent_tasks in the lexigram config (setting 'lexigram')",
     "worker_prefetch_multiplier": "the engines prefetch what the worker runs; drop it",

@@ -150,8 +150,6 @@ def test_mock_patch_of_delay_keeps_working() -> None:
 @pytest.mark.parametrize(
     ("option", "value", "hint"),
     [
-        ("soft_time_limit", 5, "use time_limit="),
-        ("base", object, "custom Task classes are not supported"),
         ("serializer", "pickle", "always JSON"),
         ("max_retrys", 3, "did you mean 'max_retries'?"),
     ],

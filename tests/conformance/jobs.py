@@ -33,6 +33,7 @@ from lexigram_compat import (
     RetryPolicy,
     TaskQueueProtocol,
     TaskRegistry,
+    TaskSoftTimeoutError,
     current_job,
     inject,
     scheduled,
@@ -378,3 +379,47 @@ async def rate_limited(key: str, ctx: JobContext = inject(), recorder: Recorder 
 @scheduled("*/5 * * * *", name=SCHEDULE_NAME, timezone="UTC", registry=registry)
 async def every_five_minutes(recorder: Recorder = inject()) -> None:
     recorder.record("every_five_minutes")
+
+
+# -- soft timeouts: TaskSoftTimeoutError raised inside the task -------------------------
+SOFT_TIMEOUT = 0.3
+"""``@task(soft_timeout=...)`` of :func:`soft_async` and :func:`soft_sync`."""
+HARD_TIMEOUT = 10.0
+"""Their ``timeout``: far enough that catching the soft timeout first is the only way to finish."""
+
+
+@task(name="conformance.soft_async", registry=registry, soft_timeout=SOFT_TIMEOUT, timeout=HARD_TIMEOUT)
+async def soft_async(seconds: float) -> list[float]:
+    """Sleeps ``seconds``; returns ``[started]``, or ``[started, caught]`` (wall clock)
+    when the soft timeout interrupted the sleep and it cleaned up."""
+    started = time.time()
+    try:
+        await asyncio.sleep(seconds)
+    except TaskSoftTimeoutError:
+        return [started, time.time()]
+    return [started]
+
+
+@task(name="conformance.soft_sync", registry=registry, soft_timeout=SOFT_TIMEOUT, timeout=HARD_TIMEOUT)
+def soft_sync(seconds: float) -> list[float]:
+    """:func:`soft_async` in a thread: short C calls, so the exception arrives between them."""
+    started = time.time()
+    try:
+        while time.time() - started < seconds:
+            time.sleep(0.01)
+    except TaskSoftTimeoutError:
+        return [started, time.time()]
+    return [started]
+
+
+@task(
+    name="conformance.soft_uncaught",
+    registry=registry,
+    soft_timeout=0.1,
+    timeout=HARD_TIMEOUT,
+    retry=RetryPolicy(max_attempts=2, base_delay=0.01, jitter=False),
+)
+async def soft_uncaught(key: str, recorder: Recorder = inject()) -> None:
+    """Does not catch its soft timeout: each attempt fails with it."""
+    recorder.record("soft_uncaught", key=key)
+    await asyncio.sleep(HARD_TIMEOUT * 2)

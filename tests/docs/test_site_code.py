@@ -104,7 +104,8 @@ def page_env(database: ScratchDatabase, redis_service: Service, tmp_path: Path) 
         "DATABASE_URL": database.dsn,
         "REDIS_URL": f"{redis_service.url}/0",
         "AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/%2f",
-        "PYTHONPATH": str(tmp_path),
+        # The checkout under test first (a worktree beside an editable install imports its own code).
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
     }
     env.pop("LEX_PROFILE", None)
     for key in [key for key in env if key.startswith("LEX_TASKS__")]:

@@ -1,0 +1,156 @@
+"""``--to shims``: the imports from Celery move to ``lexigram_compat.celery`` (which
+provides the same names), and nothing else changes.
+
+A name the shim does not provide (``chord``, ``group``, ``solar``...) stays imported from
+Celery, on a line of its own, and is reported; ``get_task_logger`` becomes the standard
+library logger it is (a ``logging.Logger`` named after the module)."""
+
+from __future__ import annotations
+
+import libcst as cst
+from libcst.metadata import ParentNodeProvider, PositionProvider
+
+from lexigram_compat.migrate.findings import Finding, Kind
+from lexigram_compat.migrate.names import SHIM_MODULES, dotted, shim_exports
+
+__all__ = ["ShimTransformer"]
+
+_CANVAS = {"chain", "group", "chord", "chunks", "xmap", "xstarmap", "maybe_signature"}
+_LOGGING = "celery.utils.log"
+
+
+def _module_expression(name: str) -> cst.Attribute | cst.Name:
+    expression = cst.parse_expression(name)
+    assert isinstance(expression, cst.Attribute | cst.Name)
+    return expression
+
+
+class ShimTransformer(cst.CSTTransformer):
+    """Rewrites the Celery imports of one file; collects the findings with original lines."""
+
+    # Both here: libcst caches a class's dependencies where a subclass inherits the cache.
+    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider)
+
+    def __init__(self, shown: str) -> None:
+        super().__init__()
+        self.shown = shown
+        self.findings: list[Finding] = []
+        self.celery_left = False
+        self._extra: list[cst.ImportFrom] = []
+
+    def line(self, node: cst.CSTNode) -> int:
+        return self.get_metadata(PositionProvider, node).start.line
+
+    def report(
+        self,
+        node: cst.CSTNode,
+        kind: Kind,
+        construct: str,
+        step: str,
+        section: str,
+        *,
+        converted: bool = False,
+    ) -> None:
+        line = self.line(node)
+        self.findings.append(Finding(self.shown, line, kind, construct, step, section, converted))
+
+    def leave_Import(self, original: cst.Import, updated: cst.Import) -> cst.Import:
+        for alias in original.names:
+            name = dotted(alias.name) or ""
+            if name == "celery" or name.startswith("celery."):
+                self.celery_left = True
+                self.report(
+                    original,
+                    "import",
+                    f"import {name}",
+                    "import the names from lexigram_compat.celery instead "
+                    "(from lexigram_compat.celery import shared_task, ...)",
+                    "imports",
+                )
+        return updated
+
+    def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom) -> cst.ImportFrom:
+        if original.relative or original.module is None:
+            return updated
+        module = dotted(original.module) or ""
+        if module.startswith("django_celery_beat"):
+            self.report(
+                original,
+                "schedule",
+                f"from {module} import ...",
+                "database schedules (django-celery-beat) are not read: declare each periodic task "
+                "with @scheduled (or beat_schedule) and drop the database scheduler",
+                "django-celery-beat",
+            )
+            return updated
+        if (
+            module == _LOGGING
+            and isinstance(updated.names, tuple | list)
+            and [dotted(a.name) for a in updated.names] == ["get_task_logger"]
+            and updated.names[0].asname is None
+        ):
+            self.report(
+                original,
+                "import",
+                "from celery.utils.log import get_task_logger",
+                "now logging.getLogger: the logger is named after the module (Celery's is a child "
+                "of 'celery.task'); adjust logging config that filtered on 'celery.task'",
+                "imports",
+                converted=True,
+            )
+            return updated.with_changes(
+                module=cst.Name("logging"),
+                names=[
+                    cst.ImportAlias(cst.Name("getLogger"), asname=cst.AsName(cst.Name("get_task_logger")))
+                ],
+            )
+        if module != "celery" and not module.startswith("celery."):
+            return updated
+        if module not in SHIM_MODULES or isinstance(updated.names, cst.ImportStar):
+            self.celery_left = True
+            self.report(
+                original,
+                "import",
+                f"from {module} import ...",
+                f"{module} has no counterpart in lexigram_compat.celery: remove what uses it",
+                "imports",
+            )
+            return updated
+        exported = shim_exports(module)
+        keep = [a for a in updated.names if (dotted(a.name) or "") in exported]
+        left = [a for a in updated.names if (dotted(a.name) or "") not in exported]
+        for alias in left:
+            name = dotted(alias.name) or ""
+            self.celery_left = True
+            section = "canvas" if name in _CANVAS else "imports"
+            step = (
+                "canvas (chain, group, chord) has no neutral counterpart: enqueue the next task at the end "
+                "of each task, or keep these tasks on Celery"
+                if name in _CANVAS
+                else f"lexigram_compat.celery does not provide {name}: remove what uses it"
+            )
+            self.report(original, "import", f"from {module} import {name}", step, section)
+        if not keep:
+            return updated
+        shim = updated.with_changes(
+            module=_module_expression(SHIM_MODULES[module]), names=_commas(keep) if left else updated.names
+        )
+        if left:
+            self._extra.append(updated.with_changes(names=_commas(left)))
+        return shim
+
+    def leave_SimpleStatementLine(
+        self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine | cst.FlattenSentinel[cst.SimpleStatementLine]:
+        if not self._extra:
+            return updated
+        extra = [cst.SimpleStatementLine([node]) for node in self._extra]
+        self._extra = []
+        return cst.FlattenSentinel([updated, *extra])
+
+
+def _commas(aliases: list[cst.ImportAlias]) -> list[cst.ImportAlias]:
+    last = len(aliases) - 1
+    return [
+        a.with_changes(comma=cst.MaybeSentinel.DEFAULT) if i == last else a for i, a in enumerate(aliases)
+    ]

@@ -106,8 +106,16 @@ def _collect_definitions(project: Project, info: FileInfo) -> None:
                     neutral=True,
                 )
             continue
-        retries_itself = "retry(" in module.code_for_node(node.body)
-        plan = plan_definition(node.decorators[index], module, retries_itself)
+        body = module.code_for_node(node.body)
+        plan = plan_definition(
+            node.decorators[index], module, "retry(" in body, "SoftTimeLimitExceeded" in body
+        )
+        if "MaxRetriesExceededError" in body and plan.decorator is not None:
+            step = (
+                "the neutral Retry dead-letters the job when attempts run out (no exception to catch): move "
+                "the handler to a dead-letter hook (app.hooks), or keep the task on the shim"
+            )
+            plan.problems.append(("except MaxRetriesExceededError", step, "bound-tasks"))
         qualname = f"{info.source.module}.{node.name.value}"
         definition = Definition(
             qualname,

@@ -138,28 +138,15 @@ def convert_bound(node: cst.FunctionDef, module: cst.Module) -> BoundBody:
     rewriter = _SelfRewriter(self_name, ctx)
     body = node.body.visit(rewriter)
     assert isinstance(body, cst.BaseSuite)
-    left = [module.code_for_node(found) for found in m.findall(body, m.Name(self_name))]
-    problems = rewriter.problems + [
-        f"{self_name} ({text}) used otherwise than self.request/self.retry" for text in left
-    ]
+    # What is left of self after the rewrite has no neutral counterpart (self.update_state,
+    # self.app, a bare self.request, self passed on): name each such use.
+    uses = m.findall(body, m.Attribute(value=m.Name(self_name)))
+    left = sorted({module.code_for_node(use) for use in uses})
+    if len(m.findall(body, m.Name(self_name))) > len(uses):
+        left.append(f"{self_name} passed on or used as a value")
+    problems = rewriter.problems + left
     if problems:
-        # The exact construct helps more than the Name: find the enclosing attribute.
-        uses = [module.code_for_node(a) for a in m.findall(node.body, m.Attribute(value=m.Name(self_name)))]
-        others = sorted(
-            {
-                u
-                for u in uses
-                if not u.startswith(
-                    (
-                        f"{self_name}.request",
-                        f"{self_name}.retry",
-                        f"{self_name}.name",
-                        f"{self_name}.max_retries",
-                    )
-                )
-            }
-        )
-        return BoundBody(None, rewriter.problems + (others or problems))
+        return BoundBody(None, problems)
     used_ctx = bool(m.findall(body, m.Name(ctx)))
     rest = list(params.params[1:])
     new_params = params.with_changes(params=rest)

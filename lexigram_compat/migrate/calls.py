@@ -92,34 +92,46 @@ _EQUAL = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
 
 
 def enqueue_of(call: cst.Call, receiver: cst.BaseExpression, method: str, is_async: bool) -> Enqueue:
-    """The neutral enqueue for ``receiver.method(...)`` (``call``)."""
-    task_args: list[cst.Arg]
-    options: list[cst.Arg] = []
+    """The neutral enqueue for ``receiver.method(...)`` (``call``).
+
+    The call's own layout is kept: ``.delay``'s arguments as written; ``apply_async``'s
+    options (renamed) with their commas, line breaks and comments."""
+    queue = cst.parse_expression(QUEUE)
+    target = cst.Attribute(queue, cst.Name("enqueue" if is_async else "enqueue_sync"))
     if method == "delay":
-        task_args = list(call.args)
+        outer = [cst.Arg(call.with_changes(func=receiver))]
     else:
-        positional = [a.value for a in call.args if a.keyword is None and not a.star]
+        positional = [a for a in call.args if a.keyword is None and not a.star]
         if any(a.star for a in call.args) or len(positional) > 2:
             return Enqueue(None, "apply_async with more than (args, kwargs) positionally")
-        named = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
-        args_value = positional[0] if positional else named.pop("args", None)
-        kwargs_value = positional[1] if len(positional) > 1 else named.pop("kwargs", None)
-        task_args = _spread(args_value, "*") + _spread(kwargs_value, "**")
-        for option, value in named.items():
+        named = {a.keyword.value: a for a in call.args if a.keyword is not None}
+        args_arg = positional[0] if positional else named.pop("args", None)
+        kwargs_arg = positional[1] if len(positional) > 1 else named.pop("kwargs", None)
+        options: list[cst.Arg] = []
+        for option, arg in named.items():
             if option not in CALL_OPTIONS or option not in _NEUTRAL_OPTION:
                 problem, section = _option_problem(option)
                 return Enqueue(None, problem, section)
-            options.append(cst.Arg(value, keyword=cst.Name(_NEUTRAL_OPTION[option]), equal=_EQUAL))
-    # .delay keeps its arguments as written (their layout and comments).
-    task_call = (
-        call.with_changes(func=receiver) if method == "delay" else cst.Call(receiver, args=_tidy(task_args))
+            options.append(arg.with_changes(keyword=cst.Name(_NEUTRAL_OPTION[option])))
+        task_args = _spread(args_arg.value if args_arg else None, "*")
+        task_args += _spread(kwargs_arg.value if kwargs_arg else None, "**")
+        consumed = [a for a in (args_arg, kwargs_arg) if a is not None]
+        last_comma = consumed[-1].comma if consumed else cst.MaybeSentinel.DEFAULT
+        task_call = cst.Arg(cst.Call(receiver, args=_tidy(task_args)))
+        if options:
+            comma = last_comma if isinstance(last_comma, cst.Comma) else _COMMA
+            outer = [task_call.with_changes(comma=comma), *options]
+        else:
+            outer = [task_call]
+    expression: cst.BaseExpression = cst.Call(
+        target, args=outer, whitespace_before_args=call.whitespace_before_args
     )
-    queue = cst.parse_expression(QUEUE)
-    target = cst.Attribute(queue, cst.Name("enqueue" if is_async else "enqueue_sync"))
-    expression: cst.BaseExpression = cst.Call(target, args=_tidy([cst.Arg(task_call), *options]))
     if is_async:
         expression = cst.Await(expression)
     return Enqueue(expression)
+
+
+_COMMA = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
 
 
 def _tidy(args: list[cst.Arg]) -> list[cst.Arg]:

@@ -28,6 +28,10 @@ _DROPPED = {
     "acks_late": "every engine acknowledges after the attempt is recorded (Celery's acks_late=True)",
     "ignore_result": "the neutral @task keeps the return value in the job record for the "
     "retention period; return None to store nothing",
+    "compression": "the neutral payload is not compressed (the engines' max_payload_bytes bounds it); "
+    "behaviour is unchanged",
+    "soft_time_limit": "the neutral timeout stops the attempt (TaskTimeoutError) at time_limit, or at the "
+    "soft limit when there is no hard one; SoftTimeLimitExceeded is never raised",
     "throws": "expected errors are dead-lettered like any other failure (Celery only logs them "
     "without a traceback)",
 }
@@ -124,7 +128,16 @@ def _read_options(plan: DefinitionPlan, decorator: cst.Decorator, module: cst.Mo
         plan.options[arg.keyword.value] = module.code_for_node(arg.value)
     values: dict[str, Any] = {}
     for option, code in plan.options.items():
-        if option not in TASK_OPTIONS:
+        if option == "compression":
+            plan.notes.append((f"compression={code}", _DROPPED["compression"], "option-mapping"))
+        elif option == "soft_time_limit":
+            try:
+                values[option] = float(ast.literal_eval(code))
+            except (ValueError, SyntaxError, TypeError):
+                plan.problems.append(
+                    (f"{option}={code}", "write a literal number of seconds", "option-mapping")
+                )
+        elif option not in TASK_OPTIONS:
             ignored = option in _SILENTLY_IGNORED
             step = _SILENTLY_IGNORED[option] if ignored else _shim_hint(option)
             plan.problems.append(
@@ -158,12 +171,26 @@ def _retry(plan: DefinitionPlan, values: dict[str, Any], retries_itself: bool) -
     )
 
 
-def plan_definition(decorator: cst.Decorator, module: cst.Module, retries_itself: bool) -> DefinitionPlan:
+def plan_definition(
+    decorator: cst.Decorator, module: cst.Module, retries_itself: bool, catches_soft_limit: bool = False
+) -> DefinitionPlan:
     """Plan the neutral ``@task`` for the Celery task decorator ``decorator``.
 
-    ``retries_itself``: the body calls ``self.retry`` (a bound task)."""
+    ``retries_itself``: the body calls ``self.retry`` (a bound task); ``catches_soft_limit``:
+    it catches ``SoftTimeLimitExceeded`` (which the neutral timeout never raises)."""
     plan = DefinitionPlan()
     values = _read_options(plan, decorator, module)
+    if catches_soft_limit and "soft_time_limit" in plan.options:
+        step = (
+            "the neutral timeout never raises SoftTimeLimitExceeded: keep the task on the shim, or move the "
+        )
+        plan.problems.append(
+            (
+                "soft_time_limit= with an except SoftTimeLimitExceeded",
+                step + "cleanup out of the handler",
+                "time-limits",
+            )
+        )
     if plan.problems:
         return plan
     plan.bind = bool(values.pop("bind", False))
@@ -180,6 +207,12 @@ def plan_definition(decorator: cst.Decorator, module: cst.Module, retries_itself
         values.pop(option, None)
     if "priority" in values:
         out.append(f"priority={values.pop('priority')!r}")
+    soft = values.pop("soft_time_limit", None)
+    if soft is not None:
+        plan.notes.append(
+            (f"soft_time_limit={plan.options['soft_time_limit']}", _DROPPED["soft_time_limit"], "time-limits")
+        )
+        values.setdefault("time_limit", soft)
     if "time_limit" in values:
         out.append(f"timeout={values.pop('time_limit')!r}")
     try:

@@ -57,7 +57,8 @@ def _absolute(module: str, package: str, node: cst.ImportFrom) -> str:
 
 
 class ImportMap(cst.CSTVisitor):
-    """Local name -> fully qualified name, for the module-level imports of one module."""
+    """Local name -> fully qualified name, for the imports of one module (a function's own
+    imports included: test functions import the task they exercise)."""
 
     def __init__(self, module: str, is_package: bool = False) -> None:
         super().__init__()
@@ -84,12 +85,6 @@ class ImportMap(cst.CSTVisitor):
                 alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
             )
             self.names[local] = f"{source}.{name}" if source else name
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False  # function-level imports do not bind module names
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
 
     def qualify(self, expression: cst.BaseExpression) -> str | None:
         """The qualified name of ``a.b`` as this module's imports bind ``a`` (None when

@@ -44,7 +44,7 @@ class NeutralTransformer(ShimTransformer):
         return self.project.definitions.get(qualified or "")
 
     def _code(self, node: cst.CSTNode) -> str:
-        text = self.info.wrapper.module.code_for_node(node).strip()
+        text = " ".join(self.info.wrapper.module.code_for_node(node).split())
         return text if len(text) <= 100 else text[:97] + "..."
 
     # -- definitions -------------------------------------------------------------------

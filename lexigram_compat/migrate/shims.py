@@ -17,6 +17,10 @@ __all__ = ["ShimTransformer"]
 
 _CANVAS = {"chain", "group", "chord", "chunks", "xmap", "xstarmap", "maybe_signature"}
 _LOGGING = "celery.utils.log"
+_DATABASE_SCHEDULER = (
+    "database schedules (django-celery-beat) are not read: declare each periodic task with @scheduled "
+    "(or a beat_schedule entry), then remove the database scheduler and its app"
+)
 
 
 def _module_expression(name: str) -> cst.Attribute | cst.Name:
@@ -54,6 +58,12 @@ class ShimTransformer(cst.CSTTransformer):
         line = self.line(node)
         self.findings.append(Finding(self.shown, line, kind, construct, step, section, converted))
 
+    def leave_SimpleString(self, original: cst.SimpleString, updated: cst.SimpleString) -> cst.SimpleString:
+        value = original.evaluated_value
+        if isinstance(value, str) and value.startswith("django_celery_beat"):
+            self.report(original, "schedule", f"{value!r}", _DATABASE_SCHEDULER, "django-celery-beat")
+        return updated
+
     def leave_Import(self, original: cst.Import, updated: cst.Import) -> cst.Import:
         for alias in original.names:
             name = dotted(alias.name) or ""
@@ -78,8 +88,7 @@ class ShimTransformer(cst.CSTTransformer):
                 original,
                 "schedule",
                 f"from {module} import ...",
-                "database schedules (django-celery-beat) are not read: declare each periodic task "
-                "with @scheduled (or beat_schedule) and drop the database scheduler",
+                _DATABASE_SCHEDULER,
                 "django-celery-beat",
             )
             return updated

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Literal
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from lexigram_compat.migrate.analysis import FileInfo, Project, analyse
 from lexigram_compat.migrate.findings import Finding, Report
+from lexigram_compat.migrate.imports import add_imports, drop_unused
 from lexigram_compat.migrate.neutral import NeutralTransformer
 from lexigram_compat.migrate.shims import ShimTransformer
 from lexigram_compat.migrate.sources import SourceFile, discover, output_problem, read, unified_diff
@@ -70,13 +69,10 @@ class Run:
 
 
 def _imports(tree: cst.Module, needs: set[str]) -> cst.Module:
-    context = CodemodContext()
-    for name in sorted(needs):
-        AddImportsVisitor.add_needed_import(context, _NEUTRAL_IMPORTS[name], name)
-    tree = AddImportsVisitor(context).transform_module(tree)
+    tree = add_imports(tree, {name: _NEUTRAL_IMPORTS[name] for name in needs})
     for module, name in _UNUSED_AFTER:
-        RemoveImportsVisitor.remove_unused_import(context, module, name)
-    return RemoveImportsVisitor(context).transform_module(tree)
+        tree = drop_unused(tree, module, name)
+    return tree
 
 
 def _transform(mode: Mode, project: Project, info: FileInfo, report: Report) -> str:

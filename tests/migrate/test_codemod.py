@@ -1,0 +1,118 @@
+"""``migrate celery`` on the corpus: the expected output per file and mode, idempotence,
+outputs that compile, every construct left reported on its line, and the figures."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from lexigram_compat.migrate.runner import Mode, Run, migrate
+from tests.migrate.golden import CORPUS, EXPECTED, MODES, converted_copy, corpus_files
+
+LEFT_MARK = "# LEFT"
+UNPARSABLE = Path("broken/tasks.py")
+PY314 = (Path("py314/tasks.py"), Path("py314/handlers.py"))
+
+
+@functools.cache
+def _dry_run(mode: Mode) -> Run:
+    """One dry run over the corpus per mode (the tests only read it)."""
+    return migrate([CORPUS], mode)
+
+
+def _marked_lines() -> set[tuple[Path, int]]:
+    """The (file, line) of every construct the corpus says must be reported as left."""
+    marked = set()
+    for relative in corpus_files():
+        for number, line in enumerate((CORPUS / relative).read_text().splitlines(), start=1):
+            if line.rstrip().endswith(LEFT_MARK):
+                marked.add((relative, number))
+    return marked
+
+
+def test_the_corpus_is_large_enough_to_mean_something() -> None:
+    written = [p for p in corpus_files() if (CORPUS / p).stat().st_size > 0]
+    assert len(written) >= 60
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_each_file_becomes_its_expected_output(mode: Mode) -> None:
+    run = _dry_run(mode)
+    outputs = {change.source.path.relative_to(CORPUS): change.new_text for change in run.changes}
+    unparsed = {Path(f.path).relative_to(CORPUS) for f in run.report.unparsable}
+    assert unparsed == {UNPARSABLE}
+    for relative in corpus_files():
+        expected = (EXPECTED / mode / relative).read_text()
+        got = outputs.get(relative, (CORPUS / relative).read_text())
+        assert got == expected, f"{mode}: {relative} differs from tests/migrate/expected/{mode}/{relative}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_second_run_changes_nothing(mode: Mode, tmp_path: Path) -> None:
+    first = converted_copy(mode, tmp_path / "project")
+    assert first.report.changed
+    second = migrate([tmp_path / "project"], mode)
+    assert [c.source.shown for c in second.changes if c.changed] == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_output_compiles_and_the_unparsable_file_is_left_untouched(mode: Mode) -> None:
+    for relative in corpus_files():
+        text = (EXPECTED / mode / relative).read_text()
+        if relative == UNPARSABLE:
+            assert text == (CORPUS / relative).read_text()
+        elif relative in PY314:
+            # Python 3.14 syntax: this interpreter cannot compile it, libcst's parser must accept it.
+            cst.parse_module(text)
+            assert "except ValueError, TypeError:" in text or "except RuntimeError, OSError:" in text
+        else:
+            compile(text, str(relative), "exec", dont_inherit=True)
+
+
+def test_python_314_files_are_converted_not_skipped() -> None:
+    run = migrate([CORPUS / "py314"], "neutral")
+    assert run.report.unparsable == []
+    assert sorted(run.report.changed) == sorted(str(CORPUS / p) for p in PY314)
+    converted = (EXPECTED / "neutral" / "py314/tasks.py").read_text()
+    assert "raise Retry(exc=exc, delay=15)" in converted
+    assert "def fetch(url):" in converted  # self was only used for self.retry
+
+
+def test_every_construct_left_is_reported_on_its_line() -> None:
+    report = _dry_run("neutral").report
+    left = report.left() + report.unparsable
+    reported = {(Path(f.path).relative_to(CORPUS), f.line) for f in left}
+    assert reported == _marked_lines()
+    for finding in left:
+        assert finding.step
+        assert finding.link.startswith("migration_guide/README.md#")
+
+
+def test_shims_reports_only_what_the_shim_cannot_import() -> None:
+    report = _dry_run("shims").report
+    reported = {(Path(f.path).relative_to(CORPUS), f.line) for f in report.left() + report.unparsable}
+    assert reported <= _marked_lines()
+    kinds = {f.kind for f in report.left()}
+    assert kinds <= {"import", "schedule"}
+    assert (Path("pipeline/tasks.py"), 1) in reported  # from celery import chain, chord, group
+
+
+def test_the_summary_converts_at_least_90_percent_of_definitions_and_call_sites() -> None:
+    summary = _dry_run("neutral").report.summary.as_json()
+    assert summary["definitions"] == {"found": 147, "converted": 133, "left": 14, "percent": 90.5}
+    assert summary["call_sites"] == {"found": 147, "converted": 133, "left": 14, "percent": 90.5}
+    assert summary["schedules"] == {"found": 21, "converted": 17, "left": 4, "percent": 81.0}
+
+
+def test_nothing_is_written_without_write_and_write_applies_the_diff(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    run = converted_copy("neutral", project)
+    for relative in corpus_files():
+        assert (project / relative).read_text() == (EXPECTED / "neutral" / relative).read_text()
+    dry = migrate([CORPUS / "billing"], "neutral")
+    assert "+@task(" in dry.diff()
+    assert "-@app.task" in dry.diff()
+    assert run.report.files == len(corpus_files())

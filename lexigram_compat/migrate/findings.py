@@ -8,10 +8,17 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["GUIDE", "Counts", "Finding", "Kind", "Report", "Summary"]
+__all__ = ["GUIDE", "SECTIONS", "Counts", "Finding", "Kind", "Report", "Summary"]
 
 GUIDE = "migration_guide/README.md"
 """The runbook every manual step links to (``GUIDE#section``)."""
+
+SECTIONS = (
+    "imports", "app-construction", "option-mapping", "options-celery-ignores", "bound-tasks", "time-limits",
+    "call-sites", "tasks-chosen-at-run-time", "canvas", "results", "remote-control", "beat-schedules",
+    "django-celery-beat", "testing", "idempotency", "unparsable-files",
+)  # fmt: skip
+"""The guide's sections a finding may link to (each a heading of ``GUIDE``; a test holds them)."""
 
 Kind = Literal["definition", "call", "schedule", "import", "other"]
 

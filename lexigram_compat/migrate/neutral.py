@@ -310,7 +310,7 @@ class NeutralTransformer(ShimTransformer):
                 "Celery(..., task_cls=...)",
                 "an app-wide Task class has no neutral "
                 "counterpart: move its hooks to app.hooks (lifecycle hooks)",
-                "app",
+                "app-construction",
             )
         if "registry" in keywords:
             return updated
@@ -320,7 +320,7 @@ class NeutralTransformer(ShimTransformer):
             "other",
             self._code(original),
             "the app now declares and enqueues the neutral @task declarations (registry=default_registry)",
-            "app",
+            "app-construction",
             converted=True,
         )
         registry = cst.Arg(

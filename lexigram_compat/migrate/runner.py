@@ -114,7 +114,7 @@ def migrate(paths: Iterable[str | Path], mode: Mode = "shims") -> Run:
                     "other",
                     f"cannot parse: {source.error}",
                     "left untouched: fix the syntax, or convert it by hand",
-                    "unparsable",
+                    "unparsable-files",
                 )
             )
     project = analyse(sources)
@@ -137,7 +137,7 @@ def migrate(paths: Iterable[str | Path], mode: Mode = "shims") -> Run:
                     "other",
                     problem,
                     "left untouched: please report this file",
-                    "unparsable",
+                    "unparsable-files",
                 )
             )
             new_text = info.source.text

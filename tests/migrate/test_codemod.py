@@ -4,11 +4,13 @@ outputs that compile, every construct left reported on its line, and the figures
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import libcst as cst
 import pytest
 
+from lexigram_compat.migrate.findings import GUIDE, SECTIONS
 from lexigram_compat.migrate.runner import Mode, Run, migrate
 from tests.migrate.golden import CORPUS, EXPECTED, MODES, converted_copy, corpus_files
 
@@ -116,3 +118,12 @@ def test_nothing_is_written_without_write_and_write_applies_the_diff(tmp_path: P
     assert "+@task(" in dry.diff()
     assert "-@app.task" in dry.diff()
     assert run.report.files == len(corpus_files())
+
+
+def test_every_section_a_finding_links_to_is_a_heading_of_the_guide() -> None:
+    guide = (CORPUS.parents[2] / GUIDE).read_text()
+    headings = {re.sub(r"[^a-z0-9 -]", "", h.lower()).strip().replace(" ", "-")
+                for h in re.findall(r"^#+ (.+)$", guide, re.M)}  # fmt: skip
+    assert set(SECTIONS) <= headings
+    report = _dry_run("neutral").report
+    assert {f.section for f in report.findings + report.unparsable} <= set(SECTIONS)

@@ -36,6 +36,8 @@ class NeutralTransformer(ShimTransformer):
         self.definitions = definitions
         self.needs: set[str] = set()
         self._async: list[bool] = []
+        self._results: list[set[str]] = [set()]
+        """Per function: the names a converted enqueue's Result was assigned to (``.id`` -> ``.unwrap()``)."""
         self._converted_calls: set[int] = set()
 
     # -- helpers -----------------------------------------------------------------------
@@ -50,6 +52,7 @@ class NeutralTransformer(ShimTransformer):
     # -- definitions -------------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._async.append(node.asynchronous is not None)
+        self._results.append(set())
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self._async.append(False)
@@ -60,6 +63,7 @@ class NeutralTransformer(ShimTransformer):
 
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
         self._async.pop()
+        self._results.pop()
         definition = next(
             (d for d in self.project.definitions.values() if d.node is original and d.path == self.shown),
             None,
@@ -126,6 +130,9 @@ class NeutralTransformer(ShimTransformer):
         qualified = self.info.imports.qualify(func) or ""
         if isinstance(func, cst.Attribute) and func.attr.value in ENQUEUE_METHODS:
             return self._call_site(original, updated)
+        direct = self._definition(func) if isinstance(func, cst.Name | cst.Attribute) else None
+        if direct is not None and direct.converts and not direct.neutral:
+            return self._direct_call(original, updated, direct)
         if qualified.rsplit(".", 1)[-1] in _CANVAS_FUNCTIONS and qualified.startswith(
             ("celery", "lexigram_compat")
         ):
@@ -258,6 +265,10 @@ class NeutralTransformer(ShimTransformer):
             return
         if isinstance(parent, cst.Attribute) and parent.attr.value == "id":
             return  # rewritten to .unwrap() by leave_Attribute
+        if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
+            target = parent.targets[0].target
+            if isinstance(target, cst.Name):
+                self._results[-1].add(target.value)  # its .id reads become .unwrap()
         self.report(
             original,
             "call",
@@ -276,7 +287,31 @@ class NeutralTransformer(ShimTransformer):
                 else cst.Await(updated.value.expression, lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
             )
             return cst.Call(cst.Attribute(value, cst.Name("unwrap")))
+        if (
+            original.attr.value == "id"
+            and isinstance(updated.value, cst.Name)
+            and updated.value.value in self._results[-1]
+        ):
+            return cst.Call(cst.Attribute(updated.value, cst.Name("unwrap")))
         return updated
+
+    def _direct_call(self, original: cst.Call, updated: cst.Call, definition: Definition) -> cst.Call:
+        """Calling a Celery task runs it here; calling a neutral task only builds a TaskCall:
+        ``task(...)`` becomes ``task.run(...)``."""
+        converted = definition.bound.function if definition.bound is not None else None
+        uses_context = converted is not None and any(
+            dotted(p.annotation.annotation) == "JobContext"
+            for p in converted.params.kwonly_params
+            if p.annotation
+        )
+        code = self._code(original)
+        if uses_context:
+            step = "a bound task called directly: task.run() cannot supply its JobContext (use memory)"
+            self.report(original, "other", code, step, "testing")
+        else:
+            step = "calling the task ran it here (Celery); now task.run(...) does"
+            self.report(original, "other", code, step, "call-sites", converted=True)
+        return updated.with_changes(func=cst.Attribute(updated.func, cst.Name("run")))
 
     def leave_BinaryOperation(
         self, original: cst.BinaryOperation, updated: cst.BinaryOperation

@@ -14,3 +14,15 @@ def test_capture_payment_eager():
 
     result = capture_payment.apply(args=(1, 100))  # LEFT
     assert result.get()["captured"] == 100
+
+
+def test_confirmation_body_runs_inline():
+    from storefront.orders.tasks import send_order_confirmation
+
+    send_order_confirmation(1, "a@b.c")
+
+
+def test_capture_payment_inline():
+    from storefront.orders.tasks import capture_payment
+
+    assert capture_payment(1, 100)["captured"] == 100  # LEFT

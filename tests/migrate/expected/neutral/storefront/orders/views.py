@@ -21,7 +21,7 @@ def checkout(request, order):
 
 def retry_capture(request, order):
     result = current_app().queue_handle().enqueue_sync(capture_payment(order.id, order.total_cents), queue="payments", priority=7)
-    return JsonResponse({"task_id": result.id})
+    return JsonResponse({"task_id": result.unwrap()})
 
 
 def capture_now(request, order):

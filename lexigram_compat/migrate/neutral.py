@@ -279,13 +279,10 @@ class NeutralTransformer(ShimTransformer):
         )
 
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
-        inner = updated.value.expression if isinstance(updated.value, cst.Await) else updated.value
-        if original.attr.value == "id" and id(inner) in self._converted_calls:
-            value = (
-                updated.value
-                if not isinstance(updated.value, cst.Await)
-                else cst.Await(updated.value.expression, lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-            )
+        if original.attr.value == "id" and id(updated.value) in self._converted_calls:
+            value = updated.value
+            if isinstance(value, cst.Await):  # (await queue.enqueue(...)).unwrap()
+                value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
             return cst.Call(cst.Attribute(value, cst.Name("unwrap")))
         if (
             original.attr.value == "id"

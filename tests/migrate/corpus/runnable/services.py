@@ -12,3 +12,7 @@ def start():
     for text in ("a", "b"):
         note.delay(text)
     return ids
+
+
+async def start_from_async_code():
+    return add.delay(20, 22).id

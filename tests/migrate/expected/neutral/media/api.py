@@ -6,7 +6,7 @@ from lexigram_compat.celery import current_app
 async def upload(user_id, path):
     await current_app().queue_handle().enqueue(transcode(path, preset="1080p"))
     await current_app().queue_handle().enqueue(thumbnail(path, sizes=[64]), priority=5)
-    job = await current_app().queue_handle().enqueue(transcode(path), queue="video-fast").id
+    job = (await current_app().queue_handle().enqueue(transcode(path), queue="video-fast")).unwrap()
     return {"job": job}
 
 

@@ -13,3 +13,7 @@ def start():
     for text in ("a", "b"):
         current_app().queue_handle().enqueue_sync(note(text))
     return ids
+
+
+async def start_from_async_code():
+    return (await current_app().queue_handle().enqueue(add(20, 22))).unwrap()

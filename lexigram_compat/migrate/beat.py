@@ -10,12 +10,14 @@ call option the neutral schedule has no counterpart for is left, reported.
 from __future__ import annotations
 
 import ast
+import json
 from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
 from lexigram_compat.celery.schedules import crontab
 from lexigram_compat.errors import ConfigurationError
+from lexigram_compat.migrate.definitions import layout
 from lexigram_compat.migrate.findings import Finding
 from lexigram_compat.migrate.names import dotted
 
@@ -26,6 +28,11 @@ __all__ = ["BEAT_NAMES", "beat_dicts", "plan_beat"]
 
 BEAT_NAMES = ("beat_schedule", "CELERY_BEAT_SCHEDULE", "CELERYBEAT_SCHEDULE")
 _SCHEDULE_OPTIONS = ("queue", "priority", "headers")  # what @scheduled takes
+
+
+def _source(value: Any) -> str:
+    """``value`` as Python source, strings in double quotes (as most codebases write them)."""
+    return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
 def beat_dicts(module: cst.Module) -> list[cst.Dict]:
@@ -62,7 +69,7 @@ def _timing(module: cst.Module, node: cst.BaseExpression) -> tuple[str, bool]:
             raise ValueError(f"{name}(...) has non-literal arguments") from None
         if name == "crontab":
             try:
-                return f"cron={crontab(*args, **kwargs).cron!r}", False
+                return f"cron={_source(crontab(*args, **kwargs).cron)}", False
             except (ConfigurationError, TypeError) as exc:
                 raise ValueError(str(exc)) from None
         if name == "timedelta":
@@ -90,7 +97,7 @@ def _entry(module: cst.Module, key: str, value: cst.Dict) -> tuple[str, list[str
     if schedule is None:
         raise ValueError("the entry has no schedule")
     timing, needs_timedelta = _timing(module, schedule)
-    arguments = [timing, f"name={key!r}"]
+    arguments = [timing, f"name={_source(key)}"]
     for option in ("args", "kwargs"):
         if option in fields:
             try:
@@ -112,7 +119,7 @@ def _entry(module: cst.Module, key: str, value: cst.Dict) -> tuple[str, list[str
                     f"options[{option!r}] has no @scheduled counterpart "
                     f"(it takes {', '.join(_SCHEDULE_OPTIONS)})"
                 )
-            arguments.append(f"{option}={option_value!r}")
+            arguments.append(f"{option}={_source(option_value)}")
     if fields:
         raise ValueError(f"{', '.join(sorted(fields))} has no @scheduled counterpart")
     return task.evaluated_value, arguments, needs_timedelta
@@ -157,7 +164,7 @@ def plan_beat(project: Project, info: FileInfo) -> None:
                     )
                 )
                 continue
-            definition.schedules.append(f"scheduled({', '.join(arguments)})")
+            definition.schedules.append(layout("scheduled", arguments))
             if needs_timedelta:
                 definition.plan.needs.add("timedelta")
             info.removed_entries.add(id(element))

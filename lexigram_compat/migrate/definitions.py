@@ -106,6 +106,49 @@ def _policy_source(values: dict[str, Any], retry_on: str, abort_on: str | None) 
     return f"RetryPolicy({', '.join(parts)})"
 
 
+WIDTH = 100
+"""Decorators longer than this are laid out one argument per line (ruff's and black's style)."""
+
+
+def layout(function: str, arguments: list[str], indent: str = "") -> str:
+    """``function(arguments...)`` on one line, or one argument per line when it is longer than
+    :data:`WIDTH` (an argument that is itself a long call is laid out the same way)."""
+    line = f"{function}({', '.join(arguments)})"
+    if len(indent) + len(line) + 1 <= WIDTH:
+        return line
+    inner = indent + "    "
+    laid = []
+    for argument in arguments:
+        name, _, value = argument.partition("=")
+        call = value.partition("(")
+        if len(inner) + len(argument) > WIDTH and call[1] and value.endswith(")") and name.isidentifier():
+            parts = _split_arguments(value[len(call[0]) + 1 : -1])
+            laid.append(f"{inner}{name}={layout(call[0], parts, inner)},\n")
+        else:
+            laid.append(f"{inner}{argument},\n")
+    return f"{function}(\n{''.join(laid)}{indent})"
+
+
+def _split_arguments(text: str) -> list[str]:
+    """The top-level comma-separated arguments of ``text`` (brackets and strings respected)."""
+    parts: list[str] = []
+    depth, start, quote = 0, 0, ""
+    for index, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:index].strip())
+            start = index + 1
+    tail = text[start:].strip()
+    return [*parts, tail] if tail else parts
+
+
 def _as_tuple(code: str) -> str:
     expression = cst.parse_expression(code)
     if isinstance(expression, cst.Tuple | cst.Name | cst.Attribute):
@@ -222,5 +265,5 @@ def plan_definition(
         return plan
     out.append(f"retry={retry}")
     plan.needs |= {"task", "RetryPolicy"}
-    plan.decorator = f"task({', '.join(out)})"
+    plan.decorator = layout("task", out)
     return plan

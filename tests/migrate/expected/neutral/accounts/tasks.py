@@ -12,7 +12,18 @@ def record_login(user_id, ip):
     return ip
 
 
-@task(name="accounts.send_password_reset", queue="mail", retry=RetryPolicy(max_attempts=4, base_delay=10.0, backoff_factor=1.0, max_delay=10.0, jitter=False, retry_on=(OSError,)))
+@task(
+    name="accounts.send_password_reset",
+    queue="mail",
+    retry=RetryPolicy(
+        max_attempts=4,
+        base_delay=10.0,
+        backoff_factor=1.0,
+        max_delay=10.0,
+        jitter=False,
+        retry_on=(OSError,),
+    ),
+)
 def send_password_reset(user_id, token):
     return token
 
@@ -22,6 +33,15 @@ def verify_email(user_id, token):
     return token
 
 
-@task(retry=RetryPolicy(max_attempts=6, base_delay=1.0, backoff_factor=2.0, max_delay=600.0, jitter="full", retry_on=(Exception,)))
+@task(
+    retry=RetryPolicy(
+        max_attempts=6,
+        base_delay=1.0,
+        backoff_factor=2.0,
+        max_delay=600.0,
+        jitter="full",
+        retry_on=(Exception,),
+    ),
+)
 def sync_avatar(user_id, url):
     return url

@@ -17,7 +17,17 @@ def probe(path):
     return subprocess.run(["ffprobe", path], check=False).returncode
 
 
-@task(queue="video", retry=RetryPolicy(max_attempts=3, base_delay=180.0, backoff_factor=1.0, max_delay=180.0, jitter=False, retry_on=()))
+@task(
+    queue="video",
+    retry=RetryPolicy(
+        max_attempts=3,
+        base_delay=180.0,
+        backoff_factor=1.0,
+        max_delay=180.0,
+        jitter=False,
+        retry_on=(),
+    ),
+)
 def transcode(path, preset="720p", *, ctx: JobContext):
     try:
         print("transcode", path, preset, ctx.headers, ctx.kwargs)

@@ -6,7 +6,7 @@ from lexigram_compat import RetryPolicy, scheduled, task
 from datetime import timedelta
 
 
-@scheduled(every=timedelta(seconds=30), name='ingest-feeds', args=(["rss", "atom"],))
+@scheduled(every=timedelta(seconds=30), name="ingest-feeds", args=(["rss", "atom"],))
 @task(retry=RetryPolicy(max_attempts=1))
 def ingest_feeds(kinds):
     return [f"{kind}:ok" for kind in kinds]
@@ -17,7 +17,7 @@ def ingest_file(path):
     return path
 
 
-@scheduled(cron='15 */6 * * *', name='compact-warehouse', kwargs={"vacuum": False})
+@scheduled(cron="15 */6 * * *", name="compact-warehouse", kwargs={"vacuum": False})
 @task(retry=RetryPolicy(max_attempts=1))
 def compact_warehouse(vacuum=True):
     return vacuum

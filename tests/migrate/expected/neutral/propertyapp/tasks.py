@@ -7,7 +7,17 @@ def post_rent_charges(month):
     return month
 
 
-@task(queue="billing", retry=RetryPolicy(max_attempts=5, base_delay=10.0, backoff_factor=2.0, max_delay=600.0, jitter="full", retry_on=(ConnectionError,)))
+@task(
+    queue="billing",
+    retry=RetryPolicy(
+        max_attempts=5,
+        base_delay=10.0,
+        backoff_factor=2.0,
+        max_delay=600.0,
+        jitter="full",
+        retry_on=(ConnectionError,),
+    ),
+)
 def collect_rent(lease_id):
     return lease_id
 
@@ -17,7 +27,16 @@ def send_notice(tenant_id, template, context=None):
     return template
 
 
-@task(retry=RetryPolicy(max_attempts=4, base_delay=300.0, backoff_factor=1.0, max_delay=300.0, jitter=False, retry_on=()))
+@task(
+    retry=RetryPolicy(
+        max_attempts=4,
+        base_delay=300.0,
+        backoff_factor=1.0,
+        max_delay=300.0,
+        jitter=False,
+        retry_on=(),
+    ),
+)
 def dispatch_contractor(ticket_id, trade):
     try:
         return trade

@@ -9,7 +9,16 @@ class Throttled(Exception):
     pass
 
 
-@task(retry=RetryPolicy(max_attempts=5, base_delay=5.0, backoff_factor=1.0, max_delay=5.0, jitter=False, retry_on=()))
+@task(
+    retry=RetryPolicy(
+        max_attempts=5,
+        base_delay=5.0,
+        backoff_factor=1.0,
+        max_delay=5.0,
+        jitter=False,
+        retry_on=(),
+    ),
+)
 def fetch(url):
     try:
         return json.loads(url)
@@ -19,7 +28,16 @@ def fetch(url):
         raise Retry(exc=exc, delay=15)
 
 
-@task(retry=RetryPolicy(max_attempts=4, base_delay=2.0, backoff_factor=2.0, max_delay=600.0, jitter="full", retry_on=(ConnectionError, TimeoutError)))
+@task(
+    retry=RetryPolicy(
+        max_attempts=4,
+        base_delay=2.0,
+        backoff_factor=2.0,
+        max_delay=600.0,
+        jitter="full",
+        retry_on=(ConnectionError, TimeoutError),
+    ),
+)
 def push(payload):
     try:
         return payload["id"]

@@ -1,7 +1,7 @@
 from lexigram_compat import JobContext, RetryPolicy, scheduled, task
 
 
-@scheduled(cron='0 0 1 * *', name='expire-points')
+@scheduled(cron="0 0 1 * *", name="expire-points")
 @task(retry=RetryPolicy(max_attempts=1))
 def expire_points():
     return 0

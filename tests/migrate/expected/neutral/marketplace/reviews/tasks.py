@@ -2,7 +2,7 @@ from lexigram_compat.celery import shared_task
 from lexigram_compat import RetryPolicy, scheduled, task
 
 
-@scheduled(cron='0 9 * * 1-5', name='moderation-digest', kwargs={"channel": "#mods"})
+@scheduled(cron="0 9 * * 1-5", name="moderation-digest", kwargs={"channel": "#mods"})
 @task(retry=RetryPolicy(max_attempts=1))
 def moderation_digest(channel):
     return channel

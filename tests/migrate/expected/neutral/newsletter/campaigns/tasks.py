@@ -39,7 +39,16 @@ def send_preview(campaign_id, email):
     return email
 
 
-@task(retry=RetryPolicy(max_attempts=7, base_delay=1.0, backoff_factor=2.0, max_delay=600.0, jitter=False, retry_on=(IOError,)))
+@task(
+    retry=RetryPolicy(
+        max_attempts=7,
+        base_delay=1.0,
+        backoff_factor=2.0,
+        max_delay=600.0,
+        jitter=False,
+        retry_on=(IOError,),
+    ),
+)
 def upload_assets(campaign_id, *, ctx: JobContext):
     print("uploading", campaign_id, "attempt", ctx.retries + 1, "of", (ctx.max_attempts - 1) + 1)
 

@@ -22,6 +22,15 @@ def author_report(author_id, month):
     return month
 
 
-@task(retry=RetryPolicy(max_attempts=4, base_delay=180.0, backoff_factor=1.0, max_delay=180.0, jitter=False, retry_on=(ConnectionError,)))
+@task(
+    retry=RetryPolicy(
+        max_attempts=4,
+        base_delay=180.0,
+        backoff_factor=1.0,
+        max_delay=180.0,
+        jitter=False,
+        retry_on=(ConnectionError,),
+    ),
+)
 def export_to_warehouse(day, *, ctx: JobContext):
     return {"day": day, "job": ctx.job_id}

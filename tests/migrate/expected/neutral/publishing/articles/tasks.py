@@ -27,7 +27,16 @@ def ping_search_engines(url):
     return url
 
 
-@task(retry=RetryPolicy(max_attempts=6, base_delay=10.0, backoff_factor=1.0, max_delay=10.0, jitter=False, retry_on=()))
+@task(
+    retry=RetryPolicy(
+        max_attempts=6,
+        base_delay=10.0,
+        backoff_factor=1.0,
+        max_delay=10.0,
+        jitter=False,
+        retry_on=(),
+    ),
+)
 def push_to_cdn(article_id, paths, *, ctx: JobContext):
     try:
         return len(paths)
@@ -35,7 +44,16 @@ def push_to_cdn(article_id, paths, *, ctx: JobContext):
         raise Retry(exc=exc, delay=ctx.retries * 10)
 
 
-@task(retry=RetryPolicy(max_attempts=4, base_delay=1.0, backoff_factor=2.0, max_delay=600.0, jitter="full", retry_on=(ConnectionError,)))
+@task(
+    retry=RetryPolicy(
+        max_attempts=4,
+        base_delay=1.0,
+        backoff_factor=2.0,
+        max_delay=600.0,
+        jitter="full",
+        retry_on=(ConnectionError,),
+    ),
+)
 def notify_social(article_id, network):
     return network
 

@@ -17,7 +17,16 @@ def notify_thread(comment_id):
     return comment_id
 
 
-@task(retry=RetryPolicy(max_attempts=3, base_delay=180.0, backoff_factor=1.0, max_delay=180.0, jitter=False, retry_on=()))
+@task(
+    retry=RetryPolicy(
+        max_attempts=3,
+        base_delay=180.0,
+        backoff_factor=1.0,
+        max_delay=180.0,
+        jitter=False,
+        retry_on=(),
+    ),
+)
 def check_links(comment_id, urls):
     try:
         return urls

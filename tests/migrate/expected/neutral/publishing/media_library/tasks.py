@@ -17,7 +17,16 @@ def detect_faces(image_id, *, ctx: JobContext):
     return {"image": image_id, "job": ctx.job_id}
 
 
-@task(retry=RetryPolicy(max_attempts=3, base_delay=180.0, backoff_factor=1.0, max_delay=180.0, jitter=False, retry_on=(TimeoutError,)))
+@task(
+    retry=RetryPolicy(
+        max_attempts=3,
+        base_delay=180.0,
+        backoff_factor=1.0,
+        max_delay=180.0,
+        jitter=False,
+        retry_on=(TimeoutError,),
+    ),
+)
 def fetch_remote_image(url):
     return url
 

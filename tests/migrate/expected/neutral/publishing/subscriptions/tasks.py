@@ -7,7 +7,17 @@ def start_trial(user_id, plan):
     return plan
 
 
-@task(queue="billing", retry=RetryPolicy(max_attempts=9, base_delay=1.0, backoff_factor=2.0, max_delay=600.0, jitter="full", retry_on=(ConnectionError,)))
+@task(
+    queue="billing",
+    retry=RetryPolicy(
+        max_attempts=9,
+        base_delay=1.0,
+        backoff_factor=2.0,
+        max_delay=600.0,
+        jitter="full",
+        retry_on=(ConnectionError,),
+    ),
+)
 def charge_renewal(subscription_id):
     return subscription_id
 

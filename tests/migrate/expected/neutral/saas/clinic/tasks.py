@@ -6,7 +6,16 @@ def appointment_reminder(appointment_id):
     return appointment_id
 
 
-@task(retry=RetryPolicy(max_attempts=4, base_delay=1.0, backoff_factor=2.0, max_delay=600.0, jitter="full", retry_on=(ConnectionError,)))
+@task(
+    retry=RetryPolicy(
+        max_attempts=4,
+        base_delay=1.0,
+        backoff_factor=2.0,
+        max_delay=600.0,
+        jitter="full",
+        retry_on=(ConnectionError,),
+    ),
+)
 def sync_ehr(patient_id, *, ctx: JobContext):
     return {"patient": patient_id, "attempt": ctx.retries}
 
@@ -21,7 +30,7 @@ def lab_report(order_id):
     return order_id
 
 
-@scheduled(cron='0 20 * * *', name='no-shows', args=("today",))
+@scheduled(cron="0 20 * * *", name="no-shows", args=("today",))
 @task(retry=RetryPolicy(max_attempts=1))
 def cancel_no_shows(day):
     return day

@@ -12,12 +12,30 @@ def merge_duplicates(contact_ids):
     return sorted(contact_ids)
 
 
-@task(retry=RetryPolicy(max_attempts=5, base_delay=1.0, backoff_factor=2.0, max_delay=90.0, jitter="full", retry_on=(ConnectionError,)))
+@task(
+    retry=RetryPolicy(
+        max_attempts=5,
+        base_delay=1.0,
+        backoff_factor=2.0,
+        max_delay=90.0,
+        jitter="full",
+        retry_on=(ConnectionError,),
+    ),
+)
 def push_to_salesforce(contact_id, fields):
     return fields
 
 
-@task(retry=RetryPolicy(max_attempts=3, base_delay=15.0, backoff_factor=1.0, max_delay=15.0, jitter=False, retry_on=()))
+@task(
+    retry=RetryPolicy(
+        max_attempts=3,
+        base_delay=15.0,
+        backoff_factor=1.0,
+        max_delay=15.0,
+        jitter=False,
+        retry_on=(),
+    ),
+)
 def enrich_contact(contact_id, provider="clearbit", *, ctx: JobContext):
     try:
         return {"contact": contact_id, "provider": provider, "attempt": ctx.retries}
@@ -30,7 +48,7 @@ def export_contacts(account_id, fmt="csv"):
     return f"{account_id}.{fmt}"
 
 
-@scheduled(cron='*/30 * * * *', name='score-leads', args=(0,))
+@scheduled(cron="*/30 * * * *", name="score-leads", args=(0,))
 @task(retry=RetryPolicy(max_attempts=1))
 def score_lead(lead_id):
     return 50

@@ -11,7 +11,16 @@ def ingest_batch(vehicle_id, points):
     return len(points)
 
 
-@task(retry=RetryPolicy(max_attempts=5, base_delay=1.0, backoff_factor=2.0, max_delay=600.0, jitter="full", retry_on=()))
+@task(
+    retry=RetryPolicy(
+        max_attempts=5,
+        base_delay=1.0,
+        backoff_factor=2.0,
+        max_delay=600.0,
+        jitter="full",
+        retry_on=(),
+    ),
+)
 def dispatch_driver(job_id, driver_id):
     try:
         return driver_id

@@ -12,7 +12,16 @@ def notify_subscribers(thread_id, post_id):
     return [thread_id, post_id]
 
 
-@task(retry=RetryPolicy(max_attempts=6, base_delay=180.0, backoff_factor=1.0, max_delay=180.0, jitter=False, retry_on=()))
+@task(
+    retry=RetryPolicy(
+        max_attempts=6,
+        base_delay=180.0,
+        backoff_factor=1.0,
+        max_delay=180.0,
+        jitter=False,
+        retry_on=(),
+    ),
+)
 def send_digest(user_id, *, ctx: JobContext):
     try:
         return user_id
@@ -30,7 +39,7 @@ def render_markdown(post_id):
     return post_id
 
 
-@scheduled(every=3600, name='forum-reputation', args=(0,))
+@scheduled(every=3600, name="forum-reputation", args=(0,))
 @task(priority=1, retry=RetryPolicy(max_attempts=1))
 def recount_reputation(user_id):
     return user_id

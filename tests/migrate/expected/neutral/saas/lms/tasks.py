@@ -16,8 +16,17 @@ def track_progress(enrollment_id, lesson_id):
     return lesson_id
 
 
-@scheduled(cron='0 * * * *', name='lti-sync', args=(1,))
-@task(retry=RetryPolicy(max_attempts=7, base_delay=1.0, backoff_factor=2.0, max_delay=600.0, jitter="full", retry_on=(ConnectionError, TimeoutError)))
+@scheduled(cron="0 * * * *", name="lti-sync", args=(1,))
+@task(
+    retry=RetryPolicy(
+        max_attempts=7,
+        base_delay=1.0,
+        backoff_factor=2.0,
+        max_delay=600.0,
+        jitter="full",
+        retry_on=(ConnectionError, TimeoutError),
+    ),
+)
 def sync_lti_grades(course_id):
     return course_id
 

@@ -5,7 +5,7 @@ from lexigram_compat import RetryPolicy, scheduled, task
 logger = get_task_logger(__name__)
 
 
-@scheduled(cron='30 3 * * *', name='rebuild-search-index', kwargs={"full": True}, queue='search')
+@scheduled(cron="30 3 * * *", name="rebuild-search-index", kwargs={"full": True}, queue="search")
 @task(queue="search", timeout=600, retry=RetryPolicy(max_attempts=1))
 def rebuild_search_index(full=False):
     logger.info("rebuilding (full=%s)", full)

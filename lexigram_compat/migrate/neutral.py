@@ -12,6 +12,7 @@ from libcst.metadata import ParentNodeProvider
 from lexigram_compat.migrate.calls import ENQUEUE_METHODS, enqueue_of
 from lexigram_compat.migrate.findings import Counts
 from lexigram_compat.migrate.names import dotted
+from lexigram_compat.migrate.refusals import app_argument_refused
 from lexigram_compat.migrate.shims import ShimTransformer
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ class NeutralTransformer(ShimTransformer):
     """One file's neutral rewrite, with the project-wide decisions of the first pass."""
 
     def __init__(self, project: Project, info: FileInfo, calls: Counts, definitions: Counts) -> None:
-        super().__init__(info.source.shown)
+        super().__init__(info.source.shown, info.wrapper.module)
         self.project = project
         self.info = info
         self.calls = calls
@@ -108,6 +109,9 @@ class NeutralTransformer(ShimTransformer):
 
         index = task_decorator_index(node, self.info.imports)
         return 0 if index is None else index
+
+    def leave_Decorator(self, original: cst.Decorator, updated: cst.Decorator) -> cst.Decorator:
+        return updated  # a definition's options are reported with it (leave_FunctionDef)
 
     # -- beat entries ------------------------------------------------------------------
     def leave_Dict(self, original: cst.Dict, updated: cst.Dict) -> cst.Dict:
@@ -335,6 +339,11 @@ class NeutralTransformer(ShimTransformer):
 
     def _app(self, original: cst.Call, updated: cst.Call) -> cst.Call:
         keywords = {a.keyword.value for a in original.args if a.keyword is not None}
+        for argument in sorted(k for k in keywords if app_argument_refused(k) and k != "task_cls"):
+            step = (
+                "the shim's Celery refuses it: pass broker, backend, include or config (the tasks: section)"
+            )
+            self.report(original, "other", f"Celery(..., {argument}=...)", step, "app-construction")
         if "task_cls" in keywords:
             self.report(
                 original,

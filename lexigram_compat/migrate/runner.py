@@ -80,7 +80,7 @@ def _transform(mode: Mode, project: Project, info: FileInfo, report: Report) -> 
     if mode == "neutral":
         transformer = NeutralTransformer(project, info, report.summary.calls, report.summary.definitions)
     else:
-        transformer = ShimTransformer(info.source.shown)
+        transformer = ShimTransformer(info.source.shown, info.wrapper.module)
     tree = info.wrapper.visit(transformer)
     if isinstance(transformer, NeutralTransformer) and transformer.needs:
         tree = _imports(tree, transformer.needs)
@@ -88,16 +88,21 @@ def _transform(mode: Mode, project: Project, info: FileInfo, report: Report) -> 
     return tree.code
 
 
-def _count_shims(project: Project, info: FileInfo, report: Report, celery_left: bool) -> None:
-    """``--to shims`` moves a file's definitions and call sites to the shim (``shared_task``
-    and ``Celery`` always have their counterpart), unless the file keeps ``import celery``."""
+def _count_shims(project: Project, info: FileInfo, report: Report) -> None:
+    """``--to shims`` moves a file's definitions and call sites to the shim, except those the
+    shim refuses an option of (reported on their line) and those of a file that keeps
+    ``import celery``."""
+    shown = info.source.shown
+    findings = [f for f in report.findings if f.path == shown and not f.converted]
+    whole_file = any(f.construct == "import celery" for f in findings)
+    refused = {f.line for f in findings if f.kind == "definition"}
     for definition in project.definitions.values():
-        if definition.path == info.source.shown:
-            report.summary.definitions.add(not celery_left)
-    text = info.source.text
-    for method in (".delay(", ".apply_async("):
-        for _ in range(text.count(method)):
-            report.summary.calls.add(not celery_left)
+        if definition.path == shown:
+            report.summary.definitions.add(not whole_file and definition.line not in refused)
+    calls_left = len({f.line for f in findings if f.kind == "call"})
+    found = sum(info.source.text.count(method) for method in (".delay(", ".apply_async("))
+    for index in range(found):
+        report.summary.calls.add(not whole_file and index >= calls_left)
 
 
 def migrate(paths: Iterable[str | Path], mode: Mode = "shims") -> Run:
@@ -122,12 +127,7 @@ def migrate(paths: Iterable[str | Path], mode: Mode = "shims") -> Run:
     for info in project.files.values():
         new_text = _transform(mode, project, info, report)
         if mode == "shims":
-            _count_shims(
-                project,
-                info,
-                report,
-                any(f.construct == "import celery" and f.path == info.source.shown for f in report.findings),
-            )
+            _count_shims(project, info, report)
         problem = output_problem(info.source, new_text) if new_text != info.source.text else None
         if problem is not None:
             report.unparsable.append(

@@ -12,15 +12,27 @@ from libcst.metadata import ParentNodeProvider, PositionProvider
 
 from lexigram_compat.migrate.findings import Finding, Kind
 from lexigram_compat.migrate.names import SHIM_MODULES, dotted, shim_exports
+from lexigram_compat.migrate.refusals import app_argument_refused, call_option_refused, task_option_refused
 
 __all__ = ["ShimTransformer"]
 
 _CANVAS = {"chain", "group", "chord", "chunks", "xmap", "xstarmap", "maybe_signature"}
 _LOGGING = "celery.utils.log"
+_APP_ARGUMENT = (
+    "the shim's Celery takes main, broker, backend, include, config (the lexigram tasks: section): an "
+    "app-wide Task class (task_cls) has no counterpart; move its hooks to app.hooks"
+)
 _DATABASE_SCHEDULER = (
     "database schedules (django-celery-beat) are not read: declare each periodic task with @scheduled "
     "(or a beat_schedule entry), then remove the database scheduler and its app"
 )
+
+
+def _is_task_decorator(func: cst.BaseExpression) -> bool:
+    name = dotted(func) or ""
+    return name.rsplit(".", 1)[-1] == "shared_task" or (
+        isinstance(func, cst.Attribute) and func.attr.value == "task" and isinstance(func.value, cst.Name)
+    )
 
 
 def _module_expression(name: str) -> cst.Attribute | cst.Name:
@@ -35,9 +47,10 @@ class ShimTransformer(cst.CSTTransformer):
     # Both here: libcst caches a class's dependencies where a subclass inherits the cache.
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider)
 
-    def __init__(self, shown: str) -> None:
+    def __init__(self, shown: str, module: cst.Module) -> None:
         super().__init__()
         self.shown = shown
+        self.module = module
         self.findings: list[Finding] = []
         self.celery_left = False
         self._extra: list[cst.ImportFrom] = []
@@ -57,6 +70,39 @@ class ShimTransformer(cst.CSTTransformer):
     ) -> None:
         line = self.line(node)
         self.findings.append(Finding(self.shown, line, kind, construct, step, section, converted))
+
+    # -- what the shim refuses (the neutral transformer reports these its own way) ----------
+    def leave_Decorator(self, original: cst.Decorator, updated: cst.Decorator) -> cst.Decorator:
+        call = original.decorator
+        if not isinstance(call, cst.Call) or not _is_task_decorator(call.func):
+            return updated
+        for arg in call.args:
+            if arg.keyword is None:
+                continue
+            hint = task_option_refused(self.module, arg.keyword.value, arg.value)
+            if hint is not None:
+                construct = f"@{dotted(call.func)}({arg.keyword.value}=...)"
+                self.report(
+                    original, "definition", construct, f"the shim refuses it: {hint}", "option-mapping"
+                )
+        return updated
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        func = original.func
+        keywords = [a.keyword.value for a in original.args if a.keyword is not None]
+        if isinstance(func, cst.Attribute) and func.attr.value == "apply_async":
+            for option in keywords:
+                hint = call_option_refused(option)
+                if hint is not None:
+                    step = f"the shim refuses it: {hint}"
+                    self.report(original, "call", f"apply_async({option}=...)", step, "call-sites")
+        elif (dotted(func) or "").rsplit(".", 1)[-1] == "Celery":
+            for argument in keywords:
+                if app_argument_refused(argument):
+                    self.report(
+                        original, "other", f"Celery(..., {argument}=...)", _APP_ARGUMENT, "app-construction"
+                    )
+        return updated
 
     def leave_SimpleString(self, original: cst.SimpleString, updated: cst.SimpleString) -> cst.SimpleString:
         value = original.evaluated_value

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import functools
 import re
+import shutil
 from pathlib import Path
 
 import libcst as cst
 import pytest
 
-from lexigram_compat.migrate.findings import GUIDE, SECTIONS
+from lexigram_compat.migrate.analysis import FileInfo, Project
+from lexigram_compat.migrate.findings import GUIDE, SECTIONS, Report
 from lexigram_compat.migrate.refusals import call_option_refused, task_option_refused
 from lexigram_compat.migrate.runner import Mode, Run, migrate
 from tests.migrate.golden import CORPUS, EXPECTED, MODES, converted_copy, corpus_files
@@ -142,3 +144,21 @@ def test_every_section_a_finding_links_to_is_a_heading_of_the_guide() -> None:
     assert set(SECTIONS) <= headings
     report = _dry_run("neutral").report
     assert {f.section for f in report.findings + report.unparsable} <= set(SECTIONS)
+
+
+def test_an_output_that_would_not_compile_is_reported_and_never_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(CORPUS / "accounts", project / "accounts")
+    original = (project / "accounts/tasks.py").read_text()
+
+    def broken(mode: Mode, project_: Project, info: FileInfo, report: Report) -> str:
+        return info.source.text + "\ndef (:\n"
+
+    monkeypatch.setattr("lexigram_compat.migrate.runner._transform", broken)
+    run = migrate([project], "shims")
+    assert run.write() == []
+    assert (project / "accounts/tasks.py").read_text() == original
+    problems = {Path(f.path).name: f.construct for f in run.report.unparsable}
+    assert "would not compile" in problems["tasks.py"]

@@ -26,6 +26,18 @@ _SIGNATURE_METHODS = {"s", "si", "signature"}
 _RESULT_KEYWORDS = {"timeout", "propagate", "interval", "disable_sync_subtasks"}
 
 
+def _is_signature(node: cst.BaseExpression) -> bool:
+    """``task.s(...)``, ``chain(...)``, ``a.s() | b.s()``: a Celery signature or workflow."""
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+        return True
+    if isinstance(node, cst.Call):
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _SIGNATURE_METHODS | _CANVAS_METHODS:
+            return True
+        return (dotted(func) or "").rsplit(".", 1)[-1] in _CANVAS_FUNCTIONS
+    return False
+
+
 class NeutralTransformer(ShimTransformer):
     """One file's neutral rewrite, with the project-wide decisions of the first pass."""
 
@@ -228,6 +240,11 @@ class NeutralTransformer(ShimTransformer):
             converted = False
         elif self_call:
             converted = False  # self.apply_async inside a bound task: the task stays on the shim
+        elif _is_signature(func.value):
+            step = ("a signature or workflow enqueued: canvas has no neutral counterpart; enqueue the task "
+                    "with all its arguments, or keep the workflow on Celery")  # fmt: skip
+            self.report(original, "call", self._code(original), step, "canvas")
+            converted = False
         elif definition is None:
             self.report(
                 original,

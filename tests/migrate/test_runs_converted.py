@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from tests.migrate.golden import EXPECTED, MODES
-from tests.services import require_service
+from tests.services import Service
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = """
@@ -63,8 +63,8 @@ def _run(mode: str, extra_env: dict[str, str]) -> dict[str, object]:
 
 
 @pytest.fixture
-def pg_schema() -> Iterator[tuple[str, str]]:
-    dsn = require_service("postgres").url
+def pg_schema(postgres_service: Service) -> Iterator[tuple[str, str]]:
+    dsn = postgres_service.url
     schema = f"migrate_{uuid.uuid4().hex[:10]}"
     yield dsn, schema
     with psycopg.connect(dsn, autocommit=True) as conn:

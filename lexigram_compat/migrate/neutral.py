@@ -125,6 +125,14 @@ class NeutralTransformer(ShimTransformer):
     def leave_Decorator(self, original: cst.Decorator, updated: cst.Decorator) -> cst.Decorator:
         return updated  # a definition's options are reported with it (leave_FunctionDef)
 
+    def leave_Assign(self, original: cst.Assign, updated: cst.Assign) -> cst.Assign:
+        names = [(dotted(t.target) or "").rsplit(".", 1)[-1].lower() for t in original.targets]
+        if any(name.endswith("task_always_eager") for name in names):
+            step = ("eager mode runs only the tasks left on the shim: the converted @task calls enqueue; run "
+                    "the tests on the memory engine (lexigram_compat.testing) and drain it")  # fmt: skip
+            self.report(original, "other", self._code(original), step, "testing")
+        return updated
+
     # -- beat entries ------------------------------------------------------------------
     def leave_Dict(self, original: cst.Dict, updated: cst.Dict) -> cst.Dict:
         removed = self.info.removed_entries

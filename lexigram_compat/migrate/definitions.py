@@ -21,6 +21,13 @@ from lexigram_compat.migrate.names import ImportMap
 __all__ = ["DefinitionPlan", "plan_definition", "task_decorator_index"]
 
 _SHARED_TASK = {"celery.shared_task", "lexigram_compat.celery.shared_task", "celery.task"}
+NEUTRAL_OPTIONS = frozenset({
+    "name", "bind", "queue", "priority", "max_retries", "default_retry_delay", "retry_backoff",
+    "retry_backoff_max", "retry_jitter", "autoretry_for", "dont_autoretry_for", "retry_kwargs",
+    "ignore_result", "time_limit", "acks_late", "throws", "compression", "soft_time_limit",
+})  # fmt: skip
+"""The Celery options this module converts (or drops with a note). An option the shim learns
+later (``TASK_OPTIONS`` grows) is not among them, so it is reported, never dropped."""
 _SOURCE_OPTIONS = ("name", "queue", "autoretry_for", "dont_autoretry_for", "throws")
 """Options carried over as source (an expression, exception classes), not evaluated."""
 _RETRY_OPTIONS = ("max_retries", "default_retry_delay", "retry_backoff", "retry_backoff_max", "retry_jitter")
@@ -180,7 +187,7 @@ def _read_options(plan: DefinitionPlan, decorator: cst.Decorator, module: cst.Mo
                 plan.problems.append(
                     (f"{option}={code}", "write a literal number of seconds", "option-mapping")
                 )
-        elif option not in TASK_OPTIONS:
+        elif option not in TASK_OPTIONS or option not in NEUTRAL_OPTIONS:
             ignored = option in _SILENTLY_IGNORED
             step = _SILENTLY_IGNORED[option] if ignored else _shim_hint(option)
             plan.problems.append(

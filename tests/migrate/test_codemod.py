@@ -162,3 +162,16 @@ def test_an_output_that_would_not_compile_is_reported_and_never_written(
     assert (project / "accounts/tasks.py").read_text() == original
     problems = {Path(f.path).name: f.construct for f in run.report.unparsable}
     assert "would not compile" in problems["tasks.py"]
+
+
+def test_an_option_the_shim_learns_later_is_reported_not_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lexigram_compat.celery import options
+    from lexigram_compat.migrate import definitions
+
+    monkeypatch.setattr(definitions, "TASK_OPTIONS", (*options.TASK_OPTIONS, "some_new_option"))
+    module = cst.parse_module("@shared_task(some_new_option=1, queue='q')\ndef f():\n    pass\n")
+    function = module.body[0]
+    assert isinstance(function, cst.FunctionDef)
+    plan = definitions.plan_definition(function.decorators[0], module, retries_itself=False)
+    assert plan.decorator is None
+    assert [problem[0] for problem in plan.problems] == ["some_new_option="]

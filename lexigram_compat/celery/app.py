@@ -129,7 +129,10 @@ class Celery:
             attach_signals(tasks_app)
         self._started_here = False
         self._lock = threading.Lock()
-        self.registry = tasks_app.registry if tasks_app is not None else (registry or TaskRegistry())
+        if tasks_app is not None:
+            registry = tasks_app.registry
+        # An empty registry is falsy: `registry or TaskRegistry()` would drop the one given.
+        self.registry = registry if registry is not None else TaskRegistry()
         self._tasks: dict[str, Task] = {}
         self._beat_names: list[str] = []
         self.conf = Settings(lambda: self._tasks_app is not None, self._setting_changed)

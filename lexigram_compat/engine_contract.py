@@ -313,14 +313,17 @@ class Engine(JobRecords):
         queues: Sequence[str] | None,
         processes: int | None,
         concurrency: int | None,
+        log_level: str | None = None,
     ) -> list[str] | None:
         """The command line of the engine's own worker (``dramatiq ...``, ``celery ...``)
         for the app named by ``app_spec`` (the CLI's ``APP``, ``module:attribute``), or
         None when ``lexigram-compat worker`` runs the jobs itself (memory, postgres).
 
         ``queues``, ``processes`` and ``concurrency`` are the CLI's options (None:
-        not given, so ``worker.*`` settings apply); ``lexigram-compat worker`` execs
-        the returned command, so it must be complete (program first)."""
+        not given, so ``worker.*`` settings apply); ``log_level`` the CLI's
+        ``--log-level`` (``debug`` … ``critical``), for a program that sets its own;
+        ``lexigram-compat worker`` execs the returned command, so it must be complete
+        (program first)."""
         return None
 
     def job_source(self) -> JobSource | None:

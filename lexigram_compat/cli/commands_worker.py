@@ -37,6 +37,8 @@ def native_worker_argv(
     queues: list[str] | None,
     processes: int | None,
     concurrency: int | None,
+    *,
+    log_level: str | None = None,
 ) -> list[str] | None:
     """The engine's own worker command for ``backend`` (``dramatiq ...``,
     ``celery ... worker``), or None for engines whose jobs this command runs
@@ -48,7 +50,7 @@ def native_worker_argv(
     os.environ[APP_SPEC_ENV] = spec.text
     target = spec.text if module_builds_app(spec) else f"{NATIVE_ENTRY}:app"
     argv = backend.engine.native_worker_argv(
-        target, queues=queues, processes=processes, concurrency=concurrency
+        target, queues=queues, processes=processes, concurrency=concurrency, log_level=log_level
     )
     if not argv:
         raise CliError(
@@ -194,7 +196,11 @@ def worker(
     argvs = {
         b.name: argv
         for b, physical in selected.items()
-        if (argv := native_worker_argv(spec, b, physical if chosen_names else None, processes, concurrency))
+        if (
+            argv := native_worker_argv(
+                spec, b, physical if chosen_names else None, processes, concurrency, log_level=state.log_level
+            )
+        )
         is not None
     }
     # Fail fast (exit 3) when a broker is down at start-up rather than retry

@@ -172,7 +172,13 @@ class CeleryEngine(Engine):
         # global per broker URL, so closing one would break every other app on it.
 
     def native_worker_argv(
-        self, module: str, *, queues: Sequence[str] | None, processes: int | None, concurrency: int | None
+        self,
+        module: str,
+        *,
+        queues: Sequence[str] | None,
+        processes: int | None,
+        concurrency: int | None,
+        log_level: str | None = None,
     ) -> list[str] | None:
         if self._context is None:
             raise ConfigurationError("the celery engine is not attached to an app")
@@ -187,6 +193,8 @@ class CeleryEngine(Engine):
             sys.executable, "-m", "celery", "-A", attribute, "worker",
             "-P", pool, "-c", str(count), "-Q", ",".join(chosen),
             "--without-gossip", "--without-mingle", "--without-heartbeat",
+            # celery worker logs at WARNING unless told: the jobs' started/succeeded lines are INFO.
+            *(["--loglevel", log_level.upper()] if log_level else []),
         ]  # fmt: skip
 
     def _celery_attribute(self, module: str) -> str:

@@ -107,9 +107,7 @@ def _collect_definitions(project: Project, info: FileInfo) -> None:
                 )
             continue
         body = module.code_for_node(node.body)
-        plan = plan_definition(
-            node.decorators[index], module, "retry(" in body, "SoftTimeLimitExceeded" in body
-        )
+        plan = plan_definition(node.decorators[index], module, "retry(" in body)
         if "MaxRetriesExceededError" in body and plan.decorator is not None:
             step = (
                 "the neutral Retry dead-letters the job when attempts run out (no exception to catch): move "

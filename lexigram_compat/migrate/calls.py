@@ -27,6 +27,8 @@ _NEUTRAL_OPTION = {
     "priority": "priority",
     "task_id": "job_id",
     "headers": "headers",
+    "expires": "expires",
+    "compression": "compression",
 }
 _CANVAS = {"link", "link_error"}
 _IGNORED_BY_CELERY = {

@@ -24,21 +24,21 @@ _SHARED_TASK = {"celery.shared_task", "lexigram_compat.celery.shared_task", "cel
 NEUTRAL_OPTIONS = frozenset({
     "name", "bind", "queue", "priority", "max_retries", "default_retry_delay", "retry_backoff",
     "retry_backoff_max", "retry_jitter", "autoretry_for", "dont_autoretry_for", "retry_kwargs",
-    "ignore_result", "time_limit", "acks_late", "throws", "compression", "soft_time_limit",
+    "ignore_result", "time_limit", "acks_late", "throws", "compression", "soft_time_limit", "expires",
+    "rate_limit",
 })  # fmt: skip
 """The Celery options this module converts (or drops with a note). An option the shim learns
 later (``TASK_OPTIONS`` grows) is not among them, so it is reported, never dropped."""
-_SOURCE_OPTIONS = ("name", "queue", "autoretry_for", "dont_autoretry_for", "throws")
+_SOURCE_OPTIONS = ("name", "queue", "autoretry_for", "dont_autoretry_for", "throws", "compression", "expires",
+                   "rate_limit")  # fmt: skip
+_CARRIED = {"compression": "compression", "expires": "expires", "rate_limit": "rate_limit"}
+"""Options the neutral ``@task`` has under the same name, carried over as source."""
 """Options carried over as source (an expression, exception classes), not evaluated."""
 _RETRY_OPTIONS = ("max_retries", "default_retry_delay", "retry_backoff", "retry_backoff_max", "retry_jitter")
 _DROPPED = {
     "acks_late": "every engine acknowledges after the attempt is recorded (Celery's acks_late=True)",
     "ignore_result": "the neutral @task keeps the return value in the job record for the "
     "retention period; return None to store nothing",
-    "compression": "the neutral payload is not compressed (the engines' max_payload_bytes bounds it); "
-    "behaviour is unchanged",
-    "soft_time_limit": "the neutral timeout stops the attempt (TaskTimeoutError) at time_limit, or at the "
-    "soft limit when there is no hard one; SoftTimeLimitExceeded is never raised",
     "throws": "expected errors are dead-lettered like any other failure (Celery only logs them "
     "without a traceback)",
 }
@@ -178,9 +178,7 @@ def _read_options(plan: DefinitionPlan, decorator: cst.Decorator, module: cst.Mo
         plan.options[arg.keyword.value] = module.code_for_node(arg.value)
     values: dict[str, Any] = {}
     for option, code in plan.options.items():
-        if option == "compression":
-            plan.notes.append((f"compression={code}", _DROPPED["compression"], "option-mapping"))
-        elif option == "soft_time_limit":
+        if option == "soft_time_limit":
             try:
                 values[option] = float(ast.literal_eval(code))
             except (ValueError, SyntaxError, TypeError):
@@ -221,26 +219,12 @@ def _retry(plan: DefinitionPlan, values: dict[str, Any], retries_itself: bool) -
     )
 
 
-def plan_definition(
-    decorator: cst.Decorator, module: cst.Module, retries_itself: bool, catches_soft_limit: bool = False
-) -> DefinitionPlan:
+def plan_definition(decorator: cst.Decorator, module: cst.Module, retries_itself: bool) -> DefinitionPlan:
     """Plan the neutral ``@task`` for the Celery task decorator ``decorator``.
 
-    ``retries_itself``: the body calls ``self.retry`` (a bound task); ``catches_soft_limit``:
-    it catches ``SoftTimeLimitExceeded`` (which the neutral timeout never raises)."""
+    ``retries_itself``: the body calls ``self.retry`` (a bound task)."""
     plan = DefinitionPlan()
     values = _read_options(plan, decorator, module)
-    if catches_soft_limit and "soft_time_limit" in plan.options:
-        step = (
-            "the neutral timeout never raises SoftTimeLimitExceeded: keep the task on the shim, or move the "
-        )
-        plan.problems.append(
-            (
-                "soft_time_limit= with an except SoftTimeLimitExceeded",
-                step + "cleanup out of the handler",
-                "time-limits",
-            )
-        )
     if plan.problems:
         return plan
     plan.bind = bool(values.pop("bind", False))
@@ -251,6 +235,7 @@ def plan_definition(
         plan.problems.append(("acks_late=False", step, "idempotency"))
         return plan
     out = [f"{option}={plan.options[option]}" for option in ("name", "queue") if option in plan.options]
+    out += [f"{_CARRIED[option]}={plan.options[option]}" for option in _CARRIED if option in plan.options]
     for option in ("acks_late", "ignore_result", "throws"):
         if option in plan.options and (option == "throws" or values.get(option)):
             plan.notes.append((f"{option}={plan.options[option]}", _DROPPED[option], "option-mapping"))
@@ -258,13 +243,10 @@ def plan_definition(
     if "priority" in values:
         out.append(f"priority={values.pop('priority')!r}")
     soft = values.pop("soft_time_limit", None)
-    if soft is not None:
-        plan.notes.append(
-            (f"soft_time_limit={plan.options['soft_time_limit']}", _DROPPED["soft_time_limit"], "time-limits")
-        )
-        values.setdefault("time_limit", soft)
     if "time_limit" in values:
         out.append(f"timeout={values.pop('time_limit')!r}")
+    if soft is not None:
+        out.append(f"soft_timeout={soft!r}")  # SoftTimeLimitExceeded is the neutral TaskSoftTimeoutError
     try:
         retry = _retry(plan, values, retries_itself)
     except (TypeError, ValueError) as exc:

@@ -11,6 +11,6 @@ def scan_review(review_id):
     return review_id
 
 
-@shared_task(rate_limit="100/h")  # LEFT
+@shared_task(rate_limit="100/h")
 def translate_review(review_id, language):
     return language

@@ -5,4 +5,4 @@ from lexigram_compat.celery import current_app
 def submit(review):
     current_app().queue_handle().enqueue_sync(scan_review(review.id))
     for language in ("de", "fr"):
-        translate_review.delay(review.id, language)  # LEFT
+        current_app().queue_handle().enqueue_sync(translate_review(review.id, language))

@@ -1,4 +1,3 @@
-from lexigram_compat.celery import shared_task
 from lexigram_compat import RetryPolicy, scheduled, task
 
 
@@ -13,6 +12,6 @@ def scan_review(review_id):
     return review_id
 
 
-@shared_task(rate_limit="100/h")  # LEFT
+@task(rate_limit="100/h", retry=RetryPolicy(max_attempts=1))
 def translate_review(review_id, language):
     return language

@@ -6,6 +6,7 @@ from lexigram_compat.celery.exceptions import SoftTimeLimitExceeded
 
 from newsletter.celery_app import app
 from lexigram_compat import JobContext, RetryPolicy, task
+from lexigram_compat.celery import current_app
 
 
 def timed(fn):
@@ -20,13 +21,13 @@ def timed(fn):
     return wrapper
 
 
-@task(queue="bulk", retry=RetryPolicy(max_attempts=1))
+@task(queue="bulk", compression="zlib", retry=RetryPolicy(max_attempts=1))
 @timed
 def send_batch(campaign_id, recipient_ids):
     return len(recipient_ids)
 
 
-@app.task(soft_time_limit=300, time_limit=330)  # LEFT
+@task(timeout=330, soft_timeout=300.0, retry=RetryPolicy(max_attempts=1))
 def render_campaign(campaign_id):
     try:
         return f"<html>{campaign_id}</html>"
@@ -34,7 +35,7 @@ def render_campaign(campaign_id):
         return None
 
 
-@app.task(expires=600)  # LEFT
+@task(expires=600, retry=RetryPolicy(max_attempts=1))
 def send_preview(campaign_id, email):
     return email
 
@@ -54,9 +55,9 @@ def upload_assets(campaign_id, *, ctx: JobContext):
 
 
 def launch(campaign, recipients, batch_size=500):
-    render_campaign.delay(campaign.id)  # LEFT
+    current_app().queue_handle().enqueue_sync(render_campaign(campaign.id))
     for start in range(0, len(recipients), batch_size):
         batch = [r.id for r in recipients[start : start + batch_size]]
-        send_batch.apply_async(args=(campaign.id, batch), queue="bulk", compression="zlib")  # LEFT
+        current_app().queue_handle().enqueue_sync(send_batch(campaign.id, batch), queue="bulk", compression="zlib")
     upload_assets.apply_async((campaign.id,), link=send_preview.si(campaign.id, "qa@example.com"))  # LEFT
-    send_preview.apply_async((campaign.id, "boss@example.com"), expires=300)  # LEFT
+    current_app().queue_handle().enqueue_sync(send_preview(campaign.id, "boss@example.com"), expires=300)

@@ -2,7 +2,7 @@ from publishing.celery import app
 from lexigram_compat import JobContext, RetryPolicy, task
 
 
-@task(queue="events", retry=RetryPolicy(max_attempts=1))
+@task(queue="events", compression="gzip", retry=RetryPolicy(max_attempts=1))
 def record_pageview(article_id, visitor_id, referrer=None):
     return article_id
 

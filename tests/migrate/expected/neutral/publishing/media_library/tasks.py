@@ -36,6 +36,6 @@ def delete_orphans(older_than_days=7):
     return older_than_days
 
 
-@task(queue="video", timeout=3600, retry=RetryPolicy(max_attempts=1))
+@task(queue="video", timeout=3600, soft_timeout=3500.0, retry=RetryPolicy(max_attempts=1))
 def transcode_video(video_id, preset="hls"):
     return preset

@@ -6,7 +6,7 @@ def ingest_position(vehicle_id, lat, lon):
     return (lat, lon)
 
 
-@task(queue="telemetry", retry=RetryPolicy(max_attempts=1))
+@task(queue="telemetry", compression="zlib", retry=RetryPolicy(max_attempts=1))
 def ingest_batch(vehicle_id, points):
     return len(points)
 

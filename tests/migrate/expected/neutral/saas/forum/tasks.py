@@ -1,4 +1,3 @@
-from lexigram_compat.celery import shared_task
 from lexigram_compat import JobContext, Retry, RetryPolicy, scheduled, task
 
 
@@ -29,7 +28,7 @@ def send_digest(user_id, *, ctx: JobContext):
         raise Retry(exc=exc, delay=60 * (ctx.retries + 1))
 
 
-@shared_task(rate_limit="1/s")  # LEFT
+@task(rate_limit="1/s", retry=RetryPolicy(max_attempts=1))
 def reindex_thread(thread_id):
     return thread_id
 

@@ -25,7 +25,7 @@ def send_batch(campaign_id, recipient_ids):
     return len(recipient_ids)
 
 
-@app.task(soft_time_limit=300, time_limit=330)  # LEFT
+@app.task(soft_time_limit=300, time_limit=330)
 def render_campaign(campaign_id):
     try:
         return f"<html>{campaign_id}</html>"
@@ -33,7 +33,7 @@ def render_campaign(campaign_id):
         return None
 
 
-@app.task(expires=600)  # LEFT
+@app.task(expires=600)
 def send_preview(campaign_id, email):
     return email
 
@@ -44,9 +44,9 @@ def upload_assets(self, campaign_id):
 
 
 def launch(campaign, recipients, batch_size=500):
-    render_campaign.delay(campaign.id)  # LEFT
+    render_campaign.delay(campaign.id)
     for start in range(0, len(recipients), batch_size):
         batch = [r.id for r in recipients[start : start + batch_size]]
-        send_batch.apply_async(args=(campaign.id, batch), queue="bulk", compression="zlib")  # LEFT
+        send_batch.apply_async(args=(campaign.id, batch), queue="bulk", compression="zlib")
     upload_assets.apply_async((campaign.id,), link=send_preview.si(campaign.id, "qa@example.com"))  # LEFT
-    send_preview.apply_async((campaign.id, "boss@example.com"), expires=300)  # LEFT
+    send_preview.apply_async((campaign.id, "boss@example.com"), expires=300)

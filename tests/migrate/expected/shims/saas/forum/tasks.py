@@ -19,7 +19,7 @@ def send_digest(self, user_id):
         raise self.retry(exc=exc, countdown=60 * (self.request.retries + 1))
 
 
-@shared_task(rate_limit="1/s")  # LEFT
+@shared_task(rate_limit="1/s")
 def reindex_thread(thread_id):
     return thread_id
 

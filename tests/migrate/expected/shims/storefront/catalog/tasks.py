@@ -14,6 +14,6 @@ def reindex_product(product_id):
     logger.info("reindex %s", product_id)
 
 
-@shared_task(rate_limit="10/m")  # LEFT
+@shared_task(rate_limit="10/m")
 def fetch_supplier_prices(supplier_id):
     logger.info("prices for %s", supplier_id)

@@ -28,7 +28,7 @@ import uuid
 from typing import Any, ClassVar
 
 from benchmarks.harness import Subject, Unsupported
-from benchmarks.worker_subject import WorkerSubject
+from benchmarks.worker_subject import ANCHOR, Shape, WorkerSubject
 
 __all__ = ["SUBJECTS"]
 
@@ -49,7 +49,7 @@ def _section(mode: dict[str, Any]) -> dict[str, Any]:
         "engine": "dramatiq",
         "backend": backend,
         "scheduler": {"enabled": False},
-        "worker": {"max_concurrent_tasks": THREADS},
+        "worker": {"max_concurrent_tasks": mode.get("threads", THREADS)},
         "extra": {"dramatiq": {"namespace": mode["namespace"]}},
     }
 
@@ -124,7 +124,7 @@ class _DramatiqSubject(WorkerSubject):
     confirm: ClassVar[bool] = True
     ready_marker = b"Worker process is ready for action"
 
-    def __init__(self) -> None:
+    def __init__(self, shape: Shape = ANCHOR) -> None:
         ns = f"lxbench-{uuid.uuid4().hex[:10]}"
         self.mode: dict[str, Any] = {
             "kind": self.kind,
@@ -132,8 +132,9 @@ class _DramatiqSubject(WorkerSubject):
             "namespace": ns,
             "queue": f"q-{ns}",
             "confirm": self.confirm,
+            "threads": shape.concurrency,
         }
-        super().__init__(ns, REDIS_URL, _probe_key(self.mode))
+        super().__init__(ns, REDIS_URL, _probe_key(self.mode), shape)
         self.target, self.noop, self.probe_task = build(self.mode)
 
     def stop_after_drain(self) -> bool:
@@ -158,7 +159,8 @@ class _DramatiqSubject(WorkerSubject):
         connection.close()
 
     def worker_argv(self) -> list[str]:
-        return [sys.executable, "-m", "dramatiq", __name__, "-p", "1", "-t", str(THREADS)]
+        processes, threads = str(self.shape.processes), str(self.shape.concurrency)
+        return [sys.executable, "-m", "dramatiq", __name__, "-p", processes, "-t", threads]
 
     def worker_env(self) -> dict[str, str]:
         return {MODE_ENV: json.dumps(self.mode)}

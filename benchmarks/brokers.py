@@ -11,7 +11,9 @@ the engine's docs recommend for throughput) three rows run one after another:
 - ``raw+g``: the plain engine with a no-op ``def`` and the facade's guarantees
   (publisher confirms on RabbitMQ, ``acks_late`` + ``reject_on_worker_lost`` on
   Celery; Dramatiq's Redis broker acks after the run by default);
-- ``raw``: the plain engine at its defaults.
+- ``raw``: the plain engine at its defaults;
+- ``raw+async`` (Dramatiq): ``raw+g`` with an ``async def`` no-op on Dramatiq's
+  ``AsyncIO`` middleware, which hops to an event loop per job as the facade does.
 
 Per row: the enqueue rate (one awaited call per job, ``--jobs`` calls, anchor
 shape only), the producer's CPU per enqueue, the drain rate (jobs left when the
@@ -60,16 +62,20 @@ class Pair:
     default: str | None
     recommended: Shape
     why: str
+    asynchronous: str | None = None
+    """The raw engine with the guarantees and ``async def`` jobs, where it runs them."""
 
 
 PAIRS: dict[str, Pair] = {
     "dramatiq-redis": Pair(
         "dramatiq-redis", "dramatiq-redis-raw", "dramatiq-redis-raw",
         Shape(CPUS, 8), "dramatiq's defaults: a process per CPU, 8 threads each",
+        "dramatiq-redis-raw-async",
     ),
     "dramatiq-rabbitmq": Pair(
         "dramatiq-rabbitmq", "dramatiq-rabbitmq-raw", "dramatiq-rabbitmq-raw-noconfirm",
         Shape(CPUS, 8), "dramatiq's defaults: a process per CPU, 8 threads each",
+        "dramatiq-rabbitmq-raw-async",
     ),
     "celery-redis": Pair(
         "celery-redis", "celery-redis-raw-acks-late", "celery-redis-raw",
@@ -210,9 +216,9 @@ def render(rows: list[Row], command: str, machine: Machine, jobs: int) -> str:
         "Rates and CPU per job: above 1x the facade does more / costs more; p50: facade - raw in ms.",
         "",
         "| pair | shape | enqueue / raw+g | enqueue / raw | drain / raw+g | drain / raw | "
-        "worker CPU/job / raw+g | worker CPU/job / raw | p50 - raw+g ms | "
-        "enqueue_many / single | 8 producers / single |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "worker CPU/job / raw+g | worker CPU/job / raw | drain / raw+async | worker CPU/job / raw+async | "
+        "p50 - raw+g ms | enqueue_many / single | 8 producers / single |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for pair in dict.fromkeys(r.pair for r in rows):
         for shape in dict.fromkeys(r.shape for r in rows if r.pair == pair):
@@ -223,6 +229,7 @@ def render(rows: list[Row], command: str, machine: Machine, jobs: int) -> str:
                 d = g  # the engine's defaults already give the facade's guarantees
             if f is None:
                 continue
+            a = by.get((pair, shape, "raw+async")) or Row(pair, "", "", shape, "")
             gv = g or Row(pair, "", "", shape, "")
             dv = d or Row(pair, "", "", shape, "")
             lines.append(
@@ -230,6 +237,7 @@ def render(rows: list[Row], command: str, machine: Machine, jobs: int) -> str:
                 f"| {_ratio(f.enqueue, dv.enqueue)} "
                 f"| {_ratio(f.drain, gv.drain)} | {_ratio(f.drain, dv.drain)} "
                 f"| {_ratio(f.drain_cpu_us, gv.drain_cpu_us)} | {_ratio(f.drain_cpu_us, dv.drain_cpu_us)} "
+                f"| {_ratio(f.drain, a.drain)} | {_ratio(f.drain_cpu_us, a.drain_cpu_us)} "
                 f"| {_diff(f.p50_ms, gv.p50_ms)} | {_ratio(f.enqueue_many, f.enqueue)} "
                 f"| {_ratio(f.producers, f.enqueue)} |"
             )
@@ -257,7 +265,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.brokers", description=__doc__.split("\n")[0])
     parser.add_argument("--pairs", default=",".join(PAIRS), help="comma-separated, of: " + ", ".join(PAIRS))
     parser.add_argument("--shapes", default="anchor,recommended", help="anchor, recommended or both")
-    parser.add_argument("--roles", default="facade,raw+g,raw", help="rows per pair: facade, raw+g, raw")
+    parser.add_argument(
+        "--roles", default="facade,raw+g,raw,raw+async", help="rows per pair: facade, raw+g, raw, raw+async"
+    )
     parser.add_argument("--jobs", type=int, default=20_000, help="jobs per phase (default %(default)s)")
     parser.add_argument("--batch", type=int, default=100, help="jobs per enqueue_many call")
     parser.add_argument("--latency-jobs", type=int, default=200, help="latency probes per row")
@@ -288,7 +298,13 @@ async def _run(options: argparse.Namespace) -> list[Row]:
         for shape_name in options.shapes.split(","):
             shape = shapes[shape_name.strip()]
             seen: set[str] = set()
-            for role, subject in (("facade", pair.facade), ("raw+g", pair.guaranteed), ("raw", pair.default)):
+            rows = (
+                ("facade", pair.facade),
+                ("raw+g", pair.guaranteed),
+                ("raw", pair.default),
+                ("raw+async", pair.asynchronous),
+            )
+            for role, subject in rows:
                 if subject is None or role not in roles or subject in seen:
                     continue
                 seen.add(subject)

@@ -91,13 +91,28 @@ def build(mode: dict[str, Any]) -> tuple[Any, Any, Any]:
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
         broker = RabbitmqBroker(url=AMQP_URL, confirm_delivery=mode["confirm"])
+    if mode.get("async"):  # async def actors, run on the AsyncIO middleware's loop as the facade's are
+        from dramatiq.middleware import AsyncIO
+
+        broker.add_middleware(AsyncIO())
     dramatiq.set_broker(broker)
+    raw_noop: Any
+    raw_probe: Any
+    if mode.get("async"):
 
-    def raw_noop() -> None:
-        """Does nothing."""
+        async def raw_noop() -> None:
+            """Does nothing."""
 
-    def raw_probe(token: int) -> None:
-        probes.rpush(key, f"{token}:{time.time()!r}")
+        async def raw_probe(token: int) -> None:
+            probes.rpush(key, f"{token}:{time.time()!r}")
+
+    else:
+
+        def raw_noop() -> None:
+            """Does nothing."""
+
+        def raw_probe(token: int) -> None:
+            probes.rpush(key, f"{token}:{time.time()!r}")
 
     queue = mode["queue"]
     declared = (
@@ -122,6 +137,7 @@ class _DramatiqSubject(WorkerSubject):
     kind: ClassVar[str]
     broker: ClassVar[str]
     confirm: ClassVar[bool] = True
+    asynchronous: ClassVar[bool] = False
     ready_marker = b"Worker process is ready for action"
 
     def __init__(self, shape: Shape = ANCHOR) -> None:
@@ -132,6 +148,7 @@ class _DramatiqSubject(WorkerSubject):
             "namespace": ns,
             "queue": f"q-{ns}",
             "confirm": self.confirm,
+            "async": self.asynchronous,
             "threads": shape.concurrency,
         }
         super().__init__(ns, REDIS_URL, _probe_key(self.mode), shape)
@@ -238,6 +255,22 @@ class RedisRaw(_Raw):
     broker = "redis"
 
 
+class RedisRawAsync(_Raw):
+    """Plain Dramatiq on Redis with an ``async def`` actor (the ``AsyncIO`` middleware)."""
+
+    title = "dramatiq-redis (raw, async def)"
+    broker = "redis"
+    asynchronous = True
+
+
+class RabbitmqRawAsync(_Raw):
+    """Plain Dramatiq on RabbitMQ with confirms and an ``async def`` actor."""
+
+    title = "dramatiq-rabbitmq (raw, confirms, async def)"
+    broker = "amqp"
+    asynchronous = True
+
+
 class RabbitmqFacade(_Facade):
     """``TasksApp`` on the Dramatiq engine, RabbitMQ broker with publisher confirms."""
 
@@ -263,6 +296,8 @@ class RabbitmqRawNoConfirm(_Raw):
 SUBJECTS: dict[str, type[Subject]] = {
     "dramatiq-redis": RedisFacade,
     "dramatiq-redis-raw": RedisRaw,
+    "dramatiq-redis-raw-async": RedisRawAsync,
+    "dramatiq-rabbitmq-raw-async": RabbitmqRawAsync,
     "dramatiq-rabbitmq": RabbitmqFacade,
     "dramatiq-rabbitmq-raw": RabbitmqRaw,
     "dramatiq-rabbitmq-raw-noconfirm": RabbitmqRawNoConfirm,

@@ -54,6 +54,7 @@ def build(dsn: str, probe_key: str, concurrency: int) -> tuple[Any, Any, Any]:
 
 if DSN_ENV in os.environ:  # imported by `lexigram-compat worker` in the subprocess
     logging.getLogger("lexigram_compat").setLevel(logging.WARNING)
+    logging.getLogger("lexigram_compat.cli").setLevel(logging.INFO)  # "worker started": the ready mark
     _dsn, _key, _concurrency = os.environ[DSN_ENV].split(" ")
     WORKER_APP = build(_dsn, _key, int(_concurrency))[0]
 

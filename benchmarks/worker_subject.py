@@ -108,6 +108,11 @@ class WorkerSubject(Subject):
     async def send_probe(self, token: int) -> None:
         """Enqueue the probe job carrying ``token``."""
 
+    def ready_lines(self) -> int:
+        """How many times :attr:`ready_marker` appears once the whole worker consumes
+        (once per worker process where each says so)."""
+        return 1
+
     def stop_after_drain(self) -> bool:
         """Count the worker's graceful stop in ``drain``: needed where :meth:`left`
         cannot see jobs a worker holds unfinished."""
@@ -141,7 +146,7 @@ class WorkerSubject(Subject):
                 start_new_session=True,
             )
         deadline = time.monotonic() + START_TIMEOUT
-        while self.ready_marker not in self._log.read_bytes():
+        while self._log.read_bytes().count(self.ready_marker) < self.ready_lines():
             if self._process.returncode is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the worker did not start:\n{self._log.read_text()[-3000:]}")
             await asyncio.sleep(0.005)

@@ -154,6 +154,9 @@ class _DramatiqSubject(WorkerSubject):
         super().__init__(ns, REDIS_URL, _probe_key(self.mode), shape)
         self.target, self.noop, self.probe_task = build(self.mode)
 
+    def ready_lines(self) -> int:
+        return self.shape.processes  # each worker process says it is ready
+
     def stop_after_drain(self) -> bool:
         return self.broker == "amqp"  # RabbitMQ does not count unacked messages: the stop waits for them
 

@@ -36,6 +36,7 @@ from lexigram_compat.adapters.celery.redis_wire import RedisWire, message_header
 from lexigram_compat.adapters.celery.runtime import CeleryWorker
 from lexigram_compat.adapters.celery.settings import CelerySettings
 from lexigram_compat.adapters.celery.tasks import register_tasks
+from lexigram_compat.adapters.publishing import publish_in_runs
 from lexigram_compat.adapters.redis_ledger import RedisLedger, RedisLedgerCalls, RedisPush
 from lexigram_compat.config import redact_text, redact_url
 from lexigram_compat.engine_contract import Capabilities, Engine, EngineContext
@@ -237,13 +238,9 @@ class CeleryEngine(Engine):
         except (OSError, RedisError) as exc:
             raise _unavailable("the job ledger (Redis)", exc) from None
         fresh = [e for e, (_, new) in zip(envelopes, created, strict=True) if new]
-        # Off the caller's loop (a broker in a memory or disk alarm holds publishes),
-        # and all at once: each waits for its own confirm on a producer of kombu's pool.
-        loop = asyncio.get_running_loop()
-        outcomes = await asyncio.gather(
-            *(loop.run_in_executor(self._publishers, self.publish_message, e) for e in fresh),
-            return_exceptions=True,
-        )
+        # Off the caller's loop (a broker in a memory or disk alarm holds publishes), up
+        # to PUBLISH_THREADS at once, each on a producer of kombu's pool.
+        outcomes = await publish_in_runs(self._publishers, self.publish_message, fresh, PUBLISH_THREADS)
         failed = [(e, error) for e, error in zip(fresh, outcomes, strict=True) if error is not None]
         if failed:
             await self._undo_publish(fresh, outcomes, failed)

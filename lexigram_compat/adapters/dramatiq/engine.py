@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import dramatiq
 
+from lexigram_compat.adapters.publishing import publish_in_runs
 from lexigram_compat.adapters.redis_ledger import (
     RedisAck,
     RedisLedger,
@@ -293,7 +294,9 @@ class DramatiqEngine(Engine):
             except Exception as exc:
                 raise _broker_error("enqueue", exc) from exc
         fresh = [e for e, (_, new) in zip(envelopes, created, strict=True) if new]
-        outcomes = await self._publish_all(fresh)
+        if self._publisher is None:
+            raise TaskQueueError("the Dramatiq engine is not connected", hint="start the app first")
+        outcomes = await publish_in_runs(self._publisher, self._publish, fresh, PUBLISH_THREADS)
         failed = [(e, error) for e, error in zip(fresh, outcomes, strict=True) if error is not None]
         if failed:
             published = [e.job_id for e, error in zip(fresh, outcomes, strict=True) if error is None]
@@ -301,42 +304,11 @@ class DramatiqEngine(Engine):
             await self._undo_failed(failed)
         return [job_id for job_id, _ in created]
 
-    async def _publish_all(self, envelopes: Sequence[JobEnvelope]) -> list[BaseException | None]:
-        """Publish ``envelopes`` in up to :data:`PUBLISH_THREADS` runs at once, one
-        executor call each (a thread hop per run, not per job); per job None, or the
-        error that stopped its run (the rest of that run is not published)."""
-        runs = [list(envelopes[i::PUBLISH_THREADS]) for i in range(min(PUBLISH_THREADS, len(envelopes)))]
-        loop = asyncio.get_running_loop()
-        if self._publisher is None:
-            raise TaskQueueError("the Dramatiq engine is not connected", hint="start the app first")
-        done = await asyncio.gather(
-            *(loop.run_in_executor(self._publisher, self._publish_run, run) for run in runs),
-            return_exceptions=True,
-        )
-        outcomes: list[BaseException | None] = [None] * len(envelopes)
-        for index, result in enumerate(done):
-            for position, outcome in enumerate(
-                result if isinstance(result, list) else [result] * len(runs[index])
-            ):
-                outcomes[index + position * PUBLISH_THREADS] = outcome
-        return outcomes
-
-    def _publish_run(self, run: Sequence[JobEnvelope]) -> list[BaseException | None]:
-        """On a publishing thread: each job's message, confirmed, until one fails."""
-        outcomes: list[BaseException | None] = []
-        for envelope in run:
-            if outcomes and outcomes[-1] is not None:
-                outcomes.append(outcomes[-1])  # not published after its run failed
-                continue
-            # RabbitMQ orders a queue by priority (higher first), in the levels of rabbitmq_priority.
-            message = message_of(envelope, options={"broker_priority": rabbitmq_priority(envelope.priority)})
-            try:
-                self.native.enqueue(message, delay=delay_until(envelope.run_at))
-            except Exception as exc:
-                outcomes.append(exc)
-            else:
-                outcomes.append(None)
-        return outcomes
+    def _publish(self, envelope: JobEnvelope) -> None:
+        """On a publishing thread: the job's message, confirmed by RabbitMQ."""
+        # RabbitMQ orders a queue by priority (higher first), in the levels of rabbitmq_priority.
+        message = message_of(envelope, options={"broker_priority": rabbitmq_priority(envelope.priority)})
+        self.native.enqueue(message, delay=delay_until(envelope.run_at))
 
     async def _undo_failed(self, failed: Sequence[tuple[JobEnvelope, BaseException]]) -> None:
         """Undo the records of jobs whose publish failed, then raise the first failure."""

@@ -122,3 +122,31 @@ async def test_enqueue_many_and_concurrent_producers_publish_every_job_once(
         assert len(await asyncio.to_thread(_queue_messages, amqp_url, queue)) == 80
     finally:
         await asyncio.to_thread(_delete, amqp_url, queue)
+
+
+async def test_a_queue_declared_without_priorities_is_still_a_configuration_error(
+    rabbitmq_app: AppFactory, amqp_url: str
+) -> None:
+    from lexigram_compat import ConfigurationError
+
+    app = rabbitmq_app(registry)
+    queue = app.config.backend.queue_name
+
+    def declare_plain() -> None:
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        try:
+            # As plain Dramatiq declares it without max_priority.
+            arguments = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": f"{queue}.XQ"}
+            connection.channel().queue_declare(queue=queue, durable=True, arguments=arguments)
+        finally:
+            connection.close()
+
+    await asyncio.to_thread(declare_plain)
+    try:
+        async with app:
+            error = (await app.queue.enqueue(add(1, 2), job_id="refused")).unwrap_err()
+            assert isinstance(error, ConfigurationError), error
+            assert "x-max-priority" in error.message
+            assert await app.queue.get_job("refused") is None
+    finally:
+        await asyncio.to_thread(_delete, amqp_url, queue)

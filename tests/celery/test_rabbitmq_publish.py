@@ -70,3 +70,21 @@ async def test_a_failed_publish_in_enqueue_many_withdraws_the_jobs_it_published(
     finally:
         for name in (broker.queue, refused):
             _with_channel(app, lambda ch, n=name: ch.queue_delete(n))
+
+
+@pytest.mark.parametrize("broker", ["amqp"], indirect=True)
+async def test_after_a_fork_the_engine_publishes_on_threads_of_its_own(broker: Broker) -> None:
+    # A forked process (a prefork child) inherits the executor but not its threads:
+    # one it counted idle would never run a publish. forget_connections drops it.
+    app = _app(broker)
+    try:
+        async with app:
+            engine: Any = app.queue.backend.engine
+            (await app.queue.enqueue_many([add(1, 1), add(2, 2)])).unwrap()
+            inherited = engine._publishers
+        engine.forget_connections()  # what the Celery worker does in a forked child
+        async with app:
+            assert engine._publishers is not inherited
+            assert len((await app.queue.enqueue_many([add(3, 3), add(4, 4)])).unwrap()) == 2
+    finally:
+        _with_channel(app, lambda ch: ch.queue_delete(broker.queue))

@@ -166,6 +166,8 @@ class CeleryEngine(Engine):
         if self._redis is not None:
             _INHERITED.append(self._redis)  # never garbage-collected (and closed) here
         self._redis = self._ledger = self._dead = None
+        # Its threads did not come over the fork (it would count them idle and never run a publish).
+        self.__dict__.pop("_publishers", None)
 
     async def close(self) -> None:
         redis, self._redis = self._redis, None

@@ -13,8 +13,10 @@ deleted in ``close``. The latency probe's start time travels back through a
 Redis list (the same for every row).
 
 On RabbitMQ the facade publishes with confirms (a publish is ``Ok`` only once
-RabbitMQ has it); ``celery-rabbitmq-raw-confirm`` does too, the like-for-like
-baseline; ``celery-rabbitmq-raw`` is Celery's default.
+RabbitMQ has it) and acknowledges after the run (``acks_late``):
+``celery-rabbitmq-raw-confirm`` does both, the like-for-like baseline, as does
+``celery-redis-raw-acks-late`` on Redis; ``celery-rabbitmq-raw`` and
+``celery-redis-raw`` are Celery's defaults (early acks).
 """
 
 from __future__ import annotations

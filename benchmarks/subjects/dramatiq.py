@@ -1,6 +1,7 @@
 """The Dramatiq engine through the facade, beside raw Dramatiq, on Redis and RabbitMQ.
 
-Every drain and latency phase runs the real ``dramatiq`` CLI (``-p 1 -t 8``) in
+Every drain and latency phase runs the real ``dramatiq`` CLI (``-p 1 -t 8``, or
+the subject's shape) in
 a subprocess on this module; the environment variable :data:`MODE_ENV` tells
 the imported module what to build there (the facade's app, or plain actors on
 a plain broker). Raw rows: ``actor.send()`` and a plain ``@dramatiq.actor``.
@@ -13,7 +14,8 @@ through a Redis list (the same for every row).
 
 On RabbitMQ the facade publishes with confirms (a publish is ``Ok`` only once
 RabbitMQ has it): ``dramatiq-rabbitmq-raw`` does too, the like-for-like
-baseline; ``dramatiq-rabbitmq-raw-noconfirm`` is Dramatiq's default.
+baseline; ``dramatiq-rabbitmq-raw-noconfirm`` is Dramatiq's default. The
+``-raw-async`` rows run an ``async def`` actor on Dramatiq's ``AsyncIO`` middleware.
 """
 
 from __future__ import annotations

@@ -20,17 +20,58 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from benchmarks.harness import Subject
 
-__all__ = ["PROBE_TIMEOUT", "ROOT", "WorkerSubject"]
+__all__ = ["ANCHOR", "PROBE_TIMEOUT", "ROOT", "Shape", "WorkerSubject", "session_cpu_seconds"]
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE_TIMEOUT = 10.0
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How the worker program is started: ``processes`` x ``concurrency`` with ``pool``
+    (Celery's ``-P``; Dramatiq always runs threads)."""
+
+    processes: int
+    concurrency: int
+    pool: str = "threads"
+
+    @property
+    def label(self) -> str:
+        pool = "" if self.pool == "threads" else f" {self.pool}"
+        return f"{self.processes}x{self.concurrency}{pool}"
+
+
+ANCHOR = Shape(1, 8)
+"""The raw engines' anchor shape: one process, 8 concurrent jobs."""
+
+
+def session_cpu_seconds(session: int) -> float:
+    """User + system CPU seconds of every live process in ``session`` (a worker
+    started with ``start_new_session``: its sid is its pid), children it already
+    reaped included. Read from ``/proc`` (Linux): CPU time, unlike wall time,
+    hardly moves when other programs share the cores."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = raw.rpartition(")")[2].split()  # fields[0] is field 3 (state) of proc(5)
+        if int(fields[3]) != session:
+            continue
+        total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return total / ticks
 
 
 class WorkerSubject(Subject):
@@ -39,7 +80,8 @@ class WorkerSubject(Subject):
     ready_marker: ClassVar[bytes]
     """What the worker prints once it consumes."""
 
-    def __init__(self, tag: str, redis_url: str, probe_key: str) -> None:
+    def __init__(self, tag: str, redis_url: str, probe_key: str, shape: Shape = ANCHOR) -> None:
+        self.shape = shape
         self.redis_url = redis_url
         self.probe_key = probe_key
         self._process: asyncio.subprocess.Process | None = None
@@ -65,6 +107,11 @@ class WorkerSubject(Subject):
     @abc.abstractmethod
     async def send_probe(self, token: int) -> None:
         """Enqueue the probe job carrying ``token``."""
+
+    def ready_lines(self) -> int:
+        """How many times :attr:`ready_marker` appears once the whole worker consumes
+        (once per worker process where each says so)."""
+        return 1
 
     def stop_after_drain(self) -> bool:
         """Count the worker's graceful stop in ``drain``: needed where :meth:`left`
@@ -99,10 +146,16 @@ class WorkerSubject(Subject):
                 start_new_session=True,
             )
         deadline = time.monotonic() + START_TIMEOUT
-        while self.ready_marker not in self._log.read_bytes():
+        while self._log.read_bytes().count(self.ready_marker) < self.ready_lines():
             if self._process.returncode is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the worker did not start:\n{self._log.read_text()[-3000:]}")
             await asyncio.sleep(0.005)
+
+    def worker_cpu_seconds(self) -> float:
+        """CPU seconds the worker program (all its processes) used so far."""
+        if self._process is None:
+            raise RuntimeError("no worker running")
+        return session_cpu_seconds(self._process.pid)
 
     async def stop_worker(self) -> None:
         process, self._process = self._process, None

@@ -49,17 +49,21 @@ def call_in_loop(loop: asyncio.AbstractEventLoop | None, make: Callable[[], Awai
         coro.close()
         raise _closed_under_call() from None
     # A loop closed before it ran the call (close_sync() in another thread)
-    # would leave result() waiting forever.
-    while not concurrent.futures.wait([future], timeout=_LIVENESS_CHECK).done:
+    # would leave result() waiting forever. (result(timeout) rather than wait():
+    # no waiter object per call.)
+    while True:
+        try:
+            return future.result(timeout=_LIVENESS_CHECK)
+        except concurrent.futures.CancelledError:
+            # LoopThread.stop() cancels what is left on the loop as it closes it.
+            raise _closed_under_call() from None
+        except TimeoutError:
+            if future.done():
+                raise  # the call's own TimeoutError
         if loop.is_closed():
             future.cancel()
             coro.close()
             raise _closed_under_call()
-    try:
-        return future.result()
-    except concurrent.futures.CancelledError:
-        # LoopThread.stop() cancels what is left on the loop as it closes it.
-        raise _closed_under_call() from None
 
 
 def _closed_under_call() -> RuntimeError:

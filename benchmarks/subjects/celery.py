@@ -13,8 +13,10 @@ deleted in ``close``. The latency probe's start time travels back through a
 Redis list (the same for every row).
 
 On RabbitMQ the facade publishes with confirms (a publish is ``Ok`` only once
-RabbitMQ has it); ``celery-rabbitmq-raw-confirm`` does too, the like-for-like
-baseline; ``celery-rabbitmq-raw`` is Celery's default.
+RabbitMQ has it) and acknowledges after the run (``acks_late``):
+``celery-rabbitmq-raw-confirm`` does both, the like-for-like baseline, as does
+``celery-redis-raw-acks-late`` on Redis; ``celery-rabbitmq-raw`` and
+``celery-redis-raw`` are Celery's defaults (early acks).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import uuid
 from typing import Any, ClassVar
 
 from benchmarks.harness import Unsupported
-from benchmarks.worker_subject import WorkerSubject
+from benchmarks.worker_subject import ANCHOR, Shape, WorkerSubject
 
 __all__ = ["SUBJECTS"]
 
@@ -81,8 +83,14 @@ def build(mode: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
             "engine": "celery",
             "backend": backend,
             "scheduler": {"enabled": False},
-            "worker": {"max_concurrent_tasks": THREADS},
-            "extra": {"celery": {"key_prefix": mode["prefix"], "transport_options": _transport(mode)}},
+            "worker": {"max_concurrent_tasks": mode.get("concurrency", THREADS)},
+            "extra": {
+                "celery": {
+                    "key_prefix": mode["prefix"],
+                    "transport_options": _transport(mode),
+                    "pool": mode.get("pool", "threads"),
+                }
+            },
         }
         app = TasksApp(TaskConfig.from_dict({"tasks": section}, environ={}), registry=registry)
         return app.native, noop, probe, app
@@ -96,6 +104,8 @@ def build(mode: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         worker_hijack_root_logger=False,
         worker_enable_remote_control=False,
     )
+    if mode.get("acks_late"):  # the facade's delivery guarantee, on Celery's own settings
+        plain.conf.update(task_acks_late=True, task_reject_on_worker_lost=True)
 
     @plain.task(name="bench.noop", shared=False)  # type: ignore[untyped-decorator]
     def raw_noop() -> None:
@@ -117,9 +127,10 @@ class _CelerySubject(WorkerSubject):
     kind: ClassVar[str]
     broker: ClassVar[str]
     confirm: ClassVar[bool] = True
+    acks_late: ClassVar[bool] = False
     ready_marker = b" ready."
 
-    def __init__(self) -> None:
+    def __init__(self, shape: Shape = ANCHOR) -> None:
         tag = f"lxbench-{uuid.uuid4().hex[:10]}"
         self.mode: dict[str, Any] = {
             "kind": self.kind,
@@ -127,8 +138,11 @@ class _CelerySubject(WorkerSubject):
             "prefix": f"{tag}:",
             "queue": f"q-{tag}",
             "confirm": self.confirm,
+            "acks_late": self.acks_late,
+            "pool": shape.pool,
+            "concurrency": shape.concurrency,
         }
-        super().__init__(tag, REDIS_URL, _probe_key(self.mode))
+        super().__init__(tag, REDIS_URL, _probe_key(self.mode), shape)
         self.celery, self.noop, self.probe_task, self.app = build(self.mode)
 
     async def open(self) -> None:
@@ -154,9 +168,17 @@ class _CelerySubject(WorkerSubject):
     def worker_argv(self) -> list[str]:
         return [
             sys.executable, "-m", "celery", "-A", f"{__name__}:WORKER_APP", "worker",
-            "-P", "threads", "-c", str(THREADS), "-Q", self.mode["queue"], "-l", "info",
+            "-P", self.shape.pool, "-c", str(self._pool_size()), "-Q", self.mode["queue"], "-l", "info",
             "-n", f"{self.mode['queue']}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
+
+    def _pool_size(self) -> int:
+        """Celery's ``-c``: threads of the one process, or prefork child processes."""
+        if self.shape.pool == "prefork":
+            return self.shape.processes
+        if self.shape.processes != 1:
+            raise ValueError(f"celery -P {self.shape.pool} runs one process, not {self.shape.processes}")
+        return self.shape.concurrency
 
     def worker_env(self) -> dict[str, str]:
         return {MODE_ENV: json.dumps(self.mode)}
@@ -212,6 +234,12 @@ class CeleryRedisRaw(_Raw):
     broker = "redis"
 
 
+class CeleryRedisRawAcksLate(_Raw):
+    title = "celery-redis (raw task.delay, acks_late)"
+    broker = "redis"
+    acks_late = True
+
+
 class CeleryRabbitmqFacade(_Facade):
     title = "celery-rabbitmq (facade, confirms)"
     broker = "amqp"
@@ -224,13 +252,15 @@ class CeleryRabbitmqRaw(_Raw):
 
 
 class CeleryRabbitmqRawConfirm(_Raw):
-    title = "celery-rabbitmq (raw task.delay, confirms)"
+    title = "celery-rabbitmq (raw task.delay, confirms, acks_late)"
     broker = "amqp"
+    acks_late = True
 
 
 SUBJECTS = {
     "celery-redis": CeleryRedisFacade,
     "celery-redis-raw": CeleryRedisRaw,
+    "celery-redis-raw-acks-late": CeleryRedisRawAcksLate,
     "celery-rabbitmq": CeleryRabbitmqFacade,
     "celery-rabbitmq-raw": CeleryRabbitmqRaw,
     "celery-rabbitmq-raw-confirm": CeleryRabbitmqRawConfirm,

@@ -1,6 +1,7 @@
 """The Dramatiq engine through the facade, beside raw Dramatiq, on Redis and RabbitMQ.
 
-Every drain and latency phase runs the real ``dramatiq`` CLI (``-p 1 -t 8``) in
+Every drain and latency phase runs the real ``dramatiq`` CLI (``-p 1 -t 8``, or
+the subject's shape) in
 a subprocess on this module; the environment variable :data:`MODE_ENV` tells
 the imported module what to build there (the facade's app, or plain actors on
 a plain broker). Raw rows: ``actor.send()`` and a plain ``@dramatiq.actor``.
@@ -13,7 +14,8 @@ through a Redis list (the same for every row).
 
 On RabbitMQ the facade publishes with confirms (a publish is ``Ok`` only once
 RabbitMQ has it): ``dramatiq-rabbitmq-raw`` does too, the like-for-like
-baseline; ``dramatiq-rabbitmq-raw-noconfirm`` is Dramatiq's default.
+baseline; ``dramatiq-rabbitmq-raw-noconfirm`` is Dramatiq's default. The
+``-raw-async`` rows run an ``async def`` actor on Dramatiq's ``AsyncIO`` middleware.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import uuid
 from typing import Any, ClassVar
 
 from benchmarks.harness import Subject, Unsupported
-from benchmarks.worker_subject import WorkerSubject
+from benchmarks.worker_subject import ANCHOR, Shape, WorkerSubject
 
 __all__ = ["SUBJECTS"]
 
@@ -49,7 +51,7 @@ def _section(mode: dict[str, Any]) -> dict[str, Any]:
         "engine": "dramatiq",
         "backend": backend,
         "scheduler": {"enabled": False},
-        "worker": {"max_concurrent_tasks": THREADS},
+        "worker": {"max_concurrent_tasks": mode.get("threads", THREADS)},
         "extra": {"dramatiq": {"namespace": mode["namespace"]}},
     }
 
@@ -91,13 +93,28 @@ def build(mode: dict[str, Any]) -> tuple[Any, Any, Any]:
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
         broker = RabbitmqBroker(url=AMQP_URL, confirm_delivery=mode["confirm"])
+    if mode.get("async"):  # async def actors, run on the AsyncIO middleware's loop as the facade's are
+        from dramatiq.middleware import AsyncIO
+
+        broker.add_middleware(AsyncIO())
     dramatiq.set_broker(broker)
+    raw_noop: Any
+    raw_probe: Any
+    if mode.get("async"):
 
-    def raw_noop() -> None:
-        """Does nothing."""
+        async def raw_noop() -> None:
+            """Does nothing."""
 
-    def raw_probe(token: int) -> None:
-        probes.rpush(key, f"{token}:{time.time()!r}")
+        async def raw_probe(token: int) -> None:
+            probes.rpush(key, f"{token}:{time.time()!r}")
+
+    else:
+
+        def raw_noop() -> None:
+            """Does nothing."""
+
+        def raw_probe(token: int) -> None:
+            probes.rpush(key, f"{token}:{time.time()!r}")
 
     queue = mode["queue"]
     declared = (
@@ -122,9 +139,10 @@ class _DramatiqSubject(WorkerSubject):
     kind: ClassVar[str]
     broker: ClassVar[str]
     confirm: ClassVar[bool] = True
+    asynchronous: ClassVar[bool] = False
     ready_marker = b"Worker process is ready for action"
 
-    def __init__(self) -> None:
+    def __init__(self, shape: Shape = ANCHOR) -> None:
         ns = f"lxbench-{uuid.uuid4().hex[:10]}"
         self.mode: dict[str, Any] = {
             "kind": self.kind,
@@ -132,9 +150,14 @@ class _DramatiqSubject(WorkerSubject):
             "namespace": ns,
             "queue": f"q-{ns}",
             "confirm": self.confirm,
+            "async": self.asynchronous,
+            "threads": shape.concurrency,
         }
-        super().__init__(ns, REDIS_URL, _probe_key(self.mode))
+        super().__init__(ns, REDIS_URL, _probe_key(self.mode), shape)
         self.target, self.noop, self.probe_task = build(self.mode)
+
+    def ready_lines(self) -> int:
+        return self.shape.processes  # each worker process says it is ready
 
     def stop_after_drain(self) -> bool:
         return self.broker == "amqp"  # RabbitMQ does not count unacked messages: the stop waits for them
@@ -158,7 +181,8 @@ class _DramatiqSubject(WorkerSubject):
         connection.close()
 
     def worker_argv(self) -> list[str]:
-        return [sys.executable, "-m", "dramatiq", __name__, "-p", "1", "-t", str(THREADS)]
+        processes, threads = str(self.shape.processes), str(self.shape.concurrency)
+        return [sys.executable, "-m", "dramatiq", __name__, "-p", processes, "-t", threads]
 
     def worker_env(self) -> dict[str, str]:
         return {MODE_ENV: json.dumps(self.mode)}
@@ -236,6 +260,22 @@ class RedisRaw(_Raw):
     broker = "redis"
 
 
+class RedisRawAsync(_Raw):
+    """Plain Dramatiq on Redis with an ``async def`` actor (the ``AsyncIO`` middleware)."""
+
+    title = "dramatiq-redis (raw, async def)"
+    broker = "redis"
+    asynchronous = True
+
+
+class RabbitmqRawAsync(_Raw):
+    """Plain Dramatiq on RabbitMQ with confirms and an ``async def`` actor."""
+
+    title = "dramatiq-rabbitmq (raw, confirms, async def)"
+    broker = "amqp"
+    asynchronous = True
+
+
 class RabbitmqFacade(_Facade):
     """``TasksApp`` on the Dramatiq engine, RabbitMQ broker with publisher confirms."""
 
@@ -261,6 +301,8 @@ class RabbitmqRawNoConfirm(_Raw):
 SUBJECTS: dict[str, type[Subject]] = {
     "dramatiq-redis": RedisFacade,
     "dramatiq-redis-raw": RedisRaw,
+    "dramatiq-redis-raw-async": RedisRawAsync,
+    "dramatiq-rabbitmq-raw-async": RabbitmqRawAsync,
     "dramatiq-rabbitmq": RabbitmqFacade,
     "dramatiq-rabbitmq-raw": RabbitmqRaw,
     "dramatiq-rabbitmq-raw-noconfirm": RabbitmqRawNoConfirm,

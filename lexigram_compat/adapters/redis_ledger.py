@@ -39,6 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from lexigram_compat.adapters.redis_batch import CallBatcher
+from lexigram_compat.adapters.redis_effects import RedisAck, RedisPush
 from lexigram_compat.connection_errors import outcome_unknown
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import EnqueueOutcomeUnknownError
@@ -97,46 +99,6 @@ class StateCall(Generic[T]):
 
     args: tuple[Any, ...]
     decode: Callable[[Any], T]
-
-
-@dataclass(frozen=True)
-class RedisPush:
-    """A message to publish with a new job: ``HSET hash_key hash_field payload``
-    (skipped when ``hash_key`` is empty), then push ``list_value`` on ``list_key``."""
-
-    list_key: str
-    list_value: str | bytes
-    hash_key: str = ""
-    hash_field: str = ""
-    payload: str | bytes = ""
-    left: bool = False
-    keep_copy: bool = False
-    """Keep ``list_value`` in the job's record until the job starts, so that
-    :meth:`RedisLedgerCalls.reconcile` can push it again if it goes missing."""
-
-    def args(self) -> tuple[Any, ...]:
-        return (
-            self.hash_key,
-            self.hash_field,
-            self.payload,
-            self.list_key,
-            self.list_value,
-            "l" if self.left else "r",
-            "k" if self.keep_copy else "",
-        )
-
-
-@dataclass(frozen=True)
-class RedisAck:
-    """A broker acknowledgement done with a state change: ``SREM set_key member``,
-    and when it was there, ``HDEL hash_key member`` (Dramatiq's Redis ack)."""
-
-    set_key: str
-    member: str
-    hash_key: str
-
-    def args(self) -> tuple[str, str, str]:
-        return (self.set_key, self.member, self.hash_key)
 
 
 class RedisLedgerCalls:
@@ -336,46 +298,60 @@ class RedisLedger(JobRecords, AttemptRecords):
         self.client = client
         self.calls = calls
         self._sha: str | None = None
+        self._batcher = CallBatcher(self._pipeline)
 
     async def run(self, call: StateCall[T]) -> T:
         """Run one call; connection errors propagate (``redis`` errors, ``OSError``)."""
-        return call.decode(await self._eval(self.client, call))
+        return call.decode(await self._eval(call.args))
 
     async def run_many(self, calls: Sequence[StateCall[T]]) -> list[T]:
         """Run several calls in one round trip (a pipeline; each call stays atomic)."""
         if len(calls) == 1:
             return [await self.run(calls[0])]
+        replies = await self._pipeline([call.args for call in calls])
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return [call.decode(reply) for call, reply in zip(calls, replies, strict=True)]
+
+    async def run_batched(self, call: StateCall[T]) -> T:
+        """Run one call of a worker's job, sent with the other jobs' calls made while a
+        round trip is in flight (:class:`~lexigram_compat.adapters.redis_batch.CallBatcher`)."""
+        return await self._batcher.run(call)
+
+    async def _pipeline(self, arguments: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """The replies to script calls with ``arguments``, in one round trip (an error
+        object in place of a call that failed)."""
+        if len(arguments) == 1:
+            return [await self._eval(arguments[0])]
         from redis.exceptions import NoScriptError
 
         for _ in range(2):
             sha = await self._script_sha()
             async with self.client.pipeline(transaction=False) as pipe:
-                for call in calls:
-                    pipe.evalsha(sha, 0, *call.args)
+                for args in arguments:
+                    pipe.evalsha(sha, 0, *args)
                 replies = await pipe.execute(raise_on_error=False)
             if not any(isinstance(r, NoScriptError) for r in replies):
                 break
             self._sha = None  # the server lost its script cache (restart, SCRIPT FLUSH)
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
-        return [call.decode(reply) for call, reply in zip(calls, replies, strict=True)]
+        return list(replies)
 
     async def _script_sha(self) -> str:
         if self._sha is None:
             self._sha = str(await self.client.script_load(SCRIPT))
         return self._sha
 
-    async def _eval(self, client: Any, call: StateCall[Any]) -> Any:
+    async def _eval(self, args: tuple[Any, ...]) -> Any:
         # EVALSHA directly: a registered script in a pipeline asks SCRIPT EXISTS
         # first, one more round trip per call.
         from redis.exceptions import NoScriptError
 
         try:
-            return await client.evalsha(await self._script_sha(), 0, *call.args)
+            return await self.client.evalsha(await self._script_sha(), 0, *args)
         except NoScriptError:
             self._sha = None
-            return await client.evalsha(await self._script_sha(), 0, *call.args)
+            return await self.client.evalsha(await self._script_sha(), 0, *args)
 
     # -- producers and inspection (JobRecords) -------------------------------------
     async def create(
@@ -464,19 +440,19 @@ class RedisLedger(JobRecords, AttemptRecords):
 
     # -- workers (AttemptRecords) ------------------------------------------------------
     async def start(self, delivery: Delivery, envelope: JobEnvelope) -> StartVerdict:
-        return await self.run(self.calls.start(envelope))
+        return await self.run_batched(self.calls.start(envelope))
 
     async def complete(self, delivery: Delivery, result: Any) -> bool:
-        return await self.run(self.calls.complete(delivery.job_id, result))
+        return await self.run_batched(self.calls.complete(delivery.job_id, result))
 
     async def retry(self, delivery: Delivery, run_at: datetime, failure: FailureInfo) -> bool:
-        return await self.run(self.calls.retry(delivery.job_id, run_at, failure.summary()))
+        return await self.run_batched(self.calls.retry(delivery.job_id, run_at, failure.summary()))
 
     async def dead_letter(self, delivery: Delivery, failure: FailureInfo) -> bool:
-        return await self.run(self.calls.fail(delivery.job_id, failure.summary()))
+        return await self.run_batched(self.calls.fail(delivery.job_id, failure.summary()))
 
     async def release(self, delivery: Delivery) -> bool:
-        return await self.run(self.calls.release(delivery.job_id))
+        return await self.run_batched(self.calls.release(delivery.job_id))
 
 
 class SyncRedisLedger:

@@ -18,6 +18,8 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from celery import Celery
@@ -34,6 +36,7 @@ from lexigram_compat.adapters.celery.redis_wire import RedisWire, message_header
 from lexigram_compat.adapters.celery.runtime import CeleryWorker
 from lexigram_compat.adapters.celery.settings import CelerySettings
 from lexigram_compat.adapters.celery.tasks import register_tasks
+from lexigram_compat.adapters.publishing import publish_in_runs
 from lexigram_compat.adapters.redis_ledger import RedisLedger, RedisLedgerCalls, RedisPush
 from lexigram_compat.config import redact_text, redact_url
 from lexigram_compat.engine_contract import NATIVE_ENTRY, Capabilities, Engine, EngineContext
@@ -163,11 +166,16 @@ class CeleryEngine(Engine):
         if self._redis is not None:
             _INHERITED.append(self._redis)  # never garbage-collected (and closed) here
         self._redis = self._ledger = self._dead = None
+        # Its threads did not come over the fork (it would count them idle and never run a publish).
+        self.__dict__.pop("_publishers", None)
 
     async def close(self) -> None:
         redis, self._redis = self._redis, None
         if redis is not None:
             await redis.aclose()
+        publishers = self.__dict__.pop("_publishers", None)
+        if publishers is not None:
+            publishers.shutdown(wait=False)
         # Not self.native.pool.force_close_all(): kombu's connection pools are
         # global per broker URL, so closing one would break every other app on it.
 
@@ -241,19 +249,45 @@ class CeleryEngine(Engine):
             created = await self.ledger.create_unpublished(envelopes)
         except (OSError, RedisError) as exc:
             raise _unavailable("the job ledger (Redis)", exc) from None
-        ids: list[str] = []
-        for envelope, (job_id, fresh) in zip(envelopes, created, strict=True):
-            if fresh:
-                try:
-                    # Off the caller's loop: a blocking AMQP publish (a broker in a
-                    # memory or disk alarm holds publishes) must not freeze it.
-                    await asyncio.to_thread(self.publish_message, envelope)
-                except Exception as exc:
-                    if not await self.ledger.undo_create(envelope.job_id):
-                        raise _record_left(envelope.job_id, exc) from None
-                    raise _unavailable("the broker", exc) from None
-            ids.append(job_id)
-        return ids
+        fresh = [e for e, (_, new) in zip(envelopes, created, strict=True) if new]
+        # Off the caller's loop (a broker in a memory or disk alarm holds publishes), up
+        # to PUBLISH_THREADS at once, each on a producer of kombu's pool.
+        outcomes = await publish_in_runs(self._publishers, self.publish_message, fresh, PUBLISH_THREADS)
+        failed = [(e, error) for e, error in zip(fresh, outcomes, strict=True) if error is not None]
+        if failed:
+            await self._undo_publish(fresh, outcomes, failed)
+        return [job_id for job_id, _ in created]
+
+    async def _undo_publish(
+        self,
+        fresh: Sequence[JobEnvelope],
+        outcomes: Sequence[BaseException | None],
+        failed: Sequence[tuple[JobEnvelope, BaseException]],
+    ) -> None:
+        """After a failed publish: cancel the jobs this call published (their messages
+        are refused by workers), undo the failed ones' records, raise the first failure."""
+        error = failed[0][1]
+        if not isinstance(error, Exception):  # cancelled, interrupted: as it came
+            raise error
+        for envelope, outcome in zip(fresh, outcomes, strict=True):
+            if outcome is None and not await self._withdraw(envelope.job_id):
+                log.warning("job %s, published by a failed enqueue_many, could not be withdrawn",
+                            envelope.job_id)  # fmt: skip
+        for envelope, _ in failed:
+            if not await self.ledger.undo_create(envelope.job_id):
+                raise _record_left(envelope.job_id, error) from None
+        raise _unavailable("the broker", error) from None
+
+    async def _withdraw(self, job_id: str) -> bool:
+        try:
+            return await self.ledger.cancel(job_id)
+        except Exception:
+            return False
+
+    @cached_property
+    def _publishers(self) -> ThreadPoolExecutor:
+        """Threads that publish to RabbitMQ, :data:`PUBLISH_THREADS` at once at most."""
+        return ThreadPoolExecutor(PUBLISH_THREADS, thread_name_prefix="lexigram-celery-publish")
 
     def publish_message(self, envelope: JobEnvelope) -> None:
         """Publish the Celery message of ``envelope`` (what ``send_task`` sends; no job record)."""
@@ -376,6 +410,9 @@ ACCESS_TIMEOUT = 5.0
 """Seconds :meth:`CeleryEngine.check_access` may wait for RabbitMQ's login."""
 PUBLISH_TIMEOUT = 10.0
 """Seconds an AMQP publish may wait for the broker's confirm before it fails (Err)."""
+PUBLISH_THREADS = 8
+"""Publishes of one engine in flight at once (confirms overlap); within kombu's
+``broker_pool_limit`` (10), so each has a producer connection of the pool."""
 
 _INHERITED: list[Redis] = []
 """Redis clients inherited from a parent process: kept, never used or closed."""

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import dramatiq
 
+from lexigram_compat.adapters.publishing import publish_in_runs
 from lexigram_compat.adapters.redis_ledger import (
     RedisAck,
     RedisLedger,
@@ -42,7 +43,7 @@ from lexigram_compat.errors import (
 from lexigram_compat.queue import JobInfo, JobStatus
 
 from .actors import DramatiqWorker, declare_actors
-from .broker import LexigramRedisBroker, build_broker
+from .broker import LexigramRedisBroker, build_broker, rabbitmq_priority
 from .dead_letters import DeadLetterWriter, RabbitmqXQDeadLetters, RedisXQDeadLetters, XQDeadLetters
 from .messages import delay_until, dq_name, message_of
 from .middleware import STOP_MARGIN_MS, LexigramMiddleware
@@ -61,6 +62,9 @@ __all__ = ["DramatiqEngine"]
 log = logging.getLogger("lexigram_compat.dramatiq")
 
 WORKER_COMMAND = "dramatiq <module>"
+PUBLISH_THREADS = 8
+"""Threads (each with its own RabbitMQ connection, opened when first needed) that
+publish at once: confirms of concurrent enqueues and of one ``enqueue_many`` overlap."""
 
 
 def _broker_error(operation: str, exc: BaseException) -> TaskQueueError:
@@ -222,7 +226,10 @@ class DramatiqEngine(Engine):
         if self.settings.state_url is not None:
             self._client = redis.asyncio.Redis.from_url(self.settings.state_url)
             self._ledger = RedisLedger(self._client, self.calls)
-        self._publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lexigram-dramatiq-publish")
+        # Dramatiq's RabbitMQ broker keeps a connection per thread: each publishing
+        # thread waits for its own confirms, so that many publishes are in flight.
+        threads = PUBLISH_THREADS if self.settings.broker != "redis" else 1
+        self._publisher = ThreadPoolExecutor(threads, thread_name_prefix="lexigram-dramatiq-publish")
         keep = self.config.retention.dead_letter_seconds
         if self.settings.broker == "redis":
             assert self._client is not None
@@ -277,21 +284,55 @@ class DramatiqEngine(Engine):
             raise _broker_error("enqueue", exc) from exc
 
     async def _enqueue_rabbitmq_many(self, envelopes: Sequence[JobEnvelope]) -> list[str]:
-        """One confirmed publish per job. RabbitMQ has no batch transaction with
-        confirms: when a later job fails, the jobs this call already published are
-        cancelled (with a ledger), so that an ``Err`` means none of them runs."""
-        ids: list[str] = []
-        published: list[str] = []
-        for envelope in envelopes:
+        """The records of all jobs in one Redis round trip, then their messages
+        published at once on :data:`PUBLISH_THREADS` channels, each ``Ok`` only once
+        RabbitMQ confirmed it (a confirm waits a round trip: one at a time, a
+        producer would wait for each). RabbitMQ has no batch transaction with
+        confirms: when any publish fails, the jobs this call published are cancelled
+        (with a ledger) and the failed ones' records undone, so an ``Err`` means none
+        of them runs."""
+        ledger = self._ledger
+        if ledger is None:
+            created = [(e.job_id, True) for e in envelopes]
+        else:
             try:
-                job_id, created = await self._enqueue_rabbitmq_one(envelope)
+                created = await ledger.create_unpublished(envelopes)
             except TaskQueueError:
-                await self._withdraw(published)
                 raise
-            ids.append(job_id)
-            if created:
-                published.append(job_id)
-        return ids
+            except Exception as exc:
+                raise _broker_error("enqueue", exc) from exc
+        fresh = [e for e, (_, new) in zip(envelopes, created, strict=True) if new]
+        if self._publisher is None:
+            raise TaskQueueError("the Dramatiq engine is not connected", hint="start the app first")
+        outcomes = await publish_in_runs(self._publisher, self._publish, fresh, PUBLISH_THREADS)
+        failed = [(e, error) for e, error in zip(fresh, outcomes, strict=True) if error is not None]
+        if failed:
+            published = [e.job_id for e, error in zip(fresh, outcomes, strict=True) if error is None]
+            await self._withdraw(published)
+            await self._undo_failed(failed)
+        return [job_id for job_id, _ in created]
+
+    def _publish(self, envelope: JobEnvelope) -> None:
+        """On a publishing thread: the job's message, confirmed by RabbitMQ."""
+        # RabbitMQ orders a queue by priority (higher first), in the levels of rabbitmq_priority.
+        message = message_of(envelope, options={"broker_priority": rabbitmq_priority(envelope.priority)})
+        self.native.enqueue(message, delay=delay_until(envelope.run_at))
+
+    async def _undo_failed(self, failed: Sequence[tuple[JobEnvelope, BaseException]]) -> None:
+        """Undo the records of jobs whose publish failed, then raise the first failure."""
+        error = failed[0][1]
+        if not isinstance(error, Exception):  # cancelled, interrupted: as it came
+            raise error
+        ledger = self._ledger
+        kept = [e.job_id for e, _ in failed if ledger is not None and not await ledger.undo_create(e.job_id)]
+        if kept:
+            log.error("jobs %s: their records could not be undone after a failed publish", ", ".join(kept))
+            raise EnqueueOutcomeUnknownError(
+                f"enqueue failed: {_publish_error(error)}; the records of {len(kept)} job(s) could not "
+                f"be undone: they may or may not exist",
+                cause=error,
+            ) from error
+        raise _publish_error(error) from error
 
     async def _withdraw(self, job_ids: Sequence[str]) -> None:
         if not job_ids:
@@ -332,32 +373,6 @@ class DramatiqEngine(Engine):
             hash_field=rid,
             payload=payload,
         )
-
-    async def _enqueue_rabbitmq_one(self, envelope: JobEnvelope) -> tuple[str, bool]:
-        ledger = self._ledger
-        delay = delay_until(envelope.run_at)
-        if ledger is not None:
-            try:
-                [(job_id, created)] = await ledger.create_unpublished([envelope])
-            except TaskQueueError:
-                raise
-            except Exception as exc:
-                raise _broker_error("enqueue", exc) from exc
-            if not created:
-                return job_id, False
-        try:
-            # RabbitMQ orders a queue by priority (higher first): x-max-priority is 255.
-            await self.send(message_of(envelope, options={"broker_priority": envelope.priority}), delay)
-        except Exception as exc:
-            if ledger is not None and not await ledger.undo_create(envelope.job_id):
-                log.error("job %s: its record could not be undone after a failed publish", envelope.job_id)
-                raise EnqueueOutcomeUnknownError(
-                    f"enqueue failed: {_publish_error(exc)}; the job's record could not be undone: "
-                    f"the job may or may not exist",
-                    cause=exc,
-                ) from exc
-            raise _publish_error(exc) from exc
-        return envelope.job_id, True
 
     async def send(self, message: Message[Any], delay: int | None) -> None:
         """Enqueue ``message`` on the broker."""

@@ -8,11 +8,12 @@ Kept apart from ``broker.py`` so the Redis engine never imports pika: the
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pika  # type: ignore[import-untyped]
 from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
-from dramatiq.common import xq_name
+from dramatiq.common import dq_name, xq_name
 
 from .messages import message_problem
 
@@ -45,7 +46,9 @@ class _CheckingRabbitmqConsumer(_RabbitmqConsumer):
 
 class LexigramRabbitmqBroker(RabbitmqBroker):
     """Dramatiq's RabbitMQ broker with the dead-letter TTL from config
-    (``retention.dead_letter_seconds``) rather than a process-wide env var."""
+    (``retention.dead_letter_seconds``) rather than a process-wide env var, and
+    queues that earlier versions declared with another ``x-max-priority`` (255)
+    used as they are."""
 
     def __init__(self, *, dead_message_ttl: int | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -59,3 +62,36 @@ class LexigramRabbitmqBroker(RabbitmqBroker):
     def _declare_xq_queue(self, queue_name: str) -> Any:
         ttl = {} if self.dead_message_ttl is None else {"x-message-ttl": self.dead_message_ttl}
         return self.channel.queue_declare(queue=xq_name(queue_name), durable=True, arguments=ttl)
+
+    def _declare_queue(self, queue_name: str) -> Any:
+        return self._keeping_priority(
+            queue_name,
+            lambda: RabbitmqBroker._declare_queue(self, queue_name),  # type: ignore[no-untyped-call]
+        )
+
+    def _declare_dq_queue(self, queue_name: str) -> Any:
+        return self._keeping_priority(
+            dq_name(queue_name),
+            lambda: RabbitmqBroker._declare_dq_queue(self, queue_name),  # type: ignore[no-untyped-call]
+        )
+
+    def _keeping_priority(self, name: str, declare: Callable[[], Any]) -> Any:
+        """``declare()``; when RabbitMQ refuses it only because the queue exists with
+        another ``x-max-priority`` (PRECONDITION_FAILED), the queue as it is. Its
+        levels still order the jobs: the engine's message priorities (0 to
+        ``max_priority``) keep their order in any queue with priorities. A queue
+        without priorities is still refused (the enqueue says so)."""
+        try:
+            return declare()
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            text = str(exc)
+            if exc.reply_code != 406 or "x-max-priority" not in text or "current is none" in text:
+                raise
+        del self.channel  # RabbitMQ closed it with the refusal
+        log.warning(
+            "RabbitMQ queue %s exists with another x-max-priority than %s (an earlier version "
+            "declared 255 levels): used as it is; delete it once empty to get the cheaper levels",
+            name,
+            self.max_priority,
+        )
+        return self.channel.queue_declare(queue=name, passive=True)

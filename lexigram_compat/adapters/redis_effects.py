@@ -1,0 +1,51 @@
+"""What a job-ledger call does on the broker in the same atomic step: push a new
+job's message (:class:`RedisPush`), acknowledge a delivery (:class:`RedisAck`).
+Their ``args()`` follow the ledger script's own arguments
+(:mod:`lexigram_compat.adapters.redis_ledger`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["RedisAck", "RedisPush"]
+
+
+@dataclass(frozen=True)
+class RedisPush:
+    """A message to publish with a new job: ``HSET hash_key hash_field payload``
+    (skipped when ``hash_key`` is empty), then push ``list_value`` on ``list_key``."""
+
+    list_key: str
+    list_value: str | bytes
+    hash_key: str = ""
+    hash_field: str = ""
+    payload: str | bytes = ""
+    left: bool = False
+    keep_copy: bool = False
+    """Keep ``list_value`` in the job's record until the job starts, so that
+    :meth:`RedisLedgerCalls.reconcile` can push it again if it goes missing."""
+
+    def args(self) -> tuple[Any, ...]:
+        return (
+            self.hash_key,
+            self.hash_field,
+            self.payload,
+            self.list_key,
+            self.list_value,
+            "l" if self.left else "r",
+            "k" if self.keep_copy else "",
+        )
+
+
+@dataclass(frozen=True)
+class RedisAck:
+    """A broker acknowledgement done with a state change: ``SREM set_key member``,
+    and when it was there, ``HDEL hash_key member`` (Dramatiq's Redis ack)."""
+
+    set_key: str
+    member: str
+    hash_key: str
+
+    def args(self) -> tuple[str, str, str]:
+        return (self.set_key, self.member, self.hash_key)

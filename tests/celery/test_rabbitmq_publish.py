@@ -1,0 +1,90 @@
+"""Celery on RabbitMQ: the publishes of one enqueue_many (and of concurrent
+producers) are confirmed at once, and a failed one withdraws the rest."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from lexigram_compat import BrokerUnavailableError, JobStatus, TaskRegistry, TasksApp, task
+
+from .conftest import Broker
+
+registry = TaskRegistry()
+
+
+@task(name="cpub.add", registry=registry)
+async def add(a: int, b: int) -> int:
+    return a + b
+
+
+def _app(broker: Broker) -> TasksApp:
+    return TasksApp.from_dict({"tasks": broker.section()}, environ={}, registry=registry)
+
+
+def _with_channel(app: TasksApp, action: Any) -> Any:
+    with app.native.connection_for_write() as conn:
+        return action(conn.default_channel)
+
+
+@pytest.mark.parametrize("broker", ["amqp"], indirect=True)
+async def test_enqueue_many_and_concurrent_producers_publish_every_job_once(broker: Broker) -> None:
+    app = _app(broker)
+    try:
+        async with app:
+            many = (await app.queue.enqueue_many([add(i, 1) for i in range(40)])).unwrap()
+            single = await asyncio.gather(*(app.queue.enqueue(add(i, 2)) for i in range(40)))
+            ids = [*many, *(r.unwrap() for r in single)]
+            assert len(set(ids)) == 80
+            for job_id in ids:
+                info = await app.queue.get_job(job_id)
+                assert info is not None
+                assert info.status is JobStatus.PENDING
+            ready = _with_channel(app, lambda ch: ch.queue_declare(broker.queue, passive=True)[1])
+            assert ready == 80
+    finally:
+        _with_channel(app, lambda ch: ch.queue_delete(broker.queue))
+
+
+@pytest.mark.parametrize("broker", ["amqp"], indirect=True)
+async def test_a_failed_publish_in_enqueue_many_withdraws_the_jobs_it_published(broker: Broker) -> None:
+    app = _app(broker)
+    refused = f"{broker.queue}-refused"
+    # A queue RabbitMQ holds with other arguments than the engine declares it with:
+    # publishing to it fails (PRECONDITION_FAILED on the declare).
+    _with_channel(app, lambda ch: ch.queue_declare(refused, durable=True, arguments={"x-max-length": 3}))
+    try:
+        async with app:
+            calls = [
+                add(1, 2).options(job_id="published"),
+                add(3, 4).options(job_id="refused", queue=refused),
+            ]
+            error = (await app.queue.enqueue_many(calls)).unwrap_err()
+            assert isinstance(error, BrokerUnavailableError), error
+            published = await app.queue.get_job("published")
+            assert published is not None
+            assert published.status is JobStatus.CANCELLED
+            assert await app.queue.get_job("refused") is None
+    finally:
+        for name in (broker.queue, refused):
+            _with_channel(app, lambda ch, n=name: ch.queue_delete(n))
+
+
+@pytest.mark.parametrize("broker", ["amqp"], indirect=True)
+async def test_after_a_fork_the_engine_publishes_on_threads_of_its_own(broker: Broker) -> None:
+    # A forked process (a prefork child) inherits the executor but not its threads:
+    # one it counted idle would never run a publish. forget_connections drops it.
+    app = _app(broker)
+    try:
+        async with app:
+            engine: Any = app.queue.backend.engine
+            (await app.queue.enqueue_many([add(1, 1), add(2, 2)])).unwrap()
+            inherited = engine._publishers
+        engine.forget_connections()  # what the Celery worker does in a forked child
+        async with app:
+            assert engine._publishers is not inherited
+            assert len((await app.queue.enqueue_many([add(3, 3), add(4, 4)])).unwrap()) == 2
+    finally:
+        _with_channel(app, lambda ch: ch.queue_delete(broker.queue))

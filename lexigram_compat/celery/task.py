@@ -318,7 +318,8 @@ class Signature:
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         if self.immutable:
             return self.args, dict(self.kwargs)
-        return (*self.args, *args), {**self.kwargs, **kwargs}
+        # Celery's Signature._merge: the call's arguments go before the signature's own.
+        return (*args, *self.args), {**self.kwargs, **kwargs}
 
     def set(self, **options: Any) -> Signature:
         """A copy with more call options."""

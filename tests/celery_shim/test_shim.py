@@ -115,6 +115,24 @@ def test_send_task_and_signatures(app: Celery) -> None:
     assert [r.get(timeout=5) for r in (by_name, partial, frozen, via_signature)] == ["x-z", "pq", "ij", "st"]
 
 
+def test_a_partial_signature_merges_the_call_arguments_as_celery_does(app: Celery) -> None:
+    import celery
+
+    @app.task
+    def join(a: str, b: str = "-", c: str = "") -> str:
+        return a + b + c
+
+    real = celery.Celery("oracle", set_as_current=False).task(name="join")(join.fn)
+    calls = [((("p",), {}), (("q",), {})), ((("p",), {"c": "!"}), ((), {"b": "b", "c": "?"}))]
+    for (sig_args, sig_kwargs), (call_args, call_kwargs) in calls:
+        merged_args, merged_kwargs, _ = real.s(*sig_args, **sig_kwargs)._merge(call_args, call_kwargs, {})
+        expected = join.fn(*merged_args, **merged_kwargs)
+        result = join.s(*sig_args, **sig_kwargs).delay(*call_args, **call_kwargs)
+        app.tasks_app.run_worker_sync(until_idle=True)
+        assert result.get(timeout=5) == expected, (sig_args, sig_kwargs, call_args, call_kwargs)
+    assert join.s("p").apply(args=("q",)).get() == "qp"
+
+
 def test_calling_a_task_runs_it_here_and_retry_there_reraises(app: Celery) -> None:
     @app.task(bind=True)
     def direct(self: Task, x: int) -> int:

@@ -33,10 +33,16 @@ def test_swap_rewrites_only_celery_import_lines() -> None:
     )
 
 
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The project materialised for real Celery and for the shim."""
+    base = tmp_path_factory.mktemp("materialised")
+    return materialise(base / "real", MODULES, shim=False), materialise(base / "shim", MODULES, shim=True)
+
+
 @pytest.mark.parametrize("module", [*SUPPORT_MODULES, *MODULES])
-def test_materialised_modules_differ_only_in_celery_imports(module: str, tmp_path: Path) -> None:
-    real = materialise(tmp_path / "real", MODULES, shim=False) / "proj" / f"{module}.py"
-    shim = materialise(tmp_path / "shim", MODULES, shim=True) / "proj" / f"{module}.py"
+def test_materialised_modules_differ_only_in_celery_imports(module: str, written: tuple[Path, Path]) -> None:
+    real, shim = (directory / "proj" / f"{module}.py" for directory in written)
     original = (PROJECT / f"{module}.py").read_text()
     assert real.read_text() == original
     pairs = list(zip(original.splitlines(), shim.read_text().splitlines(), strict=True))

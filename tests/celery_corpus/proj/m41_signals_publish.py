@@ -1,4 +1,6 @@
-"""before_task_publish / after_task_publish in the publishing process: custom headers seen."""
+"""before_task_publish / after_task_publish in the publishing process: custom headers seen.
+The publish events go under their own tag: the worker may run the task before the
+publisher's after_task_publish handler returns."""
 
 from celery import shared_task
 from celery.signals import after_task_publish, before_task_publish
@@ -19,8 +21,8 @@ def published(tag):
 def stamp(sender=None, headers=None, body=None, routing_key=None, **extra):
     if sender == NAME:
         record(
-            body[0][0],
-            "before-publish",
+            f"{body[0][0]}-publish",
+            "before",
             trace=headers.get("trace"),
             queue=routing_key,
             has_id=bool(headers.get("id")),
@@ -30,7 +32,7 @@ def stamp(sender=None, headers=None, body=None, routing_key=None, **extra):
 @after_task_publish.connect
 def sent(sender=None, headers=None, body=None, **extra):
     if sender == NAME:
-        record(body[0][0], "after-publish")
+        record(f"{body[0][0]}-publish", "after")
 
 
 def scenario():

@@ -69,6 +69,7 @@ def _expectations(module: Any) -> dict[str, Any]:
         "ATTEMPTS": dict(module.ATTEMPTS),
         "DELAYS": {k: [list(b) for b in v] for k, v in getattr(module, "DELAYS", {}).items()},
         "WORKER_EVENTS": {k: sorted(v) for k, v in getattr(module, "WORKER_EVENTS", {}).items()},
+        "SPANS": {k: list(v) for k, v in getattr(module, "SPANS", {}).items()},
     }
 
 

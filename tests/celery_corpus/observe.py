@@ -68,7 +68,8 @@ def observe(report: RunReport, module: str) -> Observation:
 
 def expectation_problems(seen: Observation) -> list[str]:
     """How ``seen`` departs from its module's own description (results, attempts, delays
-    within their bounds from both sides, worker events); empty when it does not."""
+    within their bounds from both sides, spans from a tag's first timed event to its last,
+    worker events); empty when it does not."""
     problems: list[str] = []
     expect = seen.expect
     if seen.error:
@@ -88,6 +89,13 @@ def expectation_problems(seen: Observation) -> list[str]:
         for gap, (low, high) in zip(gaps, bounds, strict=True):
             if not low - EARLY <= gap <= high + LATENESS:
                 problems.append(f"{tag}: waited {gap}s, outside [{low}, {high}] (+{LATENESS}s lateness)")
+    for tag, (low, high) in expect["SPANS"].items():
+        gaps = seen.gaps.get(tag, [])
+        span = round(sum(gaps), 3)
+        if not gaps or not low - EARLY <= span <= high + LATENESS:
+            problems.append(
+                f"{tag}: first to last start took {span}s, outside [{low}, {high}] (+{LATENESS}s)"
+            )
     if seen.worker_events != expect["WORKER_EVENTS"]:
         problems.append(f"worker events {seen.worker_events} != expected {expect['WORKER_EVENTS']}")
     return problems

@@ -140,6 +140,13 @@ def as_celery_shows(module: str, seen: Observation) -> Observation:
             # the shim fails the attempt with TaskTimeoutError (option mapping table).
             assert value[1].endswith("ran past its timeout of 1s"), value
             shown.handles[name] = ["FAILURE", ["TimeLimitExceeded", "TimeLimitExceeded(1,)"]]
+    for name, (state, value) in list(shown.handles.items()):
+        if module == "p01_expires" and state == "FAILURE" and value[0] == "JobExpiredError":
+            # expires: Celery revokes a task that expired before it started (REVOKED); the
+            # shim records it failed with JobExpiredError and sends task_failure (the
+            # expires row of the option mapping table, branch issue-10opts).
+            assert value[1].startswith("job <id> (proj.p01_expires.fresh_only) expired at "), value
+            shown.handles[name] = ["REVOKED", None]
     if module == "m23_time_limit":
         # time_limit on a sync task: its thread cannot be killed, so it runs on to the
         # end (the "slept" event) with its result discarded; Celery kills the process.

@@ -1,4 +1,4 @@
-"""rate_limit='2/s': per worker, the calls start about half a second apart."""
+"""rate_limit='2/s': per worker, four calls take about 1.5 s from the first start to the last."""
 
 from celery import shared_task
 
@@ -9,7 +9,7 @@ M = __name__.rsplit(".", 1)[-1]
 
 @shared_task(rate_limit="2/s")
 def throttled(tag, n):
-    record(f"{M}/all", "run")  # one tag: the gaps between consecutive starts, in any order
+    record(f"{M}/all", "run")  # one tag: the starts, in whatever order
     return n
 
 
@@ -19,6 +19,7 @@ def scenario():
 
 EXPECT = {f"n{n}": ("SUCCESS", n) for n in range(4)}
 ATTEMPTS = {"all": 4}
-# Celery's token bucket refills continuously: a start comes up to a few hundredths of a
-# second before 1/rate after the previous one (measured: 0.493 s).
-DELAYS = {"all": [(0.45, 0.5)] * 3}
+# Celery limits when its main process hands a task to a pool child, not when the child starts
+# it: single gaps between starts vary (measured 0.28-0.56 s), the span of four does not go
+# below three intervals by more than one child's pick-up lag (measured 1.20-1.35 s).
+SPANS = {"all": (1.0, 1.5)}

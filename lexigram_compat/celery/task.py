@@ -47,6 +47,18 @@ class Request:
     called_directly: bool = True
     is_eager: bool = False
 
+    def __getattr__(self, name: str) -> Any:
+        """A custom header as an attribute (``self.request.tenant``), as on Celery's
+        ``Context``, which carries each header of ``apply_async(headers=)`` that way too."""
+        headers = self.__dict__.get("headers") or {}
+        if name in headers:
+            return headers[name]
+        raise AttributeError(f"{type(self).__name__!r} has no attribute or header {name!r}")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Celery's ``Context.get``: a field or custom header, else ``default``."""
+        return getattr(self, key, default)
+
 
 class CeleryTask:
     """A Celery-style task (the class of ``self`` in a ``bind=True`` task).

@@ -115,6 +115,22 @@ def test_send_task_and_signatures(app: Celery) -> None:
     assert [r.get(timeout=5) for r in (by_name, partial, frozen, via_signature)] == ["x-z", "pq", "ij", "st"]
 
 
+def test_custom_headers_are_request_attributes_as_on_celery(app: Celery) -> None:
+    @app.task(bind=True)
+    def tenant_of(self: Task) -> list[Any]:
+        return [self.request.tenant, self.request.get("tenant"), self.request.get("absent", "-"),
+                self.request.headers, hasattr(self.request, "absent")]  # fmt: skip
+
+    result = tenant_of.apply_async(headers={"tenant": "acme"})
+    plain = tenant_of.apply_async()
+    app.tasks_app.run_worker_sync(until_idle=True)
+    assert result.get(timeout=5) == ["acme", "acme", "-", {"tenant": "acme"}, False]
+    assert plain.state == "FAILURE"  # no such header: AttributeError, as on Celery
+    assert "no attribute or header 'tenant'" in str(plain.result)
+    with pytest.raises(AttributeError, match="no attribute or header 'tenant'"):
+        tenant_of.request.tenant  # noqa: B018 - outside a worker: no headers
+
+
 def test_a_partial_signature_merges_the_call_arguments_as_celery_does(app: Celery) -> None:
     import celery
 

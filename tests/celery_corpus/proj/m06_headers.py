@@ -9,9 +9,8 @@ M = __name__.rsplit(".", 1)[-1]
 
 @app.task(bind=True)
 def tenant_job(self, tag):
-    headers = self.request.headers or {}
-    tenant = headers.get("tenant", getattr(self.request, "tenant", None))
-    record(tag, "run", tenant=tenant)
+    tenant = getattr(self.request, "tenant", None)
+    record(tag, "run", tenant=tenant, headers=self.request.headers)
     return tenant
 
 

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 __all__ = ["CeleryTask", "Request", "Signature", "Task"]
 
 
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
 @dataclass(frozen=True)
 class Request:
     """``self.request`` of a bound task: Celery's ``Context`` fields the shim fills."""
@@ -42,7 +46,8 @@ class Request:
     kwargs: dict[str, Any] = field(default_factory=dict)
     retries: int = 0
     headers: dict[str, Any] | None = None
-    eta: datetime | None = None
+    eta: str | None = None
+    """The job's ETA as Celery's request carries it: an ISO 8601 string (None: run at once)."""
     delivery_info: dict[str, Any] = field(default_factory=dict)
     called_directly: bool = True
     is_eager: bool = False
@@ -160,8 +165,8 @@ class CeleryTask:
         else:
             request = Request(
                 id=job.job_id, task=job.task_name, args=args, kwargs=dict(kwargs), retries=job.retries,
-                headers={k: v for k, v in job.headers.items() if k != EAGER_HEADER} or None, eta=job.eta,
-                delivery_info={"routing_key": job.queue}, called_directly=False,
+                headers={k: v for k, v in job.headers.items() if k != EAGER_HEADER} or None,
+                eta=_iso(job.eta), delivery_info={"routing_key": job.queue}, called_directly=False,
                 is_eager=job.headers.get(EAGER_HEADER) is True,
             )  # fmt: skip
         token = self._request.set(request)

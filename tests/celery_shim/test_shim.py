@@ -131,6 +131,24 @@ def test_custom_headers_are_request_attributes_as_on_celery(app: Celery) -> None
         tenant_of.request.tenant  # noqa: B018 - outside a worker: no headers
 
 
+def test_request_eta_is_an_iso_string_as_on_celery(app: Celery) -> None:
+    @app.task(bind=True)
+    def eta_of(self: Task) -> list[str | None]:
+        eta = self.request.eta
+        return [type(eta).__name__, eta if isinstance(eta, str) else None]
+
+    before = datetime.now(UTC)
+    delayed = eta_of.apply_async(countdown=0.2)
+    at_once = eta_of.delay()
+    app.tasks_app.run_worker_sync(until_idle=True)
+    time.sleep(0.3)  # the delayed job is due
+    app.tasks_app.run_worker_sync(until_idle=True)
+    kind, eta = delayed.get(timeout=5)
+    assert kind == "str"
+    assert before + timedelta(seconds=0.2) <= datetime.fromisoformat(eta) <= before + timedelta(seconds=5)
+    assert at_once.get(timeout=5) == ["NoneType", None]
+
+
 def test_a_partial_signature_merges_the_call_arguments_as_celery_does(app: Celery) -> None:
     import celery
 

@@ -9,8 +9,7 @@ M = __name__.rsplit(".", 1)[-1]
 
 @app.task(bind=True, max_retries=1)
 def tenant_retry(self, tag):
-    headers = self.request.headers or {}
-    tenant = headers.get("tenant", getattr(self.request, "tenant", None))
+    tenant = self.request.get("tenant")
     record(tag, "run", retries=self.request.retries, tenant=tenant)
     if self.request.retries == 0:
         raise self.retry(countdown=0.5)

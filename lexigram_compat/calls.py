@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 __all__ = ["CallOptions", "TaskCall"]
@@ -26,6 +26,8 @@ class CallOptions:
     job_id: str | None = None
     idempotency_key: str | None = None
     headers: Mapping[str, Any] | None = None
+    expires: float | timedelta | datetime | None = None
+    compression: str | None = None
 
     def merged(self, other: CallOptions) -> CallOptions:
         """``other``'s set values win over this one's."""
@@ -74,6 +76,8 @@ class TaskCall:
         job_id: str | None = None,
         idempotency_key: str | None = None,
         headers: Mapping[str, Any] | None = None,
+        expires: float | timedelta | datetime | None = None,
+        compression: str | None = None,
     ) -> TaskCall:
         """A new call with these options set (the others kept)."""
         extra = CallOptions(
@@ -84,6 +88,8 @@ class TaskCall:
             job_id=job_id,
             idempotency_key=idempotency_key,
             headers=headers,
+            expires=expires,
+            compression=compression,
         )
         return replace(self, call_options=self.call_options.merged(extra))
 

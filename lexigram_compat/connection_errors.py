@@ -20,6 +20,7 @@ __all__ = [
     "UNAVAILABLE_ERRORS",
     "failed_to_connect",
     "is_unavailable",
+    "outcome_unknown",
     "unavailable_cause",
     "unreachable_message",
 ]
@@ -82,6 +83,13 @@ def failed_to_connect(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a request that failed with ``exc`` may still have been carried out: the
+    server became unreachable after the request was sent (not a connection that could
+    never be opened)."""
+    return is_unavailable(exc) and not failed_to_connect(exc)
 
 
 def unreachable_message(operation: str, exc: BaseException) -> str:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from lexigram_compat.worker.settle import Settler
 
 __all__ = [
+    "APP_SPEC_ENV",
+    "NATIVE_ENTRY",
     "Capabilities",
     "ClaimedJob",
     "DeadLetterStore",
@@ -46,6 +48,14 @@ __all__ = [
     "WorkState",
     "WorkerHost",
 ]
+
+
+APP_SPEC_ENV = "LEXIGRAM_APP"
+"""The environment variable through which ``lexigram-compat worker`` tells an engine's own
+worker program which app to load (``module:attribute``, as given on its command line)."""
+NATIVE_ENTRY = "lexigram_compat.native_entry"
+"""The module an engine's own worker program imports when ``APP`` is not a ``TasksApp`` at
+module level (:mod:`lexigram_compat.native_entry`); its ``celery_app`` is the Celery app."""
 
 
 @dataclass(frozen=True)
@@ -303,14 +313,17 @@ class Engine(JobRecords):
         queues: Sequence[str] | None,
         processes: int | None,
         concurrency: int | None,
+        log_level: str | None = None,
     ) -> list[str] | None:
         """The command line of the engine's own worker (``dramatiq ...``, ``celery ...``)
         for the app named by ``app_spec`` (the CLI's ``APP``, ``module:attribute``), or
         None when ``lexigram-compat worker`` runs the jobs itself (memory, postgres).
 
         ``queues``, ``processes`` and ``concurrency`` are the CLI's options (None:
-        not given, so ``worker.*`` settings apply); ``lexigram-compat worker`` execs
-        the returned command, so it must be complete (program first)."""
+        not given, so ``worker.*`` settings apply); ``log_level`` the CLI's
+        ``--log-level`` (``debug`` … ``critical``), for a program that sets its own;
+        ``lexigram-compat worker`` execs the returned command, so it must be complete
+        (program first)."""
         return None
 
     def job_source(self) -> JobSource | None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from lexigram_compat.calls import CallOptions, TaskCall
+from lexigram_compat.compression import validate_compression
 from lexigram_compat.envelope import JobEnvelope, utcnow
 from lexigram_compat.errors import (
     PayloadTooLargeError,
@@ -25,7 +26,7 @@ from lexigram_compat.errors import (
     UnsupportedOptionError,
 )
 from lexigram_compat.retry import RetryPolicy
-from lexigram_compat.tasks import Priority, validate_priority, validate_queue_name
+from lexigram_compat.tasks import Priority, validate_expires, validate_priority, validate_queue_name
 from lexigram_compat.tracing import current_trace
 
 if TYPE_CHECKING:
@@ -105,6 +106,9 @@ def _options(call: TaskCall, explicit: CallOptions) -> CallOptions:
             validate_priority(merged.priority, call.name)
         if merged.queue is not None:
             validate_queue_name(merged.queue, call.name)
+        validate_compression(merged.compression, call.name)
+        if merged.expires is not None and not isinstance(merged.expires, datetime):
+            validate_expires(merged.expires, call.name)
     except ValueError as exc:
         raise TaskValidationError(str(exc)) from None
     return merged
@@ -123,6 +127,24 @@ def _run_at(name: str, options: CallOptions) -> datetime | None:
         eta = options.eta
         return eta if eta.tzinfo else eta.replace(tzinfo=UTC)
     return None
+
+
+def _expires_at(name: str, options: CallOptions, task_expires: float | None) -> datetime | None:
+    """The job's expiry: the call's (seconds or ``timedelta`` from now, or a time), else
+    the task's (seconds from now), else none."""
+    expires = options.expires if options.expires is not None else task_expires
+    if expires is None:
+        return None
+    if isinstance(expires, datetime):
+        return expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+    seconds = expires.total_seconds() if isinstance(expires, timedelta) else float(expires)
+    try:
+        return utcnow() + timedelta(seconds=seconds)
+    except OverflowError:
+        raise TaskValidationError(
+            f"{name}: expires={expires!r} seconds is past the largest datetime",
+            hint="pass a smaller number of seconds, or a datetime",
+        ) from None
 
 
 class JobBuilder:
@@ -222,6 +244,8 @@ class JobBuilder:
             fire_key=fire_key,
             trace=current_trace(),
             headers=_headers(call.name, options.headers),
+            expires_at=_expires_at(call.name, options, task.expires if task else None),
+            compression=options.compression or (task.compression if task else None),
         )
         size = len(envelope.to_bytes())
         if size > self.max_payload_bytes:

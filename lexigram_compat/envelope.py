@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring as _quote
 from typing import Any
 
+from lexigram_compat.compression import CompressionError, pack, unpack
 from lexigram_compat.serialization import dumps, dumps_text, loads
 
 __all__ = ["ENVELOPE_VERSION", "EnvelopeError", "JobEnvelope", "utcnow"]
@@ -53,6 +54,8 @@ def _wire_of(envelope: JobEnvelope) -> bytes | None:
     if not (
         e.trace is None
         and e.headers is None
+        and e.expires_at is None
+        and e.compression is None
         and type(e.job_id) is str
         and type(e.task_name) is str
         and type(e.queue) is str
@@ -105,6 +108,11 @@ class JobEnvelope:
             that enqueued the job (:mod:`lexigram_compat.tracing`), or ``None``.
         headers: JSON-native headers given at enqueue (``headers=``), seen by the task
             through :class:`~lexigram_compat.job_context.JobContext`, or ``None``.
+        expires_at: An attempt not started by this time is not run: the job ends as a
+            dead letter with :class:`~lexigram_compat.errors.JobExpiredError` (``None``: never).
+        compression: The codec the arguments travel compressed with on the wire
+            (:mod:`lexigram_compat.compression`), or ``None``. ``args``/``kwargs`` are
+            always the plain values here; :meth:`to_dict` packs them.
     """
 
     job_id: str
@@ -122,9 +130,13 @@ class JobEnvelope:
     fire_key: str | None = None
     trace: dict[str, str] | None = None
     headers: dict[str, Any] | None = None
+    expires_at: datetime | None = None
+    compression: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-native form (``fire_key``, ``trace`` and ``headers`` only when set)."""
+        """The JSON-native form (``fire_key``, ``trace``, ``headers``, ``expires_at`` and
+        ``compression`` only when set; with ``compression``, ``args`` and ``kwargs`` are
+        empty and ``packed`` carries them)."""
         data = {
             "v": ENVELOPE_VERSION,
             "id": self.job_id,
@@ -146,6 +158,12 @@ class JobEnvelope:
             data["trace"] = self.trace
         if self.headers is not None:
             data["headers"] = self.headers
+        if self.expires_at is not None:
+            data["expires_at"] = self.expires_at.isoformat()
+        if self.compression is not None:
+            data["args"], data["kwargs"] = [], {}
+            data["compression"] = self.compression
+            data["packed"] = pack(self.compression, self.args, self.kwargs)
         return data
 
     def to_bytes(self) -> bytes:
@@ -173,6 +191,12 @@ class JobEnvelope:
             if not isinstance(value, str) or not value:
                 raise EnvelopeError(f"field {key!r} must be a non-empty string")
         args, kwargs = data.get("args", []), data.get("kwargs", {})
+        compression = data.get("compression")
+        if compression is not None:
+            try:
+                args, kwargs = unpack(compression, data.get("packed"))
+            except CompressionError as exc:
+                raise EnvelopeError(f"field 'packed': {exc}") from None
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise EnvelopeError("fields 'args' and 'kwargs' must be a list and an object")
         attempts, max_attempts = data.get("attempts", 0), data.get("max_attempts", 1)
@@ -218,6 +242,8 @@ class JobEnvelope:
             fire_key=fire_key,
             trace=trace or None,
             headers=headers or None,
+            expires_at=_time(data.get("expires_at"), "expires_at"),
+            compression=compression,
         )
 
     @classmethod

@@ -94,6 +94,14 @@ class TaskTimeoutError(TaskError):
     default_hint = "raise @task(timeout=...) or tasks.worker.default_timeout"
 
 
+class TaskSoftTimeoutError(TaskError):
+    """The attempt reached its soft timeout: raised inside the task, so it can clean up
+    before the hard timeout (``@task(soft_timeout=...)``)."""
+
+    code = "LEX_ERR_TASK_023"
+    default_hint = "catch it in the task to clean up, or raise @task(soft_timeout=...)"
+
+
 class TaskCancelledError(TaskError):
     """The job was cancelled."""
 
@@ -106,6 +114,16 @@ class WorkerLostError(TaskError):
 
     code = "LEX_ERR_TASK_021"
     default_hint = "look for the worker's exit (OOM killer, SIGKILL, a crash) and raise worker.lease_seconds"
+
+
+class JobExpiredError(TaskError):
+    """The job was not started before its expiry (``expires=``), so it was not run."""
+
+    code = "LEX_ERR_TASK_023"
+    default_hint = (
+        "the job waited past its expiry (busy or stopped workers, or a long delay/retry); "
+        "raise expires= or add workers; replay the dead letter to run it anyway"
+    )
 
 
 class TaskExecutionError(TaskError):
@@ -224,6 +242,7 @@ __all__ = [
     "TaskNotFoundError",
     "TaskQueueError",
     "TaskRegistrationError",
+    "TaskSoftTimeoutError",
     "TaskTimeoutError",
     "TaskValidationError",
     "UnsupportedOptionError",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from lexigram_compat.calls import TaskCall
@@ -39,6 +39,8 @@ class TaskQueueProtocol(Protocol):
         idempotency_key: str | None = None,
         connection: Any = None,
         headers: Mapping[str, Any] | None = None,
+        expires: float | timedelta | datetime | None = None,
+        compression: str | None = None,
     ) -> Result[str, TaskQueueError]:
         """Enqueue one call: ``Ok(job_id)``, or ``Err`` with a typed error (never raises).
 
@@ -53,6 +55,11 @@ class TaskQueueProtocol(Protocol):
             connection: PostgreSQL only: the caller's open psycopg connection, to enqueue
                 inside its transaction.
             headers: JSON-native values the task reads from its ``JobContext.headers``.
+            expires: Seconds or a ``timedelta`` from now, or a time: a job not started by
+                then is not run (a dead letter with ``JobExpiredError``); default the task's.
+            compression: ``"zlib"`` (``"gzip"``), ``"bzip2"`` or ``"lzma"``: the arguments
+                travel compressed (default the task's). ``tasks.max_payload_bytes`` bounds
+                the compressed size.
 
         Returns:
             ``Ok(job_id)`` or ``Err(TaskQueueError)``.
@@ -103,6 +110,8 @@ class TaskQueueProtocol(Protocol):
         idempotency_key: str | None = None,
         connection: Any = None,
         headers: Mapping[str, Any] | None = None,
+        expires: float | timedelta | datetime | None = None,
+        compression: str | None = None,
     ) -> Result[str, TaskQueueError]:
         """Sync twin of :meth:`enqueue` (``connection`` takes a sync ``psycopg.Connection``)."""
 

@@ -7,7 +7,7 @@ import difflib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lexigram_compat.calls import CallOptions, TaskCall, option_names
@@ -154,10 +154,14 @@ class QueueHandle:
         idempotency_key: str | None = None,
         connection: Any = None,
         headers: Mapping[str, Any] | None = None,
+        expires: float | timedelta | datetime | None = None,
+        compression: str | None = None,
     ) -> Result[str, TaskQueueError]:
         """Enqueue one call; ``Ok(job_id)`` or a typed ``Err`` (never raises).
         ``headers``: JSON-native values the task reads from its ``JobContext``."""
-        options = CallOptions(delay, eta, queue, priority, job_id, idempotency_key, headers)
+        options = CallOptions(
+            delay, eta, queue, priority, job_id, idempotency_key, headers, expires, compression
+        )
         return await self._enqueue_one(call, options, True, connection)
 
     async def _enqueue_one(
@@ -282,6 +286,8 @@ class QueueHandle:
         idempotency_key: str | None = None,
         connection: Any = None,
         headers: Mapping[str, Any] | None = None,
+        expires: float | timedelta | datetime | None = None,
+        compression: str | None = None,
     ) -> Result[str, TaskQueueError]:
         """Sync twin of :meth:`enqueue`."""
         return self._sync(
@@ -295,6 +301,8 @@ class QueueHandle:
                 idempotency_key=idempotency_key,
                 connection=connection,
                 headers=headers,
+                expires=expires,
+                compression=compression,
             )
         )
 

@@ -41,7 +41,7 @@ from lexigram_compat.cron import cron_problem
 from lexigram_compat.errors import TaskRegistrationError
 from lexigram_compat.registry import TaskRegistry, default_registry
 from lexigram_compat.retry import RetryPolicy
-from lexigram_compat.tasks import Task, task, validate_priority, validate_queue_name
+from lexigram_compat.tasks import Task, task, validate_expires, validate_priority, validate_queue_name
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -96,6 +96,8 @@ class Schedule:
     or an interval (``every``), with the arguments and options of its jobs.
 
     ``timezone=None`` uses ``tasks.scheduler.timezone`` of the app that runs it.
+    ``expires``: seconds after its enqueue when a fired job not yet started is not run
+    (Celery beat's ``options={"expires": ...}``); default the task's.
     """
 
     name: str
@@ -108,6 +110,7 @@ class Schedule:
     kwargs: Mapping[str, Any] = field(default_factory=dict, hash=False)
     priority: int | None = None
     headers: Mapping[str, Any] | None = field(default=None, hash=False)
+    expires: float | None = None
 
     def __post_init__(self) -> None:
         where = f"@scheduled {self.name!r}"
@@ -128,6 +131,7 @@ class Schedule:
                 validate_queue_name(self.queue, where)
             if self.priority is not None:
                 validate_priority(self.priority, where)
+            object.__setattr__(self, "expires", validate_expires(self.expires, where))
         except ValueError as exc:
             raise TaskRegistrationError(str(exc)) from None
         if not isinstance(self.args, tuple | list) or not isinstance(self.kwargs, Mapping):
@@ -180,7 +184,7 @@ class Schedule:
             self.task_name,
             self.args,
             dict(self.kwargs),
-            CallOptions(queue=self.queue, priority=self.priority, headers=self.headers),
+            CallOptions(queue=self.queue, priority=self.priority, headers=self.headers, expires=self.expires),
         )
 
     def latest_fire(self, now: datetime, default_tz: str = "UTC") -> datetime:
@@ -393,6 +397,9 @@ class Scheduler:
     It starts from the time it was created (missed fire times while no
     scheduler ran are not back-filled). ``tick(now)`` enqueues every fire time
     in ``(last tick, now]``, so tests and operators can drive it with a clock.
+    A schedule added while it runs (a task registered later, ``conf.beat_schedule``
+    set after start) starts from the tick before it was first seen, never from the
+    scheduler's start: it does not fire the times that passed before it existed.
     """
 
     def __init__(self, app: SchedulerHost, *, start: datetime | None = None) -> None:
@@ -400,6 +407,8 @@ class Scheduler:
         begin = _as_utc(start or datetime.now(UTC))
         self._last: dict[str, datetime] = {s.name: begin for s in app.registry.schedules()}
         self._begin = begin
+        self._last_tick = begin
+        """The latest moment a tick covered: where a schedule first seen now starts."""
 
     @property
     def schedules(self) -> list[Schedule]:
@@ -411,7 +420,7 @@ class Scheduler:
         tz = self.app.config.scheduler.timezone
         out = {}
         for s in self.schedules:
-            after = self._last.get(s.name, self._begin)
+            after = self._last.get(s.name, self._last_tick)
             times = s.fire_times(after, after + timedelta(days=366 * 5), tz, limit=1)
             if times:
                 out[s.name] = times[0]
@@ -427,7 +436,7 @@ class Scheduler:
         tz = self.app.config.scheduler.timezone
         ids: list[str] = []
         for schedule in self.schedules:
-            after = self._last.setdefault(schedule.name, self._begin)
+            after = self._last.setdefault(schedule.name, self._last_tick)
             if moment <= after:
                 continue
             done = after
@@ -446,6 +455,7 @@ class Scheduler:
             else:
                 done = moment
             self._last[schedule.name] = done
+        self._last_tick = max(self._last_tick, moment)
         return ids
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -16,9 +16,12 @@ import functools
 import inspect
 import re
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from lexigram_compat.calls import TaskCall
+from lexigram_compat.compression import validate_compression
+from lexigram_compat.rate_limits import parse_rate_limit
 from lexigram_compat.registry import TaskRegistry, default_registry
 from lexigram_compat.retry import RetryPolicy
 from lexigram_compat.serialization import TaskSignature
@@ -69,6 +72,34 @@ def validate_queue_name(value: object, where: str) -> str:
     return value
 
 
+def validate_expires(value: object, where: str) -> float | None:
+    """``value`` (seconds or a ``timedelta``, counted from each enqueue) as seconds > 0,
+    or ``ValueError`` naming ``where``."""
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds < float("inf"):
+        raise ValueError(
+            f"{where}: expires={value!r} is not valid; use seconds > 0 or a timedelta "
+            "(the time from enqueue after which a job that has not started is not run)"
+        )
+    return float(seconds)
+
+
+def _soft_timeout(where: str, value: object, timeout: float | None) -> float | None:
+    """``soft_timeout`` checked: seconds > 0, at most the task's ``timeout``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{where}: soft_timeout={value!r} must be a number of seconds > 0")
+    if timeout is not None and value > timeout:
+        raise ValueError(
+            f"{where}: soft_timeout={value!r} is past timeout={timeout:g}; the soft timeout "
+            "must come first (at most timeout) to give the task time to clean up"
+        )
+    return float(value)
+
+
 class Task(Generic[P, R]):
     """A function declared with ``@task``.
 
@@ -87,6 +118,10 @@ class Task(Generic[P, R]):
         max_retries: int | None = None,
         timeout: float | None = None,
         idempotency_key: Callable[..., str] | None = None,
+        expires: float | timedelta | None = None,
+        compression: str | None = None,
+        rate_limit: str | float | None = None,
+        soft_timeout: float | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task needs a function, got {fn!r}")
@@ -110,12 +145,17 @@ class Task(Generic[P, R]):
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
             raise ValueError(f"{where}: timeout={timeout!r} must be a number of seconds > 0")
         self.timeout = None if timeout is None else float(timeout)
+        self.soft_timeout = _soft_timeout(where, soft_timeout, self.timeout)
         if idempotency_key is not None and not callable(idempotency_key):
             raise TypeError(
                 f"{where}: idempotency_key={idempotency_key!r} must be a callable of the "
                 "task's arguments returning a str (or None)"
             )
         self.idempotency_key = idempotency_key
+        self.expires = validate_expires(expires, where)
+        self.compression = validate_compression(compression, where)
+        self.rate_limit = parse_rate_limit(rate_limit, where)
+        """Starts per second per worker process (``None``: no limit)."""
         self.is_async = inspect.iscoroutinefunction(fn)
         self.params = TaskSignature(fn)
         functools.update_wrapper(self, fn)
@@ -206,7 +246,11 @@ def task(
     max_retries: int | None = None,
     timeout: float | None = None,
     idempotency_key: Callable[..., str] | None = None,
+    expires: float | timedelta | None = None,
+    compression: str | None = None,
+    rate_limit: str | float | None = None,
     registry: TaskRegistry | None = None,
+    soft_timeout: float | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -221,7 +265,11 @@ def task(
     max_retries: int | None = None,
     timeout: float | None = None,
     idempotency_key: Callable[..., str] | None = None,
+    expires: float | timedelta | None = None,
+    compression: str | None = None,
+    rate_limit: str | float | None = None,
     registry: TaskRegistry | None = None,
+    soft_timeout: float | None = None,
 ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
     """Declare a background task; works bare (``@task``) and called (``@task(...)``).
 
@@ -234,8 +282,18 @@ def task(
         retry: A ``RetryPolicy`` overriding the ``tasks.retry`` config.
         max_retries: Lexigram's spelling: ``max_attempts = max_retries + 1``.
         timeout: Seconds each attempt may run (default ``worker.default_timeout``).
+        soft_timeout: Seconds after which ``TaskSoftTimeoutError`` is raised inside
+            the attempt, so it can clean up before ``timeout`` fails it (at most
+            ``timeout``; see "Timeouts" in ``docs/concepts.md`` for sync tasks).
         idempotency_key: Callable of the task's arguments returning a key; a
             second enqueue with the same key returns the first job's id.
+        expires: Seconds (or a ``timedelta``) from each enqueue: a job not started by
+            then is not run; it ends as a dead letter with ``JobExpiredError``.
+        compression: ``"zlib"`` (``"gzip"``), ``"bzip2"`` or ``"lzma"``: the arguments
+            travel compressed on every engine (Celery's own header on the Celery engine).
+        rate_limit: At most this many attempts start per worker process: ``"10/s"``,
+            ``"100/m"``, ``"1000/h"`` or a number per second (Celery's forms). A job over
+            the limit waits; it is not failed and takes no extra attempt.
         registry: Registry to record the task in (default: the global one).
 
     Returns:
@@ -253,6 +311,10 @@ def task(
             max_retries=max_retries,
             timeout=timeout,
             idempotency_key=idempotency_key,
+            expires=expires,
+            compression=compression,
+            rate_limit=rate_limit,
+            soft_timeout=soft_timeout,
         )
         target.add(declared)
         return declared
@@ -286,6 +348,7 @@ _SEED_NAMES = {
             "TaskError",
             "TaskNotFoundError",
             "TaskTimeoutError",
+            "TaskSoftTimeoutError",
             "TaskCancelledError",
             "TaskExecutionError",
             "TaskValidationError",

@@ -30,7 +30,6 @@ and :class:`SyncRedisLedger` (``redis``) runs calls from threads that own no loo
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -40,12 +39,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from lexigram_compat.connection_errors import failed_to_connect, is_unavailable
+from lexigram_compat.connection_errors import outcome_unknown
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import EnqueueOutcomeUnknownError
 from lexigram_compat.ledger import FIRE_GUARD_SECONDS, AttemptRecords, Delivery, JobRecords, StartVerdict
 from lexigram_compat.records import JobInfo, JobStatus
 from lexigram_compat.redaction import redact
+from lexigram_compat.retrying import retry_while_unreachable
 
 if TYPE_CHECKING:
     import redis
@@ -399,7 +399,7 @@ class RedisLedger(JobRecords, AttemptRecords):
         try:
             created = await self.create(envelopes, publish)
         except Exception as exc:
-            if not is_unavailable(exc) or failed_to_connect(exc):
+            if not outcome_unknown(exc):
                 raise
             raise EnqueueOutcomeUnknownError(
                 f"enqueue: the connection to Redis broke after the jobs were sent "
@@ -424,7 +424,7 @@ class RedisLedger(JobRecords, AttemptRecords):
                 [self.calls.create(e, token=t) for e, t in zip(envelopes, tokens, strict=True)]
             )
         except Exception as exc:
-            if not is_unavailable(exc) or failed_to_connect(exc):
+            if not outcome_unknown(exc):
                 raise
             for envelope, token in zip(envelopes, tokens, strict=True):
                 if not await self._undo(envelope.job_id, token):
@@ -442,18 +442,13 @@ class RedisLedger(JobRecords, AttemptRecords):
         return await self._undo(job_id, "")
 
     async def _undo(self, job_id: str, token: str) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + UNDO_SECONDS
-        pause = 0.2
-        while True:
-            try:
-                await self.run(self.calls.forget(job_id, token))
-                return True
-            except Exception as exc:
-                if not is_unavailable(exc) or loop.time() + pause > deadline:
-                    return False
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 2.0)
+        try:
+            await retry_while_unreachable(
+                lambda: self.run(self.calls.forget(job_id, token)), seconds=UNDO_SECONDS, first_pause=0.2
+            )
+        except Exception:
+            return False
+        return True
 
     async def get_job(self, job_id: str) -> JobInfo | None:
         return await self.run(self.calls.get(job_id))

@@ -19,14 +19,19 @@ from typing import TYPE_CHECKING, Any, overload
 
 from lexigram_compat.app import TasksApp
 from lexigram_compat.celery import states
-from lexigram_compat.celery.options import check_call_options, task_options
+from lexigram_compat.celery.bases import attach as attach_handlers
+from lexigram_compat.celery.bases import declare as declare_task
+from lexigram_compat.celery.bases import run_outcome_handlers
+from lexigram_compat.celery.discovery import Autodiscovery
+from lexigram_compat.celery.options import check_call_options
 from lexigram_compat.celery.result import AsyncResult, EagerResult
 from lexigram_compat.celery.schedules import schedules_of
 from lexigram_compat.celery.settings import Settings, read_object, tasks_section
-from lexigram_compat.celery.signals import attach as attach_signals
+from lexigram_compat.celery.signals import attach as _attach_signals
 from lexigram_compat.celery.task import EAGER_HEADER, Task
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import ConfigurationError
+from lexigram_compat.job_context import job_context_of
 from lexigram_compat.outcomes import Completed, RetryLater
 from lexigram_compat.registry import TaskRegistry
 from lexigram_compat.worker.execution import execute
@@ -59,6 +64,13 @@ def task_named(name: str) -> Task | None:
         if found is not None:
             return found
     return None
+
+
+def attach_signals(tasks_app: TasksApp) -> None:
+    """The shim's hook handlers on ``tasks_app``: ``base=`` classes' handlers first, then
+    the signals (Celery calls ``on_success`` before sending ``task_success``)."""
+    attach_handlers(tasks_app)
+    _attach_signals(tasks_app)
 
 
 def _run(coro: Any) -> Any:
@@ -111,13 +123,17 @@ class Celery:
         self._config = dict(config or {})
         self._container = container
         self._include = tuple(include)
+        self._discovery = Autodiscovery()
         self._tasks_app: TasksApp | None = tasks_app
         if tasks_app is not None:
             attach_signals(tasks_app)
         self._started_here = False
         self._lock = threading.Lock()
-        self.registry = tasks_app.registry if tasks_app is not None else (registry or TaskRegistry())
-        self.tasks: dict[str, Task] = {}
+        if tasks_app is not None:
+            registry = tasks_app.registry
+        # An empty registry is falsy: `registry or TaskRegistry()` would drop the one given.
+        self.registry = registry if registry is not None else TaskRegistry()
+        self._tasks: dict[str, Task] = {}
         self._beat_names: list[str] = []
         self.conf = Settings(lambda: self._tasks_app is not None, self._setting_changed)
         if broker is not None:
@@ -146,10 +162,8 @@ class Celery:
 
         def declare(fn: Callable[..., Any]) -> Task:
             where = f"@app.task on {getattr(fn, '__qualname__', fn)!r}"
-            checked = task_options(
-                where, options, default_ignore_result=bool(self.conf.get("task_ignore_result"))
-            )
-            return self._adopt(Task(fn, checked, self))
+            ignore_result = bool(self.conf.get("task_ignore_result"))
+            return self._adopt(declare_task(where, fn, options, self, ignore_result))
 
         if len(args) == 1 and callable(args[0]) and not options:
             return declare(args[0])
@@ -157,9 +171,15 @@ class Celery:
             raise TypeError(f"app.task() takes the function, or keyword options only; got {args!r}")
         return declare
 
+    @property
+    def tasks(self) -> dict[str, Task]:
+        """The app's tasks by name (as in Celery, reading it runs pending autodiscovery)."""
+        self._discovery.run()
+        return self._tasks
+
     def _adopt(self, declared: Task) -> Task:
         self.registry.add(declared.neutral)
-        self.tasks[declared.name] = declared
+        self._tasks[declared.name] = declared
         return declared
 
     def autodiscover_tasks(
@@ -168,21 +188,10 @@ class Celery:
         related_name: str = "tasks",
         force: bool = False,
     ) -> None:
-        """Import ``<package>.<related_name>`` for each package that has one."""
-        if callable(packages):
-            packages = packages()
-        if packages is None:
-            raise ConfigurationError(
-                "app.autodiscover_tasks() needs the packages to search",
-                hint="pass them: app.autodiscover_tasks(['myapp', ...]) (Django: settings.INSTALLED_APPS)",
-            )
-        for package in packages:
-            name = f"{package}.{related_name}"
-            try:
-                importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name not in {name, package}:
-                    raise
+        """Import ``<package>.<related_name>`` for each package that has one, when the app
+        is first used (``force=True``: now). Without packages: a Django project's
+        installed apps (:mod:`lexigram_compat.celery.discovery`)."""
+        self._discovery.add(packages, related_name, force=force)
 
     # -- configuration -----------------------------------------------------------------
     def _setting_changed(self, key: str, value: Any) -> None:
@@ -220,6 +229,7 @@ class Celery:
         if self._tasks_app is None:
             for module in self._include:
                 importlib.import_module(module)
+            self._discovery.run()
         with self._lock:
             if self._tasks_app is None:
                 section = tasks_section(self.conf, self._config)
@@ -302,6 +312,7 @@ class Celery:
         while True:
             envelope = envelope.next_attempt()
             outcome = _run(execute(context, envelope))
+            run_outcome_handlers(declared, job_context_of(envelope), outcome)
             if isinstance(outcome, Completed):
                 return EagerResult(
                     envelope.job_id, states.SUCCESS, outcome.result, None, envelope.attempts - 1
@@ -316,7 +327,8 @@ class Celery:
 
 def _neutral_options(options: Mapping[str, Any]) -> dict[str, Any]:
     mapping = {"countdown": "delay", "eta": "eta", "queue": "queue", "priority": "priority",
-               "task_id": "job_id", "headers": "headers"}  # fmt: skip
+               "task_id": "job_id", "headers": "headers", "expires": "expires",
+               "compression": "compression"}  # fmt: skip
     return {mapping[k]: v for k, v in options.items() if v is not None}
 
 
@@ -333,7 +345,7 @@ def shared_task(*args: Any, **options: Any) -> Task | Callable[[Callable[..., An
 
     def declare(fn: Callable[..., Any]) -> Task:
         where = f"@shared_task on {getattr(fn, '__qualname__', fn)!r}"
-        declared = Task(fn, task_options(where, options), None)
+        declared = declare_task(where, fn, options, None, False)
         with _lock:
             _shared.append(declared)
             apps = list(_apps)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 
+from lexigram_compat.errors import TaskSoftTimeoutError
 from lexigram_compat.retry import Reject as _NeutralReject
 from lexigram_compat.retry import Retry
 
@@ -50,9 +51,10 @@ Reject = CeleryReject
 """``celery.exceptions.Reject``."""
 
 
-class SoftTimeLimitExceeded(Exception):
-    """Importable so ``except SoftTimeLimitExceeded`` still compiles; never raised:
-    ``soft_time_limit`` is refused at declaration (use ``time_limit``)."""
+SoftTimeLimitExceeded = TaskSoftTimeoutError
+"""``celery.exceptions.SoftTimeLimitExceeded``: raised inside a task declared with
+``soft_time_limit=`` when it is reached (the neutral ``TaskSoftTimeoutError``, an
+``Exception`` as in Celery), so ``except SoftTimeLimitExceeded`` cleans up on every engine."""
 
 
 class TimeoutError(builtins.TimeoutError):

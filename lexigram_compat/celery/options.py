@@ -3,8 +3,10 @@ refused with a message naming it and the alternative; none is dropped.
 
 The mapping (also the table in ``docs/engines/celery.md``):
 
-- ``queue``, ``priority``, ``name``, ``time_limit`` (the attempt's timeout) go to the
-  neutral ``@task``;
+- ``queue``, ``priority``, ``name``, ``time_limit`` (the attempt's timeout),
+  ``soft_time_limit`` (its ``soft_timeout``: ``SoftTimeLimitExceeded`` raised inside
+  the task), ``expires``, ``compression`` and ``rate_limit`` go to the neutral ``@task``
+  (and ``expires``/``compression`` of ``apply_async`` to the neutral ``enqueue``);
 - ``max_retries``, ``default_retry_delay``, ``retry_backoff`` (+``_max``),
   ``retry_jitter`` become the task's :class:`~lexigram_compat.retry.RetryPolicy`
   (Celery's formula exactly: ``min(retry_backoff_max, factor * 2**retries)``, full
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from lexigram_compat.errors import UnsupportedOptionError
@@ -30,6 +33,7 @@ __all__ = [
     "UNLIMITED_ATTEMPTS",
     "TaskOptions",
     "check_call_options",
+    "known_task_options",
     "task_options",
 ]
 
@@ -43,19 +47,12 @@ DEFAULT_BACKOFF_MAX = 600
 TASK_OPTIONS = (
     "name", "bind", "queue", "priority", "max_retries", "default_retry_delay", "retry_backoff",
     "retry_backoff_max", "retry_jitter", "autoretry_for", "dont_autoretry_for", "retry_kwargs",
-    "ignore_result", "time_limit", "acks_late", "throws",
+    "ignore_result", "time_limit", "soft_time_limit", "acks_late", "throws", "expires", "compression",
+    "rate_limit",
 )  # fmt: skip
-CALL_OPTIONS = ("countdown", "eta", "queue", "priority", "task_id", "headers")
+CALL_OPTIONS = ("countdown", "eta", "queue", "priority", "task_id", "headers", "expires", "compression")
 
 _REFUSED_TASK = {
-    "soft_time_limit": "soft time limits are not supported (SoftTimeLimitExceeded is never raised); "
-    "use time_limit= (the attempt fails with TaskTimeoutError)",
-    "rate_limit": "rate limits are not supported; bound concurrency with worker.max_concurrent_tasks "
-    "or a queue of its own",
-    "compression": "payloads are not compressed; drop compression= (tasks.max_payload_bytes bounds the size)",
-    "expires": "expiry is not supported; compare JobContext.enqueued_at in the task and return early",
-    "base": "custom Task classes are not supported yet; move on_success/on_failure code into the "
-    "function or a decorator under @app.task",
     "serializer": "arguments are always JSON, driven by type hints; drop serializer=",
     "reject_on_worker_lost": "a lost attempt is always counted and retried by the poison-pill rule; "
     "drop reject_on_worker_lost=",
@@ -69,17 +66,15 @@ _REFUSED_TASK = {
     "store_errors_even_if_ignored": "failures are always kept as dead letters; drop this option",
 }
 _REFUSED_CALL = {
-    "expires": "expiry is not supported; compare JobContext.enqueued_at in the task and return early",
     "link": "callbacks are not supported; enqueue the next task at the end of this one",
     "link_error": "error callbacks are not supported; handle the failure in the task or from its dead letter",
-    "compression": "payloads are not compressed; drop compression=",
     "serializer": "arguments are always JSON; drop serializer=",
     "routing_key": "route with queue=",
     "exchange": "route with queue=",
     "retry": "publishing is retried by the engine; drop retry=",
     "retry_policy": "publishing is retried by the engine; drop retry_policy=",
     "time_limit": "set time_limit= on the task declaration",
-    "soft_time_limit": "soft time limits are not supported",
+    "soft_time_limit": "set soft_time_limit= on the task declaration",
     "ignore_result": "set ignore_result= on the task declaration",
     "shadow": "tasks run under their registered name; drop shadow=",
 }
@@ -114,8 +109,12 @@ class TaskOptions:
     retry_kwargs: dict[str, Any] = field(default_factory=dict)
     ignore_result: bool = False
     time_limit: float | None = None
+    soft_time_limit: float | None = None
     acks_late: bool = True
     throws: tuple[type[BaseException], ...] = ()
+    expires: float | timedelta | None = None
+    compression: str | None = None
+    rate_limit: str | float | None = None
 
     @property
     def backoff_factor(self) -> int:
@@ -177,8 +176,27 @@ def task_options(where: str, options: dict[str, Any], *, default_ignore_result: 
     if max_retries is not None and (isinstance(max_retries, bool) or not isinstance(max_retries, int)
                                     or max_retries < 0):  # fmt: skip
         raise ValueError(f"{where}: max_retries={max_retries!r} must be an int >= 0 or None (forever)")
+    _check_time_limits(where, values.get("time_limit"), values.get("soft_time_limit"))
     values.setdefault("ignore_result", default_ignore_result)
     return TaskOptions(**values)
+
+
+def _check_time_limits(where: str, hard: Any, soft: Any) -> None:
+    for option, value in (("time_limit", hard), ("soft_time_limit", soft)):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if value is not None and not (number and value > 0):
+            raise ValueError(f"{where}: {option}={value!r} must be a number of seconds > 0")
+    if hard is not None and soft is not None and soft > hard:
+        # Celery refuses it too ("soft_time_limit must be less than or equal to time_limit").
+        raise ValueError(
+            f"{where}: soft_time_limit={soft!r} must be less than or equal to time_limit={hard!r}"
+        )
+
+
+def known_task_options() -> frozenset[str]:
+    """Every Celery task option the shim knows, supported or refused (the class
+    attributes of a ``base=`` class it reads as defaults)."""
+    return frozenset(TASK_OPTIONS) | frozenset(_REFUSED_TASK)
 
 
 def check_call_options(where: str, options: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ from lexigram_compat.scheduling import Schedule
 __all__ = ["crontab", "schedules_of"]
 
 _ENTRY_KEYS = ("task", "schedule", "args", "kwargs", "options", "relative")
-_SCHEDULE_OPTIONS = ("queue", "priority", "headers")
+_SCHEDULE_OPTIONS = ("queue", "priority", "headers", "expires")
 _ALTERNATIVE = (
     "use lexigram_compat.celery.schedules.crontab(...), a timedelta or a number of seconds; "
     "for another rule, fire a task on a crontab that checks the rule and returns early"
@@ -189,6 +189,7 @@ def _schedule(entry: str, spec: Any) -> Schedule:
             queue=options.get("queue"),
             priority=options.get("priority"),
             headers=options.get("headers"),
+            expires=options.get("expires"),
             **_timing(entry, spec["schedule"]),
         )
     except TaskRegistrationError as exc:

@@ -10,21 +10,23 @@ from typing import Any
 
 from lexigram_compat.errors import ConfigurationError
 
-__all__ = ["BUILD_SETTINGS", "SETTINGS", "Settings", "read_object", "tasks_section"]
+__all__ = ["BUILD_SETTINGS", "JSON_SETTINGS", "SETTINGS", "Settings", "read_object", "tasks_section"]
 
 BUILD_SETTINGS = ("broker_url", "task_default_queue", "task_time_limit", "timezone", "lexigram")
 """Settings that shape the lexigram app: fixed once the app is first used."""
+JSON_SETTINGS = ("task_serializer", "result_serializer", "event_serializer", "accept_content",
+                 "result_accept_content")  # fmt: skip
+"""Accepted when they say JSON (what the shim always sends): Django projects set them."""
 SETTINGS = (
     *BUILD_SETTINGS,
     "result_backend", "task_always_eager", "task_eager_propagates", "task_ignore_result",
-    "task_acks_late", "enable_utc", "beat_schedule",
+    "task_acks_late", "enable_utc", "beat_schedule", *JSON_SETTINGS,
 )  # fmt: skip
+_JSON_NAMES = frozenset({"json", "application/json"})
 _REFUSED = {
     "task_routes": "set queue= on each task (or on the call)",
-    "task_serializer": "arguments are always JSON, driven by type hints",
-    "result_serializer": "results are always JSON",
-    "accept_content": "messages are always JSON",
-    "task_soft_time_limit": "soft time limits are not supported; use task_time_limit",
+    "task_soft_time_limit": "set soft_time_limit= on the tasks (a base= Task class attribute sets it "
+    "for all its tasks)",
     "task_default_rate_limit": "rate limits are not supported",
     "worker_concurrency": "set worker.max_concurrent_tasks in the lexigram config (setting 'lexigram')",
     "worker_prefetch_multiplier": "the engines prefetch what the worker runs; drop it",
@@ -41,6 +43,15 @@ def _refusal(key: str) -> ConfigurationError:
         "tasks: section (setting 'lexigram', or Celery(main, config=...))"
     )
     return ConfigurationError(f"Celery setting {key!r} is not supported by lexigram_compat.celery", hint=hint)
+
+
+def _check_json(key: str, value: Any) -> None:
+    names = [value] if isinstance(value, str) else list(value) if isinstance(value, list | tuple) else [value]
+    if not names or any(not isinstance(n, str) or n.lower() not in _JSON_NAMES for n in names):
+        raise ConfigurationError(
+            f"Celery setting {key}={value!r} is not supported by lexigram_compat.celery",
+            hint="messages and results are always JSON: set 'json' (or ['json']), or drop the setting",
+        )
 
 
 class Settings(dict[str, Any]):
@@ -60,6 +71,8 @@ class Settings(dict[str, Any]):
                 f"Celery setting task_acks_late={value!r} is not supported",
                 hint="every engine acknowledges a job after its attempt is recorded (acks late); drop it",
             )
+        if key in JSON_SETTINGS:
+            _check_json(key, value)
         if key == "enable_utc" and value is not True:
             raise ConfigurationError("enable_utc=False is not supported", hint="times are always UTC-aware")
         if key in BUILD_SETTINGS and self._frozen() and self.get(key) != value:

@@ -36,6 +36,11 @@ def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when is not None else None
 
 
+def _neutral_limits(options: TaskOptions) -> dict[str, Any]:
+    """``expires``, ``compression`` and ``rate_limit``: the neutral ``@task`` takes them as they are."""
+    return {"expires": options.expires, "compression": options.compression, "rate_limit": options.rate_limit}
+
+
 @dataclass(frozen=True)
 class Request:
     """``self.request`` of a bound task: Celery's ``Context`` fields the shim fills."""
@@ -98,6 +103,8 @@ class CeleryTask:
             priority=options.priority,
             retry=options.policy(),
             timeout=options.time_limit,
+            **_neutral_limits(options),
+            soft_timeout=options.soft_time_limit,
         )
         functools.update_wrapper(self, fn)
 
@@ -130,8 +137,11 @@ class CeleryTask:
 
             async def run_async(*args: Any, **kwargs: Any) -> Any:
                 with self._attempt(args, kwargs):
+                    self._before_start()
                     try:
-                        value = await self._invoke(args, kwargs)
+                        value = self._called(args, kwargs)
+                        if inspect.isawaitable(value):
+                            value = await value
                     except Exception as exc:
                         raise self._autoretry(exc) from exc
                 return None if self.ignore_result else value
@@ -141,8 +151,9 @@ class CeleryTask:
 
             def run(*args: Any, **kwargs: Any) -> Any:
                 with self._attempt(args, kwargs):
+                    self._before_start()
                     try:
-                        value = self._invoke(args, kwargs)
+                        value = self._called(args, kwargs)
                     except Exception as exc:
                         raise self._autoretry(exc) from exc
                 return None if self.ignore_result else value
@@ -156,6 +167,37 @@ class CeleryTask:
 
     def _invoke(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return self.fn(self, *args, **kwargs) if self.bind else self.fn(*args, **kwargs)
+
+    def _called(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """What a worker runs, as Celery's tracer does: a ``base=`` class's own
+        ``__call__`` (which runs the function through ``super().__call__``), else the function."""
+        if type(self).__call__ is not CeleryTask.__call__:
+            return self(*args, **kwargs)
+        return self._invoke(args, kwargs)
+
+    def _before_start(self) -> None:
+        if type(self).before_start is not CeleryTask.before_start:
+            request = self.request
+            self.before_start(request.id, list(request.args), dict(request.kwargs))
+
+    # -- handlers a base= class overrides (Celery's signatures; called on every engine
+    # from the app's lifecycle hooks, see lexigram_compat.celery.handlers) ---------------
+    def before_start(self, task_id: str | None, args: Any, kwargs: Any) -> None:
+        """Called in the worker before the task runs (after ``task_prerun``); raising fails the attempt."""
+
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        """Called after the task's success was recorded, before ``task_success``."""
+
+    def on_retry(self, exc: BaseException | None, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """Called after a retry was recorded (``exc``: the cause given to ``self.retry``)."""
+
+    def on_failure(self, exc: BaseException | None, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """Called after the job failed for good (its dead letter kept), before ``task_failure``."""
+
+    def after_return(  # noqa: PLR0917 - Celery's signature
+        self, status: str, retval: Any, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        """Called after ``on_success``/``on_failure`` (not after a retry), before ``task_postrun``."""
 
     @contextmanager
     def _attempt(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[None]:

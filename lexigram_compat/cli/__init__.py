@@ -12,6 +12,7 @@ Commands::
     lexigram-compat job show|cancel|retry APP JOB_ID
     lexigram-compat workers APP
     lexigram-compat dashboard APP [--host H] [--port P] [--token T] [--allow-actions] [--worker]
+    lexigram-compat migrate celery PATH... [--to shims|neutral] [--write] [--report FILE] [--json]
 
 ``--log-format json`` (or ``tasks.logging.format: json``) writes one JSON object
 per log line, in every engine's worker process too.
@@ -42,6 +43,7 @@ from lexigram_compat.cli.commands_db import db
 from lexigram_compat.cli.commands_dlq import dlq
 from lexigram_compat.cli.commands_enqueue import enqueue
 from lexigram_compat.cli.commands_job import job
+from lexigram_compat.cli.commands_migrate import migrate
 from lexigram_compat.cli.commands_queues import queues
 from lexigram_compat.cli.commands_worker import scheduler, worker
 from lexigram_compat.cli.commands_workers import workers
@@ -113,6 +115,7 @@ cli.add_command(db)
 cli.add_command(job)
 cli.add_command(workers)
 cli.add_command(dashboard)
+cli.add_command(migrate)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,12 +17,13 @@ import click
 from lexigram_compat.app import TasksApp
 from lexigram_compat.backends import Backend
 from lexigram_compat.cli.exits import EXIT_INTERRUPTED, CliError
-from lexigram_compat.cli.loading import AppSpec, load_app, parse_app_spec
+from lexigram_compat.cli.loading import AppSpec, load_app, module_builds_app, parse_app_spec
 from lexigram_compat.cli.logs import release_logs
 from lexigram_compat.cli.reachability import check_reachable
 from lexigram_compat.cli.state import CliState, json_option, require, run_with_app
 from lexigram_compat.cli.supervisor import child_command, supervise
 from lexigram_compat.cli.worker_observability import prepare_worker_observability, serve_worker_metrics
+from lexigram_compat.engine_contract import APP_SPEC_ENV, NATIVE_ENTRY
 from lexigram_compat.tasks import validate_queue_name
 
 __all__ = ["native_worker_argv", "scheduler", "worker"]
@@ -36,14 +37,20 @@ def native_worker_argv(
     queues: list[str] | None,
     processes: int | None,
     concurrency: int | None,
+    *,
+    log_level: str | None = None,
 ) -> list[str] | None:
     """The engine's own worker command for ``backend`` (``dramatiq ...``,
     ``celery ... worker``), or None for engines whose jobs this command runs
     in-process (memory, postgres)."""
     if backend.engine.job_source() is not None:
         return None
+    # The program execed below finds the app by module; when the module alone does not
+    # build it, it imports native_entry, which loads APP from the environment.
+    os.environ[APP_SPEC_ENV] = spec.text
+    target = spec.text if module_builds_app(spec) else f"{NATIVE_ENTRY}:app"
     argv = backend.engine.native_worker_argv(
-        spec.text, queues=queues, processes=processes, concurrency=concurrency
+        target, queues=queues, processes=processes, concurrency=concurrency, log_level=log_level
     )
     if not argv:
         raise CliError(
@@ -189,7 +196,11 @@ def worker(
     argvs = {
         b.name: argv
         for b, physical in selected.items()
-        if (argv := native_worker_argv(spec, b, physical if chosen_names else None, processes, concurrency))
+        if (
+            argv := native_worker_argv(
+                spec, b, physical if chosen_names else None, processes, concurrency, log_level=state.log_level
+            )
+        )
         is not None
     }
     # Fail fast (exit 3) when a broker is down at start-up rather than retry

@@ -18,7 +18,7 @@ from lexigram_compat.app import TasksApp
 from lexigram_compat.cli.exits import CliError
 from lexigram_compat.errors import TaskQueueError
 
-__all__ = ["AppSpec", "load_app", "parse_app_spec"]
+__all__ = ["AppSpec", "load_app", "module_builds_app", "parse_app_spec"]
 
 _FORMAT_HINT = "pass APP as module:attribute, e.g. myproj.jobs:app"
 
@@ -132,3 +132,13 @@ def load_app(text: str) -> TasksApp:
             return value
         wrong = f"{spec.text}() returned {type(value).__name__}, not a TasksApp"
     raise CliError(wrong[:300], hint="point APP at a TasksApp, or at a zero-argument function returning one")
+
+
+def module_builds_app(spec: AppSpec) -> bool:
+    """Whether importing ``spec``'s module alone builds its app (``module:name`` with a
+    ``TasksApp`` named ``name`` at module level), as ``dramatiq MODULE`` and ``celery -A``
+    need. Not so for a dotted attribute path or a factory (the Celery shim's
+    ``proj.celery:app.tasks_app``): their native worker loads ``native_entry`` instead."""
+    if "." in spec.attribute:
+        return False
+    return isinstance(getattr(_import(spec), spec.attribute, None), TasksApp)

@@ -29,6 +29,7 @@ from lexigram_compat.outcomes import (
     undecodable,
 )
 from lexigram_compat.retry import Reject, Retry, RetryPolicy
+from lexigram_compat.worker.soft_timeout import SoftDeadline, ThreadDeadline
 
 if TYPE_CHECKING:
     from lexigram_compat.di.container import Resolver
@@ -67,10 +68,13 @@ class _DeadlineExceeded(Exception):
 async def _call(
     ctx: ExecutionContext, task: Any, args: list[Any], kwargs: dict[str, Any], timeout: float
 ) -> Any:
+    soft = _soft_timeout(task, timeout)
     if task.is_async:
         deadline = asyncio.timeout(timeout)
         try:
             async with deadline:
+                if soft is not None:
+                    return await SoftDeadline(task.fn(*args, **kwargs), soft)
                 return await task.fn(*args, **kwargs)
         except TimeoutError as exc:
             if deadline.expired():
@@ -82,9 +86,12 @@ async def _call(
     loop = asyncio.get_running_loop()
     started = asyncio.Event()
     context = contextvars.copy_context()
+    interrupt = ThreadDeadline() if soft is not None else None
 
     def run() -> Any:
         loop.call_soon_threadsafe(started.set)
+        if interrupt is not None:
+            return context.run(interrupt.run, task.fn, *args, **kwargs)
         return context.run(task.fn, *args, **kwargs)
 
     future = loop.run_in_executor(ctx.executor, run)
@@ -98,6 +105,7 @@ async def _call(
         raise
     finally:
         waiting.cancel()
+    timer = None if interrupt is None else loop.call_later(soft or 0.0, interrupt.fire)
     deadline = asyncio.timeout(timeout)
     try:
         async with deadline:
@@ -106,6 +114,16 @@ async def _call(
         if deadline.expired():
             raise _DeadlineExceeded from exc
         raise
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+def _soft_timeout(task: Any, timeout: float) -> float | None:
+    """The task's soft timeout, when it comes before the attempt's ``timeout`` (one at
+    or past it would never fire: the attempt has failed by then)."""
+    soft: float | None = getattr(task, "soft_timeout", None)
+    return soft if soft is not None and soft < timeout else None
 
 
 def policy_for(

@@ -18,6 +18,10 @@ a message back, how to ack). Everything else is decided here:
   ledger is unreachable (other failures :data:`RECORD_TRIES` times); a start that
   still fails propagates (the engine gives the delivery back), a recording step is
   handed to :meth:`Settlement.unsettled`;
+- the job's start conditions: its task's rate limit (the attempt waits for its turn in
+  this worker process, :mod:`lexigram_compat.rate_limits`) and its expiry (an attempt
+  not started by ``expires_at`` is not run: the job is dead-lettered with
+  :class:`~lexigram_compat.errors.JobExpiredError`, :func:`expired`);
 - job events and their log lines (``started``, ``succeeded``, ``retried``,
   ``dead_lettered``), emitted only for outcomes the ledger accepted, and the
   app's lifecycle hooks (:mod:`lexigram_compat.hooks`) at the same points.
@@ -26,7 +30,6 @@ a message back, how to ack). Everything else is decided here:
 from __future__ import annotations
 
 import abc
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -35,12 +38,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from lexigram_compat.connection_errors import is_unavailable
 from lexigram_compat.envelope import JobEnvelope, utcnow
-from lexigram_compat.errors import BrokerUnavailableError, WorkerLostError
+from lexigram_compat.errors import BrokerUnavailableError, JobExpiredError, WorkerLostError
 from lexigram_compat.hooks import Hooks
 from lexigram_compat.job_context import job_context_of
 from lexigram_compat.letters import dead_letter_of
 from lexigram_compat.outcomes import Completed, DeadLettered, Outcome, RetryLater, failure_of
+from lexigram_compat.rate_limits import wait_for_turn
 from lexigram_compat.retry import Retry
+from lexigram_compat.retrying import retry_while_unreachable
 from lexigram_compat.tracing import attempt_span
 from lexigram_compat.worker.execution import ExecutionContext, execute, policy_for
 
@@ -51,7 +56,7 @@ if TYPE_CHECKING:
     from lexigram_compat.records import DeadLetter
     from lexigram_compat.retry import RetryPolicy
 
-__all__ = ["LEDGER_OUTAGE_SECONDS", "RECORD_TRIES", "Settlement", "Settler", "lost_attempt"]
+__all__ = ["LEDGER_OUTAGE_SECONDS", "RECORD_TRIES", "Settlement", "Settler", "expired", "lost_attempt"]
 
 log = logging.getLogger("lexigram_compat.worker")
 
@@ -66,8 +71,6 @@ LEDGER_OUTAGE_SECONDS = 10.0
 while its job ledger is unreachable (a broker restart takes seconds). After that a start
 is given back to the broker, to come again, never to the dead letters (the job did
 nothing wrong), and an outcome goes to ``Settlement.unsettled``."""
-MAX_PAUSE = 2.0
-"""The longest wait between two tries."""
 
 
 class Settlement(abc.ABC):
@@ -148,7 +151,12 @@ class Settler:
     # -- one attempt ------------------------------------------------------------------
     async def run(self, envelope: JobEnvelope, target: Settlement) -> Outcome:
         """Run attempt ``envelope.attempts`` of the job and settle it (inside the
-        attempt's trace span when OpenTelemetry is installed: :mod:`lexigram_compat.tracing`)."""
+        attempt's trace span when OpenTelemetry is installed: :mod:`lexigram_compat.tracing`).
+        A job past its expiry is settled as expired instead, without running."""
+        if envelope.expires_at is not None or self._rate_limit(envelope.task_name) is not None:
+            too_late = await self._wait_to_start(envelope)
+            if too_late is not None:
+                return await self.settle(envelope, too_late, target)
         self.events.started(envelope)
         hooks = self.hooks
         if hooks.registered:
@@ -176,6 +184,20 @@ class Settler:
         if hooks.registered:
             await hooks.fire("attempt_finished", job_context_of(envelope), settled)
         return settled
+
+    def _rate_limit(self, task_name: str) -> float | None:
+        task = self.context.registry.get(task_name)
+        return None if task is None else task.rate_limit
+
+    async def _wait_to_start(self, envelope: JobEnvelope) -> DeadLettered | None:
+        """Wait for the task's rate limit (when it has one); the expired outcome when
+        the job's expiry passed before it could start (checked before and after the wait)."""
+        if (too_late := expired(envelope)) is not None:
+            return too_late
+        per_second = self._rate_limit(envelope.task_name)
+        if per_second is not None:
+            await wait_for_turn(envelope.task_name, per_second)
+        return expired(envelope)
 
     async def settle(
         self, envelope: JobEnvelope, outcome: Outcome, target: Settlement, *, raw: bytes | None = None
@@ -257,6 +279,22 @@ class Settler:
         )
 
 
+def expired(envelope: JobEnvelope) -> DeadLettered | None:
+    """The outcome of an attempt that must not start because the job's expiry passed,
+    or None (no expiry, or not yet)."""
+    expires_at = envelope.expires_at
+    if expires_at is None:
+        return None
+    now = utcnow()
+    if now < expires_at:
+        return None
+    error = JobExpiredError(
+        f"job {envelope.job_id} ({envelope.task_name}) expired at {expires_at.isoformat()} before "
+        f"attempt {envelope.attempts} started ({(now - expires_at).total_seconds():.3f}s late); not run"
+    )
+    return DeadLettered(failure_of(error, with_traceback=False), error)
+
+
 def lost_attempt(envelope: JobEnvelope, policy: RetryPolicy) -> RetryLater | DeadLettered:
     """The poison-pill rule, for attempt ``envelope.attempts`` whose worker died (or
     lost its lease): it counts as failed; the job gets its next attempt after the
@@ -281,30 +319,19 @@ def lost_attempt(envelope: JobEnvelope, policy: RetryPolicy) -> RetryLater | Dea
 async def _retried(
     envelope: JobEnvelope, step: str, call: Callable[[], Awaitable[T]], *, other_tries: int
 ) -> T:
-    """``call()``, tried again with backoff: while the ledger is unreachable for up to
-    :data:`LEDGER_OUTAGE_SECONDS`, for any other failure ``other_tries`` times in all
-    (a ``ValueError``, a refused value, never again). Raises the last failure."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + LEDGER_OUTAGE_SECONDS
-    pause = RECORD_BACKOFF
-    tries = 0
-    while True:
-        tries += 1
-        try:
-            return await call()
-        except ValueError:
-            raise
-        except Exception as exc:
-            if isinstance(exc, BrokerUnavailableError) or is_unavailable(exc):
-                if loop.time() + pause > deadline:
-                    raise
-                reason = "the job ledger is unreachable"
-            elif tries >= other_tries:
-                raise
-            else:
-                reason = f"{type(exc).__name__}: {exc}"
-            log.warning(
-                "job %s: could not %s (%s); trying again in %gs", envelope.job_id, step, reason, pause
-            )
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, MAX_PAUSE)
+    """``call()``, tried again with backoff (:func:`~lexigram_compat.retrying.retry_while_unreachable`):
+    while the ledger is unreachable for up to :data:`LEDGER_OUTAGE_SECONDS`, for any other
+    failure ``other_tries`` times in all. Raises the last failure."""
+
+    def told(exc: BaseException, pause: float) -> None:
+        unreachable = isinstance(exc, BrokerUnavailableError) or is_unavailable(exc)
+        reason = "the job ledger is unreachable" if unreachable else f"{type(exc).__name__}: {exc}"
+        log.warning("job %s: could not %s (%s); trying again in %gs", envelope.job_id, step, reason, pause)
+
+    return await retry_while_unreachable(
+        call,
+        seconds=LEDGER_OUTAGE_SECONDS,
+        first_pause=RECORD_BACKOFF,
+        other_tries=other_tries,
+        on_retry=told,
+    )

@@ -36,7 +36,7 @@ def test_the_native_worker_command_maps_queues_and_concurrency(
         "tests.celery.facade_app:app", queues=None, processes=None, concurrency=None
     )
     chosen = engine.native_worker_argv(
-        "tests.celery.facade_app:app", queues=["emails"], processes=None, concurrency=2
+        "tests.celery.facade_app:app", queues=["emails"], processes=None, concurrency=2, log_level="info"
     )
 
     assert argv is not None
@@ -47,6 +47,9 @@ def test_the_native_worker_command_maps_queues_and_concurrency(
     assert argv[argv.index("-Q") + 1] == broker.queue
     assert chosen is not None
     assert (chosen[chosen.index("-c") + 1], chosen[chosen.index("-Q") + 1]) == ("2", "emails")
+    # The CLI's --log-level reaches celery worker (it logs WARNING and above unless told).
+    assert "--loglevel" not in argv
+    assert chosen[chosen.index("--loglevel") + 1] == "INFO"
 
 
 def test_a_module_without_the_celery_app_is_a_clear_error(broker: Broker) -> None:

@@ -4,15 +4,17 @@ tests/conformance/test_scheduling.py) exactly once per fire time."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from lexigram_compat import ConfigurationError, UnsupportedOptionError
+from lexigram_compat import ConfigurationError, JobStatus, UnsupportedOptionError
 from lexigram_compat.celery import Celery, Task
 from lexigram_compat.celery.schedules import crontab
+from lexigram_compat.envelope import utcnow
 from lexigram_compat.scheduling import schedule_job_id
 
 START = datetime(2031, 6, 2, 8, 58, 30, tzinfo=UTC)  # a Monday
@@ -70,6 +72,41 @@ async def test_a_beat_schedule_dict_runs_once_per_fire_time_with_its_arguments(a
     assert sorted(calls, key=str) == sorted(expected_calls, key=str), "a fire time ran twice (or never)"
 
 
+async def test_a_beat_entrys_expires_applies_to_each_fired_job(app: Celery) -> None:
+    ran: list[str] = []
+
+    @app.task(name="proj.tasks.poll")
+    def poll(kind: str) -> None:
+        ran.append(kind)
+
+    app.conf.beat_schedule = {
+        "poll-soon-stale": {
+            "task": poll.name,
+            "schedule": 60,
+            "args": ("stale",),
+            "options": {"expires": 0.05},
+        },
+        "poll": {"task": poll.name, "schedule": 60, "args": ("fresh",), "options": {"expires": 600}},
+    }
+    assert sorted(s.expires for s in app.registry.schedules() if s.expires) == [0.05, 600.0]
+    async with app.tasks_app as tasks_app:
+        ids = await tasks_app.make_scheduler(start=START).tick(START + timedelta(seconds=90))
+        fires = [START.replace(second=0) + timedelta(minutes=m) for m in (1, 2)]  # 08:59, 09:00
+        stale = [schedule_job_id("poll-soon-stale", f) for f in fires]
+        assert sorted(ids) == sorted([*stale, *(schedule_job_id("poll", f) for f in fires)])
+        expired_by = utcnow() + timedelta(seconds=0.06)  # the stale jobs' expiry passed by then
+        await asyncio.sleep((expired_by - utcnow()).total_seconds())
+        await tasks_app.run_worker(until_idle=True, scheduler=False)
+        infos = [await tasks_app.queue.get_job(job_id) for job_id in stale]
+
+    assert ran == ["fresh", "fresh"]
+    for info in infos:
+        assert info is not None
+        assert info.status is JobStatus.FAILED
+        assert info.last_error is not None
+        assert "JobExpiredError" in info.last_error
+
+
 def test_replacing_the_beat_schedule_replaces_its_schedules(app: Celery) -> None:
     app.conf.beat_schedule = {"a": {"task": "t", "schedule": 60}, "b": {"task": "t", "schedule": 60}}
     app.conf.beat_schedule = {"c": {"task": "t", "schedule": crontab(minute=0)}}
@@ -91,7 +128,12 @@ def test_replacing_the_beat_schedule_replaces_its_schedules(app: Celery) -> None
         ({"task": "t"}, ConfigurationError, "has no 'schedule'"),
         ({"task": "t", "schedule": 0.2}, ConfigurationError, "every=0.2 is not an interval"),
         ({"task": "t", "schedule": 60, "options": {"countdown": 5}}, ConfigurationError, "'countdown'"),
-        ({"task": "t", "schedule": 60, "options": {"expires": 5}}, UnsupportedOptionError, "expires="),
+        (
+            {"task": "t", "schedule": 60, "options": {"expires": -1}},
+            ConfigurationError,
+            "expires=-1 is not valid",
+        ),
+        ({"task": "t", "schedule": 60, "options": {"link": None}}, UnsupportedOptionError, "link="),
         ("not a dict", ConfigurationError, "is str, not a dict"),
     ],
 )

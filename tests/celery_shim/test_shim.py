@@ -202,11 +202,6 @@ def test_mock_patch_of_delay_keeps_working() -> None:
 @pytest.mark.parametrize(
     ("option", "value", "hint"),
     [
-        ("soft_time_limit", 5, "use time_limit="),
-        ("rate_limit", "10/m", "worker.max_concurrent_tasks"),
-        ("compression", "zlib", "drop compression="),
-        ("expires", 60, "JobContext.enqueued_at"),
-        ("base", object, "custom Task classes are not supported"),
         ("serializer", "pickle", "always JSON"),
         ("max_retrys", 3, "did you mean 'max_retries'?"),
     ],
@@ -231,7 +226,7 @@ def test_other_refusals_name_the_option_and_the_alternative(app: Celery) -> None
         raise self.retry(args=(1,), countdown=1)
 
     for call, message in (
-        (lambda: tasks_basic.add.apply_async((1, 2), expires=60), "option expires= is not supported"),
+        (lambda: tasks_basic.add.apply_async((1, 2), shadow="x"), "option shadow= is not supported"),
         (lambda: tasks_basic.add.apply_async((1, 2), link=None), "option link= is not supported"),
         (lambda: tasks_basic.add.s(1).set(routing_key="k"), "option routing_key= is not supported"),
     ):
@@ -241,6 +236,26 @@ def test_other_refusals_name_the_option_and_the_alternative(app: Celery) -> None
     assert isinstance(result.result, UnsupportedOptionError)
     assert "self.retry(args=...)" in str(result.result)
     assert app.tasks_app.is_started is False  # nothing above reached the engine
+
+
+def test_serializer_settings_saying_json_are_accepted_and_others_refused() -> None:
+    shim = Celery("json-settings", broker="memory://", set_as_current=False)
+    shim.config_from_object(
+        {
+            "CELERY_TASK_SERIALIZER": "json",
+            "CELERY_RESULT_SERIALIZER": "json",
+            "CELERY_ACCEPT_CONTENT": ["application/json"],
+            "CELERY_RESULT_ACCEPT_CONTENT": ("json",),
+        },
+        namespace="CELERY",
+    )
+    assert shim.conf.accept_content == ["application/json"]
+    for key, value in [("task_serializer", "pickle"), ("accept_content", ["json", "pickle"]),
+                       ("result_serializer", None)]:  # fmt: skip
+        with pytest.raises(ConfigurationError, match=f"{key}=") as refused:
+            shim.conf[key] = value
+        assert "always JSON" in (refused.value.hint or "")
+        assert key not in shim.conf or shim.conf[key] != value  # the refused value is not kept
 
 
 def test_settings_are_read_from_an_object_and_unsupported_ones_refused() -> None:

@@ -145,9 +145,10 @@ class NativeWorkerEngine(MemoryEngine):
         queues: Sequence[str] | None,
         processes: int | None,
         concurrency: int | None,
+        log_level: str | None = None,
     ) -> list[str] | None:
         # Stands in for `dramatiq ...` / `celery ... worker`: prints what it was given.
-        report = "import json, sys; print(json.dumps(sys.argv[1:]))"
+        report = "import json, os, sys; print(json.dumps([*sys.argv[1:], os.environ.get('LEXIGRAM_APP')]))"
         options = {"queues": queues, "processes": processes, "concurrency": concurrency}
         return [sys.executable, "-c", report, app_spec, json.dumps(options)]
 
@@ -162,6 +163,7 @@ class CommandlessEngine(NativeWorkerEngine):
         queues: Sequence[str] | None,
         processes: int | None,
         concurrency: int | None,
+        log_level: str | None = None,
     ) -> list[str] | None:
         return None
 

@@ -191,13 +191,16 @@ def test_an_engine_with_its_own_worker_has_it_exec_in_place_with_the_options() -
     args = ("tests.cli.sample_app:native_app", "--concurrency", "3", "--queues", "emails")
     done = run_command("worker", *args)
     assert done.returncode == 0, done.stderr
-    app_spec, options = json.loads(done.stdout.strip().splitlines()[-1])
-    assert app_spec == "tests.cli.sample_app:native_app"
+    app_spec, options, from_environment = json.loads(done.stdout.strip().splitlines()[-1])
+    # A factory is not built by importing its module: the program loads native_entry,
+    # which builds APP from the environment the command execs it with.
+    assert app_spec == "lexigram_compat.native_entry:app"
+    assert from_environment == "tests.cli.sample_app:native_app"
     assert json.loads(options) == {"queues": ["emails"], "processes": None, "concurrency": 3}
 
 
 def test_without_queues_the_native_worker_gets_none_and_the_config_applies() -> None:
     done = run_command("worker", "tests.cli.sample_app:native_app", "--processes", "2")
     assert done.returncode == 0, done.stderr
-    _, options = json.loads(done.stdout.strip().splitlines()[-1])
+    _, options, _ = json.loads(done.stdout.strip().splitlines()[-1])
     assert json.loads(options) == {"queues": None, "processes": 2, "concurrency": None}

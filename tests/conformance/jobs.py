@@ -33,6 +33,7 @@ from lexigram_compat import (
     RetryPolicy,
     TaskQueueProtocol,
     TaskRegistry,
+    TaskSoftTimeoutError,
     current_job,
     inject,
     scheduled,
@@ -347,6 +348,78 @@ async def charge(order_id: str, amount: int, recorder: Recorder = inject()) -> N
     recorder.record("charge", order_id=order_id, amount=amount)
 
 
+RATE_LIMIT_PER_SECOND = 5.0
+"""``@task(rate_limit="5/s")`` of :func:`rate_limited`: starts 0.2 s apart per worker process."""
+
+
+@task(name="conformance.compressed", registry=registry, compression="zlib")
+async def compressed(key: str, blob: str, numbers: list[int], recorder: Recorder = inject()) -> int:
+    """Arguments sent zlib-compressed (the task's own option); checks they arrive whole."""
+    recorder.record("compressed", key=key, size=len(blob), numbers=numbers)
+    return len(blob) + sum(numbers)
+
+
+@task(name="conformance.expiring", registry=registry, expires=60)
+async def expiring(key: str, fail_first: float, recorder: Recorder = inject()) -> str:
+    """A job expiring 60 s after enqueue (unless the call says otherwise); with
+    ``fail_first`` its first attempt asks for a retry that many seconds later."""
+    run = recorder.runs("expiring", key) + 1
+    recorder.record("expiring", key=key, run=run)
+    if fail_first and run == 1:
+        raise Retry(delay=fail_first)
+    return key
+
+
+@task(name="conformance.rate_limited", registry=registry, rate_limit="5/s")
+async def rate_limited(key: str, ctx: JobContext = inject(), recorder: Recorder = inject()) -> None:
+    """Records when each attempt started (the recorder's clock) and which attempt it is."""
+    recorder.record("rate_limited", key=key, attempt=ctx.attempt)
+
+
 @scheduled("*/5 * * * *", name=SCHEDULE_NAME, timezone="UTC", registry=registry)
 async def every_five_minutes(recorder: Recorder = inject()) -> None:
     recorder.record("every_five_minutes")
+
+
+# -- soft timeouts: TaskSoftTimeoutError raised inside the task -------------------------
+SOFT_TIMEOUT = 0.3
+"""``@task(soft_timeout=...)`` of :func:`soft_async` and :func:`soft_sync`."""
+HARD_TIMEOUT = 10.0
+"""Their ``timeout``: far enough that catching the soft timeout first is the only way to finish."""
+
+
+@task(name="conformance.soft_async", registry=registry, soft_timeout=SOFT_TIMEOUT, timeout=HARD_TIMEOUT)
+async def soft_async(seconds: float) -> list[float]:
+    """Sleeps ``seconds``; returns ``[started]``, or ``[started, caught]`` (wall clock)
+    when the soft timeout interrupted the sleep and it cleaned up."""
+    started = time.time()
+    try:
+        await asyncio.sleep(seconds)
+    except TaskSoftTimeoutError:
+        return [started, time.time()]
+    return [started]
+
+
+@task(name="conformance.soft_sync", registry=registry, soft_timeout=SOFT_TIMEOUT, timeout=HARD_TIMEOUT)
+def soft_sync(seconds: float) -> list[float]:
+    """:func:`soft_async` in a thread: short C calls, so the exception arrives between them."""
+    started = time.time()
+    try:
+        while time.time() - started < seconds:
+            time.sleep(0.01)
+    except TaskSoftTimeoutError:
+        return [started, time.time()]
+    return [started]
+
+
+@task(
+    name="conformance.soft_uncaught",
+    registry=registry,
+    soft_timeout=0.1,
+    timeout=HARD_TIMEOUT,
+    retry=RetryPolicy(max_attempts=2, base_delay=0.01, jitter=False),
+)
+async def soft_uncaught(key: str, recorder: Recorder = inject()) -> None:
+    """Does not catch its soft timeout: each attempt fails with it."""
+    recorder.record("soft_uncaught", key=key)
+    await asyncio.sleep(HARD_TIMEOUT * 2)

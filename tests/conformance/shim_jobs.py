@@ -8,9 +8,11 @@ from lexigram_compat import TaskRegistry
 from lexigram_compat.celery import Celery
 from tests.celery_shim.proj import (  # noqa: F401 - imported to declare their tasks
     tasks_autoretry,
+    tasks_base,
     tasks_basic,
     tasks_bound,
     tasks_calls,
+    tasks_limits,
     tasks_options,
     tasks_stacked,
 )

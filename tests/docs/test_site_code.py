@@ -14,7 +14,9 @@ What "run" means depends on the block's language:
   project are run (except the long-running ``worker`` and ``scheduler``), the others are parsed
   by the real click commands; ``dramatiq``/``celery`` options must appear in that CLI's
   ``--help``; ``pip install`` extras must exist in pyproject.toml; ``./scripts/*`` must be
-  executable; ``python -m X`` must name an importable module.
+  executable; ``python -m X`` must name an importable module; ``cd DIR`` must name a folder of
+  the repository, ``export`` take ``NAME=value`` words, and ``python manage.py COMMAND`` name a
+  command of the Django example (``examples/celery_django``, run by ``tests/django_example``).
 
 - ``text``: a figure drawn in characters (no code): it must fit 100 columns, so it renders
   without wrapping.
@@ -48,6 +50,7 @@ from tests.services import Service
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
+EXAMPLE = ROOT / "examples" / "celery_django"
 FENCE = re.compile(r"^```(?P<lang>[a-z]*)[^\n]*\n(?P<body>.*?)^```$", re.M | re.S)
 INCLUDE = re.compile(r"^<!-- include: (?P<path>\S+) -->$", re.M)
 FILE_LINE = re.compile(r"^# (?P<path>[\w./-]+\.(?:py|ya?ml))\n")
@@ -104,7 +107,8 @@ def page_env(database: ScratchDatabase, redis_service: Service, tmp_path: Path) 
         "DATABASE_URL": database.dsn,
         "REDIS_URL": f"{redis_service.url}/0",
         "AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/%2f",
-        "PYTHONPATH": str(tmp_path),
+        # The checkout under test first (a worktree beside an editable install imports its own code).
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
     }
     env.pop("LEX_PROFILE", None)
     for key in [key for key in env if key.startswith("LEX_TASKS__")]:
@@ -240,6 +244,17 @@ def check_command(words: list[str], project: Path, env: dict[str, str], block: B
         script = ROOT / program
         assert script.is_file(), f"{block}: {program} does not exist"
         assert os.access(script, os.X_OK), f"{block}: {program} is not executable"
+    elif program == "cd":
+        assert len(words) == 2, f"{block}: cd takes one folder: {words[1:]}"
+        assert (ROOT / words[1]).is_dir(), f"{block}: no folder {words[1]} in the repository"
+    elif program == "export":
+        for word in words[1:]:
+            assert re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", word), f"{block}: export {word!r} is not NAME=value"
+    elif program == "python" and words[1:2] == ["manage.py"]:
+        # The Django example's commands (run for real by tests/django_example).
+        commands = {"migrate", *(p.stem for p in EXAMPLE.glob("*/management/commands/[a-z]*.py"))}
+        assert len(words) > 2, f"{block}: manage.py without a command"
+        assert words[2] in commands, f"{block}: manage.py has no command {words[2]!r}"
     elif program == "python" and words[1:2] == ["-m"]:
         module = words[2]
         done = subprocess.run(

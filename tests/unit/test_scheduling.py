@@ -228,6 +228,26 @@ async def test_tick_enqueues_each_fire_time_once_without_back_fill(registry: Tas
     assert (info.status, info.result, info.task_name) == (JobStatus.COMPLETED, "ran", "minutely")
 
 
+async def test_a_schedule_added_while_the_scheduler_runs_does_not_fire_past_times(
+    registry: TaskRegistry,
+) -> None:
+    _declare_every_minute(registry)
+    async with memory_app(registry=registry) as app:
+        scheduler = app.make_scheduler(start=utc(2026, 6, 1, 12))
+        assert len(await scheduler.tick(utc(2026, 6, 1, 13))) == 60
+
+        @scheduled("* * * * *", name="added-later", registry=registry)
+        async def added_later() -> None:
+            return None
+
+        # First seen by the tick after 13:00: 13:01 and 13:02 only, not 12:01..13:02.
+        assert scheduler.next_fire_times()["added-later"] == utc(2026, 6, 1, 13, 1)
+        ids = await scheduler.tick(utc(2026, 6, 1, 13, 2))
+    assert sorted(ids) == sorted(
+        schedule_job_id(name, utc(2026, 6, 1, 13, m)) for name in ("minutely", "added-later") for m in (1, 2)
+    )
+
+
 async def test_two_schedulers_produce_one_job_per_fire_time(registry: TaskRegistry) -> None:
     _declare_every_minute(registry)
     start = utc(2026, 6, 1, 12)

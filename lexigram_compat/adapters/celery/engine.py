@@ -36,7 +36,7 @@ from lexigram_compat.adapters.celery.settings import CelerySettings
 from lexigram_compat.adapters.celery.tasks import register_tasks
 from lexigram_compat.adapters.redis_ledger import RedisLedger, RedisLedgerCalls, RedisPush
 from lexigram_compat.config import redact_text, redact_url
-from lexigram_compat.engine_contract import Capabilities, Engine, EngineContext
+from lexigram_compat.engine_contract import NATIVE_ENTRY, Capabilities, Engine, EngineContext
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import BrokerUnavailableError, ConfigurationError, EnqueueOutcomeUnknownError
 from lexigram_compat.queue import DeadLetter, JobInfo, JobStatus
@@ -172,7 +172,13 @@ class CeleryEngine(Engine):
         # global per broker URL, so closing one would break every other app on it.
 
     def native_worker_argv(
-        self, module: str, *, queues: Sequence[str] | None, processes: int | None, concurrency: int | None
+        self,
+        module: str,
+        *,
+        queues: Sequence[str] | None,
+        processes: int | None,
+        concurrency: int | None,
+        log_level: str | None = None,
     ) -> list[str] | None:
         if self._context is None:
             raise ConfigurationError("the celery engine is not attached to an app")
@@ -187,11 +193,15 @@ class CeleryEngine(Engine):
             sys.executable, "-m", "celery", "-A", attribute, "worker",
             "-P", pool, "-c", str(count), "-Q", ",".join(chosen),
             "--without-gossip", "--without-mingle", "--without-heartbeat",
+            # celery worker logs at WARNING unless told: the jobs' started/succeeded lines are INFO.
+            *(["--loglevel", log_level.upper()] if log_level else []),
         ]  # fmt: skip
 
     def _celery_attribute(self, module: str) -> str:
         """``module:name`` of the attribute holding ``app.native`` in the app's module."""
         module_name = module.partition(":")[0]
+        if module_name == NATIVE_ENTRY:
+            return f"{NATIVE_ENTRY}:celery_app"  # builds the app from $LEXIGRAM_APP when imported
         loaded = importlib.import_module(module_name)
         for name, value in vars(loaded).items():
             if value is self.native:
@@ -260,6 +270,7 @@ class CeleryEngine(Engine):
             confirm_timeout=PUBLISH_TIMEOUT,
             # Message headers, where Celery's OpenTelemetry instrumentation reads them.
             headers=message_headers(envelope),
+            compression=envelope.compression,  # kombu's own (a plain Celery worker reads it)
         )
 
     def publish_raw(self, queue: str, body: bytes, headers: dict[str, Any] | None = None) -> None:

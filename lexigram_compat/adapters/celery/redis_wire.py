@@ -20,7 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery
+from kombu.compression import compress
 
+from lexigram_compat.compression import KOMBU_CONTENT_TYPES
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.serialization import dumps
 
@@ -29,15 +31,35 @@ HEADERS_KEY = "lexigram_headers"
 one key, so they never collide with Celery's protocol headers."""
 
 
+EXPIRES_KEY = "lexigram_expires_at"
+"""The Celery message header carrying the job's expiry (ISO time). Not Celery's own
+``expires``: a Celery worker drops an expired message before the task body runs, so
+the job's record would never be settled; the settle step applies this one."""
+
+
 def message_headers(envelope: JobEnvelope) -> dict[str, Any] | None:
     """The extra Celery message headers of ``envelope``: its trace context (where
-    Celery's OpenTelemetry instrumentation reads it) and its own headers."""
-    if envelope.trace is None and envelope.headers is None:
+    Celery's OpenTelemetry instrumentation reads it), its own headers and its expiry."""
+    if envelope.trace is None and envelope.headers is None and envelope.expires_at is None:
         return None
     extra: dict[str, Any] = dict(envelope.trace or {})
     if envelope.headers is not None:
         extra[HEADERS_KEY] = envelope.headers
+    if envelope.expires_at is not None:
+        extra[EXPIRES_KEY] = envelope.expires_at.isoformat()
     return extra
+
+
+def request_expires_at(request: Any) -> datetime | None:
+    """The job's expiry a Celery request carries (:data:`EXPIRES_KEY`), or None."""
+    value = getattr(request, EXPIRES_KEY, None)
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def request_headers(request: Any) -> dict[str, Any] | None:
@@ -96,7 +118,12 @@ class RedisWire:
         # The trace context where Celery's OpenTelemetry instrumentation reads it (a
         # request attribute), and the job's own headers.
         headers.update(message_headers(job) or {})
-        body = base64.b64encode(dumps([job.args, job.kwargs, EMBED])).decode()
+        body_bytes = dumps([job.args, job.kwargs, EMBED])
+        if job.compression is not None:
+            # As kombu's producer compresses (a plain Celery worker reads it back).
+            body_bytes = compress(body_bytes, job.compression)[0]
+            headers["compression"] = KOMBU_CONTENT_TYPES[job.compression]
+        body = base64.b64encode(body_bytes).decode()
         return dumps(
             {
                 "body": body,

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import signals
 
-from lexigram_compat.adapters.celery.redis_wire import request_eta, request_headers
+from lexigram_compat.adapters.celery.redis_wire import request_eta, request_expires_at, request_headers
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import TaskNotFoundError
 from lexigram_compat.ledger import Delivery
@@ -233,6 +233,7 @@ class CeleryWorker:
             job_id, task_name, queue, args, kwargs,
             attempts=int(request.retries or 0), max_attempts=settler.max_attempts_of(task_name),
             run_at=request_eta(request), trace=trace_of(request), headers=request_headers(request),
+            expires_at=request_expires_at(request),
         )  # fmt: skip
         target = CelerySettlement(self.engine, Delivery(job_id))
         future = _submit(thread, self._attempt(settler, envelope, target))

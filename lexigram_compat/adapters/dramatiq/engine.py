@@ -163,7 +163,13 @@ class DramatiqEngine(Engine):
         return list(self._context.queues())
 
     def native_worker_argv(
-        self, module: str, *, queues: Sequence[str] | None, processes: int | None, concurrency: int | None
+        self,
+        module: str,
+        *,
+        queues: Sequence[str] | None,
+        processes: int | None,
+        concurrency: int | None,
+        log_level: str | None = None,
     ) -> list[str] | None:
         worker = self.config.worker
         argv = [
@@ -178,6 +184,8 @@ class DramatiqEngine(Engine):
             "--worker-shutdown-timeout",
             str(int(worker.shutdown_timeout * 1000) + STOP_MARGIN_MS),
         ]
+        if log_level == "debug":
+            argv.append("--verbose")  # dramatiq logs INFO and above unless verbose
         chosen = list(queues or worker.queues or ())
         if chosen:
             argv += ["--queues", *chosen]

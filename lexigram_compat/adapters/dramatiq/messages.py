@@ -3,9 +3,10 @@
 A job is a plain Dramatiq message: ``actor_name`` is the task name,
 ``args``/``kwargs`` the JSON arguments, ``message_id`` the facade's job id, so
 ``actor.send(...)`` from plain Dramatiq code runs too. What Dramatiq has no
-field for (attempts, max attempts, priority, run-at, unique key, timeout) rides
-in ``options["lexigram"]``; the failure of a dead-lettered job in
-``options["lexigram_failure"]``.
+field for (attempts, max attempts, priority, run-at, unique key, timeout, expiry)
+rides in ``options["lexigram"]``, and so do the arguments of a job enqueued with
+``compression=`` (packed; the message's own ``args``/``kwargs`` are then empty);
+the failure of a dead-lettered job in ``options["lexigram_failure"]``.
 """
 
 from __future__ import annotations
@@ -119,11 +120,16 @@ def message_of(
         meta["trace"] = envelope.trace
     if envelope.headers is not None:
         meta["headers"] = envelope.headers
+    args, kwargs = envelope.args, envelope.kwargs
+    if envelope.expires_at is not None or envelope.compression is not None:
+        wire = envelope.to_dict()  # the envelope's own expiry and packed arguments
+        args, kwargs = wire["args"], wire["kwargs"]
+        meta.update((key, wire[key]) for key in ("expires_at", "compression", "packed") if key in wire)
     return Message(
         queue_name=queue or envelope.queue,
         actor_name=envelope.task_name,
-        args=tuple(envelope.args),
-        kwargs=dict(envelope.kwargs),
+        args=tuple(args),
+        kwargs=dict(kwargs),
         options={META_OPTION: meta, **(options or {})},
         message_id=envelope.job_id,
         message_timestamp=_ms(envelope.enqueued_at),
@@ -162,6 +168,9 @@ def envelope_of(message: Message[Any], *, default_max_attempts: int = 1) -> JobE
         "timeout": meta.get("timeout"),
         "trace": meta.get("trace"),
         "headers": meta.get("headers"),
+        "expires_at": meta.get("expires_at"),
+        "compression": meta.get("compression"),
+        "packed": meta.get("packed"),
     }
     return JobEnvelope.from_dict(data)
 

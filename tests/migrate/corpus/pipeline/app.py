@@ -1,0 +1,4 @@
+from celery import Celery
+
+app = Celery("pipeline")
+app.config_from_object("pipeline.celeryconfig")

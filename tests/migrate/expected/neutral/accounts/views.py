@@ -1,0 +1,16 @@
+from accounts.tasks import record_login, send_password_reset, sync_avatar, verify_email
+from lexigram_compat.celery import current_app
+
+
+def login(request, user):
+    record_login.delay(user.id, request.META.get("REMOTE_ADDR"))  # LEFT
+
+
+def password_reset(request, user, token):
+    send_password_reset.apply_async(args=(user.id, token), timeout=10)  # LEFT
+
+
+def signup(request, user, token):
+    current_app().queue_handle().enqueue_sync(verify_email(user.id, token), job_id=f"verify-{user.id}")
+    if user.avatar_url:
+        current_app().queue_handle().enqueue_sync(sync_avatar(user_id=user.id, url=user.avatar_url), eta=user.joined_at)

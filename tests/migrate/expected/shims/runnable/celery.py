@@ -1,0 +1,5 @@
+"""A small project whose converted forms are run on the memory engine by the tests."""
+from lexigram_compat.celery import Celery
+
+app = Celery("runnable", broker="memory://")
+app.conf.task_default_queue = "runnable"

@@ -49,15 +49,11 @@ from .materialise import PROJECT
 from .observe import Observation, expectation_problems, observe
 from .targets import REAL, SHIM_TARGETS, TARGETS, RunReport, run_target
 
-PENDING_FEATURES: dict[str, str] = {
-    "p01_expires": "expires= (task and call) is refused by the shim until branch issue-10opts lands",
-    "p02_compression": "compression= is refused by the shim until branch issue-10opts lands",
-    "p03_rate_limit": "rate_limit= is refused by the shim until branch issue-10opts lands",
-    "p04_soft_time_limit": "soft_time_limit= is refused by the shim until branch issue-10soft lands",
-    "p05_base_task": "base= Task subclasses are refused by the shim until branch issue-10soft lands",
-}
-"""Corpus modules of shim features being built on other branches: not part of the
-corpus (on any target) until their feature lands; enabling one is deleting its line."""
+PENDING_FEATURES: dict[str, str] = {}
+"""Corpus modules of shim features being built on other branches, by module name with the
+reason: not part of the corpus (on any target) until their feature lands; enabling one is
+deleting its line. Empty: p01-p05 (expires, compression, rate_limit, soft_time_limit, base=)
+waited here until issue-10opts and issue-10soft landed."""
 
 MODULES = sorted(path.stem for path in PROJECT.glob("[mp][0-9][0-9]_*.py"))
 CORPUS = [name for name in MODULES if name not in PENDING_FEATURES]
@@ -143,8 +139,8 @@ def as_celery_shows(module: str, seen: Observation) -> Observation:
     for name, (state, value) in list(shown.handles.items()):
         if module == "p01_expires" and state == "FAILURE" and value[0] == "JobExpiredError":
             # expires: Celery revokes a task that expired before it started (REVOKED); the
-            # shim records it failed with JobExpiredError and sends task_failure (the
-            # expires row of the option mapping table, branch issue-10opts).
+            # shim records it as a dead letter with JobExpiredError (FAILURE) and sends
+            # task_failure (the expires row of the option mapping table).
             assert value[1].startswith("job <id> (proj.p01_expires.fresh_only) expired at "), value
             shown.handles[name] = ["REVOKED", None]
     if module == "m23_time_limit":

@@ -123,7 +123,8 @@ def _call(task: CeleryTask, ctx: JobContext, handler: str, *args: Any) -> None:
     """``task.<handler>(*args)`` with ``self.request`` the job's; a failure is logged."""
     request = Request(
         id=ctx.job_id, task=ctx.task_name, args=ctx.args, kwargs=dict(ctx.kwargs), retries=ctx.retries,
-        headers=dict(ctx.headers) or None, eta=ctx.eta, delivery_info={"routing_key": ctx.queue},
+        headers=dict(ctx.headers) or None, eta=ctx.eta.isoformat() if ctx.eta is not None else None,
+        delivery_info={"routing_key": ctx.queue},
         called_directly=False,
     )  # fmt: skip
     token = task._request.set(request)

@@ -225,8 +225,8 @@ def _retry(ctx: JobContext, error: BaseException | None, delay: float) -> tuple[
 
     request = Request(
         id=ctx.job_id, task=ctx.task_name, args=ctx.args, kwargs=dict(ctx.kwargs), retries=ctx.retries,
-        headers=dict(ctx.headers) or None, eta=ctx.eta, delivery_info={"routing_key": ctx.queue},
-        called_directly=False,
+        headers=dict(ctx.headers) or None, eta=ctx.eta.isoformat() if ctx.eta is not None else None,
+        delivery_info={"routing_key": ctx.queue}, called_directly=False,
     )  # fmt: skip
     return _task_of(ctx), {"request": request, "reason": error, "einfo": None}
 

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 __all__ = ["CeleryTask", "Request", "Signature", "Task"]
 
 
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
 def _neutral_limits(options: TaskOptions) -> dict[str, Any]:
     """``expires``, ``compression`` and ``rate_limit``: the neutral ``@task`` takes them as they are."""
     return {"expires": options.expires, "compression": options.compression, "rate_limit": options.rate_limit}
@@ -47,10 +51,23 @@ class Request:
     kwargs: dict[str, Any] = field(default_factory=dict)
     retries: int = 0
     headers: dict[str, Any] | None = None
-    eta: datetime | None = None
+    eta: str | None = None
+    """The job's ETA as Celery's request carries it: an ISO 8601 string (None: run at once)."""
     delivery_info: dict[str, Any] = field(default_factory=dict)
     called_directly: bool = True
     is_eager: bool = False
+
+    def __getattr__(self, name: str) -> Any:
+        """A custom header as an attribute (``self.request.tenant``), as on Celery's
+        ``Context``, which carries each header of ``apply_async(headers=)`` that way too."""
+        headers = self.__dict__.get("headers") or {}
+        if name in headers:
+            return headers[name]
+        raise AttributeError(f"{type(self).__name__!r} has no attribute or header {name!r}")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Celery's ``Context.get``: a field or custom header, else ``default``."""
+        return getattr(self, key, default)
 
 
 class CeleryTask:
@@ -190,8 +207,8 @@ class CeleryTask:
         else:
             request = Request(
                 id=job.job_id, task=job.task_name, args=args, kwargs=dict(kwargs), retries=job.retries,
-                headers={k: v for k, v in job.headers.items() if k != EAGER_HEADER} or None, eta=job.eta,
-                delivery_info={"routing_key": job.queue}, called_directly=False,
+                headers={k: v for k, v in job.headers.items() if k != EAGER_HEADER} or None,
+                eta=_iso(job.eta), delivery_info={"routing_key": job.queue}, called_directly=False,
                 is_eager=job.headers.get(EAGER_HEADER) is True,
             )  # fmt: skip
         token = self._request.set(request)
@@ -360,7 +377,8 @@ class Signature:
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         if self.immutable:
             return self.args, dict(self.kwargs)
-        return (*self.args, *args), {**self.kwargs, **kwargs}
+        # Celery's Signature._merge: the call's arguments go before the signature's own.
+        return (*args, *self.args), {**self.kwargs, **kwargs}
 
     def set(self, **options: Any) -> Signature:
         """A copy with more call options."""

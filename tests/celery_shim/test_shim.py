@@ -115,6 +115,58 @@ def test_send_task_and_signatures(app: Celery) -> None:
     assert [r.get(timeout=5) for r in (by_name, partial, frozen, via_signature)] == ["x-z", "pq", "ij", "st"]
 
 
+def test_custom_headers_are_request_attributes_as_on_celery(app: Celery) -> None:
+    @app.task(bind=True)
+    def tenant_of(self: Task) -> list[Any]:
+        return [self.request.tenant, self.request.get("tenant"), self.request.get("absent", "-"),
+                self.request.headers, hasattr(self.request, "absent")]  # fmt: skip
+
+    result = tenant_of.apply_async(headers={"tenant": "acme"})
+    plain = tenant_of.apply_async()
+    app.tasks_app.run_worker_sync(until_idle=True)
+    assert result.get(timeout=5) == ["acme", "acme", "-", {"tenant": "acme"}, False]
+    assert plain.state == "FAILURE"  # no such header: AttributeError, as on Celery
+    assert "no attribute or header 'tenant'" in str(plain.result)
+    with pytest.raises(AttributeError, match="no attribute or header 'tenant'"):
+        tenant_of.request.tenant  # noqa: B018 - outside a worker: no headers
+
+
+def test_request_eta_is_an_iso_string_as_on_celery(app: Celery) -> None:
+    @app.task(bind=True)
+    def eta_of(self: Task) -> list[str | None]:
+        eta = self.request.eta
+        return [type(eta).__name__, eta if isinstance(eta, str) else None]
+
+    before = datetime.now(UTC)
+    delayed = eta_of.apply_async(countdown=0.2)
+    at_once = eta_of.delay()
+    app.tasks_app.run_worker_sync(until_idle=True)
+    time.sleep(0.3)  # the delayed job is due
+    app.tasks_app.run_worker_sync(until_idle=True)
+    kind, eta = delayed.get(timeout=5)
+    assert kind == "str"
+    assert before + timedelta(seconds=0.2) <= datetime.fromisoformat(eta) <= before + timedelta(seconds=5)
+    assert at_once.get(timeout=5) == ["NoneType", None]
+
+
+def test_a_partial_signature_merges_the_call_arguments_as_celery_does(app: Celery) -> None:
+    import celery
+
+    @app.task
+    def join(a: str, b: str = "-", c: str = "") -> str:
+        return a + b + c
+
+    real = celery.Celery("oracle", set_as_current=False).task(name="join")(join.fn)
+    calls = [((("p",), {}), (("q",), {})), ((("p",), {"c": "!"}), ((), {"b": "b", "c": "?"}))]
+    for (sig_args, sig_kwargs), (call_args, call_kwargs) in calls:
+        merged_args, merged_kwargs, _ = real.s(*sig_args, **sig_kwargs)._merge(call_args, call_kwargs, {})
+        expected = join.fn(*merged_args, **merged_kwargs)
+        result = join.s(*sig_args, **sig_kwargs).delay(*call_args, **call_kwargs)
+        app.tasks_app.run_worker_sync(until_idle=True)
+        assert result.get(timeout=5) == expected, (sig_args, sig_kwargs, call_args, call_kwargs)
+    assert join.s("p").apply(args=("q",)).get() == "qp"
+
+
 def test_calling_a_task_runs_it_here_and_retry_there_reraises(app: Celery) -> None:
     @app.task(bind=True)
     def direct(self: Task, x: int) -> int:

@@ -34,18 +34,26 @@ def on_path(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_task_modules_are_imported_when_the_app_is_first_used_not_at_the_call(on_path: Path) -> None:
+    # @app.task on the test's own app, not @shared_task: a shared task would join every shim
+    # app of this process (the conformance apps' registry among them).
     _write(on_path, {
         "billing/__init__.py": "",
-        "billing/tasks.py": """
-            from lexigram_compat.celery import shared_task
+        "billing/app.py": """
+            from lexigram_compat.celery import Celery
 
-            @shared_task
+            app = Celery("lazy", broker="memory://", set_as_current=False)
+        """,
+        "billing/tasks.py": """
+            from billing.app import app
+
+            @app.task
             def invoice(order_id):
                 return order_id
         """,
         "empty_pkg/__init__.py": "",  # no tasks module: skipped, as in Celery
     })  # fmt: skip
-    app = Celery("lazy", broker="memory://", set_as_current=False)
+    from billing.app import app  # type: ignore[import-not-found]
+
     try:
         app.autodiscover_tasks(["billing", "empty_pkg"])
         assert "billing.tasks" not in sys.modules

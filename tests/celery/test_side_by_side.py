@@ -1,0 +1,237 @@
+"""The Celery engine beside an existing Celery deployment tells Celery's tools the
+truth (issue 10, "Truthful side by side with Celery"), on Redis and RabbitMQ:
+
+- a job the facade dead-letters is ``FAILURE`` in Celery's result backend, in
+  its events (``task-failed``) and in the worker's log, not ``succeeded: None``;
+- ``celery inspect ping/active/stats`` get replies from a facade worker;
+- a facade job run by an unmodified Celery worker reaches ``completed`` in
+  ``get_job`` (read from the result backend) and leaves the waiting counts;
+- old code's ``AsyncResult(id).get()`` returns what the facade's worker ran.
+
+Both sides share a result backend (Redis db 9 under the test's key prefix).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery
+from celery.result import AsyncResult
+from celery.utils.nodenames import host_format
+
+from lexigram_compat import JobStatus, TasksApp
+
+from . import interop_tasks
+from .conftest import ROOT, Broker, Worker, celery_worker_argv, read_records, wait_for
+
+
+def result_settings(broker: Broker) -> dict[str, Any]:
+    return {
+        "result_backend": broker.redis_url,
+        "result_backend_transport_options": {"global_keyprefix": broker.prefix},
+    }
+
+
+def facade_section(broker: Broker) -> dict[str, Any]:
+    celery = {"key_prefix": broker.prefix, "transport_options": broker.transport}
+    return broker.section(extra={"celery": {**celery, "settings": result_settings(broker)}})
+
+
+def facade(broker: Broker) -> TasksApp:
+    return TasksApp.from_dict({"tasks": facade_section(broker)}, environ={}, registry=interop_tasks.registry)
+
+
+@pytest.fixture
+def plain(broker: Broker) -> Iterator[Celery]:
+    """Old code's Celery app on the same broker and result backend (no lexigram import)."""
+    app = Celery("old-code", broker=broker.url, set_as_current=False)
+    app.conf.update(broker_transport_options=broker.transport, task_default_queue=broker.queue)
+    app.conf.update(result_settings(broker))
+    yield app
+    app.close()
+
+
+def facade_worker(broker: Broker, tmp_path: Path, *flags: str) -> tuple[Worker, str]:
+    """A ``celery worker`` of the facade's app; returns it and its node name."""
+    argv = celery_worker_argv("tests.celery.facade_app:celery_app", broker.queue) + list(flags)
+    env = {"FACADE_SECTION": json.dumps(facade_section(broker)), "FACADE_RECORD": str(tmp_path / "rec")}
+    worker = Worker(argv, env, tmp_path / "facade-worker.log")
+    return worker, host_format(argv[argv.index("-n") + 1])
+
+
+async def until_status(app: TasksApp, job_id: str, status: JobStatus, worker: Worker | None) -> None:
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        info = await app.queue.get_job(job_id)
+        if info is not None and info.status is status:
+            return
+        log = worker.text()[-3000:] if worker is not None else ""
+        assert asyncio.get_running_loop().time() < deadline, f"{job_id} never {status}: {info}\n{log}"
+        await asyncio.sleep(0.05)
+
+
+class EventLog:
+    """Celery task events received from the broker, in a thread (as Flower does)."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+        self.events: list[dict[str, Any]] = []
+        self.ready = threading.Event()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        assert self.ready.wait(20), "the event receiver never started"
+
+    def _run(self) -> None:
+        with self.app.connection_for_read() as conn:
+            receiver = self.app.events.Receiver(conn, handlers={"*": self.events.append})
+            with receiver.consumer_context(wakeup=False) as (connection, _, _):
+                self.ready.set()
+                while not self._stop:
+                    try:
+                        connection.drain_events(timeout=0.2)
+                    except TimeoutError:
+                        continue
+
+    def of(self, job_id: str) -> list[str]:
+        return [e["type"] for e in list(self.events) if e.get("uuid") == job_id]
+
+    def stop(self) -> None:
+        self._stop = True
+        self._thread.join(10)
+
+
+async def test_a_dead_lettered_job_is_failure_in_the_backend_events_and_log(
+    broker: Broker, plain: Celery, tmp_path: Path
+) -> None:
+    events = EventLog(plain)
+    worker, _ = facade_worker(broker, tmp_path, "-E")
+    try:
+        async with facade(broker) as app:
+            rejected = (await app.queue.enqueue(interop_tasks.rejects("k"))).unwrap()
+            spent = (await app.queue.enqueue(interop_tasks.always_fails("gone"))).unwrap()
+            done = (await app.queue.enqueue(interop_tasks.multiply(6, 7))).unwrap()
+            for job in (rejected, spent):
+                await until_status(app, job, JobStatus.FAILED, worker)
+            await until_status(app, done, JobStatus.COMPLETED, worker)
+            await asyncio.to_thread(
+                wait_for, lambda: "task-failed" in events.of(spent), "the task-failed event of the spent job"
+            )
+    finally:
+        events.stop()
+        assert worker.stop() == 0, worker.text()[-3000:]
+
+    results = {job: AsyncResult(job, app=plain) for job in (rejected, spent, done)}
+    assert results[rejected].state == "FAILURE"
+    assert results[spent].state == "FAILURE"
+    assert isinstance(results[spent].result, LookupError)
+    assert "no such key: gone" in str(results[spent].result)
+    assert (results[done].state, results[done].result) == ("SUCCESS", 42)
+    assert "task-failed" in events.of(rejected)
+    assert "task-succeeded" not in events.of(rejected) + events.of(spent)
+    assert "task-retried" in events.of(spent)  # its first attempt, retried by the facade's policy
+    assert "task-succeeded" in events.of(done)
+    log = worker.text()
+    for job in (rejected, spent):
+        assert f"[{job}] raised unexpected" in log, log[-3000:]
+        assert f"[{job}] succeeded" not in log, log[-3000:]
+    assert f"[{done}] succeeded" in log
+
+
+def run_celery_command(broker: Broker, *args: str) -> subprocess.CompletedProcess[str]:
+    """``celery -A <old code's app> <args>``, as an operator (or Flower) runs it."""
+    env = {
+        "PLAIN_BROKER_URL": broker.url,
+        "PLAIN_QUEUE": broker.queue,
+        "PLAIN_TRANSPORT": json.dumps(broker.transport),
+        "PLAIN_RECORD": "/dev/null",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "tests.celery.plain_app:app", *args],
+        cwd=ROOT,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_celery_inspect_gets_replies_from_a_facade_worker(broker: Broker, tmp_path: Path) -> None:
+    worker, name = facade_worker(broker, tmp_path)
+    try:
+        ping = run_celery_command(broker, "inspect", "ping", "-d", name, "--timeout", "10")
+        stats = run_celery_command(broker, "inspect", "stats", "-d", name, "--timeout", "10", "--json")
+        active = run_celery_command(broker, "inspect", "active", "-d", name, "--timeout", "10", "--json")
+    finally:
+        assert worker.stop() == 0, worker.text()[-3000:]
+
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert "pong" in ping.stdout
+    assert stats.returncode == 0, stats.stdout + stats.stderr
+    replies = json.loads(stats.stdout)
+    assert list(replies) == [name]
+    assert replies[name]["pool"]["implementation"].endswith("thread:TaskPool")
+    assert active.returncode == 0, active.stdout + active.stderr
+    assert list(json.loads(active.stdout).values()) == [[]]
+
+
+async def test_a_facade_job_run_by_a_plain_celery_worker_completes_in_get_job(
+    broker: Broker, tmp_path: Path
+) -> None:
+    record = tmp_path / "plain.jsonl"
+    env = {
+        "PLAIN_BROKER_URL": broker.url,
+        "PLAIN_QUEUE": broker.queue,
+        "PLAIN_TRANSPORT": json.dumps(broker.transport),
+        "PLAIN_RECORD": str(record),
+        "PLAIN_RESULT_BACKEND": broker.redis_url,
+        "PLAIN_RESULT_OPTIONS": json.dumps({"global_keyprefix": broker.prefix}),
+    }
+    async with facade(broker) as app:
+        job = (await app.queue.enqueue(interop_tasks.add(2, 3))).unwrap()
+        assert await app.queue.count(broker.queue) == 1
+        worker = Worker(
+            celery_worker_argv("tests.celery.plain_app:app", broker.queue), env, tmp_path / "plain.log"
+        )
+        try:
+            await asyncio.to_thread(wait_for, lambda: len(read_records(record)) == 1, "the plain worker ran it")
+            await until_status(app, job, JobStatus.COMPLETED, worker)
+        finally:
+            assert worker.stop() == 0, worker.text()[-3000:]
+        info = await app.queue.get_job(job)
+        waiting = await app.queue.count(broker.queue)
+        completed = await app.queue.count(broker.queue, JobStatus.COMPLETED)
+
+    assert info is not None
+    assert (info.status, info.result, info.task_name) == (JobStatus.COMPLETED, 5, "interop.add")
+    assert (waiting, completed) == (0, 1)
+
+
+async def test_old_get_callers_read_the_result_of_a_job_the_facade_ran(
+    broker: Broker, plain: Celery, tmp_path: Path
+) -> None:
+    worker, _ = facade_worker(broker, tmp_path)
+    try:
+        async with facade(broker) as app:
+            job = (await app.queue.enqueue(interop_tasks.multiply(6, 7))).unwrap()
+            # Old code's own call of the same task name, run by the facade's worker.
+            sent = plain.send_task("interop.days_until", args=["2024-02-27", "2024-03-01"]).id
+            answer = await asyncio.to_thread(AsyncResult(job, app=plain).get, timeout=30)
+            days = await asyncio.to_thread(AsyncResult(sent, app=plain).get, timeout=30)
+            info = await app.queue.get_job(sent)
+    finally:
+        assert worker.stop() == 0, worker.text()[-3000:]
+
+    assert answer == 42
+    assert days == 3
+    assert info is not None
+    assert (info.status, info.result) == (JobStatus.COMPLETED, 3)

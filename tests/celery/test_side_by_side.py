@@ -158,6 +158,7 @@ def run_celery_command(broker: Broker, *args: str) -> subprocess.CompletedProces
     return subprocess.run(
         [sys.executable, "-m", "celery", "-A", "tests.celery.plain_app:app", *args],
         cwd=ROOT,
+        check=False,
         env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
@@ -203,7 +204,9 @@ async def test_a_facade_job_run_by_a_plain_celery_worker_completes_in_get_job(
             celery_worker_argv("tests.celery.plain_app:app", broker.queue), env, tmp_path / "plain.log"
         )
         try:
-            await asyncio.to_thread(wait_for, lambda: len(read_records(record)) == 1, "the plain worker ran it")
+            await asyncio.to_thread(
+                wait_for, lambda: len(read_records(record)) == 1, "the plain worker ran it"
+            )
             await until_status(app, job, JobStatus.COMPLETED, worker)
         finally:
             assert worker.stop() == 0, worker.text()[-3000:]

@@ -1,8 +1,12 @@
 """The ``celery.Celery`` app built from the ``tasks:`` config (``app.native``).
 
 Delivery is ack-late with reject-on-worker-lost (a worker killed mid-job loses
-nothing), JSON only, one reserved message per pool slot, and no remote control
-or result backend (job records live in the shared Redis job ledger).
+nothing), JSON only, one reserved message per pool slot. Job records live in the
+shared Redis job ledger; for the Celery deployment beside it, remote control is
+on (``celery inspect``, Flower's worker list), and when ``extra.celery.settings``
+names a ``result_backend`` the workers store each job's result or failure there
+in Celery's format (old ``AsyncResult(id).get()`` callers read it) and the engine
+reads it for the jobs an unmodified Celery worker ran (:mod:`.foreign_results`).
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ def build_celery_app(config: TaskConfig, backend: BackendConfig, settings: Celer
         worker_prefetch_multiplier=1,
         worker_concurrency=config.worker.max_concurrent_tasks,
         worker_pool=settings.pool,
-        worker_enable_remote_control=False,
+        worker_enable_remote_control=True,  # celery inspect / Flower see facade workers
         worker_consumer=CONSUMER,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
@@ -68,4 +72,6 @@ def build_celery_app(config: TaskConfig, backend: BackendConfig, settings: Celer
         if broker_url(backend).split("://", 1)[0].lower() in ("redis", "unix"):
             app.conf.broker_transport = GUARDED_TRANSPORT  # see guarded_redis (issue 13)
     app.conf.update(dict(settings.settings))
+    if app.conf.result_backend and "task_ignore_result" not in settings.settings:
+        app.conf.task_ignore_result = False  # a backend was named to keep results: keep them
     return app

@@ -28,13 +28,14 @@ from redis.exceptions import RedisError
 from lexigram_compat.adapters.celery.app_builder import broker_url, build_celery_app
 from lexigram_compat.adapters.celery.beat import install_beat
 from lexigram_compat.adapters.celery.dead_letters import CeleryDeadLetters, letter_bytes
+from lexigram_compat.adapters.celery.foreign_results import ForeignResults
 from lexigram_compat.adapters.celery.operator_hooks import install_operator_hooks
 from lexigram_compat.adapters.celery.reconciler import MessageReconciler
 from lexigram_compat.adapters.celery.redis_wire import RedisWire, message_headers
 from lexigram_compat.adapters.celery.runtime import CeleryWorker
 from lexigram_compat.adapters.celery.settings import CelerySettings
 from lexigram_compat.adapters.celery.tasks import register_tasks
-from lexigram_compat.adapters.redis_ledger import RedisLedger, RedisLedgerCalls, RedisPush
+from lexigram_compat.adapters.redis_ledger import WAITING_STATUSES, RedisLedger, RedisLedgerCalls, RedisPush
 from lexigram_compat.config import redact_text, redact_url
 from lexigram_compat.engine_contract import Capabilities, Engine, EngineContext
 from lexigram_compat.envelope import JobEnvelope
@@ -77,6 +78,8 @@ class CeleryEngine(Engine):
         super().__init__(config, backend)
         self.settings = CelerySettings.from_extra(config.extra)
         self.native: Celery = build_celery_app(config, backend, self.settings)
+        self.foreign = ForeignResults(self.native)
+        """Outcomes of facade jobs other Celery workers ran (from the result backend)."""
         self._context: EngineContext | None = None
         self._worker: CeleryWorker | None = None
         self._redis: Redis | None = None
@@ -325,12 +328,18 @@ class CeleryEngine(Engine):
 
     # -- inspecting ------------------------------------------------------------------
     async def get_job(self, job_id: str) -> JobInfo | None:
-        return await self.ledger.get_job(job_id)
+        info = await self.ledger.get_job(job_id)
+        waiting = info is not None and info.status in WAITING_STATUSES
+        # Run by another Celery worker? Its outcome is in the result backend.
+        if waiting and self.foreign.enabled and await self.foreign.settle(self.ledger, [job_id]):
+            info = await self.ledger.get_job(job_id)
+        return info
 
     async def cancel(self, job_id: str) -> bool:
         return await self.ledger.cancel(job_id)
 
     async def count(self, queue: str, status: JobStatus | None) -> int:
+        await self.foreign.settle_queue(self.ledger, queue)
         return await self.ledger.count(queue, status)
 
     async def clear(self, queue: str) -> int:

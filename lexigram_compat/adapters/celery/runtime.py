@@ -96,7 +96,9 @@ class CelerySettlement(Settlement):
     """How the outcome of one Celery delivery is recorded: the Redis ledger, the
     dead-letter store (and RabbitMQ's ``<queue>.dead`` copy). A retry is Celery's
     own: once the settle step has recorded it, the task body sends it
-    (``self.retry(countdown=...)``, read from :attr:`requeue`).
+    (``self.retry(countdown=...)``, read from :attr:`requeue`). What was recorded
+    is kept here too, for the task body to tell Celery (its result backend, events
+    and log): :attr:`completed` with :attr:`result`, or :attr:`failure`.
 
     ``guarded=False`` for a message that was never a job of this app (undecodable,
     unknown task): its letter is kept whether or not the ledger has a record."""
@@ -107,10 +109,20 @@ class CelerySettlement(Settlement):
         self.guarded = guarded
         self.requeue: RetryLater | None = None
         """The retry the task body must hand to Celery, once recorded."""
+        self.completed = False
+        self.result: Any = None
+        """The job's (JSON-native) result, once its success was recorded."""
+        self.failure: FailureInfo | None = None
+        """Why the job was dead-lettered, once recorded."""
+        self.error: BaseException | None = None
+        """The exception that dead-lettered the job, when this attempt raised it."""
         self._failed = False
 
     async def complete(self, result: Any) -> bool:
-        return await self.engine.ledger.complete(self.delivery, result)
+        accepted = await self.engine.ledger.complete(self.delivery, result)
+        if accepted:
+            self.completed, self.result = True, result
+        return accepted
 
     async def retry(self, outcome: RetryLater) -> bool:
         accepted = await self.engine.ledger.retry(self.delivery, outcome.run_at, outcome.failure)
@@ -125,6 +137,7 @@ class CelerySettlement(Settlement):
             self._failed = True
         await self.engine.dead_letter_store.add(letter)
         await self.engine.publish_dead_letter(letter)
+        self.failure = failure
         return True
 
 
@@ -214,10 +227,11 @@ class CeleryWorker:
     # -- one attempt ----------------------------------------------------------------
     def run_attempt(
         self, task_name: str, request: Any, args: list[Any], kwargs: dict[str, Any]
-    ) -> RetryLater | None:
+    ) -> CelerySettlement:
         """Run and settle one attempt of the job ``request`` describes (or settle a
         delivery that must not run). Blocks the calling pool thread until it ends;
-        returns the retry the task body must hand to Celery, if any.
+        returns what was recorded (a retry the task body must hand to Celery, a
+        result, a dead letter, or nothing: the job was not run).
 
         Raises:
             Exception: The attempt could not be started or its outcome recorded
@@ -246,13 +260,15 @@ class CeleryWorker:
             # outcome then refused by the ledger): acking now would lose the job. The
             # process exits in a moment and the message goes back to the broker.
             threading.Event().wait()
-        return target.requeue
+        return target
 
     async def _attempt(self, settler: Settler, envelope: JobEnvelope, target: CelerySettlement) -> None:
         verdict = await settler.start(self.engine.ledger, target.delivery, envelope)
         counted = await settler.begin(envelope, verdict, target)
         if counted is not None:
-            await settler.run(counted, target)
+            outcome = await settler.run(counted, target)
+            if isinstance(outcome, DeadLettered):
+                target.error = outcome.error
 
     # -- messages Celery could not hand to a task --------------------------------------
     def dead_letter_message(

@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,13 +42,16 @@ def result_settings(broker: Broker) -> dict[str, Any]:
     }
 
 
-def facade_section(broker: Broker) -> dict[str, Any]:
+def facade_section(broker: Broker, *, results: bool = True) -> dict[str, Any]:
     celery = {"key_prefix": broker.prefix, "transport_options": broker.transport}
-    return broker.section(extra={"celery": {**celery, "settings": result_settings(broker)}})
+    if results:
+        celery["settings"] = result_settings(broker)
+    return broker.section(extra={"celery": celery})
 
 
-def facade(broker: Broker) -> TasksApp:
-    return TasksApp.from_dict({"tasks": facade_section(broker)}, environ={}, registry=interop_tasks.registry)
+def facade(broker: Broker, *, results: bool = True) -> TasksApp:
+    section = facade_section(broker, results=results)
+    return TasksApp.from_dict({"tasks": section}, environ={}, registry=interop_tasks.registry)
 
 
 @pytest.fixture
@@ -60,10 +64,11 @@ def plain(broker: Broker) -> Iterator[Celery]:
     app.close()
 
 
-def facade_worker(broker: Broker, tmp_path: Path, *flags: str) -> tuple[Worker, str]:
+def facade_worker(broker: Broker, tmp_path: Path, *flags: str, results: bool = True) -> tuple[Worker, str]:
     """A ``celery worker`` of the facade's app; returns it and its node name."""
     argv = celery_worker_argv("tests.celery.facade_app:celery_app", broker.queue) + list(flags)
-    env = {"FACADE_SECTION": json.dumps(facade_section(broker)), "FACADE_RECORD": str(tmp_path / "rec")}
+    section = facade_section(broker, results=results)
+    env = {"FACADE_SECTION": json.dumps(section), "FACADE_RECORD": str(tmp_path / "rec")}
     worker = Worker(argv, env, tmp_path / "facade-worker.log")
     return worker, host_format(argv[argv.index("-n") + 1])
 
@@ -238,3 +243,25 @@ async def test_old_get_callers_read_the_result_of_a_job_the_facade_ran(
     assert days == 3
     assert info is not None
     assert (info.status, info.result) == (JobStatus.COMPLETED, 3)
+
+
+async def test_a_job_old_code_revokes_is_cancelled_not_left_waiting(
+    broker: Broker, plain: Celery, tmp_path: Path
+) -> None:
+    """Remote control on means old code's ``revoke`` reaches facade workers: the job
+    is not run, and its record says so (no result backend needed)."""
+    worker, name = facade_worker(broker, tmp_path, results=False)
+    job = str(uuid.uuid4())
+    try:
+        replies = await asyncio.to_thread(
+            plain.control.revoke, job, reply=True, destination=[name], timeout=10
+        )
+        async with facade(broker, results=False) as app:
+            assert (await app.queue.enqueue(interop_tasks.multiply(6, 7), job_id=job)).unwrap() == job
+            await until_status(app, job, JobStatus.CANCELLED, worker)
+    finally:
+        assert worker.stop() == 0, worker.text()[-3000:]
+
+    assert [list(reply) for reply in replies] == [[name]]
+    assert read_records(tmp_path / "rec") == []  # never ran
+    assert f"Discarding revoked task: interop.multiply[{job}]" in worker.text()

@@ -296,6 +296,16 @@ class CeleryWorker:
         target = CelerySettlement(self.engine, Delivery(job_id), guarded=False)
         _submit(thread, settler.settle(envelope, outcome, target, raw=raw)).result()
 
+    def revoked(self, job_id: str) -> None:
+        """Celery revoked the job's message before it ran (``celery control revoke``,
+        ``AsyncResult.revoke()`` from old code): cancel its record, which would
+        otherwise wait for ever (a job already started stays as it is)."""
+        try:
+            thread, _ = self._ensure()
+            _submit(thread, self.engine.ledger.cancel(job_id)).result(timeout=RELEASE_TIMEOUT)
+        except Exception:
+            log.exception("job %s: revoked by Celery, but its record could not be cancelled", job_id)
+
     # -- beat ----------------------------------------------------------------------------
     def fire(self, schedule_name: str, now: datetime) -> str:
         """Enqueue the fire time of ``schedule_name`` due at ``now``; return its job id."""
@@ -403,6 +413,12 @@ def _on_ready(sender: Any = None, **_: Any) -> None:
     warm_up(sender)
 
 
+def _on_revoked(sender: Any = None, request: Any = None, terminated: bool = False, **_: Any) -> None:
+    worker = getattr(getattr(sender, "app", None), "lexigram_worker", None)
+    if isinstance(worker, CeleryWorker) and request is not None and not terminated:
+        worker.revoked(str(request.id))
+
+
 def _on_stopped(**_: Any) -> None:
     for worker in list(_WORKERS):
         worker.stopped()
@@ -412,4 +428,5 @@ signals.worker_shutting_down.connect(_on_shutting_down, weak=False)
 signals.worker_ready.connect(_on_ready, weak=False)
 signals.worker_process_shutdown.connect(_on_stopped, weak=False)
 signals.worker_shutdown.connect(_on_stopped, weak=False)
+signals.task_revoked.connect(_on_revoked, weak=False)
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -189,6 +190,9 @@ class CeleryEngine(Engine):
         return [
             sys.executable, "-m", "celery", "-A", attribute, "worker",
             "-P", pool, "-c", str(count), "-Q", ",".join(chosen),
+            # A node name of its own: remote control (celery inspect) tells workers
+            # on one host apart by it (Celery's default is celery@<host> for all).
+            "-n", f"lexigram-{os.getpid()}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
 

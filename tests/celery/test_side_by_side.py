@@ -14,6 +14,7 @@ Both sides share a result backend (Redis db 9 under the test's key prefix).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import subprocess
@@ -109,6 +110,9 @@ class EventLog:
 
     def of(self, job_id: str) -> list[str]:
         return [e["type"] for e in list(self.events) if e.get("uuid") == job_id]
+
+    def from_worker(self, hostname: str) -> list[str]:
+        return [e["type"] for e in list(self.events) if e.get("hostname") == hostname]
 
     def stop(self) -> None:
         self._stop = True
@@ -282,3 +286,32 @@ async def test_a_job_old_code_revokes_is_cancelled_not_left_waiting(
     assert [list(reply) for reply in replies] == [[name]]
     assert read_records(tmp_path / "rec") == []  # never ran
     assert f"Discarding revoked task: interop.multiply[{job}]" in worker.text()
+
+
+def test_the_generated_worker_command_is_seen_by_inspect_and_flower(
+    broker: Broker, plain: Celery, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What ``lexigram-compat worker`` execs: a node name of its own, replies to
+    ``inspect``, and worker heartbeats (Flower shows a worker online while it hears them)."""
+    section = facade_section(broker)
+    monkeypatch.setenv("FACADE_SECTION", json.dumps(section))
+    monkeypatch.setenv("FACADE_RECORD", str(tmp_path / "rec"))
+    monkeypatch.delitem(sys.modules, "tests.celery.facade_app", raising=False)
+    module = importlib.import_module("tests.celery.facade_app")
+    argv = module.app.queue.backend.engine.native_worker_argv(
+        "tests.celery.facade_app:app", queues=None, processes=None, concurrency=None
+    )
+    assert argv is not None
+    name = host_format(argv[argv.index("-n") + 1])
+    events = EventLog(plain)
+    worker = Worker([*argv, "-l", "info"], {}, tmp_path / "worker.log")
+    try:
+        wait_for(lambda: "worker-heartbeat" in events.from_worker(name), "a heartbeat of the worker", 30)
+        ping = run_celery_command(broker, "inspect", "ping", "-d", name, "--timeout", "10")
+    finally:
+        events.stop()
+        assert worker.stop() == 0, worker.text()[-3000:]
+
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert f"{name}: OK" in ping.stdout
+    assert name.startswith(f"lexigram-{os.getpid()}@")

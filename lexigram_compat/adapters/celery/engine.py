@@ -193,7 +193,8 @@ class CeleryEngine(Engine):
             # A node name of its own: remote control (celery inspect) tells workers
             # on one host apart by it (Celery's default is celery@<host> for all).
             "-n", f"lexigram-{os.getpid()}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            # Heartbeats stay on: Flower shows a worker online only while it hears them.
+            "--without-gossip", "--without-mingle",
         ]  # fmt: skip
 
     def _celery_attribute(self, module: str) -> str:

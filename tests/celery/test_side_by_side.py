@@ -31,6 +31,7 @@ from celery.result import AsyncResult
 from celery.utils.nodenames import host_format
 
 from lexigram_compat import JobStatus, TasksApp
+from tests.ports import free_port
 
 from . import interop_tasks
 from .conftest import ROOT, Broker, Worker, celery_worker_argv, read_records, wait_for
@@ -315,3 +316,17 @@ def test_the_generated_worker_command_is_seen_by_inspect_and_flower(
     assert ping.returncode == 0, ping.stdout + ping.stderr
     assert f"{name}: OK" in ping.stdout
     assert name.startswith(f"lexigram-{os.getpid()}@")
+
+
+async def test_an_unreachable_result_backend_leaves_the_ledgers_answer(broker: Broker) -> None:
+    section = facade_section(broker)
+    section["extra"]["celery"]["settings"] = {"result_backend": f"redis://127.0.0.1:{free_port()}/0"}
+    app = TasksApp.from_dict({"tasks": section}, environ={}, registry=interop_tasks.registry)
+    async with app:
+        job = (await app.queue.enqueue(interop_tasks.add(2, 3))).unwrap()
+        info = await app.queue.get_job(job)
+        waiting = await app.queue.count(broker.queue)
+
+    assert info is not None
+    assert info.status is JobStatus.PENDING
+    assert waiting == 1

@@ -20,11 +20,29 @@ from lexigram_compat.adapters.celery.settings import CelerySettings
 if TYPE_CHECKING:
     from lexigram_compat.config import BackendConfig, TaskConfig
 
-__all__ = ["CONSUMER", "broker_url", "build_celery_app"]
+__all__ = ["CONSUMER", "FacadeCelery", "broker_url", "build_celery_app"]
 
 GUARDED_TRANSPORT = "lexigram_compat.adapters.celery.guarded_redis:Transport"
 
 CONSUMER = "lexigram_compat.adapters.celery.consumer:DeadLetteringConsumer"
+
+
+class FacadeCelery(Celery):  # type: ignore[misc]
+    """The engine's Celery app: Celery's, except that sending a job never subscribes
+    to its result. Celery's Redis result backend subscribes the sender to each sent
+    task's result channel (``on_task_call``) for a ``.get()`` that the facade never
+    makes (it reads its job ledger): the subscriptions would pile up undrained, and
+    every enqueue would need the result backend to be reachable. ``AsyncResult.get()``
+    still works: it subscribes when it waits, and reads results already stored."""
+
+    def _get_backend(self) -> Any:
+        backend = super()._get_backend()
+        backend.on_task_call = _no_result_subscription
+        return backend
+
+
+def _no_result_subscription(producer: Any, task_id: str) -> None:
+    """Sending a job subscribes to nothing (see :class:`FacadeCelery`)."""
 
 
 def broker_url(backend: BackendConfig) -> str:
@@ -43,7 +61,7 @@ def build_celery_app(config: TaskConfig, backend: BackendConfig, settings: Celer
     else:
         transport["confirm_publish"] = True  # publisher confirms: a lost publish is an Err
     transport.update(settings.transport_options)
-    app = Celery("lexigram_compat", broker=broker_url(backend), set_as_current=False)
+    app = FacadeCelery("lexigram_compat", broker=broker_url(backend), set_as_current=False)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],

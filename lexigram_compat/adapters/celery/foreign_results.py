@@ -18,7 +18,8 @@ Settling goes through the ledger's own transitions, so a record a facade worker
 settled meanwhile is not touched (the ledger refuses a second outcome). Task
 events were the other candidate; they need a listener running at the moment the
 plain worker finishes (and ``-E`` on every old worker), where the backend keeps
-the outcome until ``result_expires``. Without a result backend, nothing is read.
+the outcome until ``result_expires``. Without a result backend, nothing is read;
+a backend that cannot be read leaves the ledger's answer as it is (logged).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from celery.backends.base import DisabledBackend, KeyValueStoreBackend
 
 from lexigram_compat.adapters.redis_ledger import WAITING_STATUSES
+from lexigram_compat.config import redact_text
 from lexigram_compat.outcomes import qualified_name
 
 if TYPE_CHECKING:
@@ -84,7 +86,13 @@ class ForeignResults:
         """Settle the given waiting jobs whose task meta is final; how many were."""
         if not job_ids or not self.enabled:
             return 0
-        metas = await asyncio.to_thread(self._metas, list(job_ids))
+        try:
+            metas = await asyncio.to_thread(self._metas, list(job_ids))
+        except Exception as exc:  # the ledger's answer stands; the next read tries again
+            log.warning(
+                "could not read Celery's result backend: %s: %s", type(exc).__name__, redact_text(str(exc))
+            )
+            return 0
         calls: list[StateCall[bool]] = []
         for job_id, meta in zip(job_ids, metas, strict=True):
             call = self._transition(ledger, job_id, meta)

@@ -56,15 +56,9 @@ if TYPE_CHECKING:
     from lexigram_compat.outcomes import FailureInfo
 
 __all__ = [
-    "GONE_HOLD",
-    "WAITING_STATUSES",
-    "RedisAck",
-    "RedisLedger",
-    "RedisLedgerCalls",
-    "RedisPush",
-    "StateCall",
-    "SyncRedisLedger",
-]
+    "GONE_HOLD", "WAITING_STATUSES", "RedisAck", "RedisLedger", "RedisLedgerCalls", "RedisPush",
+    "StateCall", "SyncRedisLedger",
+]  # fmt: skip
 
 T = TypeVar("T")
 
@@ -129,6 +123,10 @@ class RedisLedgerCalls:
     def job_key(self, job_id: str) -> str:
         """The hash holding one job's record."""
         return f"{self.prefix}job:{job_id}"
+
+    def index_key(self, queue: str, status: JobStatus) -> str:
+        """The sorted set of the ids of ``queue``'s jobs in ``status``."""
+        return f"{self.prefix}idx:{queue}:{status.value}"
 
     # -- producers ---------------------------------------------------------------
     def create(

@@ -70,3 +70,9 @@ SCHEDULE = "interop.every_five_minutes"
 @scheduled("*/5 * * * *", name=SCHEDULE, timezone="Europe/Berlin", registry=registry)
 async def every_five_minutes() -> None:
     _record({"task": SCHEDULE})
+
+
+@task(name="interop.always_fails", registry=registry)
+def always_fails(key: str) -> None:
+    """Fails every attempt: dead-lettered once its attempts are spent."""
+    raise LookupError(f"no such key: {key}")

@@ -1,7 +1,8 @@
 """A plain Celery app, as an existing deployment has it: no lexigram_compat import.
 
 Configured from the environment by the interop tests (broker URL, queue, kombu
-transport options); each task appends what it received to ``PLAIN_RECORD``.
+transport options, and a result backend when ``PLAIN_RESULT_BACKEND`` is set);
+each task appends what it received to ``PLAIN_RECORD``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ app.conf.update(
     worker_hijack_root_logger=False,
     worker_enable_remote_control=False,
 )
+if "PLAIN_RESULT_BACKEND" in os.environ:
+    app.conf.update(
+        result_backend=os.environ["PLAIN_RESULT_BACKEND"],
+        result_backend_transport_options=json.loads(os.environ.get("PLAIN_RESULT_OPTIONS", "{}")),
+    )
 
 
 def _record(entry: dict[str, Any]) -> None:

@@ -45,6 +45,7 @@ def test_the_native_worker_command_maps_queues_and_concurrency(
     assert argv[argv.index("-P") + 1] == "threads"
     assert argv[argv.index("-c") + 1] == "6"
     assert argv[argv.index("-Q") + 1] == broker.queue
+    assert re.fullmatch(r"lexigram-\d+@%h", argv[argv.index("-n") + 1])  # one name per worker
     assert chosen is not None
     assert (chosen[chosen.index("-c") + 1], chosen[chosen.index("-Q") + 1]) == ("2", "emails")
     # The CLI's --log-level reaches celery worker (it logs WARNING and above unless told).

@@ -1,8 +1,12 @@
 """The ``celery.Celery`` app built from the ``tasks:`` config (``app.native``).
 
 Delivery is ack-late with reject-on-worker-lost (a worker killed mid-job loses
-nothing), JSON only, one reserved message per pool slot, and no remote control
-or result backend (job records live in the shared Redis job ledger).
+nothing), JSON only, one reserved message per pool slot. Job records live in the
+shared Redis job ledger; for the Celery deployment beside it, remote control is
+on (``celery inspect``, Flower's worker list), and when ``extra.celery.settings``
+names a ``result_backend`` the workers store each job's result or failure there
+in Celery's format (old ``AsyncResult(id).get()`` callers read it) and the engine
+reads it for the jobs an unmodified Celery worker ran (:mod:`.foreign_results`).
 """
 
 from __future__ import annotations
@@ -16,11 +20,29 @@ from lexigram_compat.adapters.celery.settings import CelerySettings
 if TYPE_CHECKING:
     from lexigram_compat.config import BackendConfig, TaskConfig
 
-__all__ = ["CONSUMER", "broker_url", "build_celery_app"]
+__all__ = ["CONSUMER", "FacadeCelery", "broker_url", "build_celery_app"]
 
 GUARDED_TRANSPORT = "lexigram_compat.adapters.celery.guarded_redis:Transport"
 
 CONSUMER = "lexigram_compat.adapters.celery.consumer:DeadLetteringConsumer"
+
+
+class FacadeCelery(Celery):  # type: ignore[misc]
+    """The engine's Celery app: Celery's, except that sending a job never subscribes
+    to its result. Celery's Redis result backend subscribes the sender to each sent
+    task's result channel (``on_task_call``) for a ``.get()`` that the facade never
+    makes (it reads its job ledger): the subscriptions would pile up undrained, and
+    every enqueue would need the result backend to be reachable. ``AsyncResult.get()``
+    still works: it subscribes when it waits, and reads results already stored."""
+
+    def _get_backend(self) -> Any:
+        backend = super()._get_backend()
+        backend.on_task_call = _no_result_subscription
+        return backend
+
+
+def _no_result_subscription(producer: Any, task_id: str) -> None:
+    """Sending a job subscribes to nothing (see :class:`FacadeCelery`)."""
 
 
 def broker_url(backend: BackendConfig) -> str:
@@ -39,7 +61,7 @@ def build_celery_app(config: TaskConfig, backend: BackendConfig, settings: Celer
     else:
         transport["confirm_publish"] = True  # publisher confirms: a lost publish is an Err
     transport.update(settings.transport_options)
-    app = Celery("lexigram_compat", broker=broker_url(backend), set_as_current=False)
+    app = FacadeCelery("lexigram_compat", broker=broker_url(backend), set_as_current=False)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -53,7 +75,7 @@ def build_celery_app(config: TaskConfig, backend: BackendConfig, settings: Celer
         worker_prefetch_multiplier=1,
         worker_concurrency=config.worker.max_concurrent_tasks,
         worker_pool=settings.pool,
-        worker_enable_remote_control=False,
+        worker_enable_remote_control=True,  # celery inspect / Flower see facade workers
         worker_consumer=CONSUMER,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
@@ -68,4 +90,6 @@ def build_celery_app(config: TaskConfig, backend: BackendConfig, settings: Celer
         if broker_url(backend).split("://", 1)[0].lower() in ("redis", "unix"):
             app.conf.broker_transport = GUARDED_TRANSPORT  # see guarded_redis (issue 13)
     app.conf.update(dict(settings.settings))
+    if app.conf.result_backend and "task_ignore_result" not in settings.settings:
+        app.conf.task_ignore_result = False  # a backend was named to keep results: keep them
     return app

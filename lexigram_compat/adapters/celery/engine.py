@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,7 @@ from redis.exceptions import RedisError
 from lexigram_compat.adapters.celery.app_builder import broker_url, build_celery_app
 from lexigram_compat.adapters.celery.beat import install_beat
 from lexigram_compat.adapters.celery.dead_letters import CeleryDeadLetters, letter_bytes
+from lexigram_compat.adapters.celery.foreign_results import ForeignResults
 from lexigram_compat.adapters.celery.operator_hooks import install_operator_hooks
 from lexigram_compat.adapters.celery.reconciler import MessageReconciler
 from lexigram_compat.adapters.celery.redis_wire import RedisWire, message_headers
@@ -37,7 +39,7 @@ from lexigram_compat.adapters.celery.runtime import CeleryWorker
 from lexigram_compat.adapters.celery.settings import CelerySettings
 from lexigram_compat.adapters.celery.tasks import register_tasks
 from lexigram_compat.adapters.publishing import publish_in_runs
-from lexigram_compat.adapters.redis_ledger import RedisLedger, RedisLedgerCalls, RedisPush
+from lexigram_compat.adapters.redis_ledger import WAITING_STATUSES, RedisLedger, RedisLedgerCalls, RedisPush
 from lexigram_compat.config import redact_text, redact_url
 from lexigram_compat.engine_contract import NATIVE_ENTRY, Capabilities, Engine, EngineContext
 from lexigram_compat.envelope import JobEnvelope
@@ -80,6 +82,8 @@ class CeleryEngine(Engine):
         super().__init__(config, backend)
         self.settings = CelerySettings.from_extra(config.extra)
         self.native: Celery = build_celery_app(config, backend, self.settings)
+        self.foreign = ForeignResults(self.native)
+        """Outcomes of facade jobs other Celery workers ran (from the result backend)."""
         self._context: EngineContext | None = None
         self._worker: CeleryWorker | None = None
         self._redis: Redis | None = None
@@ -200,7 +204,11 @@ class CeleryEngine(Engine):
         return [
             sys.executable, "-m", "celery", "-A", attribute, "worker",
             "-P", pool, "-c", str(count), "-Q", ",".join(chosen),
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            # A node name of its own: remote control (celery inspect) tells workers
+            # on one host apart by it (Celery's default is celery@<host> for all).
+            "-n", f"lexigram-{os.getpid()}@%h",
+            # Heartbeats stay on: Flower shows a worker online only while it hears them.
+            "--without-gossip", "--without-mingle",
             # celery worker logs at WARNING unless told: the jobs' started/succeeded lines are INFO.
             *(["--loglevel", log_level.upper()] if log_level else []),
         ]  # fmt: skip
@@ -370,12 +378,18 @@ class CeleryEngine(Engine):
 
     # -- inspecting ------------------------------------------------------------------
     async def get_job(self, job_id: str) -> JobInfo | None:
-        return await self.ledger.get_job(job_id)
+        info = await self.ledger.get_job(job_id)
+        waiting = info is not None and info.status in WAITING_STATUSES
+        # Run by another Celery worker? Its outcome is in the result backend.
+        if waiting and self.foreign.enabled and await self.foreign.settle(self.ledger, [job_id]):
+            info = await self.ledger.get_job(job_id)
+        return info
 
     async def cancel(self, job_id: str) -> bool:
         return await self.ledger.cancel(job_id)
 
     async def count(self, queue: str, status: JobStatus | None) -> int:
+        await self.foreign.settle_queue(self.ledger, queue)
         return await self.ledger.count(queue, status)
 
     async def clear(self, queue: str) -> int:

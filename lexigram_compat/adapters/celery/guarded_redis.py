@@ -9,6 +9,8 @@ is the item's bytes, its content type :data:`UNDECODABLE_TYPE` (which Celery
 refuses to decode, so the consumer's ``on_decode_error`` dead-letters it with
 the bytes) and its :data:`REASON_HEADER` says what was wrong. The engine selects
 this transport for ``redis://`` and ``unix://`` brokers (``broker_transport``).
+A channel closed after its transport was collected fails with a connection error
+(see :meth:`Channel._connparams`), never an error that stops the worker.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from kombu.transport import redis as kombu_redis
 from kombu.utils.json import dumps
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 __all__ = ["REASON_HEADER", "UNDECODABLE_TYPE", "Channel", "Transport", "undecodable_payload"]
 
@@ -67,6 +70,17 @@ def _raw_of(exc: BaseException) -> bytes | None:
 
 class Channel(kombu_redis.Channel):  # type: ignore[misc]
     """Delivers an unparsable list item as an undecodable message instead of raising."""
+
+    def _connparams(self, asynchronous: bool = False) -> Any:
+        if self.connection.client is None:
+            # After a lost connection Celery collects the transport, then closes the
+            # connection: closing its channel restores unacked messages through a new
+            # pool of a transport that has no client any more (an AttributeError kills
+            # the worker: "Unrecoverable error"; seen with remote control's channel).
+            # A connection error instead: kombu ignores it there, and the messages
+            # come back after the visibility timeout, as for any lost connection.
+            raise RedisConnectionError("the broker connection was closed")
+        return super()._connparams(asynchronous=asynchronous)
 
     def _brpop_read(self, **options: Any) -> bool:
         try:

@@ -2,9 +2,9 @@
 Celery's worker signals: they say when, :class:`~lexigram_compat.worker_operations.WorkerOperations`
 does the rest. Busy slots come from Celery's own ``worker.state.active_requests``.
 
-Celery's remote control (``celery inspect``) would list workers too, but the engine
-turns it off (``worker_enable_remote_control=False``: no pidbox queues on the
-broker), so Celery workers write the same presence records as every other. The
+Celery's remote control (``celery inspect``) lists these workers too, for Celery's
+tools; the presence records are what ``lexigram-compat workers`` reads on every
+engine, so Celery workers write the same records as every other. The
 main process chooses one metrics directory before its pool starts; a prefork
 child inherits it. Celery's signals are global: each handler acts only for this
 app's workers.

@@ -96,7 +96,9 @@ class CelerySettlement(Settlement):
     """How the outcome of one Celery delivery is recorded: the Redis ledger, the
     dead-letter store (and RabbitMQ's ``<queue>.dead`` copy). A retry is Celery's
     own: once the settle step has recorded it, the task body sends it
-    (``self.retry(countdown=...)``, read from :attr:`requeue`).
+    (``self.retry(countdown=...)``, read from :attr:`requeue`). What was recorded
+    is kept here too, for the task body to tell Celery (its result backend, events
+    and log): :attr:`completed` with :attr:`result`, or :attr:`failure`.
 
     ``guarded=False`` for a message that was never a job of this app (undecodable,
     unknown task): its letter is kept whether or not the ledger has a record."""
@@ -107,10 +109,20 @@ class CelerySettlement(Settlement):
         self.guarded = guarded
         self.requeue: RetryLater | None = None
         """The retry the task body must hand to Celery, once recorded."""
+        self.completed = False
+        self.result: Any = None
+        """The job's (JSON-native) result, once its success was recorded."""
+        self.failure: FailureInfo | None = None
+        """Why the job was dead-lettered, once recorded."""
+        self.error: BaseException | None = None
+        """The exception that dead-lettered the job, when this attempt raised it."""
         self._failed = False
 
     async def complete(self, result: Any) -> bool:
-        return await self.engine.ledger.complete(self.delivery, result)
+        accepted = await self.engine.ledger.complete(self.delivery, result)
+        if accepted:
+            self.completed, self.result = True, result
+        return accepted
 
     async def retry(self, outcome: RetryLater) -> bool:
         accepted = await self.engine.ledger.retry(self.delivery, outcome.run_at, outcome.failure)
@@ -125,6 +137,7 @@ class CelerySettlement(Settlement):
             self._failed = True
         await self.engine.dead_letter_store.add(letter)
         await self.engine.publish_dead_letter(letter)
+        self.failure = failure
         return True
 
 
@@ -214,10 +227,11 @@ class CeleryWorker:
     # -- one attempt ----------------------------------------------------------------
     def run_attempt(
         self, task_name: str, request: Any, args: list[Any], kwargs: dict[str, Any]
-    ) -> RetryLater | None:
+    ) -> CelerySettlement:
         """Run and settle one attempt of the job ``request`` describes (or settle a
         delivery that must not run). Blocks the calling pool thread until it ends;
-        returns the retry the task body must hand to Celery, if any.
+        returns what was recorded (a retry the task body must hand to Celery, a
+        result, a dead letter, or nothing: the job was not run).
 
         Raises:
             Exception: The attempt could not be started or its outcome recorded
@@ -247,13 +261,15 @@ class CeleryWorker:
             # outcome then refused by the ledger): acking now would lose the job. The
             # process exits in a moment and the message goes back to the broker.
             threading.Event().wait()
-        return target.requeue
+        return target
 
     async def _attempt(self, settler: Settler, envelope: JobEnvelope, target: CelerySettlement) -> None:
         verdict = await settler.start(self.engine.ledger, target.delivery, envelope)
         counted = await settler.begin(envelope, verdict, target)
         if counted is not None:
-            await settler.run(counted, target)
+            outcome = await settler.run(counted, target)
+            if isinstance(outcome, DeadLettered):
+                target.error = outcome.error
 
     # -- messages Celery could not hand to a task --------------------------------------
     def dead_letter_message(
@@ -280,6 +296,16 @@ class CeleryWorker:
             raw = None
         target = CelerySettlement(self.engine, Delivery(job_id), guarded=False)
         _submit(thread, settler.settle(envelope, outcome, target, raw=raw)).result()
+
+    def revoked(self, job_id: str) -> None:
+        """Celery revoked the job's message before it ran (``celery control revoke``,
+        ``AsyncResult.revoke()`` from old code): cancel its record, which would
+        otherwise wait for ever (a job already started stays as it is)."""
+        try:
+            thread, _ = self._ensure()
+            _submit(thread, self.engine.ledger.cancel(job_id)).result(timeout=RELEASE_TIMEOUT)
+        except Exception:
+            log.exception("job %s: revoked by Celery, but its record could not be cancelled", job_id)
 
     # -- beat ----------------------------------------------------------------------------
     def fire(self, schedule_name: str, now: datetime) -> str:
@@ -388,6 +414,12 @@ def _on_ready(sender: Any = None, **_: Any) -> None:
     warm_up(sender)
 
 
+def _on_revoked(sender: Any = None, request: Any = None, terminated: bool = False, **_: Any) -> None:
+    worker = getattr(getattr(sender, "app", None), "lexigram_worker", None)
+    if isinstance(worker, CeleryWorker) and request is not None and not terminated:
+        worker.revoked(str(request.id))
+
+
 def _on_stopped(**_: Any) -> None:
     for worker in list(_WORKERS):
         worker.stopped()
@@ -397,4 +429,5 @@ signals.worker_shutting_down.connect(_on_shutting_down, weak=False)
 signals.worker_ready.connect(_on_ready, weak=False)
 signals.worker_process_shutdown.connect(_on_stopped, weak=False)
 signals.worker_shutdown.connect(_on_stopped, weak=False)
+signals.task_revoked.connect(_on_revoked, weak=False)
 os.register_at_fork(after_in_child=_after_fork_in_child)

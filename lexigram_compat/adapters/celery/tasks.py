@@ -8,6 +8,14 @@ an attempt whose worker was lost) becomes Celery's own
 with the countdown of the retry policy; anything else was recorded (a success,
 a dead letter, a job not to run) and the message is acked.
 
+What was settled is also what Celery reports (its result backend when the app
+has one, ``task-*`` events, the worker's log), so Celery's tools beside the
+facade tell the truth: a success returns the job's result (``SUCCESS``, readable
+by old ``AsyncResult(id).get()`` callers); a dead letter raises the job's own
+exception (``FAILURE``, ``task-failed``, "raised unexpected"); a delivery that
+was not run (a finished or cancelled job, a stale attempt) raises Celery's
+``Ignore``, so nothing is stored over the job's real outcome.
+
 Nothing is acked that was not settled: when the attempt cannot be started or its
 outcome cannot be recorded (the ledger unreachable through every try, a
 dead-letter write failing), or Celery cannot publish the retry message,
@@ -23,13 +31,16 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery, Task
-from celery.exceptions import Reject
+from celery.exceptions import Ignore, Reject
+from celery.exceptions import Retry as CeleryRetry
+
+from lexigram_compat.retry import Retry
 
 if TYPE_CHECKING:
-    from lexigram_compat.adapters.celery.runtime import CeleryWorker
+    from lexigram_compat.adapters.celery.runtime import CelerySettlement, CeleryWorker
     from lexigram_compat.registry import TaskRegistry
 
-__all__ = ["FacadeTask", "register_tasks"]
+__all__ = ["DeadLetteredJobError", "FacadeTask", "register_tasks"]
 
 log = logging.getLogger("lexigram_compat.celery")
 
@@ -45,21 +56,40 @@ class FacadeTask(Task):  # type: ignore[misc]
     acks_late = True
     reject_on_worker_lost = True
     acks_on_timeout = False  # a hard time limit requeues the message, never drops it
-    ignore_result = True
+    acks_on_failure = True  # a job that failed was dead-lettered first: its message is done
     max_retries = None
     typing = False
     serializer = "json"
 
 
-def _body(name: str, worker: CeleryWorker) -> Callable[..., None]:
-    def run(self: Task, *args: Any, **kwargs: Any) -> None:
+class DeadLetteredJobError(Exception):
+    """A job dead-lettered by the facade, as Celery reports it when the exception
+    that dead-lettered it is not at hand (e.g. its worker was lost)."""
+
+
+def _failure_for_celery(settled: CelerySettlement) -> BaseException:
+    """The exception Celery records for a dead-lettered job: the job's own (the real
+    cause of a :class:`~lexigram_compat.retry.Retry`), unless it is one of Celery's
+    control-flow exceptions, which Celery would not record as a failure."""
+    error = settled.error
+    if isinstance(error, Retry) and error.exc is not None:
+        error = error.exc
+    if isinstance(error, Exception) and not isinstance(error, CeleryRetry | Reject | Ignore):
+        return error
+    failure = settled.failure
+    return DeadLetteredJobError(f"{failure.error_type}: {failure.message}" if failure else "dead-lettered")
+
+
+def _body(name: str, worker: CeleryWorker) -> Callable[..., Any]:
+    def run(self: Task, *args: Any, **kwargs: Any) -> Any:
         try:
-            retry = worker.run_attempt(name, self.request, list(args), dict(kwargs))
+            settled = worker.run_attempt(name, self.request, list(args), dict(kwargs))
         except Exception as exc:
             log.exception(
                 "job %s (%s): attempt not settled; its message goes back to the queue", self.request.id, name
             )
             raise Reject(f"attempt not settled: {type(exc).__name__}", requeue=True) from exc
+        retry = settled.requeue
         if retry is not None:
             try:
                 raise self.retry(countdown=retry.delay, throw=True)
@@ -71,6 +101,11 @@ def _body(name: str, worker: CeleryWorker) -> Callable[..., None]:
                     exc.reason,
                 )
                 raise Reject(f"retry not published: {exc.reason}", requeue=True) from exc
+        if settled.failure is not None:
+            raise _failure_for_celery(settled)
+        if not settled.completed:
+            raise Ignore()  # not run here: Celery stores nothing over the job's real outcome
+        return settled.result
 
     run.__name__ = name.rpartition(".")[2] or name
     run.__qualname__ = run.__name__
@@ -99,6 +134,8 @@ def register_tasks(
             bind=True,
             base=FacadeTask,
             shared=False,  # not added to every other Celery app in the process
+            # Results (and failures) go to Celery's result backend when the app has one.
+            ignore_result=bool(celery_app.conf.task_ignore_result),
             # A backstop for prefork pools only: execute() enforces `timeout` itself.
             time_limit=timeout + SHUTDOWN_GRACE,
         )(_body(declared.name, worker))

@@ -39,8 +39,9 @@ from lexigram_compat.worker.execution import execute
 if TYPE_CHECKING:
     from lexigram_compat.di.container import Resolver
     from lexigram_compat.queue_handle import QueueHandle
+    from lexigram_compat.tasks import Task as NeutralTask
 
-__all__ = ["Celery", "current_app", "shared_task", "task_named"]
+__all__ = ["Celery", "current_app", "declared_named", "shared_task", "task_named"]
 
 _lock = threading.Lock()
 _current: Celery | None = None
@@ -63,6 +64,21 @@ def task_named(name: str) -> Task | None:
         found = app.tasks.get(name)
         if found is not None:
             return found
+    return None
+
+
+def declared_named(name: str) -> Task | NeutralTask[Any, Any] | None:
+    """The shim task registered as ``name``, else the neutral ``@task`` a shim app's registry
+    declares under it (a converted project's task: Celery's ``sender`` for the signals), or None."""
+    found = task_named(name)
+    if found is not None:
+        return found
+    with _lock:
+        apps = list(reversed(_apps))
+    for app in apps:
+        neutral = app.registry.get(name)
+        if neutral is not None:
+            return neutral
     return None
 
 

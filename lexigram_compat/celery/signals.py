@@ -156,10 +156,11 @@ def _is_sender(sender: Any, wanted: Any) -> bool:
 
 
 def _task_of(ctx: JobContext) -> Any:
-    """The shim's task object named by the job (Celery's ``sender``), else its name."""
-    from lexigram_compat.celery.app import task_named
+    """The task object named by the job (Celery's ``sender``): the shim's, else the neutral
+    ``@task`` of that name (a converted project's), else the name."""
+    from lexigram_compat.celery.app import declared_named
 
-    found = task_named(ctx.task_name)
+    found = declared_named(ctx.task_name)
     return found if found is not None else ctx.task_name
 
 

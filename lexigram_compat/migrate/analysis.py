@@ -15,6 +15,7 @@ from lexigram_compat.migrate.bodies import BoundBody, convert_bound
 from lexigram_compat.migrate.definitions import DefinitionPlan, plan_definition, task_decorator_index
 from lexigram_compat.migrate.findings import Counts, Finding
 from lexigram_compat.migrate.names import ImportMap
+from lexigram_compat.migrate.shim_uses import keep_bound_under_decorators, keep_shim_only_uses
 from lexigram_compat.migrate.sources import SourceFile
 
 __all__ = ["Definition", "Project", "analyse"]
@@ -134,6 +135,7 @@ def _collect_definitions(project: Project, info: FileInfo) -> None:
                         "bound-tasks",
                     )
                 )
+            keep_bound_under_decorators(definition, index)
         project.definitions[qualname] = definition
 
 
@@ -175,7 +177,8 @@ def _run_time_references(project: Project, info: FileInfo) -> None:
 
 
 def analyse(sources: list[SourceFile]) -> Project:
-    """The first pass: definitions, run-time references, then beat entries (:mod:`.beat`)."""
+    """The first pass: definitions, run-time references and uses only the shim serves
+    (:mod:`.shim_uses`), then beat entries (:mod:`.beat`)."""
     from lexigram_compat.migrate.beat import plan_beat
 
     project = Project()
@@ -190,6 +193,7 @@ def analyse(sources: list[SourceFile]) -> Project:
         _collect_definitions(project, info)
     for info in project.files.values():
         _run_time_references(project, info)
+        keep_shim_only_uses(project, info)
     for info in project.files.values():
         plan_beat(project, info)
     return project

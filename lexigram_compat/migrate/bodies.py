@@ -1,6 +1,7 @@
 """The body of a ``bind=True`` task: ``self`` becomes a ``JobContext`` parameter.
 
-``self.request.id/retries/args/kwargs/headers/eta`` and ``self.name`` read the context;
+``self.request.id/retries/args/headers/eta`` and ``self.name`` read the context
+(``self.request.kwargs`` a copy of it as a dict, as Celery's is);
 ``self.retry(exc=e, countdown=n)`` (raised, returned or called) becomes
 ``raise Retry(delay=n, exc=e)``. Any other use of ``self`` (``update_state``, ``self.app``,
 passing ``self`` on) has no neutral counterpart: the definition then stays on the shim.
@@ -58,6 +59,10 @@ class _SelfRewriter(cst.CSTTransformer):
         if text == f"{self.self_name}.max_retries":
             return cst.parse_expression(f"({self.ctx}.max_attempts - 1)")
         prefix = f"{self.self_name}.request."
+        if text == f"{prefix}kwargs":
+            # Celery's request.kwargs is a plain dict (JSON-serialisable, mutable); the
+            # context's is a read-only mapping: a copy keeps what the body does with it working.
+            return cst.Call(cst.Name("dict"), [cst.Arg(self._ctx("kwargs"))])
         if text.startswith(prefix) and text[len(prefix) :] in _REQUEST:
             return self._ctx(_REQUEST[text[len(prefix) :]])
         return updated

@@ -13,6 +13,7 @@ from lexigram_compat.migrate.calls import ENQUEUE_METHODS, enqueue_of
 from lexigram_compat.migrate.findings import Counts
 from lexigram_compat.migrate.names import dotted
 from lexigram_compat.migrate.refusals import app_argument_refused
+from lexigram_compat.migrate.shim_uses import patched
 from lexigram_compat.migrate.shims import ShimTransformer
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ def _is_signature(node: cst.BaseExpression) -> bool:
         return True
     if isinstance(node, cst.Call):
         func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "set":
+            return _is_signature(func.value)  # sig.set(countdown=...): still the signature
         if isinstance(func, cst.Attribute) and func.attr.value in _SIGNATURE_METHODS | _CANVAS_METHODS:
             return True
         return (dotted(func) or "").rsplit(".", 1)[-1] in _CANVAS_FUNCTIONS
@@ -224,7 +227,7 @@ class NeutralTransformer(ShimTransformer):
             )
         elif qualified.endswith("Celery") and qualified.startswith(("celery", "lexigram_compat.celery")):
             return self._app(original, updated)
-        elif name in ("mock.patch", "patch", "mock.patch.object", "unittest.mock.patch"):
+        else:
             self._patch_target(original)
         return updated
 
@@ -402,20 +405,17 @@ class NeutralTransformer(ShimTransformer):
         return updated.with_changes(args=[*args, registry])
 
     def _patch_target(self, original: cst.Call) -> None:
-        if not original.args or not isinstance(original.args[0].value, cst.SimpleString):
-            return
-        target = original.args[0].value.evaluated_value
-        if not isinstance(target, str):
-            return
-        owner, _, method = target.rpartition(".")
-        definition = self.project.definitions.get(owner)
-        if method in ENQUEUE_METHODS and definition is not None and definition.converts:
-            self.report(
-                original,
-                "other",
-                f'mock.patch("{target}")',
-                "the task is now a neutral @task (no ."
-                f"{method}): patch '{owner}' callers' enqueue, or run the test on the memory engine "
-                "(lexigram_compat.testing) and assert on the job",
-                "testing",
-            )
+        """``mock.patch("...task.delay")`` (an f-string target by its literal tail), or
+        ``mock.patch.object(task, "delay")``, of a converted task: reported, as the neutral task
+        has no ``.delay`` to patch."""
+        for definition, method in patched(self.project, self.info, original):
+            if definition.converts and not definition.neutral:
+                self.report(
+                    original,
+                    "other",
+                    self._code(original),
+                    f"the task is now a neutral @task (no .{method}): patch '{definition.qualname}' callers' "
+                    "enqueue, or run the test on the memory engine (lexigram_compat.testing) and assert on "
+                    "the job",
+                    "testing",
+                )

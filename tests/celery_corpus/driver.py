@@ -25,7 +25,7 @@ from typing import Any
 
 from .sink import KEY_ENV, URL_ENV, read_events
 
-__all__ = ["main", "outcome_of"]
+__all__ = ["main", "outcome_of", "readable"]
 
 QUIET = 3.0
 """Seconds without a new event after which a run whose results are all ready is settled
@@ -60,6 +60,17 @@ def outcome_of(handle: Any) -> list[Any]:
     if state == "FAILURE":
         return [state, failure_of(handle.result, handle.id)]
     return [state, None]
+
+
+def readable(app: Any, handle: Any) -> Any:
+    """What a scenario returned, as a handle read like every other: a neutral enqueue's
+    ``Result`` (the converted corpus: ``enqueue_sync`` returns ``Ok(job id)`` where
+    ``.delay`` returned an ``AsyncResult``) becomes the app's ``AsyncResult`` of that job id,
+    so its state and value are read from the job record exactly as the shim's handles are.
+    An ``Err`` raises here: the enqueue failed, and the scenario fails with it."""
+    if hasattr(handle, "is_ok") and hasattr(handle, "unwrap") and not hasattr(handle, "ready"):
+        return app.AsyncResult(handle.unwrap())
+    return handle
 
 
 def _expectations(module: Any) -> dict[str, Any]:
@@ -105,7 +116,7 @@ def main(argv: list[str]) -> int:
     errors: dict[str, str] = {}
     for name, module in modules.items():
         try:
-            handles[name] = dict(module.scenario())
+            handles[name] = {key: readable(app, h) for key, h in dict(module.scenario()).items()}
         except Exception:
             errors[name] = traceback.format_exc()
     pending = [h for hs in handles.values() for h in hs.values() if hasattr(h, "ready")]

@@ -1,7 +1,7 @@
 """The worker entry point of the shim runs: the materialised ``proj`` (imports
-swapped) with every corpus module imported, as the lexigram app its engine's
-native worker runs (``lexigram-compat worker ...:app``, ``dramatiq ...``,
-``celery -A ...:celery_app worker``)."""
+swapped, or converted by the codemod) with every corpus module imported, as the
+lexigram app its engine's native worker runs (``lexigram-compat worker ...:app``,
+``dramatiq ...``, ``celery -A ...:celery_app worker``)."""
 
 from __future__ import annotations
 

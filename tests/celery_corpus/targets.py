@@ -1,4 +1,5 @@
-"""Where the corpus runs: real Celery, and the shim on each engine with its native worker.
+"""Where the corpus runs: real Celery, the shim on each engine with its native worker, and
+the project converted by the codemod (``--to neutral``) on memory and postgres.
 
 Each :class:`Target` prepares private room on the shared servers (a RabbitMQ vhost,
 a scratch database, a Redis namespace or key prefix), gives the settings the
@@ -30,10 +31,19 @@ import redis
 
 from tests.postgres.databases import ScratchDatabase, create_test_database
 
-from .materialise import materialise
+from .materialise import REPORT_FILE, Flavour, materialise
 from .sink import KEY_ENV, URL_ENV
 
-__all__ = ["REAL", "SHIM_TARGETS", "TARGETS", "RunReport", "Target", "run_target"]
+__all__ = [
+    "FLAVOURS",
+    "NEUTRAL_TARGETS",
+    "REAL",
+    "SHIM_TARGETS",
+    "TARGETS",
+    "RunReport",
+    "Target",
+    "run_target",
+]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REDIS_DB = 8
@@ -65,7 +75,7 @@ class Target:
     """One place the corpus runs; ``prepare`` before, ``cleanup`` after."""
 
     key: str
-    shim: bool
+    flavour: Flavour
     ready: re.Pattern[str] | None = None
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     _undo: list[Any] = field(default_factory=list)
@@ -195,11 +205,19 @@ TARGETS: dict[str, type[Target]] = {
     "postgres": Postgres,
     "dramatiq-redis": DramatiqRedis,
     "celery-rabbitmq": CeleryRabbitmq,
+    "neutral-memory": Memory,
+    "neutral-postgres": Postgres,
 }
-SHIM_TARGETS = [key for key in TARGETS if key != REAL]
+FLAVOURS: dict[str, Flavour] = {
+    key: "celery" if key == REAL else "neutral" if key.startswith("neutral-") else "shim" for key in TARGETS
+}
+"""How each target materialises the project (:func:`~.materialise.materialise`)."""
+SHIM_TARGETS = [key for key in TARGETS if FLAVOURS[key] == "shim"]
+NEUTRAL_TARGETS = [key for key in TARGETS if FLAVOURS[key] == "neutral"]
 _READY = {
     REAL: CELERY_READY,
     "postgres": re.compile(r"worker started"),
+    "neutral-postgres": re.compile(r"worker started"),
     "dramatiq-redis": re.compile(r"lexigram worker ready"),
     "celery-rabbitmq": CELERY_READY,
 }
@@ -209,7 +227,8 @@ _READY = {
 class RunReport:
     """What one run observed: per module its handles' ``[state, value]`` and any
     scenario error, every sink event, the class of the project's app (``celery.Celery``
-    or the shim's), the worker's log, and how long it took."""
+    or the shim's), the worker's log, how long it took, and on a neutral target what the
+    codemod reported."""
 
     target: str
     app_class: str
@@ -217,6 +236,8 @@ class RunReport:
     events: list[dict[str, Any]]
     worker_log: str
     seconds: float
+    migration: dict[str, Any] | None = None
+    """The codemod's report (JSON) on a neutral target, None on the others."""
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -250,10 +271,10 @@ def _wait_ready(process: subprocess.Popen[bytes], log: Path, pattern: re.Pattern
 
 def run_target(key: str, workdir: Path, modules: list[str], services: dict[str, str]) -> RunReport:
     """Run every corpus module of ``modules`` once on target ``key``."""
-    target = TARGETS[key](key, shim=key != REAL)
+    target = TARGETS[key](key, FLAVOURS[key])
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
-    materialise(workdir, modules, shim=target.shim)
+    materialise(workdir, modules, flavour=target.flavour)
     sink_url, sink_key = _with_db(services["redis"], REDIS_DB), f"celery-corpus-sink:{key}:{target.tag}"
     target._undo.append(lambda: redis.Redis.from_url(sink_url).delete(sink_key))
     log = workdir / "worker.log"
@@ -295,4 +316,6 @@ def run_target(key: str, workdir: Path, modules: list[str], services: dict[str, 
         target.cleanup()
     worker_log = log.read_text(errors="replace") if log.exists() else done.stderr.decode(errors="replace")
     seconds = time.monotonic() - started
-    return RunReport(key, data["app_class"], data["modules"], data["events"], worker_log, seconds)
+    migrated = workdir / REPORT_FILE
+    migration = json.loads(migrated.read_text()) if target.flavour == "neutral" else None
+    return RunReport(key, data["app_class"], data["modules"], data["events"], worker_log, seconds, migration)

@@ -3,11 +3,12 @@ lines changed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from .materialise import PROJECT, SUPPORT_MODULES, materialise, swap_imports
+from .materialise import PROJECT, REPORT_FILE, SUPPORT_MODULES, materialise, swap_imports
 
 MODULES = sorted(path.stem for path in PROJECT.glob("[mp][0-9][0-9]_*.py"))
 
@@ -37,7 +38,9 @@ def test_swap_rewrites_only_celery_import_lines() -> None:
 def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The project materialised for real Celery and for the shim."""
     base = tmp_path_factory.mktemp("materialised")
-    return materialise(base / "real", MODULES, shim=False), materialise(base / "shim", MODULES, shim=True)
+    return materialise(base / "real", MODULES, flavour="celery"), materialise(
+        base / "shim", MODULES, flavour="shim"
+    )
 
 
 @pytest.mark.parametrize("module", [*SUPPORT_MODULES, *MODULES])
@@ -50,3 +53,21 @@ def test_materialised_modules_differ_only_in_celery_imports(module: str, written
     assert all("celery" in before.split("import")[0] for before, _ in changed), changed
     assert all("lexigram_compat.celery" in after for _, after in changed), changed
     assert not any(line.lstrip().startswith(("from celery", "import celery")) for _, line in pairs)
+
+
+def test_the_neutral_materialisation_is_the_codemods_written_output(tmp_path: Path) -> None:
+    """``flavour="neutral"`` is ``migrate celery proj --to neutral --write``: every module
+    compiles, no line imports Celery any more, and the report saved beside it says so."""
+    directory = materialise(tmp_path, MODULES, flavour="neutral")
+    report = json.loads((directory / REPORT_FILE).read_text())
+    assert report["mode"] == "neutral"
+    assert report["unparsable"] == []
+    for module in (*SUPPORT_MODULES, *MODULES):
+        text = (directory / "proj" / f"{module}.py").read_text()
+        compile(text, module, "exec", dont_inherit=True)
+        assert not any(
+            line.lstrip().startswith(("from celery", "import celery")) for line in text.splitlines()
+        )
+        if str(directory / "proj" / f"{module}.py") in report["changed"]:
+            assert text != (PROJECT / f"{module}.py").read_text()
+    assert "@task(" in (directory / "proj" / "m01_app_task_plain.py").read_text()

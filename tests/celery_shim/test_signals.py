@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from lexigram_compat import RetryPolicy, task
 from lexigram_compat.celery import Celery, Task, signals
 from lexigram_compat.celery.task import Request
+from lexigram_compat.registry import TaskRegistry
 
 ALL = [
     signals.before_task_publish,
@@ -183,3 +185,30 @@ def test_sender_filter_decorators_and_a_raising_receiver(
     assert not signals.task_success.disconnect(broken), "already disconnected"
     with pytest.raises(TypeError, match="must be callable"):
         signals.task_prerun.connect("nope")  # type: ignore[call-overload]
+
+
+def test_a_neutral_task_of_the_apps_registry_is_its_signals_sender(
+    heard: list[tuple[str, Any, dict[str, Any]]],
+) -> None:
+    """A project the codemod converted declares neutral @task functions in the registry its
+    shim app uses: their signals' sender is that task object (with .name), as a Celery
+    task's is, so a receiver filtering on ``sender.name`` keeps working."""
+    registry = TaskRegistry()
+
+    @task(name="sig.neutral", registry=registry, retry=RetryPolicy(max_attempts=1))
+    def neutral(a: int) -> int:
+        if a < 0:
+            raise ValueError("negative")
+        return a
+
+    shim = Celery("signals-neutral", broker="memory://", set_as_current=False, registry=registry)
+    try:
+        queue = shim.queue_handle()
+        queue.enqueue_sync(neutral(1)).unwrap()
+        queue.enqueue_sync(neutral(-1)).unwrap()
+        shim.tasks_app.run_worker_sync(until_idle=True)
+    finally:
+        shim.close()
+    outcomes = [(name, sender) for name, sender, _ in heard if name in ("task_success", "task_failure")]
+    assert outcomes == [("task_success", neutral), ("task_failure", neutral)]
+    assert all(sender.name == "sig.neutral" for _, sender in outcomes)

@@ -121,8 +121,8 @@ def test_shims_reports_what_the_shim_cannot_import_or_refuses() -> None:
 
 def test_the_summary_converts_at_least_90_percent_of_definitions_and_call_sites() -> None:
     summary = _dry_run("neutral").report.summary.as_json()
-    assert summary["definitions"] == {"found": 147, "converted": 138, "left": 9, "percent": 93.9}
-    assert summary["call_sites"] == {"found": 148, "converted": 138, "left": 10, "percent": 93.2}
+    assert summary["definitions"] == {"found": 150, "converted": 139, "left": 11, "percent": 92.7}
+    assert summary["call_sites"] == {"found": 152, "converted": 139, "left": 13, "percent": 91.4}
     assert summary["schedules"] == {"found": 21, "converted": 17, "left": 4, "percent": 81.0}
 
 

@@ -1,4 +1,9 @@
-"""expires= on the declaration and on the call: a job not started by then is not run."""
+"""expires= on the declaration and on the call: a job not started by then is not run.
+
+On RabbitMQ Celery also sends expires as the message's TTL: a message still queued when it
+expires is dropped unseen and its result stays PENDING. The stale job expires 4 s after the
+call, so the worker has fetched it (and revokes it at its countdown) even on a loaded machine
+with the whole corpus queued before it."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +24,7 @@ def scenario():
     return {
         "in_time": fresh_only.delay(f"{M}/in_time"),
         "stale": fresh_only.apply_async(
-            (f"{M}/stale",), countdown=2, expires=datetime.now(UTC) + timedelta(seconds=1)
+            (f"{M}/stale",), countdown=5, expires=datetime.now(UTC) + timedelta(seconds=4)
         ),
     }
 

@@ -30,7 +30,7 @@ def probe(path):
 )
 def transcode(path, preset="720p", *, ctx: JobContext):
     try:
-        print("transcode", path, preset, ctx.headers, ctx.kwargs)
+        print("transcode", path, preset, ctx.headers, dict(ctx.kwargs))
     except TranscodeError as exc:
         raise Retry(exc=exc, delay=30, max_attempts=4)
     return {"path": path, "queue": ctx.queue}

@@ -27,6 +27,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def parse_utc(value: Any) -> datetime | None:
+    """An ISO timestamp as an aware datetime (naive ones read as UTC); None for anything
+    else: the tolerant reading of a time a broker message or stored record carries."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 class EnvelopeError(ValueError):
     """Bytes that are not a job envelope."""
 

@@ -56,15 +56,14 @@ def current_app() -> Celery:
     return current if current is not None else Celery("default")
 
 
+def _newest_first() -> list[Celery]:
+    with _lock:
+        return list(reversed(_apps))
+
+
 def task_named(name: str) -> Task | None:
     """The shim task registered as ``name`` in any app (the newest app first), or None."""
-    with _lock:
-        apps = list(reversed(_apps))
-    for app in apps:
-        found = app.tasks.get(name)
-        if found is not None:
-            return found
-    return None
+    return next((found for app in _newest_first() if (found := app.tasks.get(name)) is not None), None)
 
 
 def declared_named(name: str) -> Task | NeutralTask[Any, Any] | None:
@@ -73,13 +72,7 @@ def declared_named(name: str) -> Task | NeutralTask[Any, Any] | None:
     found = task_named(name)
     if found is not None:
         return found
-    with _lock:
-        apps = list(reversed(_apps))
-    for app in apps:
-        neutral = app.registry.get(name)
-        if neutral is not None:
-            return neutral
-    return None
+    return next((task for app in _newest_first() if (task := app.registry.get(name)) is not None), None)
 
 
 def attach_signals(tasks_app: TasksApp) -> None:

@@ -23,7 +23,7 @@ from celery import Celery
 from kombu.compression import compress
 
 from lexigram_compat.compression import KOMBU_CONTENT_TYPES
-from lexigram_compat.envelope import JobEnvelope
+from lexigram_compat.envelope import JobEnvelope, parse_utc
 from lexigram_compat.serialization import dumps
 
 HEADERS_KEY = "lexigram_headers"
@@ -52,14 +52,7 @@ def message_headers(envelope: JobEnvelope) -> dict[str, Any] | None:
 
 def request_expires_at(request: Any) -> datetime | None:
     """The job's expiry a Celery request carries (:data:`EXPIRES_KEY`), or None."""
-    value = getattr(request, EXPIRES_KEY, None)
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parse_utc(getattr(request, EXPIRES_KEY, None))
 
 
 def request_headers(request: Any) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from typing import Any
 from dramatiq import Message
 from dramatiq.common import dq_name, q_name, xq_name
 
-from lexigram_compat.envelope import EnvelopeError, JobEnvelope, utcnow
+from lexigram_compat.envelope import EnvelopeError, JobEnvelope, parse_utc, utcnow
 from lexigram_compat.errors import TaskNotFoundError
 from lexigram_compat.foreign_payloads import describe_undecodable
 from lexigram_compat.letters import dead_letter_of
@@ -247,16 +247,6 @@ def letter_of(
     failure = FailureInfo(
         str(stored.get("error_type", "")), str(stored.get("message", "")), stored.get("traceback")
     )
-    when = failed_at if broker_time else _parse_time(stored.get("failed_at")) or failed_at
+    when = failed_at if broker_time else parse_utc(stored.get("failed_at")) or failed_at
     attempts = int(stored.get("attempts", envelope.attempts))
     return dead_letter_of(envelope, failure, attempts=attempts, failed_at=when)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -18,7 +18,13 @@ ENQUEUE = [("before_enqueue", 1, None), ("enqueued", 1, None)]
 
 
 def _points(entries: list[Entry]) -> list[tuple[str, int, Any]]:
-    return [(e.data["point"], e.data["attempt"], e.data["detail"]) for e in entries]
+    """The hook points in the order each attempt saw them. Attempts of one job may overlap:
+    a retry due at once is published when it is recorded, before the failed attempt's
+    ``failed``/``retried``/``attempt_finished`` hooks run, so another worker thread can start
+    the next attempt first (documented for ``base=`` handlers too). A stable sort by attempt
+    keeps each attempt's own order, which is what the hooks promise."""
+    points = [(e.data["point"], e.data["attempt"], e.data["detail"]) for e in entries]
+    return sorted(points, key=lambda point: point[1])
 
 
 async def test_hook_sequence_of_a_success_a_retry_and_a_dead_letter(engine: EngineHarness) -> None:

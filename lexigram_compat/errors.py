@@ -119,7 +119,7 @@ class WorkerLostError(TaskError):
 class JobExpiredError(TaskError):
     """The job was not started before its expiry (``expires=``), so it was not run."""
 
-    code = "LEX_ERR_TASK_023"
+    code = "LEX_ERR_TASK_024"
     default_hint = (
         "the job waited past its expiry (busy or stopped workers, or a long delay/retry); "
         "raise expires= or add workers; replay the dead letter to run it anyway"

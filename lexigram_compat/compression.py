@@ -77,8 +77,8 @@ def unpack(codec: object, packed: object) -> tuple[list[Any], dict[str, Any]]:
         data = loads(decompress(base64.b64decode(packed, validate=True)))
     except (binascii.Error, zlib.error, OSError, lzma.LZMAError, ValueError, UnicodeDecodeError) as exc:
         raise CompressionError(f"packed arguments ({codec}) cannot be read: {exc}") from None
-    if not (isinstance(data, list) and len(data) == 2):
-        raise CompressionError("packed arguments must be [args, kwargs]")
-    if not (isinstance(data[0], list) and isinstance(data[1], dict)):
+    if not (
+        isinstance(data, list) and len(data) == 2 and isinstance(data[0], list) and isinstance(data[1], dict)
+    ):
         raise CompressionError("packed arguments must be [args, kwargs]")
     return data[0], data[1]

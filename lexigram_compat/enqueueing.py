@@ -137,7 +137,8 @@ def _expires_at(name: str, options: CallOptions, task_expires: float | None) -> 
         return None
     if isinstance(expires, datetime):
         return expires if expires.tzinfo else expires.replace(tzinfo=UTC)
-    seconds = expires.total_seconds() if isinstance(expires, timedelta) else float(expires)
+    seconds = validate_expires(expires, name)  # checked already: seconds as a float
+    assert seconds is not None
     try:
         return utcnow() + timedelta(seconds=seconds)
     except OverflowError:

@@ -30,13 +30,10 @@ def utcnow() -> datetime:
 def parse_utc(value: Any) -> datetime | None:
     """An ISO timestamp as an aware datetime (naive ones read as UTC); None for anything
     else: the tolerant reading of a time a broker message or stored record carries."""
-    if not isinstance(value, str):
-        return None
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return _time(value, "") if isinstance(value, str) else None
+    except EnvelopeError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class EnvelopeError(ValueError):
@@ -175,8 +172,16 @@ class JobEnvelope:
         if self.compression is not None:
             data["args"], data["kwargs"] = [], {}
             data["compression"] = self.compression
-            data["packed"] = pack(self.compression, self.args, self.kwargs)
+            data["packed"] = self._packed(self.compression)
         return data
+
+    def _packed(self, codec: str) -> str:
+        """The compressed arguments, packed once (frozen: the size check's ``to_bytes`` and
+        an engine's ``to_dict`` share them, as ``to_bytes`` shares its bytes)."""
+        packed: str | None = self.__dict__.get("_packed_args")
+        if packed is None:
+            packed = self.__dict__["_packed_args"] = pack(codec, self.args, self.kwargs)
+        return packed
 
     def to_bytes(self) -> bytes:
         """Compact JSON bytes."""

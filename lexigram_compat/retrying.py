@@ -28,12 +28,12 @@ async def retry_while_unreachable(
     seconds: float,
     first_pause: float,
     other_tries: int = 1,
-    on_retry: Callable[[BaseException, float], None] | None = None,
+    on_retry: Callable[[BaseException, float, bool], None] | None = None,
 ) -> T:
     """``call()``, tried again after ``first_pause`` (doubled each time, at most
     :data:`MAX_PAUSE`): while the server is unreachable, for up to ``seconds``; for any
     other failure ``other_tries`` times in all; a ``ValueError`` (a value the server
-    refused) never again. ``on_retry(error, pause)`` is told before each wait. Raises
+    refused) never again. ``on_retry(error, pause, unreachable)`` is told before each wait. Raises
     the last failure."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
@@ -46,12 +46,13 @@ async def retry_while_unreachable(
         except ValueError:
             raise
         except Exception as exc:
-            if isinstance(exc, BrokerUnavailableError) or is_unavailable(exc):
+            unreachable = isinstance(exc, BrokerUnavailableError) or is_unavailable(exc)
+            if unreachable:
                 if loop.time() + pause > deadline:
                     raise
             elif tries >= other_tries:
                 raise
             if on_retry is not None:
-                on_retry(exc, pause)
+                on_retry(exc, pause, unreachable)
         await asyncio.sleep(pause)
         pause = min(pause * 2, MAX_PAUSE)

@@ -105,7 +105,7 @@ async def _call(
         raise
     finally:
         waiting.cancel()
-    timer = None if interrupt is None else loop.call_later(soft or 0.0, interrupt.fire)
+    timer = None if soft is None or interrupt is None else loop.call_later(soft, interrupt.fire)
     deadline = asyncio.timeout(timeout)
     try:
         async with deadline:

@@ -36,9 +36,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lexigram_compat.connection_errors import is_unavailable
 from lexigram_compat.envelope import JobEnvelope, utcnow
-from lexigram_compat.errors import BrokerUnavailableError, JobExpiredError, WorkerLostError
+from lexigram_compat.errors import JobExpiredError, WorkerLostError
 from lexigram_compat.hooks import Hooks
 from lexigram_compat.job_context import job_context_of
 from lexigram_compat.letters import dead_letter_of
@@ -153,8 +152,10 @@ class Settler:
         """Run attempt ``envelope.attempts`` of the job and settle it (inside the
         attempt's trace span when OpenTelemetry is installed: :mod:`lexigram_compat.tracing`).
         A job past its expiry is settled as expired instead, without running."""
-        if envelope.expires_at is not None or self._rate_limit(envelope.task_name) is not None:
-            too_late = await self._wait_to_start(envelope)
+        task = self.context.registry.get(envelope.task_name)
+        per_second = None if task is None else task.rate_limit
+        if envelope.expires_at is not None or per_second is not None:
+            too_late = await self._wait_to_start(envelope, per_second)
             if too_late is not None:
                 return await self.settle(envelope, too_late, target)
         self.events.started(envelope)
@@ -185,16 +186,13 @@ class Settler:
             await hooks.fire("attempt_finished", job_context_of(envelope), settled)
         return settled
 
-    def _rate_limit(self, task_name: str) -> float | None:
-        task = self.context.registry.get(task_name)
-        return None if task is None else task.rate_limit
-
-    async def _wait_to_start(self, envelope: JobEnvelope) -> DeadLettered | None:
-        """Wait for the task's rate limit (when it has one); the expired outcome when
-        the job's expiry passed before it could start (checked before and after the wait)."""
+    @staticmethod
+    async def _wait_to_start(envelope: JobEnvelope, per_second: float | None) -> DeadLettered | None:
+        """Wait for the task's rate limit (``per_second``, when it has one); the expired
+        outcome when the job's expiry passed before it could start (checked before and
+        after the wait)."""
         if (too_late := expired(envelope)) is not None:
             return too_late
-        per_second = self._rate_limit(envelope.task_name)
         if per_second is not None:
             await wait_for_turn(envelope.task_name, per_second)
         return expired(envelope)
@@ -323,8 +321,7 @@ async def _retried(
     while the ledger is unreachable for up to :data:`LEDGER_OUTAGE_SECONDS`, for any other
     failure ``other_tries`` times in all. Raises the last failure."""
 
-    def told(exc: BaseException, pause: float) -> None:
-        unreachable = isinstance(exc, BrokerUnavailableError) or is_unavailable(exc)
+    def told(exc: BaseException, pause: float, unreachable: bool) -> None:
         reason = "the job ledger is unreachable" if unreachable else f"{type(exc).__name__}: {exc}"
         log.warning("job %s: could not %s (%s); trying again in %gs", envelope.job_id, step, reason, pause)
 

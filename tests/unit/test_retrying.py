@@ -27,7 +27,7 @@ async def test_an_unreachable_server_is_tried_again_until_it_answers() -> None:
     calls = Calls(ConnectionError("refused"), BrokerUnavailableError("down"), OSError(111, "refused"))
     told: list[float] = []
     result = await retry_while_unreachable(
-        calls, seconds=5, first_pause=0.01, on_retry=lambda exc, pause: told.append(pause)
+        calls, seconds=5, first_pause=0.01, on_retry=lambda exc, pause, unreachable: told.append(pause)
     )
     assert result == "done"
     assert calls.count == 4

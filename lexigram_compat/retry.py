@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from lexigram_compat.config import RetryConfig
 
-__all__ = ["FULL_JITTER", "Abort", "Reject", "Retry", "RetryPolicy"]
+__all__ = ["FULL_JITTER", "Abort", "Reject", "Retry", "RetryPolicy", "cause_of"]
 
 
 class Retry(Exception):
@@ -48,6 +48,12 @@ class Retry(Exception):
         if message is None and exc is not None:
             message = f"retry after {type(exc).__name__}: {exc}"
         super().__init__(message or "task asked for a retry")
+
+
+def cause_of(error: BaseException) -> BaseException:
+    """The real cause of a failed attempt: a ``Retry``'s ``exc`` when it has one, else the
+    error itself (what the log line, the hooks and the dead letter show)."""
+    return error.exc if isinstance(error, Retry) and error.exc is not None else error
 
 
 class Reject(Exception):

@@ -10,13 +10,25 @@ awaited at once. Used by the Dramatiq and Celery engines on RabbitMQ.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-__all__ = ["publish_in_runs"]
+if TYPE_CHECKING:
+    from lexigram_compat.adapters.redis_ledger import RedisLedger
+
+__all__ = ["PUBLISH_THREADS", "publish_in_runs", "withdraw"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("lexigram_compat.publishing")
+
+PUBLISH_THREADS = 8
+"""Publishes in flight at once, at most: confirms of concurrent enqueues and of one
+``enqueue_many`` overlap. Each thread has its own channel (Dramatiq: a RabbitMQ connection
+opened when first needed; Celery: a producer of kombu's pool, within its
+``broker_pool_limit`` of 10)."""
 
 
 async def publish_in_runs(
@@ -52,3 +64,15 @@ def _publish_run(publish: Callable[[T], object], run: Sequence[T]) -> list[BaseE
         else:
             outcomes.append(None)
     return outcomes
+
+
+async def withdraw(ledger: RedisLedger, job_ids: Sequence[str]) -> None:
+    """Cancel the jobs a failed ``enqueue_many`` had already published (workers then refuse
+    their messages); a warning for each that could not be."""
+    for job_id in job_ids:
+        try:
+            withdrawn = await ledger.cancel(job_id)
+        except Exception:
+            withdrawn = False
+        if not withdrawn:
+            log.warning("job %s, published by a failed enqueue_many, could not be withdrawn", job_id)

@@ -304,8 +304,6 @@ class RedisLedger(JobRecords, AttemptRecords):
 
     async def run_many(self, calls: Sequence[StateCall[T]]) -> list[T]:
         """Run several calls in one round trip (a pipeline; each call stays atomic)."""
-        if len(calls) == 1:
-            return [await self.run(calls[0])]
         replies = await self._pipeline([call.args for call in calls])
         for reply in replies:
             if isinstance(reply, Exception):

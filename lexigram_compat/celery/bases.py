@@ -32,7 +32,7 @@ from lexigram_compat.celery.options import TaskOptions, known_task_options, task
 from lexigram_compat.celery.task import CeleryTask, Request
 from lexigram_compat.errors import UnsupportedOptionError
 from lexigram_compat.outcomes import Completed, DeadLettered, Outcome, RetryLater
-from lexigram_compat.retry import Retry
+from lexigram_compat.retry import Retry, cause_of
 
 if TYPE_CHECKING:
     from lexigram_compat.app import TasksApp
@@ -71,7 +71,16 @@ def declare(
     if defaults:
         task_options(f"{where}: base={cls.__qualname__} class attribute", defaults)
     checked: TaskOptions = task_options(where, {**defaults, **options}, default_ignore_result=ignore_result)
-    return cls(fn, checked, app)
+    declared = cls(fn, checked, app)
+    if any(getattr(cls, handler) is not getattr(CeleryTask, handler) for handler in _OUTCOME_HANDLERS):
+        _with_handlers.add(declared.name)
+    return declared
+
+
+_OUTCOME_HANDLERS = ("on_success", "on_retry", "on_failure", "after_return")
+_with_handlers: set[str] = set()
+"""Names of tasks whose class overrides an outcome handler: every other job's hooks return
+at once, without looking its task up (they run for every job of a shim app)."""
 
 
 def _task_class(where: str, base: Any) -> type[CeleryTask]:
@@ -115,19 +124,15 @@ def _overrides(task: CeleryTask, handler: str) -> bool:
 def _handled(ctx: JobContext, handler: str) -> CeleryTask | None:
     from lexigram_compat.celery.app import task_named
 
+    if ctx.task_name not in _with_handlers:
+        return None
     task = task_named(ctx.task_name)
     return task if task is not None and _overrides(task, handler) else None
 
 
 def _call(task: CeleryTask, ctx: JobContext, handler: str, *args: Any) -> None:
     """``task.<handler>(*args)`` with ``self.request`` the job's; a failure is logged."""
-    request = Request(
-        id=ctx.job_id, task=ctx.task_name, args=ctx.args, kwargs=dict(ctx.kwargs), retries=ctx.retries,
-        headers=dict(ctx.headers) or None, eta=ctx.eta.isoformat() if ctx.eta is not None else None,
-        delivery_info={"routing_key": ctx.queue},
-        called_directly=False,
-    )  # fmt: skip
-    token = task._request.set(request)
+    token = task._request.set(Request.of_job(ctx))
     try:
         getattr(task, handler)(*args)
     except Exception:
@@ -167,11 +172,11 @@ def _after_return(task: CeleryTask, ctx: JobContext, outcome: Outcome) -> None:
 
 def run_outcome_handlers(task: CeleryTask, ctx: JobContext, outcome: Outcome) -> None:
     """The handlers of one attempt's ``outcome``, in Celery's order (the eager ``apply()``)."""
-    if not any(_overrides(task, h) for h in ("on_success", "on_retry", "on_failure", "after_return")):
+    if not any(_overrides(task, h) for h in _OUTCOME_HANDLERS):
         return
     if isinstance(outcome, RetryLater):
         error = outcome.error
-        _on_retry(task, ctx, error.exc if isinstance(error, Retry) and error.exc is not None else error)
+        _on_retry(task, ctx, cause_of(error))
         return
     if isinstance(outcome, Completed):
         _call(task, ctx, "on_success", outcome.result, *_args(ctx))

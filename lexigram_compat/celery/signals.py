@@ -224,12 +224,7 @@ def _failure(ctx: JobContext, error: BaseException | None) -> tuple[Any, dict[st
 def _retry(ctx: JobContext, error: BaseException | None, delay: float) -> tuple[Any, dict[str, Any]]:
     from lexigram_compat.celery.task import Request
 
-    request = Request(
-        id=ctx.job_id, task=ctx.task_name, args=ctx.args, kwargs=dict(ctx.kwargs), retries=ctx.retries,
-        headers=dict(ctx.headers) or None, eta=ctx.eta.isoformat() if ctx.eta is not None else None,
-        delivery_info={"routing_key": ctx.queue}, called_directly=False,
-    )  # fmt: skip
-    return _task_of(ctx), {"request": request, "reason": error, "einfo": None}
+    return _task_of(ctx), {"request": Request.of_job(ctx), "reason": error, "einfo": None}
 
 
 def _worker(app: TasksApp) -> tuple[Any, dict[str, Any]]:

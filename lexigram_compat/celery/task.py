@@ -28,6 +28,7 @@ from lexigram_compat.tasks import Task as NeutralTask
 if TYPE_CHECKING:
     from lexigram_compat.celery.app import Celery
     from lexigram_compat.celery.result import AsyncResult, EagerResult
+    from lexigram_compat.job_context import JobContext
 
 __all__ = ["CeleryTask", "Request", "Signature", "Task"]
 
@@ -68,6 +69,16 @@ class Request:
     def get(self, key: str, default: Any = None) -> Any:
         """Celery's ``Context.get``: a field or custom header, else ``default``."""
         return getattr(self, key, default)
+
+    @classmethod
+    def of_job(cls, job: JobContext) -> Request:
+        """The request of a job's attempt, read from its context (a hook's or signal's,
+        outside the task body)."""
+        return cls(
+            id=job.job_id, task=job.task_name, args=job.args, kwargs=dict(job.kwargs), retries=job.retries,
+            headers=dict(job.headers) or None, eta=_iso(job.eta), delivery_info={"routing_key": job.queue},
+            called_directly=False,
+        )  # fmt: skip
 
 
 class CeleryTask:

@@ -28,7 +28,7 @@ from lexigram_compat.outcomes import (
     failure_of,
     undecodable,
 )
-from lexigram_compat.retry import Reject, Retry, RetryPolicy
+from lexigram_compat.retry import Reject, Retry, RetryPolicy, cause_of
 from lexigram_compat.worker.soft_timeout import SoftDeadline, ThreadDeadline
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ def _failed(envelope: JobEnvelope, policy: RetryPolicy, error: BaseException, du
         if error.max_attempts is not None:
             policy = policy.with_max_attempts(error.max_attempts)
         # The real cause (Retry(exc=e)), for the retry's log line and the dead letter.
-        failure = failure_of(error.exc if error.exc is not None else error)
+        failure = failure_of(cause_of(error))
     else:
         failure = failure_of(error)
     if isinstance(error, Reject) or not policy.should_retry(attempt, error):

@@ -43,7 +43,7 @@ from lexigram_compat.job_context import job_context_of
 from lexigram_compat.letters import dead_letter_of
 from lexigram_compat.outcomes import Completed, DeadLettered, Outcome, RetryLater, failure_of
 from lexigram_compat.rate_limits import wait_for_turn
-from lexigram_compat.retry import Retry
+from lexigram_compat.retry import cause_of
 from lexigram_compat.retrying import retry_while_unreachable
 from lexigram_compat.tracing import attempt_span
 from lexigram_compat.worker.execution import ExecutionContext, execute, policy_for
@@ -263,8 +263,8 @@ class Settler:
     ) -> None:
         """The hooks of a failed attempt: ``failed``, then ``retried`` or ``dead_lettered``."""
         context = job_context_of(envelope)
-        if isinstance(error, Retry) and error.exc is not None:
-            error = error.exc  # the real cause, as in the dead letter and the log line
+        if error is not None:
+            error = cause_of(error)  # the real cause, as in the dead letter and the log line
         await self.hooks.fire("failed", context, error)
         await self.hooks.fire(then, context, error, *more)
 

@@ -38,7 +38,7 @@ from lexigram_compat.adapters.celery.redis_wire import RedisWire, message_header
 from lexigram_compat.adapters.celery.runtime import CeleryWorker
 from lexigram_compat.adapters.celery.settings import CelerySettings
 from lexigram_compat.adapters.celery.tasks import register_tasks
-from lexigram_compat.adapters.publishing import publish_in_runs
+from lexigram_compat.adapters.publishing import PUBLISH_THREADS, publish_in_runs, withdraw
 from lexigram_compat.adapters.redis_ledger import WAITING_STATUSES, RedisLedger, RedisLedgerCalls, RedisPush
 from lexigram_compat.config import redact_text, redact_url
 from lexigram_compat.engine_contract import NATIVE_ENTRY, Capabilities, Engine, EngineContext
@@ -277,20 +277,13 @@ class CeleryEngine(Engine):
         error = failed[0][1]
         if not isinstance(error, Exception):  # cancelled, interrupted: as it came
             raise error
-        for envelope, outcome in zip(fresh, outcomes, strict=True):
-            if outcome is None and not await self._withdraw(envelope.job_id):
-                log.warning("job %s, published by a failed enqueue_many, could not be withdrawn",
-                            envelope.job_id)  # fmt: skip
+        await withdraw(
+            self.ledger, [e.job_id for e, outcome in zip(fresh, outcomes, strict=True) if outcome is None]
+        )
         for envelope, _ in failed:
             if not await self.ledger.undo_create(envelope.job_id):
                 raise _record_left(envelope.job_id, error) from None
         raise _unavailable("the broker", error) from None
-
-    async def _withdraw(self, job_id: str) -> bool:
-        try:
-            return await self.ledger.cancel(job_id)
-        except Exception:
-            return False
 
     @cached_property
     def _publishers(self) -> ThreadPoolExecutor:
@@ -381,7 +374,7 @@ class CeleryEngine(Engine):
         info = await self.ledger.get_job(job_id)
         waiting = info is not None and info.status in WAITING_STATUSES
         # Run by another Celery worker? Its outcome is in the result backend.
-        if waiting and self.foreign.enabled and await self.foreign.settle(self.ledger, [job_id]):
+        if waiting and await self.foreign.settle(self.ledger, [job_id]):
             info = await self.ledger.get_job(job_id)
         return info
 
@@ -424,9 +417,6 @@ ACCESS_TIMEOUT = 5.0
 """Seconds :meth:`CeleryEngine.check_access` may wait for RabbitMQ's login."""
 PUBLISH_TIMEOUT = 10.0
 """Seconds an AMQP publish may wait for the broker's confirm before it fails (Err)."""
-PUBLISH_THREADS = 8
-"""Publishes of one engine in flight at once (confirms overlap); within kombu's
-``broker_pool_limit`` (10), so each has a producer connection of the pool."""
 
 _INHERITED: list[Redis] = []
 """Redis clients inherited from a parent process: kept, never used or closed."""

@@ -34,7 +34,7 @@ from celery import Celery, Task
 from celery.exceptions import Ignore, Reject
 from celery.exceptions import Retry as CeleryRetry
 
-from lexigram_compat.retry import Retry
+from lexigram_compat.retry import cause_of
 
 if TYPE_CHECKING:
     from lexigram_compat.adapters.celery.runtime import CelerySettlement, CeleryWorker
@@ -71,13 +71,11 @@ def _failure_for_celery(settled: CelerySettlement) -> BaseException:
     """The exception Celery records for a dead-lettered job: the job's own (the real
     cause of a :class:`~lexigram_compat.retry.Retry`), unless it is one of Celery's
     control-flow exceptions, which Celery would not record as a failure."""
-    error = settled.error
-    if isinstance(error, Retry) and error.exc is not None:
-        error = error.exc
+    error = None if settled.error is None else cause_of(settled.error)
     if isinstance(error, Exception) and not isinstance(error, CeleryRetry | Reject | Ignore):
         return error
     failure = settled.failure
-    return DeadLetteredJobError(f"{failure.error_type}: {failure.message}" if failure else "dead-lettered")
+    return DeadLetteredJobError(failure.summary() if failure else "dead-lettered")
 
 
 def _body(name: str, worker: CeleryWorker) -> Callable[..., Any]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import dramatiq
 
-from lexigram_compat.adapters.publishing import publish_in_runs
+from lexigram_compat.adapters.publishing import PUBLISH_THREADS, publish_in_runs, withdraw
 from lexigram_compat.adapters.redis_ledger import (
     RedisAck,
     RedisLedger,
@@ -62,9 +62,6 @@ __all__ = ["DramatiqEngine"]
 log = logging.getLogger("lexigram_compat.dramatiq")
 
 WORKER_COMMAND = "dramatiq <module>"
-PUBLISH_THREADS = 8
-"""Threads (each with its own RabbitMQ connection, opened when first needed) that
-publish at once: confirms of concurrent enqueues and of one ``enqueue_many`` overlap."""
 
 
 def _broker_error(operation: str, exc: BaseException) -> TaskQueueError:
@@ -346,13 +343,7 @@ class DramatiqEngine(Engine):
                 ", ".join(job_ids),
             )
             return
-        for job_id in job_ids:
-            try:
-                withdrawn = await ledger.cancel(job_id)
-            except Exception:
-                withdrawn = False
-            if not withdrawn:
-                log.warning("job %s, published by a failed enqueue_many, could not be withdrawn", job_id)
+        await withdraw(ledger, job_ids)
 
     def _message_push(self, envelope: JobEnvelope) -> RedisPush:
         """The job's Dramatiq message as the Redis broker writes one (``HSET

@@ -64,6 +64,15 @@ async def test_a_commit_whose_answer_is_lost_is_outcome_unknown_and_a_retry_crea
     await _admin(cluster, f"ALTER SYSTEM SET synchronous_standby_names = '{ABSENT_STANDBY}'",
                  "SELECT pg_reload_conf()")  # fmt: skip
 
+    async def reloaded() -> bool:
+        # pg_reload_conf() only signals the postmaster. A new connection sees the setting once
+        # the postmaster reloaded, which it does before it signals the pool's backends: from
+        # then on each applies it before its next statement (else the enqueue could commit
+        # before its backend had the setting, and never wait).
+        rows = await _admin(cluster, "SHOW synchronous_standby_names")
+        return bool(rows[0][0] == ABSENT_STANDBY)
+
+    await wait_until(reloaded, "the server reloaded synchronous_standby_names", timeout=30)
     pending = asyncio.create_task(app.queue.enqueue(jobs.noop("maybe-written")))
 
     async def committed_and_waiting() -> bool:

@@ -1,0 +1,99 @@
+"""A completion carries the worker's next step (issue 15): the statement that
+records it also starts the reserved job the freed slot takes next and, while
+the queue is busy, reserves the following ones, so a busy worker makes one
+round trip per batch of completions instead of a completion, a start and a
+claim. Counted by statement, never timed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import psycopg
+import pytest
+
+from lexigram_compat import JobStatus, TasksApp
+from lexigram_compat.adapters.postgres.source import PostgresJobSource
+from tests.conformance import jobs
+from tests.conformance.harness import ok
+
+from .conftest import MakeApp
+from .test_job_source import source_of
+
+PREFETCH = {"worker": {"max_concurrent_tasks": 2}}
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Statements executed by any psycopg connection, by the first words of their text."""
+    seen: Counter[str] = Counter()
+    execute = psycopg.AsyncConnection.execute
+
+    async def counted(self: psycopg.AsyncConnection[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        seen[str(query)] += 1
+        return await execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncConnection, "execute", counted)
+    return seen
+
+
+def _runs(statements: Counter[str], source: PostgresJobSource, *names: str) -> int:
+    queries = source.engine.queries
+    return sum(statements[queries[name]] for name in names)
+
+
+async def _status(app: TasksApp, job_id: str) -> tuple[JobStatus, int]:
+    info = await app.queue.get_job(job_id)
+    assert info is not None
+    return info.status, info.attempts
+
+
+async def test_a_completion_starts_the_next_reserved_job_and_reserves_ahead(
+    make_app: MakeApp, statements: Counter[str]
+) -> None:
+    app = await make_app(**PREFETCH)
+    queue = app.queue.backend.queue_name
+    first, second, third, fourth = ok(await app.queue.enqueue_many([jobs.noop(str(n)) for n in range(4)]))
+    source = source_of(app)
+    # One job runs, one is reserved; the claim came back full: the queue is busy.
+    claimed = await source.claim_ahead([queue], 1, 1)
+    assert [c.job_id for c in claimed] == [first, second]
+    statements.clear()
+
+    assert await source.complete(claimed[0], None)
+
+    assert _runs(statements, source, "complete_and_advance") == 1
+    assert await _status(app, first) == (JobStatus.COMPLETED, 1)
+    # Started by that statement: the attempt is counted before the job runs.
+    assert await _status(app, second) == (JobStatus.RUNNING, 1)
+    [started] = await source.start([claimed[1]])
+    assert started.envelope is not None
+    assert started.envelope.attempts == 1
+    # Reserved by it (prefetch 2): handed out by the next claim, no attempt counted yet.
+    assert await _status(app, third) == (JobStatus.PENDING, 0)
+    ahead = await source.claim_ahead([queue], 0, 1)
+    assert [job.job_id for job in ahead] == [third]
+    assert _runs(statements, source, "start", "claim", "complete") == 0
+
+    # What the worker loop never took goes back as it was.
+    await source.release_prefetched()
+    assert await _status(app, fourth) == (JobStatus.PENDING, 0)
+    other = source_of(await make_app(**PREFETCH))
+    assert [job.job_id for job in await other.claim([queue], 5)] == [fourth]
+
+
+async def test_a_reserved_job_cancelled_meanwhile_is_not_started_by_a_completion(
+    make_app: MakeApp,
+) -> None:
+    app = await make_app(**PREFETCH)
+    queue = app.queue.backend.queue_name
+    first, second = ok(await app.queue.enqueue_many([jobs.noop("a"), jobs.noop("b")]))
+    source = source_of(app)
+    claimed = await source.claim_ahead([queue], 1, 1)
+    assert ok(await app.queue.cancel(second))
+
+    assert await source.complete(claimed[0], None)
+
+    assert await _status(app, second) == (JobStatus.CANCELLED, 0)
+    assert await source.start([claimed[1]]) == []
+    assert await _status(app, first) == (JobStatus.COMPLETED, 1)

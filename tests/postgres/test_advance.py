@@ -53,33 +53,37 @@ async def test_a_completion_starts_the_next_reserved_job_and_reserves_ahead(
 ) -> None:
     app = await make_app(**PREFETCH)
     queue = app.queue.backend.queue_name
-    first, second, third, fourth = ok(await app.queue.enqueue_many([jobs.noop(str(n)) for n in range(4)]))
+    ids = ok(await app.queue.enqueue_many([jobs.noop(str(n)) for n in range(5)]))
     source = source_of(app)
-    # One job runs, one is reserved; the claim came back full: the queue is busy.
-    claimed = await source.claim_ahead([queue], 1, 1)
-    assert [c.job_id for c in claimed] == [first, second]
+    # One job runs, two are reserved; the claim came back full: the queue is busy.
+    claimed = await source.claim_ahead([queue], 1, 2)
+    assert [c.job_id for c in claimed] == ids[:3]
     statements.clear()
 
     assert await source.complete(claimed[0], None)
 
     assert _runs(statements, source, "complete_and_advance") == 1
-    assert await _status(app, first) == (JobStatus.COMPLETED, 1)
+    assert await _status(app, ids[0]) == (JobStatus.COMPLETED, 1)
     # Started by that statement: the attempt is counted before the job runs.
-    assert await _status(app, second) == (JobStatus.RUNNING, 1)
+    assert await _status(app, ids[1]) == (JobStatus.RUNNING, 1)
     [started] = await source.start([claimed[1]])
     assert started.envelope is not None
     assert started.envelope.attempts == 1
-    # Reserved by it (prefetch 2): handed out by the next claim, no attempt counted yet.
-    assert await _status(app, third) == (JobStatus.PENDING, 0)
+    # The third stays reserved; the fourth was reserved in the started one's place
+    # (no attempt counted) and the next claim hands it out without a statement.
+    assert await _status(app, ids[3]) == (JobStatus.PENDING, 0)
     ahead = await source.claim_ahead([queue], 0, 1)
-    assert [job.job_id for job in ahead] == [third]
+    assert [job.job_id for job in ahead] == [ids[3]]
     assert _runs(statements, source, "start", "claim", "complete") == 0
 
-    # What the worker loop never took goes back as it was.
+    # The next completion starts the third and reserves the fifth, which the
+    # worker loop never takes: handed back as it was.
+    assert await source.complete(started, None)
+    assert await _status(app, ids[2]) == (JobStatus.RUNNING, 1)
     await source.release_prefetched()
-    assert await _status(app, fourth) == (JobStatus.PENDING, 0)
+    assert await _status(app, ids[4]) == (JobStatus.PENDING, 0)
     other = source_of(await make_app(**PREFETCH))
-    assert [job.job_id for job in await other.claim([queue], 5)] == [fourth]
+    assert [job.job_id for job in await other.claim([queue], 5)] == [ids[4]]
 
 
 async def test_a_reserved_job_cancelled_meanwhile_is_not_started_by_a_completion(

@@ -102,6 +102,8 @@ class PostgresJobSource(JobSource):
         """Reserved jobs the worker loop holds that a completion's statement already
         started (attempt counted): their attempt counts, for ``start``."""
         self._queues: list[str] = []
+        self._ahead = 0
+        """Jobs the worker loop holds reserved ahead (its last claim's ``ahead``)."""
         self._busy = False
         """The last claim came back full and nothing was handed back since: a
         completion's statement reserves the next jobs ahead (the worker loop's rule)."""
@@ -134,6 +136,7 @@ class PostgresJobSource(JobSource):
             )
             rows = await cursor.fetchall()
         self._busy = ahead > 0 and len(rows) >= run + ahead
+        self._ahead = ahead
         # RETURNING does not keep the ORDER BY of the subquery.
         rows.sort(key=lambda r: (-r[5], r[6], r[7]))
         jobs = [self._claimed(row, due=row[6], counted=row[8] == "running") for row in rows]
@@ -218,7 +221,7 @@ class PostgresJobSource(JobSource):
         in their place (one round trip per batch instead of three)."""
         starting = list(self._reserved.values())[: len(items)]
         waiting = len(self._reserved) - len(starting)
-        reserve = max(0, self.prefetch - waiting) if self._busy and self._queues else 0
+        reserve = max(0, self._ahead - waiting) if self._busy and self._queues else 0
         params = {
             "keep": self.keep_completed != 0,
             "ids": [o.job.job_id for o in items],

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from lexigram_compat import JobStatus, TasksApp
-from lexigram_compat.adapters.postgres.source import PostgresJobSource
+from lexigram_compat.adapters.postgres.source import ADVANCE_UP_TO, PostgresJobSource
 from tests.conformance import jobs
 from tests.conformance.harness import ok
 
@@ -101,3 +101,21 @@ async def test_a_reserved_job_cancelled_meanwhile_is_not_started_by_a_completion
     assert await _status(app, second) == (JobStatus.CANCELLED, 0)
     assert await source.start([claimed[1]]) == []
     assert await _status(app, first) == (JobStatus.COMPLETED, 1)
+
+
+async def test_above_the_advance_limit_a_completion_is_written_alone(
+    make_app: MakeApp, statements: Counter[str]
+) -> None:
+    concurrency = ADVANCE_UP_TO + 1
+    app = await make_app(worker={"max_concurrent_tasks": concurrency})
+    queue = app.queue.backend.queue_name
+    _, second = ok(await app.queue.enqueue_many([jobs.noop("a"), jobs.noop("b")]))
+    source = source_of(app)
+    claimed = await source.claim_ahead([queue], 1, concurrency)
+    statements.clear()
+
+    assert await source.complete(claimed[0], None)
+
+    assert _runs(statements, source, "complete") == 1
+    assert _runs(statements, source, "complete_and_advance") == 0
+    assert await _status(app, second) == (JobStatus.PENDING, 0)

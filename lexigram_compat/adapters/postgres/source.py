@@ -44,6 +44,12 @@ log = logging.getLogger("lexigram_compat.postgres")
 SWEEP_BATCH = 5000
 """Finished jobs one sweep statement deletes (``LIMIT`` in queries.sql)."""
 SWEEP_BUDGET = 2.0
+ADVANCE_UP_TO = 16
+"""Prefetch (the worker's concurrency) up to which completions carry the next
+starts and reservations. Above it a batch's round trips are shared by many jobs
+and the worker gains more from overlapping them: completions then commit
+asynchronously, beside the starts and claims (at 1 x 100, one synchronous
+pipeline drained 5-45 % slower than the two)."""
 """Seconds one upkeep pass may spend deleting finished jobs, batch after batch."""
 
 
@@ -199,10 +205,9 @@ class PostgresJobSource(JobSource):
 
     # -- outcomes --------------------------------------------------------------
     def _writer(self, kind: str) -> Any:
-        if kind == "complete":
-            return self._complete_and_advance
-
         async def write(items: Sequence[_Outcome]) -> set[str]:
+            if kind == "complete" and self._ahead <= ADVANCE_UP_TO:
+                return await self._complete_and_advance(items)
             ids = [o.job.job_id for o in items]
             tokens = [o.job.token for o in items]
             columns = [list(column) for column in zip(*(o.values for o in items), strict=True)]

@@ -44,13 +44,13 @@ log = logging.getLogger("lexigram_compat.postgres")
 SWEEP_BATCH = 5000
 """Finished jobs one sweep statement deletes (``LIMIT`` in queries.sql)."""
 SWEEP_BUDGET = 2.0
+"""Seconds one upkeep pass may spend deleting finished jobs, batch after batch."""
 ADVANCE_UP_TO = 16
 """Prefetch (the worker's concurrency) up to which completions carry the next
 starts and reservations. Above it a batch's round trips are shared by many jobs
 and the worker gains more from overlapping them: completions then commit
 asynchronously, beside the starts and claims (at 1 x 100, one synchronous
 pipeline drained 5-45 % slower than the two)."""
-"""Seconds one upkeep pass may spend deleting finished jobs, batch after batch."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,9 +246,10 @@ class PostgresJobSource(JobSource):
             kind = row[0]
             if kind == "done":
                 done.add(row[1])
-            elif kind == "started":
+            elif kind == "started" and self._reserved.pop(row[1], None) is not None:
+                # (Not there: the worker loop released it meanwhile; the release
+                # waited for this statement's row lock and uncounted the attempt.)
                 self._early[row[1]] = row[4]
-                del self._reserved[row[1]]
             elif kind == "reserved":
                 job = self._claimed(row[1:], due=row[7], counted=False)
                 self._reserved[job.job_id] = job

@@ -12,6 +12,8 @@ the engine's docs recommend for throughput) three rows run one after another:
   (publisher confirms on RabbitMQ, ``acks_late`` + ``reject_on_worker_lost`` on
   Celery; Dramatiq's Redis broker acks after the run by default);
 - ``raw``: the plain engine at its defaults;
+- for ``postgres`` both raw rows are the peer, pgqueuer 1.6 (asyncpg) run by its
+  own ``pgq run`` in a subprocess (``benchmarks/subjects/pgqueuer_cli.py``);
 - ``raw+async`` (Dramatiq): ``raw+g`` with an ``async def`` no-op on Dramatiq's
   ``AsyncIO`` middleware, which hops to an event loop per job as the facade does.
 
@@ -86,8 +88,9 @@ PAIRS: dict[str, Pair] = {
         Shape(CPUS, 1, "prefork"), "celery's defaults: prefork, a child per CPU",
     ),
     "postgres": Pair(
-        "postgres-cli", None, None,
-        Shape(1, 100), "docs/performance.md: one process, concurrency 100",
+        "postgres-cli", "pgqueuer-cli", "pgqueuer-cli",
+        Shape(1, 100), "docs/performance.md: one process, concurrency 100 (pgqueuer: `pgq run`, "
+        "its default batch of 10, --max-concurrent-tasks 100)",
     ),
 }  # fmt: skip
 

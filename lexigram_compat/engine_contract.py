@@ -359,6 +359,10 @@ class JobSource(abc.ABC):
         (a cancelled or rescued job is left out), with their attempt counted."""
         return list(jobs)
 
+    async def release_prefetched(self) -> None:  # noqa: B027 - optional hook
+        """Return jobs the source claimed ahead on its own and has not handed out
+        yet (called with the worker's own prefetched jobs: shutdown, or held too long)."""
+
     @abc.abstractmethod
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
         """Return when a job may be ready in ``queues`` or after ``timeout`` seconds."""

@@ -229,6 +229,7 @@ class SourceWorker:
                 await self.source.release(job)
             except Exception:
                 log.exception("returning prefetched job %s failed; its lease will expire", job.job_id)
+        await self.source.release_prefetched()
 
     async def _drain(self) -> None:
         """Let running jobs finish within ``shutdown_timeout``; release the rest."""

@@ -73,3 +73,25 @@ async def test_claimed_and_started_attempts_survive_a_server_crash(
 
     info = await _job(app, second)
     assert (info.status, info.attempts) == (JobStatus.RUNNING, 1), info
+
+
+async def test_a_start_carried_by_a_completion_survives_a_server_crash(
+    make_app: MakeApp, cluster: PrivateCluster
+) -> None:
+    app = await make_app(worker={"max_concurrent_tasks": 2})
+    queue = app.queue.backend.queue_name
+    first, second = ok(await app.queue.enqueue_many([jobs.noop("run"), jobs.noop("prefetched")]))
+    source = source_of(app)
+    claimed = await source.claim_ahead([queue], 1, 1)
+
+    # The completion's statement starts the prefetched job: it must wait for
+    # its WAL flush, or the crash forgets an attempt that then runs.
+    assert await source.complete(claimed[0], None)
+    await asyncio.to_thread(cluster.crash)
+
+    info = await _job(app, second)
+    assert (info.status, info.attempts) == (JobStatus.RUNNING, 1), info
+    [started] = await source.start([claimed[1]])
+    assert started.envelope is not None
+    assert started.envelope.attempts == 1
+    assert (await _job(app, first)).status == JobStatus.COMPLETED

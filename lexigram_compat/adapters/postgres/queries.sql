@@ -141,6 +141,64 @@ FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS u(id, token, result)
 WHERE j.id = u.id AND j.token = u.token AND j.state = 'running'
 RETURNING j.id;
 
+-- name: complete_and_advance
+-- Completions with the worker's next step in the same round trip: the reserved
+-- jobs that the slots these completions free will take are started (attempt
+-- counted, as `start`), and as many jobs are reserved ahead in their place (as
+-- `claim`, none counted). %(keep)s false: completed rows are deleted
+-- (retention.completed_seconds = 0), as `complete_and_delete`. The commit waits
+-- for the WAL flush only when an attempt was counted (see claim): set_config
+-- runs per started row, and synchronous_commit is read at commit.
+WITH kept AS (
+    UPDATE {schema}.jobs AS j
+    SET state = 'completed', finished_at = now(), result = u.result::jsonb, last_error = NULL,
+        worker = NULL, heartbeat_at = NULL
+    FROM unnest(%(ids)s::text[], %(tokens)s::bigint[], %(results)s::text[]) AS u(id, token, result)
+    WHERE %(keep)s AND j.id = u.id AND j.token = u.token AND j.state = 'running'
+    RETURNING j.id
+),
+deleted AS (
+    DELETE FROM {schema}.jobs AS j
+    USING unnest(%(ids)s::text[], %(tokens)s::bigint[]) AS u(id, token)
+    WHERE NOT %(keep)s AND j.id = u.id AND j.token = u.token AND j.state = 'running'
+    RETURNING j.id
+),
+started AS (
+    UPDATE {schema}.jobs AS j
+    SET state = 'running', attempts = j.attempts + 1, started_at = now(), heartbeat_at = now()
+    FROM unnest(%(start_ids)s::text[], %(start_tokens)s::bigint[]) AS u(id, token)
+    WHERE j.id = u.id AND j.token = u.token AND j.state = 'reserved'
+    RETURNING j.id, j.attempts
+),
+picked AS MATERIALIZED (
+    SELECT ready.id
+    FROM (SELECT DISTINCT name FROM unnest(%(queues)s::text[]) AS u(name)) AS q
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at, seq FROM {schema}.jobs
+        WHERE state IN ('pending', 'retrying') AND queue = q.name AND run_at <= now()
+        ORDER BY priority DESC, run_at, seq
+        LIMIT %(reserve)s
+        FOR UPDATE SKIP LOCKED
+    ) AS ready
+    ORDER BY ready.priority DESC, ready.run_at, ready.seq
+    LIMIT %(reserve)s
+),
+reserved AS (
+    UPDATE {schema}.jobs AS j
+    SET state = 'reserved', token = (random() * 9.2e18)::bigint, heartbeat_at = now(),
+        worker = %(worker)s
+    FROM picked
+    WHERE j.id = picked.id
+    RETURNING j.id, j.queue, j.token, j.attempts, j.payload, j.priority, j.run_at, j.seq
+)
+SELECT 'done', id, NULL, NULL::bigint, NULL::int, NULL::bytea, NULL::int, NULL::timestamptz, NULL::bigint
+FROM kept
+UNION ALL SELECT 'done', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM deleted
+UNION ALL SELECT 'started', id, NULL, NULL, attempts, NULL, NULL, NULL, NULL FROM started
+UNION ALL SELECT 'durable', set_config('synchronous_commit', 'on', true), NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM started
+UNION ALL SELECT 'reserved', id, queue, token, attempts, payload, priority, run_at, seq FROM reserved;
+
 -- name: complete_and_delete
 -- retention.completed_seconds = 0: a completed job is gone at once.
 DELETE FROM {schema}.jobs AS j

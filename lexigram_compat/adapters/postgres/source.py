@@ -45,6 +45,12 @@ SWEEP_BATCH = 5000
 """Finished jobs one sweep statement deletes (``LIMIT`` in queries.sql)."""
 SWEEP_BUDGET = 2.0
 """Seconds one upkeep pass may spend deleting finished jobs, batch after batch."""
+ADVANCE_UP_TO = 16
+"""Prefetch (the worker's concurrency) up to which completions carry the next
+starts and reservations. Above it a batch's round trips are shared by many jobs
+and the worker gains more from overlapping them: completions then commit
+asynchronously, beside the starts and claims (at 1 x 100, one synchronous
+pipeline drained 5-45 % slower than the two)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,45 +99,73 @@ class PostgresJobSource(JobSource):
             for kind in ("complete", "retry", "dead_letter")
         }
         self._batchers = outcome_batchers
-        self._reserved: set[str] = set()
-        """Ids of jobs this worker reserved (prefetched) and has not started."""
+        self._reserved: dict[str, ClaimedJob] = {}
+        """Jobs this worker reserved (prefetched) and has not started, in claim order."""
+        self._held: list[tuple[tuple[Any, ...], ClaimedJob]] = []
+        """Reserved by a completion's statement (``complete_and_advance``), not yet
+        handed to the worker loop: (claim order key, job)."""
+        self._early: dict[str, int] = {}
+        """Reserved jobs the worker loop holds that a completion's statement already
+        started (attempt counted): their attempt counts, for ``start``."""
+        self._queues: list[str] = []
+        self._ahead = 0
+        """Jobs the worker loop holds reserved ahead (its last claim's ``ahead``)."""
+        self._busy = False
+        """The last claim came back full and nothing was handed back since: a
+        completion's statement reserves the next jobs ahead (the worker loop's rule)."""
 
     # -- claiming ------------------------------------------------------------
     async def claim(self, queues: Sequence[str], limit: int) -> list[ClaimedJob]:
         return await self.claim_ahead(queues, limit, 0)
 
     async def claim_ahead(self, queues: Sequence[str], run: int, ahead: int) -> list[ClaimedJob]:
-        """``run`` jobs start now (attempt counted); ``ahead`` more are reserved."""
+        """``run`` jobs start now (attempt counted); ``ahead`` more are reserved.
+
+        Jobs a completion already reserved (``complete_and_advance``) come first,
+        without a round trip; ``start`` counts their attempts."""
         engine = self.engine
         listener = engine.listener()
         listener.watch(queues)
         listener.arm()
         await self._maintain_if_due()
+        self._queues = list(dict.fromkeys(queues))
+        if self._held:
+            self._held.sort(key=lambda held: held[0])
+            taken, self._held = self._held[: run + ahead], self._held[run + ahead :]
+            return [job for _, job in taken]
         q = engine.queries
         async with engine.worker_pool.connection("claim") as conn:
             cursor = await conn.execute(
                 q["claim"],
-                {"queues": list(queues), "limit": run + ahead, "run": run, "worker": self.worker_id},
+                {"queues": self._queues, "limit": run + ahead, "run": run, "worker": self.worker_id},
                 prepare=True,
             )
             rows = await cursor.fetchall()
+        self._busy = ahead > 0 and len(rows) >= run + ahead
+        self._ahead = ahead
         # RETURNING does not keep the ORDER BY of the subquery.
         rows.sort(key=lambda r: (-r[5], r[6], r[7]))
-        self._reserved.update(row[0] for row in rows if row[8] == "reserved")
-        return [self._claimed(row, due=row[6], counted=row[8] == "running") for row in rows]
+        jobs = [self._claimed(row, due=row[6], counted=row[8] == "running") for row in rows]
+        for job, row in zip(jobs, rows, strict=True):
+            if row[8] == "reserved":
+                self._reserved[job.job_id] = job
+        return jobs
 
     async def start(self, jobs: Sequence[ClaimedJob]) -> list[ClaimedJob]:
+        attempts = {job.job_id: self._early.pop(job.job_id) for job in jobs if job.job_id in self._early}
         reserved = [job for job in jobs if job.job_id in self._reserved]
-        if not reserved:
+        if not reserved and not attempts:
             return list(jobs)
-        async with self.engine.worker_pool.connection("start") as conn:
-            cursor = await conn.execute(
-                self.engine.queries["start"],
-                [[j.job_id for j in reserved], [j.token for j in reserved]],
-                prepare=True,
-            )
-            attempts = dict(await cursor.fetchall())
-        self._reserved.difference_update(j.job_id for j in reserved)
+        if reserved:
+            async with self.engine.worker_pool.connection("start") as conn:
+                cursor = await conn.execute(
+                    self.engine.queries["start"],
+                    [[j.job_id for j in reserved], [j.token for j in reserved]],
+                    prepare=True,
+                )
+                attempts.update(await cursor.fetchall())
+            for job in reserved:
+                self._reserved.pop(job.job_id, None)
         started = []
         for job in jobs:
             if job.job_id not in attempts:
@@ -172,6 +206,8 @@ class PostgresJobSource(JobSource):
     # -- outcomes --------------------------------------------------------------
     def _writer(self, kind: str) -> Any:
         async def write(items: Sequence[_Outcome]) -> set[str]:
+            if kind == "complete" and self._ahead <= ADVANCE_UP_TO:
+                return await self._complete_and_advance(items)
             ids = [o.job.job_id for o in items]
             tokens = [o.job.token for o in items]
             columns = [list(column) for column in zip(*(o.values for o in items), strict=True)]
@@ -183,6 +219,44 @@ class PostgresJobSource(JobSource):
                 return {row[0] for row in await cursor.fetchall()}
 
         return write
+
+    async def _complete_and_advance(self, items: Sequence[_Outcome]) -> set[str]:
+        """Write completions; in the same statement start the reserved jobs the
+        freed slots will take next and, while the queue is busy, reserve as many
+        in their place (one round trip per batch instead of three)."""
+        starting = list(self._reserved.values())[: len(items)]
+        waiting = len(self._reserved) - len(starting)
+        reserve = max(0, self._ahead - waiting) if self._busy and self._queues else 0
+        params = {
+            "keep": self.keep_completed != 0,
+            "ids": [o.job.job_id for o in items],
+            "tokens": [o.job.token for o in items],
+            "results": [o.values[0] for o in items],
+            "start_ids": [j.job_id for j in starting],
+            "start_tokens": [j.token for j in starting],
+            "queues": self._queues,
+            "reserve": reserve,
+            "worker": self.worker_id,
+        }
+        async with self.engine.worker_pool.connection("complete") as conn:
+            cursor = await conn.execute(self.engine.queries["complete_and_advance"], params, prepare=True)
+            rows = await cursor.fetchall()
+        done: set[str] = set()
+        for row in rows:
+            kind = row[0]
+            if kind == "done":
+                done.add(row[1])
+            elif kind == "started" and self._reserved.pop(row[1], None) is not None:
+                # (Not there: the worker loop released it meanwhile; the release
+                # waited for this statement's row lock and uncounted the attempt.)
+                self._early[row[1]] = row[4]
+            elif kind == "reserved":
+                job = self._claimed(row[1:], due=row[7], counted=False)
+                self._reserved[job.job_id] = job
+                self._held.append(((-row[6], row[7], row[8]), job))
+        # A reserved job not started here (cancelled or rescued meanwhile) stays
+        # in _reserved: `start` asks the server and leaves it out.
+        return done
 
     async def complete(self, job: ClaimedJob, result: Any) -> bool:
         """Record success; raises ``ValueError`` for a result PostgreSQL cannot store."""
@@ -206,13 +280,25 @@ class PostgresJobSource(JobSource):
         return await self._batchers["dead_letter"].submit(_Outcome(job, values))
 
     async def release(self, job: ClaimedJob) -> bool:
-        self._reserved.discard(job.job_id)
+        self._reserved.pop(job.job_id, None)
+        self._early.pop(job.job_id, None)
         q = self.engine.queries
         async with self.engine.worker_pool.connection("release") as conn:
             cursor = await conn.execute(q["release"], [job.job_id, job.token, q.channel])
             return await cursor.fetchone() is not None
 
+    async def release_prefetched(self) -> None:
+        """Return the jobs completions reserved ahead that the worker loop never took."""
+        held, self._held = self._held, []
+        self._busy = False
+        for _, job in held:
+            try:
+                await self.release(job)
+            except Exception:
+                log.exception("returning reserved job %s failed; its lease will expire", job.job_id)
+
     async def heartbeat(self, jobs: Sequence[ClaimedJob]) -> None:
+        jobs = [*jobs, *(job for _, job in self._held)]
         async with self.engine.worker_pool.connection("heartbeat") as conn:
             await conn.execute(
                 self.engine.queries["heartbeat"], [[j.job_id for j in jobs], [j.token for j in jobs]]

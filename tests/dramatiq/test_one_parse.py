@@ -1,0 +1,73 @@
+"""A delivered body is parsed once: checked by the engine's consumer, then decoded by
+Dramatiq from the fields the check parsed (issue 15: on both brokers the body used
+to be parsed twice, by the check and again by ``Message.decode``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+
+from lexigram_compat import TaskRegistry, TasksApp, task
+from lexigram_compat.adapters.dramatiq.messages import CheckedBody, check_body
+
+from .conftest import AppFactory
+
+registry = TaskRegistry()
+
+
+@task(registry=registry, name="dq1.add")
+async def add(a: int, b: int) -> int:
+    return a + b
+
+
+def _counting_json(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    parses: list[int] = []
+    loads = json.loads
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        parses.append(1)
+        return loads(*args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", counting)
+    return parses
+
+
+def _next_delivery(app: TasksApp) -> Any:
+    broker: Any = app.queue.backend.engine.native  # type: ignore[attr-defined]
+    consumer = broker.consume(broker.get_declared_queues().pop(), prefetch=1, timeout=100)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            delivered = next(consumer)
+            if delivered is not None:
+                consumer.nack(delivered)
+                return delivered
+        raise AssertionError("no delivery within 10s")
+    finally:
+        consumer.close()
+
+
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
+async def test_a_delivered_message_is_parsed_once(
+    broker: str, redis_app: AppFactory, rabbitmq_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make = redis_app if broker == "redis" else rabbitmq_app
+    async with make(registry) as app:
+        job_id = (await app.queue.enqueue(add(2, 3))).unwrap()
+        parses = _counting_json(monkeypatch)
+        delivered = await asyncio.to_thread(_next_delivery, app)
+    assert (delivered.message_id, delivered.args) == (job_id, (2, 3))
+    assert len(parses) == 1
+
+
+def test_a_checked_body_is_still_its_bytes_and_its_fields_are_taken_once() -> None:
+    raw = json.dumps({"queue_name": "q", "actor_name": "a", "args": [], "kwargs": {}, "options": {}}).encode()
+    checked = check_body(raw)
+    assert isinstance(checked, CheckedBody)
+    assert checked == raw
+    assert checked.fields is not None and checked.fields["queue_name"] == "q"
+    assert check_body(b"[1]") == "a JSON value that is an array, not a Dramatiq message object"

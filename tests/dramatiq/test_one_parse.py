@@ -69,5 +69,6 @@ def test_a_checked_body_is_still_its_bytes_and_its_fields_are_taken_once() -> No
     checked = check_body(raw)
     assert isinstance(checked, CheckedBody)
     assert checked == raw
-    assert checked.fields is not None and checked.fields["queue_name"] == "q"
+    assert checked.fields is not None
+    assert checked.fields["queue_name"] == "q"
     assert check_body(b"[1]") == "a JSON value that is an array, not a Dramatiq message object"

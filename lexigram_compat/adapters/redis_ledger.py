@@ -296,7 +296,7 @@ class RedisLedger(JobRecords, AttemptRecords):
         self.client = client
         self.calls = calls
         self._sha: str | None = None
-        self._batcher = CallBatcher(self._pipeline)
+        self._batcher = CallBatcher(self._batch)
 
     async def run(self, call: StateCall[T]) -> T:
         """Run one call; connection errors propagate (``redis`` errors, ``OSError``)."""
@@ -312,7 +312,8 @@ class RedisLedger(JobRecords, AttemptRecords):
 
     async def run_batched(self, call: StateCall[T]) -> T:
         """Run one call of a worker's job, sent with the other jobs' calls made while a
-        round trip is in flight (:class:`~lexigram_compat.adapters.redis_batch.CallBatcher`)."""
+        round trip is in flight (:class:`~lexigram_compat.adapters.redis_batch.CallBatcher`),
+        as one script call (:meth:`_batch`)."""
         return await self._batcher.run(call)
 
     async def _pipeline(self, arguments: Sequence[tuple[Any, ...]]) -> list[Any]:
@@ -332,6 +333,19 @@ class RedisLedger(JobRecords, AttemptRecords):
                 break
             self._sha = None  # the server lost its script cache (restart, SCRIPT FLUSH)
         return list(replies)
+
+    async def _batch(self, arguments: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Like :meth:`_pipeline`, as one call of the script's ``many``: one command for
+        the client to send and parse (in a pipeline each call costs the client one,
+        about as much again as the call itself). Each call stays atomic (the whole
+        batch is); a failed call is an error object in its place."""
+        if len(arguments) == 1:
+            return [await self._eval(arguments[0])]
+        flat: list[Any] = ["many", len(arguments)]
+        for args in arguments:
+            flat.append(len(args))
+            flat.extend(args)
+        return list(await self._eval(tuple(flat)))
 
     async def _script_sha(self) -> str:
         if self._sha is None:

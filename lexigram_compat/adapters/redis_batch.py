@@ -1,13 +1,13 @@
-"""Ledger calls of many concurrent jobs sent together: one pipeline per round trip.
+"""Ledger calls of many concurrent jobs sent together: one round trip per batch.
 
 A worker runs several jobs at once, and each records its start and its outcome
 with a call of the ledger script. One call at a time, each pays a round trip
-and the client's per-command work; here the calls made while a pipeline is in
-flight wait for it and then leave together as the next one. A lone call leaves
-at once (no added wait), so latency does not grow; under load the round trips
-per job fall with the batch size. Each call is still its own atomic script
-call: a pipeline is not a transaction, and every reply (or error) goes back to
-the call that made it.
+and the client's per-command work; here the calls made while a batch is in
+flight wait for it and then leave together as the next one (the Redis ledger
+sends a batch as one call of its script's ``many``). A lone call leaves at once
+(no added wait), so latency does not grow; under load the round trips per job
+fall with the batch size. Each call still gets its own reply (or error), and a
+failed call does not stop the others.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""A delivered body is parsed once: checked by the engine's consumer, then decoded by
-Dramatiq from the fields the check parsed (issue 15: on both brokers the body used
-to be parsed twice, by the check and again by ``Message.decode``)."""
+"""Work the worker does once per delivery, or not at all (issue 15): a delivered body
+is parsed once, checked by the engine's consumer, then decoded by Dramatiq from the
+fields the check parsed (on both brokers it used to be parsed twice); the task's
+attempt budget is looked up only for a message that carries none."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import time
 from typing import Any
 
 import pytest
+from dramatiq import Message
 
 from lexigram_compat import TaskRegistry, TasksApp, task
-from lexigram_compat.adapters.dramatiq.messages import CheckedBody, check_body
+from lexigram_compat.adapters.dramatiq.actors import default_max_attempts
+from lexigram_compat.adapters.dramatiq.messages import CheckedBody, check_body, envelope_of, message_of
+from lexigram_compat.envelope import JobEnvelope
 
 from .conftest import AppFactory
 
@@ -72,3 +76,21 @@ def test_a_checked_body_is_still_its_bytes_and_its_fields_are_taken_once() -> No
     assert checked.fields is not None
     assert checked.fields["queue_name"] == "q"
     assert check_body(b"[1]") == "a JSON value that is an array, not a Dramatiq message object"
+
+
+class _Settler:
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def max_attempts_of(self, task_name: str) -> int:
+        self.asked.append(task_name)
+        return 4
+
+
+def test_the_task_budget_is_looked_up_only_for_a_message_without_its_own() -> None:
+    settler: Any = _Settler()
+    plain: Message[Any] = Message("q", "dq1.add", (1, 2), {}, {})
+    ours = message_of(JobEnvelope("j-1", "dq1.add", "q", args=[1, 2], max_attempts=7))
+    assert default_max_attempts(plain, settler) == 4
+    assert envelope_of(ours, default_max_attempts=default_max_attempts(ours, settler)).max_attempts == 7
+    assert settler.asked == ["dq1.add"]

@@ -43,7 +43,7 @@ from lexigram_compat.worker.settle import Settlement
 
 from .broker import COMPLETED_ATTRIBUTE, NACK_FAILURE_ATTRIBUTE, REQUEUE_ATTRIBUTE
 from .dead_letters import DeadLetterWriter
-from .messages import delay_until, envelope_of, q_name, retry_message
+from .messages import META_OPTION, delay_until, envelope_of, q_name, retry_message
 
 if TYPE_CHECKING:
     from dramatiq import Broker, Message
@@ -195,7 +195,7 @@ class DramatiqWorker:
             raise RuntimeError("the worker did not boot the app (is LexigramMiddleware on the broker?)")
         task = self.context.registry.get(message.actor_name)
         try:
-            envelope = envelope_of(message, default_max_attempts=settler.max_attempts_of(message.actor_name))
+            envelope = envelope_of(message, default_max_attempts=default_max_attempts(message, settler))
         except EnvelopeError as exc:
             stub = JobEnvelope(message.message_id, UNDECODABLE_TASK, q_name(message.queue_name), attempts=1)
             target = DramatiqSettlement(self, message, None, 1)
@@ -333,6 +333,15 @@ def run_on_loop(loop_thread: EventLoopThread, coro: Coroutine[Any, Any, T]) -> T
         raise error
     result: T = ended[0]
     return result
+
+
+def default_max_attempts(message: Message[Any], settler: Settler) -> int:
+    """The attempt budget of a message that carries none (sent by plain Dramatiq code):
+    its task's. Looked up only for such a message (most carry theirs)."""
+    meta = message.options.get(META_OPTION)
+    if isinstance(meta, dict) and "max_attempts" in meta:
+        return 1  # unused: the message's own budget wins
+    return settler.max_attempts_of(message.actor_name)
 
 
 def _loop_thread() -> EventLoopThread:

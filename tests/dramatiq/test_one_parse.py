@@ -12,15 +12,23 @@ from typing import Any
 
 import pytest
 from dramatiq import Message
+from dramatiq.encoder import JSONEncoder
 
 from lexigram_compat import TaskRegistry, TasksApp, task
 from lexigram_compat.adapters.dramatiq.actors import default_max_attempts
-from lexigram_compat.adapters.dramatiq.messages import CheckedBody, check_body, envelope_of, message_of
+from lexigram_compat.adapters.dramatiq.messages import (
+    CheckedBody,
+    CheckedDecoder,
+    check_body,
+    envelope_of,
+    message_of,
+)
 from lexigram_compat.envelope import JobEnvelope
 
 from .conftest import AppFactory
 
 registry = TaskRegistry()
+MESSAGE_FIELDS = {"queue_name": "q", "actor_name": "a", "args": [], "kwargs": {}, "options": {}}
 
 
 @task(registry=registry, name="dq1.add")
@@ -69,7 +77,7 @@ async def test_a_delivered_message_is_parsed_once(
 
 
 def test_a_checked_body_is_still_its_bytes_and_its_fields_are_taken_once() -> None:
-    raw = json.dumps({"queue_name": "q", "actor_name": "a", "args": [], "kwargs": {}, "options": {}}).encode()
+    raw = json.dumps(MESSAGE_FIELDS).encode()
     checked = check_body(raw)
     assert isinstance(checked, CheckedBody)
     assert checked == raw
@@ -94,3 +102,15 @@ def test_the_task_budget_is_looked_up_only_for_a_message_without_its_own() -> No
     assert default_max_attempts(plain, settler) == 4
     assert envelope_of(ours, default_max_attempts=default_max_attempts(ours, settler)).max_attempts == 7
     assert settler.asked == ["dq1.add"]
+
+
+def test_an_apps_own_encoder_still_decodes_every_body() -> None:
+    class Own(JSONEncoder):
+        def decode(self, data: bytes) -> Any:
+            return {**super().decode(data), "options": {"own": True}}
+
+    checked = check_body(json.dumps(MESSAGE_FIELDS).encode())
+    assert isinstance(checked, CheckedBody)
+    assert CheckedDecoder(Own()).decode(checked)["options"] == {"own": True}
+    fields = checked.fields
+    assert CheckedDecoder(JSONEncoder()).decode(checked) is fields

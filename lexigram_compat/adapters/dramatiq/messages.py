@@ -17,7 +17,7 @@ from typing import Any
 
 from dramatiq import Message, get_encoder, set_encoder
 from dramatiq.common import dq_name, q_name, xq_name
-from dramatiq.encoder import Encoder, MessageData
+from dramatiq.encoder import Encoder, JSONEncoder, MessageData
 
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope, parse_utc, utcnow
 from lexigram_compat.errors import TaskNotFoundError
@@ -125,16 +125,18 @@ class CheckedDecoder(Encoder):
     """Dramatiq's message encoder, except that a :class:`CheckedBody` decodes to the
     fields already parsed (taken once: a second decode parses again). Installed as
     Dramatiq's encoder by :func:`install_checked_decoder`; any other bytes go to the
-    encoder it wraps."""
+    encoder it wraps, and so does every body when that is not Dramatiq's plain
+    ``JSONEncoder`` (an app's own encoder keeps its way of decoding)."""
 
     def __init__(self, inner: Encoder) -> None:
         self.inner = inner
+        self._plain = type(inner) is JSONEncoder
 
     def encode(self, data: MessageData) -> bytes:
         return self.inner.encode(data)
 
     def decode(self, data: bytes) -> MessageData:
-        if type(data) is CheckedBody and data.fields is not None:
+        if self._plain and type(data) is CheckedBody and data.fields is not None:
             fields, data.fields = data.fields, None
             return fields
         return self.inner.decode(data)

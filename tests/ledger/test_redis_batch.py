@@ -85,13 +85,14 @@ async def test_a_batch_is_one_script_call_whose_failed_calls_fail_alone(
     await ledger.create([_job("first"), _job("last")])
     await client.set(f"{prefix}job:wrong", "not a hash")
     commands: list[str] = []
-    evalsha = client.evalsha
+    held = ledger._held
+    call = held.call
 
     async def counting(*args):  # type: ignore[no-untyped-def]
-        commands.append(args[2])
-        return await evalsha(*args)
+        commands.append(args[3])
+        return await call(*args)
 
-    client.evalsha = counting  # type: ignore[method-assign]
+    held.call = counting  # type: ignore[method-assign]
     try:
         bad_call = ledger.calls.start(_job("bad"))
         results = await ledger._batch(
@@ -104,9 +105,26 @@ async def test_a_batch_is_one_script_call_whose_failed_calls_fail_alone(
             ]
         )
     finally:
-        del client.evalsha
+        del held.call
     assert commands == ["many"]
     assert [type(r) for r in results[1:3]] == [redis.exceptions.ResponseError] * 2
     assert "WRONGTYPE" in str(results[1])
     assert results[3] == []
     assert [bad_call.decode(results[i]).run for i in (0, 4)] == [True, True]
+
+
+async def test_batches_keep_one_connection_and_take_a_new_one_when_the_server_closed_it(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    ledger = RedisLedger(client, RedisLedgerCalls(prefix))
+    ids = [uuid.uuid4().hex for _ in range(6)]
+    await ledger.create([_job(i) for i in ids])
+    await ledger.start(Delivery(ids[0]), _job(ids[0]))
+    first = await ledger._held.call("CLIENT", "ID")
+    await asyncio.gather(*(ledger.start(Delivery(i), _job(i)) for i in ids[1:3]))
+    assert await ledger._held.call("CLIENT", "ID") == first  # the same connection throughout
+    await client.execute_command("CLIENT", "KILL", "ID", first)  # type: ignore[no-untyped-call]
+    await asyncio.sleep(0.1)  # the loop reads the server's close
+    verdicts = await asyncio.gather(*(ledger.start(Delivery(i), _job(i)) for i in ids[3:]))
+    assert all(v.run and v.attempt == 1 for v in verdicts)  # reconnected, each started once
+    assert await ledger._held.call("CLIENT", "ID") != first

@@ -1,22 +1,26 @@
-"""Ledger calls of many concurrent jobs sent together: one pipeline per round trip.
+"""Ledger calls of many concurrent jobs sent together: one round trip per batch.
 
 A worker runs several jobs at once, and each records its start and its outcome
 with a call of the ledger script. One call at a time, each pays a round trip
-and the client's per-command work; here the calls made while a pipeline is in
-flight wait for it and then leave together as the next one. A lone call leaves
-at once (no added wait), so latency does not grow; under load the round trips
-per job fall with the batch size. Each call is still its own atomic script
-call: a pipeline is not a transaction, and every reply (or error) goes back to
-the call that made it.
+and the client's per-command work; here the calls made while a batch is in
+flight wait for it and then leave together as the next one (the Redis ledger
+sends a batch as one call of its script's ``many``). A lone call leaves at once
+(no added wait), so latency does not grow; under load the round trips per job
+fall with the batch size. Each call still gets its own reply (or error), and a
+failed call does not stop the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-__all__ = ["CallBatcher"]
+if TYPE_CHECKING:
+    import redis.asyncio
+
+__all__ = ["CallBatcher", "HeldConnection"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -82,3 +86,59 @@ class CallBatcher:
                 future.set_result(call.decode(reply))
             except Exception as exc:
                 future.set_exception(exc)
+
+
+class HeldConnection:
+    """One connection of ``client``'s pool, kept for a :class:`CallBatcher`'s batches
+    (one in flight at a time): a pool checkout per call, with its check that the
+    connection holds no stray data, costs a lone call about a quarter of its client
+    CPU. A kept connection the server closed meanwhile is opened again before the
+    call (as a checkout would); a connection error is retried as the client retries
+    its commands; a connection that still fails, or a call cancelled before its reply
+    was read, is dropped and the error propagates: the next call takes a new one."""
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self.client = client
+        self._connection: Any = None
+
+    async def call(self, *command: Any) -> Any:
+        """Send ``command``; its reply (an error reply raised as ``ResponseError``)."""
+        from redis.exceptions import ResponseError
+
+        connection = self._connection
+        if connection is None:
+            pool = self.client.connection_pool
+            connection = self._connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+
+        async def send() -> Any:
+            await connection.send_command(*command)
+            return await connection.read_response()
+
+        async def failed(error: Exception) -> None:
+            await connection.disconnect()
+
+        try:
+            if _closed_or_dirty(connection):
+                # What the pool's checkout checks, read off the loop's stream: the server
+                # closed it while it was kept (or it holds stray bytes): open it again.
+                await connection.disconnect()
+                await connection.connect()
+            # The connection's own retry policy, as the client's commands have.
+            return await connection.retry.call_with_retry(send, failed)
+        except ResponseError:
+            raise  # a whole reply was read: the connection is fine
+        except BaseException:
+            self._connection = None
+            with contextlib.suppress(Exception):
+                await connection.disconnect()
+            await self.client.connection_pool.release(connection)
+            raise
+
+
+def _closed_or_dirty(connection: Any) -> bool:
+    """Whether a kept connection's stream saw the server close it, or holds bytes no
+    call asked for (the event loop has fed it whatever arrived while it was kept)."""
+    reader = getattr(connection, "_reader", None)
+    if reader is None:
+        return False  # not connected: sending connects it
+    return bool(reader.at_eof() or getattr(reader, "_buffer", b""))

@@ -14,7 +14,10 @@
 -- A job record may keep a copy of its broker message while the job waits
 -- (fields wire_list, wire_item: see "reconcile"); its start drops the copy.
 -- ARGV[3] is the current time in seconds (float) for every command.
+-- "many" (at the end) runs several calls in one script call.
 
+-- One call (its arguments as ARGV); the body is not indented under it.
+local function run(ARGV)
 local command = ARGV[1]
 local prefix = ARGV[2]
 local now = tonumber(ARGV[3])
@@ -340,3 +343,31 @@ elseif command == "reconcile" then
 end
 
 return redis.error_reply("unknown command " .. tostring(command))
+end
+
+-- "many": several calls in one script call (one command for the client to send and
+-- parse, instead of one per call). ARGV[2] is the number of calls, then each call's
+-- argument count and arguments. The reply is each call's reply, or its error, in
+-- order; a call that fails does not stop the next ones (as separate calls).
+if ARGV[1] == "many" then
+    local replies = {}
+    local at = 3
+    for c = 1, tonumber(ARGV[2]) do
+        local count = tonumber(ARGV[at])
+        local ok, reply = pcall(run, {unpack(ARGV, at + 1, at + count)})
+        at = at + count + 1
+        if not ok then
+            if type(reply) == "table" and reply.err then
+                replies[c] = reply
+            else
+                replies[c] = redis.error_reply(tostring(reply))
+            end
+        elseif reply == nil then
+            replies[c] = false
+        else
+            replies[c] = reply
+        end
+    end
+    return replies
+end
+return run(ARGV)

@@ -24,13 +24,14 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Coroutine, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import dramatiq
 from dramatiq.asyncio import EventLoopThread, get_event_loop_thread
-from dramatiq.middleware import CurrentMessage
+from dramatiq.middleware import CurrentMessage, Interrupt
 
 from lexigram_compat.connection_errors import is_unavailable
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope
@@ -42,7 +43,7 @@ from lexigram_compat.worker.settle import Settlement
 
 from .broker import COMPLETED_ATTRIBUTE, NACK_FAILURE_ATTRIBUTE, REQUEUE_ATTRIBUTE
 from .dead_letters import DeadLetterWriter
-from .messages import delay_until, envelope_of, q_name, retry_message
+from .messages import META_OPTION, delay_until, envelope_of, q_name, retry_message
 
 if TYPE_CHECKING:
     from dramatiq import Broker, Message
@@ -57,6 +58,8 @@ if TYPE_CHECKING:
 __all__ = ["DramatiqSettlement", "DramatiqWorker", "declare_actors"]
 
 log = logging.getLogger("lexigram_compat.dramatiq")
+
+T = TypeVar("T")
 
 REDELIVERY_DELAY_MS = 1000
 """How long a delivery the worker could not start waits before it comes again."""
@@ -155,7 +158,7 @@ class DramatiqWorker:
         if message is None:
             raise RuntimeError("a lexigram actor ran outside a Dramatiq worker (no current message)")
         try:
-            _loop_thread().run_coroutine(self._deliver(message))
+            run_on_loop(_loop_thread(), self._deliver(message))
         except Exception as exc:
             if self.engine.settings.broker == "redis" and is_unavailable(exc):
                 # The job ledger (this Redis) stayed unreachable through the start's
@@ -192,7 +195,7 @@ class DramatiqWorker:
             raise RuntimeError("the worker did not boot the app (is LexigramMiddleware on the broker?)")
         task = self.context.registry.get(message.actor_name)
         try:
-            envelope = envelope_of(message, default_max_attempts=settler.max_attempts_of(message.actor_name))
+            envelope = envelope_of(message, default_max_attempts=default_max_attempts(message, settler))
         except EnvelopeError as exc:
             stub = JobEnvelope(message.message_id, UNDECODABLE_TASK, q_name(message.queue_name), attempts=1)
             target = DramatiqSettlement(self, message, None, 1)
@@ -285,6 +288,60 @@ class DramatiqSettlement(Settlement):
 
     def unsettled(self, step: str, error: BaseException) -> None:
         _fail(self.message, f"the worker could not {step}: {type(error).__name__}: {error}", error)
+
+
+def run_on_loop(loop_thread: EventLoopThread, coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on the ``AsyncIO`` middleware's loop from this worker thread and
+    wait for it: what ``EventLoopThread.run_coroutine`` does, with one task and one
+    lock, released by the task itself as it ends, instead of a ``threading.Event``, a
+    chained ``concurrent.futures.Future`` (two condition variables) and a done
+    callback per job: the hop from Dramatiq's thread to the loop and back is paid by
+    every job.
+
+    An ``Interrupt`` Dramatiq raises into this thread (its ``TimeLimit`` or shutdown
+    notifications, when an app adds them) cancels the task and waits up to a second
+    for it to end, as Dramatiq's own does."""
+    loop = loop_thread.loop
+    if not loop.is_running():
+        raise RuntimeError("Event loop is not running.")
+    done = threading.Lock()
+    done.acquire()
+    ended: list[Any] = []  # [result] or [None, error]
+    started: list[asyncio.Task[None]] = []
+
+    async def hop() -> None:
+        try:
+            ended.append(await coro)
+        except BaseException as exc:  # handed to the waiting thread, raised there
+            ended.extend((None, exc))
+        finally:
+            done.release()
+
+    loop.call_soon_threadsafe(lambda: started.append(loop.create_task(hop())))
+    try:
+        while not done.acquire(timeout=loop_thread.interrupt_check_ival):
+            pass
+    except Interrupt:
+        # Late-bound: on the loop, after the call above has created the task.
+        loop.call_soon_threadsafe(lambda: started[0].cancel())  # noqa: PLW0108
+        if not done.acquire(timeout=1.0):
+            raise RuntimeError("Timed out while waiting for coroutine.") from None
+        raise
+    if len(ended) == 2:
+        error: BaseException = ended[1]
+        ended.clear()  # no cycle through the traceback's frames
+        raise error
+    result: T = ended[0]
+    return result
+
+
+def default_max_attempts(message: Message[Any], settler: Settler) -> int:
+    """The attempt budget of a message that carries none (sent by plain Dramatiq code):
+    its task's. Looked up only for such a message (most carry theirs)."""
+    meta = message.options.get(META_OPTION)
+    if isinstance(meta, dict) and "max_attempts" in meta:
+        return 1  # unused: the message's own budget wins
+    return settler.max_attempts_of(message.actor_name)
 
 
 def _loop_thread() -> EventLoopThread:

@@ -28,7 +28,7 @@ from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.middleware import AsyncIO, Callbacks, CurrentMessage, Middleware, Pipelines
 
-from lexigram_compat.adapters.dramatiq.messages import message_problem, with_failure
+from lexigram_compat.adapters.dramatiq.messages import check_body, install_checked_decoder, with_failure
 from lexigram_compat.adapters.dramatiq.orphans import dead_letter_misshapen, dead_letter_orphans
 from lexigram_compat.adapters.redis_ledger import RedisAck
 from lexigram_compat.envelope import utcnow
@@ -140,11 +140,20 @@ class LexigramRedisBroker(RedisBroker):
         if any(body is None for body in fetched):
             dead_letter_orphans(self, queue_name)
             fetched = [body for body in fetched if body is not None]
-        misshapen = {body: problem for body in fetched if body and (problem := message_problem(body))}
+        # Each body is parsed once: checked here, its fields then taken by Dramatiq's
+        # decode (messages.CheckedDecoder).
+        bodies: list[bytes | None] = []
+        misshapen: dict[bytes, str] = {}
+        for body in fetched:
+            checked = check_body(body) if body else body
+            if isinstance(checked, str):
+                assert body is not None
+                misshapen[body] = checked
+            else:
+                bodies.append(checked)
         if misshapen:
             dead_letter_misshapen(self, queue_name, misshapen)
-            fetched = [body for body in fetched if body not in misshapen]
-        return fetched
+        return bodies
 
     def _should_do_maintenance(self, command: str) -> int:
         if getattr(self._forcing, "on", False):
@@ -183,6 +192,7 @@ def rabbitmq_priority(priority: int) -> int:
 
 def build_broker(settings: DramatiqSettings, extra_middleware: list[Middleware]) -> Broker:
     """The broker for ``settings`` with the engine's middleware (nothing connects yet)."""
+    install_checked_decoder()
     middleware: list[Middleware] = [
         Callbacks(),
         Pipelines(),

@@ -15,8 +15,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from dramatiq import Message
+from dramatiq import Message, get_encoder, set_encoder
 from dramatiq.common import dq_name, q_name, xq_name
+from dramatiq.encoder import Encoder, JSONEncoder, MessageData
 
 from lexigram_compat.envelope import EnvelopeError, JobEnvelope, parse_utc, utcnow
 from lexigram_compat.errors import TaskNotFoundError
@@ -28,10 +29,14 @@ from lexigram_compat.queue import DeadLetter
 __all__ = [
     "FAILURE_OPTION",
     "META_OPTION",
+    "CheckedBody",
+    "CheckedDecoder",
+    "check_body",
     "delay_until",
     "dq_name",
     "envelope_of",
     "failure_option",
+    "install_checked_decoder",
     "letter_of",
     "message_of",
     "message_problem",
@@ -80,6 +85,21 @@ def message_problem(raw: bytes) -> str | None:
     consumer (``options["redis_message_id"]``, ``kwargs.items()``) after the job ran
     or instead of dead-lettering it.
     """
+    checked = check_body(raw)
+    return checked if isinstance(checked, str) else None
+
+
+class CheckedBody(bytes):
+    """A delivered body parsed and checked once (:func:`check_body`): its fields ride
+    with it, so Dramatiq's ``Message.decode`` takes them instead of parsing the JSON
+    again (:class:`CheckedDecoder`)."""
+
+    fields: dict[str, Any] | None
+
+
+def check_body(raw: bytes) -> CheckedBody | str:
+    """``raw`` with its parsed fields (:class:`CheckedBody`), or why it is not a
+    Dramatiq message (see :func:`message_problem`). One JSON parse."""
     try:
         fields = json.loads(raw)
     except ValueError as exc:
@@ -96,7 +116,37 @@ def message_problem(raw: bytes) -> str | None:
         if name in fields and (isinstance(fields[name], bool) or not isinstance(fields[name], types)):
             wanted = _json_kind(types[0]())
             return f"a Dramatiq message whose {name!r} is {_json_kind(fields[name])}, not {wanted}"
-    return None
+    body = CheckedBody(raw)
+    body.fields = fields
+    return body
+
+
+class CheckedDecoder(Encoder):
+    """Dramatiq's message encoder, except that a :class:`CheckedBody` decodes to the
+    fields already parsed (taken once: a second decode parses again). Installed as
+    Dramatiq's encoder by :func:`install_checked_decoder`; any other bytes go to the
+    encoder it wraps, and so does every body when that is not Dramatiq's plain
+    ``JSONEncoder`` (an app's own encoder keeps its way of decoding)."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner = inner
+        self._plain = type(inner) is JSONEncoder
+
+    def encode(self, data: MessageData) -> bytes:
+        return self.inner.encode(data)
+
+    def decode(self, data: bytes) -> MessageData:
+        if self._plain and type(data) is CheckedBody and data.fields is not None:
+            fields, data.fields = data.fields, None
+            return fields
+        return self.inner.decode(data)
+
+
+def install_checked_decoder() -> None:
+    """Wrap Dramatiq's global encoder in a :class:`CheckedDecoder` (once)."""
+    current = get_encoder()
+    if not isinstance(current, CheckedDecoder):
+        set_encoder(CheckedDecoder(current))
 
 
 def message_of(

@@ -15,7 +15,7 @@ import pika  # type: ignore[import-untyped]
 from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
 from dramatiq.common import dq_name, xq_name
 
-from .messages import message_problem
+from .messages import check_body
 
 __all__ = ["LexigramRabbitmqBroker"]
 
@@ -24,7 +24,7 @@ log = logging.getLogger("lexigram_compat.dramatiq")
 
 class _CheckingRabbitmqConsumer(_RabbitmqConsumer):
     """Dramatiq's RabbitMQ consumer, except that a body which is no Dramatiq message
-    (:func:`~.messages.message_problem`) is rejected to the ``.XQ`` before Dramatiq
+    (:func:`~.messages.check_body`) is rejected to the ``.XQ`` before Dramatiq
     decodes it: ``Message.decode`` accepts a string for ``options`` or a list for
     ``kwargs``, and the worker then breaks on them."""
 
@@ -34,10 +34,15 @@ class _CheckingRabbitmqConsumer(_RabbitmqConsumer):
 
     def _checked(self, deliveries: Iterator[tuple[Any, Any, Any]]) -> Iterator[tuple[Any, Any, Any]]:
         for method, properties, body in deliveries:
-            problem = message_problem(body) if method is not None else None
-            if problem is None:
+            if method is None:
                 yield method, properties, body
                 continue
+            # Parsed once: Dramatiq's decode takes the checked fields (messages.CheckedDecoder).
+            checked = check_body(body)
+            if not isinstance(checked, str):
+                yield method, properties, checked
+                continue
+            problem = checked
             log.error("queue %s: a message is no Dramatiq message (%s); dead-lettered",
                       self.queue_name, problem)  # fmt: skip
             self._nack(method.delivery_tag)  # type: ignore[no-untyped-call]

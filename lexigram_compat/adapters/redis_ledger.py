@@ -409,17 +409,26 @@ class RedisLedger(JobRecords, AttemptRecords):
                 [self.calls.create(e, token=t) for e, t in zip(envelopes, tokens, strict=True)]
             )
         except Exception as exc:
-            if not outcome_unknown(exc):
-                raise
-            for envelope, token in zip(envelopes, tokens, strict=True):
-                if not await self._undo(envelope.job_id, token):
-                    raise EnqueueOutcomeUnknownError(
-                        f"enqueue: the connection to Redis broke after the job records were sent "
-                        f"and they could not be undone ({type(exc).__name__}: "
-                        f"{redact(' '.join(str(exc).split()))})",
-                        cause=exc,
-                    ) from exc
+            await self.after_failed_create(envelopes, tokens, exc)
             raise
+
+    async def after_failed_create(
+        self, envelopes: Sequence[JobEnvelope], tokens: Sequence[str], exc: Exception
+    ) -> None:
+        """After ``create(..., token=)`` calls of ``envelopes`` failed with ``exc``: when
+        they may have been written (the reply was lost), undo the records they wrote, and
+        raise :class:`~lexigram_compat.errors.EnqueueOutcomeUnknownError` when that fails
+        within :data:`UNDO_SECONDS`. Returns when ``exc`` means "no job" (the caller raises it)."""
+        if not outcome_unknown(exc):
+            return
+        for envelope, token in zip(envelopes, tokens, strict=True):
+            if not await self._undo(envelope.job_id, token):
+                raise EnqueueOutcomeUnknownError(
+                    f"enqueue: the connection to Redis broke after the job records were sent "
+                    f"and they could not be undone ({type(exc).__name__}: "
+                    f"{redact(' '.join(str(exc).split()))})",
+                    cause=exc,
+                ) from exc
 
     async def undo_create(self, job_id: str) -> bool:
         """:meth:`forget`, tried again while Redis is unreachable for up to

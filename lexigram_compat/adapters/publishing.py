@@ -4,7 +4,10 @@ A confirmed publish waits a round trip for the broker's confirm; one at a time, 
 batch waits for each. :func:`publish_in_runs` splits the jobs into up to
 ``threads`` runs, each published in order by one executor call (a thread hop per
 run, not per job; each thread keeps its own channel), so that many confirms are
-awaited at once. Used by the Dramatiq and Celery engines on RabbitMQ.
+awaited at once. A single job goes to one publishing thread whole
+(:func:`record_and_publish`): its record written there with the blocking Redis client,
+then its message published, one thread hop and no event-loop round trip for the
+record. Used by the Dramatiq and Celery engines on RabbitMQ.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from lexigram_compat.adapters.redis_ledger import RedisLedger
+    from lexigram_compat.adapters.redis_ledger import RedisLedger, SyncRedisLedger
+    from lexigram_compat.envelope import JobEnvelope
 
-__all__ = ["PUBLISH_THREADS", "publish_in_runs", "withdraw"]
+__all__ = ["PUBLISH_THREADS", "Recorded", "publish_in_runs", "record_and_publish", "withdraw"]
 
 T = TypeVar("T")
 
@@ -64,6 +69,35 @@ def _publish_run(publish: Callable[[T], object], run: Sequence[T]) -> list[BaseE
         else:
             outcomes.append(None)
     return outcomes
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What :func:`record_and_publish` did: the job's id (an idempotency key's holder
+    when taken), whether its record was new, and the error of its publish (None: the
+    broker confirmed it, or nothing was published for a job that existed)."""
+
+    job_id: str
+    created: bool
+    publish_error: Exception | None = None
+
+
+def record_and_publish(
+    ledger: SyncRedisLedger, envelope: JobEnvelope, token: str, publish: Callable[[JobEnvelope], object]
+) -> Recorded:
+    """On a publishing thread: the job's record (``create`` with ``token``), then, only
+    when it is new, its message (``publish``, confirmed). An error of the record's
+    write propagates (nothing was published: the caller settles it as
+    :meth:`~lexigram_compat.adapters.redis_ledger.RedisLedger.after_failed_create` says);
+    the publish's is returned, for the caller to undo the record."""
+    job_id, created = ledger.run(ledger.calls.create(envelope, token=token))
+    if not created:
+        return Recorded(job_id, False)
+    try:
+        publish(envelope)
+    except Exception as exc:
+        return Recorded(job_id, True, exc)
+    return Recorded(job_id, True)
 
 
 async def withdraw(ledger: RedisLedger, job_ids: Sequence[str]) -> None:

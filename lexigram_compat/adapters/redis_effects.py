@@ -6,7 +6,6 @@ Their ``args()`` follow the ledger script's own arguments
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 __all__ = ["RedisAck", "RedisPush"]
 
@@ -26,16 +25,16 @@ class RedisPush:
     """Keep ``list_value`` in the job's record until the job starts, so that
     :meth:`RedisLedgerCalls.reconcile` can push it again if it goes missing."""
 
-    def args(self) -> tuple[Any, ...]:
-        return (
+    def spec(self) -> list[str]:
+        """Where the message goes, as the script's ``create`` reads it from the job's
+        JSON (the payload and the list value travel as arguments of their own)."""
+        return [
             self.hash_key,
             self.hash_field,
-            self.payload,
             self.list_key,
-            self.list_value,
             "l" if self.left else "r",
             "k" if self.keep_copy else "",
-        )
+        ]
 
 
 @dataclass(frozen=True)

@@ -78,15 +78,19 @@ local function set_fields(key, fields)
 end
 
 if command == "create" then
-    -- ARGV: id, queue, status, unique key ("" for none), fire key ("" for none),
-    -- seconds the fire key is held, n, then n field/value pairs of the record,
-    -- then optionally the message to publish with it, atomically, when the job
-    -- is new (a Redis broker's queue): hash key, hash field, payload (HSET; ""
-    -- hash key for none), list key, list value, "l" or "r" (LPUSH / RPUSH), and
-    -- "k" to keep a copy of the list value in the record until the job starts.
+    -- ARGV[4]: the job as one JSON object (one argument for the client to pack):
+    -- id, queue, status, unique (the idempotency key, "" for none), fire (the
+    -- fire key, "" for none), hold (seconds the fire key is held), fields (the
+    -- record's other fields, all strings), and optionally push: the message to
+    -- publish with it, atomically, when the job is new (a Redis broker's queue),
+    -- as {hash key ("" for none), hash field, list key, "l" or "r" (LPUSH /
+    -- RPUSH), "k" to keep a copy of the list value in the record until the job
+    -- starts}; then ARGV[5] the hash value (HSET) and ARGV[6] the list value,
+    -- passed apart, as the bytes they are.
     -- Returns {id, 1} when created, {holder's id, 0} when the id, the unique key
     -- (of a live job) or the fire key (ever, within its hold) was taken.
-    local id, queue, status, unique, fire = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+    local job = cjson.decode(ARGV[4])
+    local id, queue, status, unique, fire = job.id, job.queue, job.status, job.unique, job.fire
     if unique ~= "" then
         local holder = redis.call("get", unique_key(unique))
         if holder and redis.call("exists", job_key(holder)) == 1 then
@@ -103,10 +107,10 @@ if command == "create" then
     if redis.call("exists", key) == 1 then
         return {id, 0}
     end
-    local n = tonumber(ARGV[10])
     local record = {"status", status, "queue", queue, "unique_key", unique}
-    for i = 11, 10 + 2 * n do
-        record[#record + 1] = ARGV[i]
+    for name, value in pairs(job.fields) do
+        record[#record + 1] = name
+        record[#record + 1] = value
     end
     redis.call("hset", key, unpack(record))
     move(id, queue, nil, status)
@@ -114,18 +118,18 @@ if command == "create" then
         redis.call("set", unique_key(unique), id)
     end
     if fire ~= "" then
-        redis.call("set", prefix .. "fire:" .. fire, id, "PX", math.max(1, math.floor(tonumber(ARGV[9]) * 1000)))
+        redis.call("set", prefix .. "fire:" .. fire, id, "PX", math.max(1, math.floor(tonumber(job.hold) * 1000)))
     end
-    local p = 11 + 2 * n
-    if ARGV[p] then
-        if ARGV[p] ~= "" then redis.call("hset", ARGV[p], ARGV[p + 1], ARGV[p + 2]) end
-        if ARGV[p + 5] == "l" then
-            redis.call("lpush", ARGV[p + 3], ARGV[p + 4])
+    local push = job.push
+    if push then
+        if push[1] ~= "" then redis.call("hset", push[1], push[2], ARGV[5]) end
+        if push[4] == "l" then
+            redis.call("lpush", push[3], ARGV[6])
         else
-            redis.call("rpush", ARGV[p + 3], ARGV[p + 4])
+            redis.call("rpush", push[3], ARGV[6])
         end
-        if ARGV[p + 6] == "k" then
-            redis.call("hset", key, "wire_list", ARGV[p + 3], "wire_item", ARGV[p + 4])
+        if push[5] == "k" then
+            redis.call("hset", key, "wire_list", push[3], "wire_item", ARGV[6])
         end
     end
     return {id, 1}

@@ -87,6 +87,14 @@ def _flag(reply: Any) -> bool:
     return int(reply) == 1
 
 
+def _created(reply: Any) -> tuple[str, bool]:
+    return _text(reply[0]), int(reply[1]) == 1
+
+
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""Compact JSON text, non-ASCII kept as it is (the script's cjson reads UTF-8)."""
+
+
 @dataclass(frozen=True)
 class StateCall(Generic[T]):
     """One script call: its arguments and how to read the reply."""
@@ -117,7 +125,7 @@ class RedisLedgerCalls:
         self.fire_hold = max(fire_hold, ttl)
         """Seconds a schedule fire time stays claimed, whatever the job's retention."""
 
-    def _call(self, command: str, *args: str, decode: Callable[[Any], T]) -> StateCall[T]:
+    def _call(self, command: str, *args: str | bytes, decode: Callable[[Any], T]) -> StateCall[T]:
         return StateCall((command, self.prefix, repr(time.time()), *args), decode)
 
     def job_key(self, job_id: str) -> str:
@@ -147,26 +155,31 @@ class RedisLedgerCalls:
         """
         if scheduled is None:
             scheduled = envelope.run_at is not None and envelope.run_at.timestamp() > time.time()
-        status = JobStatus.SCHEDULED if scheduled else JobStatus.PENDING
-        fields = self._fields(envelope)
+        fields = {"task": envelope.task_name, "attempts": str(envelope.attempts)}
+        fields["max_attempts"] = str(envelope.max_attempts)
+        fields["priority"] = str(envelope.priority)
+        fields["enqueued_at"] = repr(envelope.enqueued_at.timestamp())
+        if envelope.run_at is not None:
+            fields["run_at"] = repr(envelope.run_at.timestamp())
         if envelope.fire_key is not None:
             fields["fire_key"] = envelope.fire_key
         if token is not None:
             fields["create_token"] = token  # lets forget(token=) undo this create only
-        pairs = [item for name, value in fields.items() if value is not None for item in (name, value)]
-        return self._call(
-            "create",
-            envelope.job_id,
-            envelope.queue,
-            status.value,
-            envelope.unique_key or "",
-            envelope.fire_key or "",
-            repr(self.fire_hold),
-            str(len(pairs) // 2),
-            *pairs,
-            *(publish.args() if publish is not None else ()),
-            decode=lambda reply: (_text(reply[0]), _flag(reply[1])),
-        )
+        job: dict[str, Any] = {
+            "id": envelope.job_id,
+            "queue": envelope.queue,
+            "status": "scheduled" if scheduled else "pending",
+            "unique": envelope.unique_key or "",
+            "fire": envelope.fire_key or "",
+            "hold": repr(self.fire_hold),
+            "fields": fields,
+        }
+        # The job as one JSON argument: redis-py packs every argument in Python (30-odd
+        # of them per job, the record's fields one by one, cost more than the encoding).
+        if publish is None:
+            return self._call("create", _json(job), decode=_created)
+        job["push"] = publish.spec()
+        return self._call("create", _json(job), publish.payload, publish.list_value, decode=_created)
 
     def cancel(self, job_id: str) -> StateCall[bool]:
         """Cancel a job that has not started; False if unknown or too late. A message
@@ -421,17 +434,26 @@ class RedisLedger(JobRecords, AttemptRecords):
                 [self.calls.create(e, token=t) for e, t in zip(envelopes, tokens, strict=True)]
             )
         except Exception as exc:
-            if not outcome_unknown(exc):
-                raise
-            for envelope, token in zip(envelopes, tokens, strict=True):
-                if not await self._undo(envelope.job_id, token):
-                    raise EnqueueOutcomeUnknownError(
-                        f"enqueue: the connection to Redis broke after the job records were sent "
-                        f"and they could not be undone ({type(exc).__name__}: "
-                        f"{redact(' '.join(str(exc).split()))})",
-                        cause=exc,
-                    ) from exc
+            await self.after_failed_create(envelopes, tokens, exc)
             raise
+
+    async def after_failed_create(
+        self, envelopes: Sequence[JobEnvelope], tokens: Sequence[str], exc: Exception
+    ) -> None:
+        """After ``create(..., token=)`` calls of ``envelopes`` failed with ``exc``: when
+        they may have been written (the reply was lost), undo the records they wrote, and
+        raise :class:`~lexigram_compat.errors.EnqueueOutcomeUnknownError` when that fails
+        within :data:`UNDO_SECONDS`. Returns when ``exc`` means "no job" (the caller raises it)."""
+        if not outcome_unknown(exc):
+            return
+        for envelope, token in zip(envelopes, tokens, strict=True):
+            if not await self._undo(envelope.job_id, token):
+                raise EnqueueOutcomeUnknownError(
+                    f"enqueue: the connection to Redis broke after the job records were sent "
+                    f"and they could not be undone ({type(exc).__name__}: "
+                    f"{redact(' '.join(str(exc).split()))})",
+                    cause=exc,
+                ) from exc
 
     async def undo_create(self, job_id: str) -> bool:
         """:meth:`forget`, tried again while Redis is unreachable for up to

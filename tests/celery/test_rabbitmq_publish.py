@@ -88,3 +88,43 @@ async def test_after_a_fork_the_engine_publishes_on_threads_of_its_own(broker: B
             assert len((await app.queue.enqueue_many([add(3, 3), add(4, 4)])).unwrap()) == 2
     finally:
         _with_channel(app, lambda ch: ch.queue_delete(broker.queue))
+
+
+@pytest.mark.parametrize("broker", ["amqp"], indirect=True)
+async def test_a_single_enqueue_records_and_publishes_on_one_publishing_thread(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _app(broker)
+    refused = f"{broker.queue}-refused"
+    _with_channel(app, lambda ch: ch.queue_declare(refused, durable=True, arguments={"x-max-length": 3}))
+    try:
+        async with app:
+            engine: Any = app.queue.backend.engine
+            hops: list[object] = []
+            loop_calls: list[object] = []
+            submit, run_many = engine._publishers.submit, engine.ledger.run_many
+
+            def counted_submit(*args: Any, **kwargs: Any) -> Any:
+                hops.append(args[0])
+                return submit(*args, **kwargs)
+
+            def counted_run_many(calls: Any) -> Any:
+                loop_calls.extend(calls)
+                return run_many(calls)
+
+            monkeypatch.setattr(engine._publishers, "submit", counted_submit)
+            monkeypatch.setattr(engine.ledger, "run_many", counted_run_many)
+            job_id = (await app.queue.enqueue(add(1, 2))).unwrap()
+            assert len(hops) == 1, "one thread hop: the record is written where the message is published"
+            assert loop_calls == [], "no create round trip on the event loop"
+            info = await app.queue.get_job(job_id)
+            assert info is not None
+            assert info.status is JobStatus.PENDING
+            assert _with_channel(app, lambda ch: ch.queue_declare(broker.queue, passive=True)[1]) == 1
+            # A failed publish: an Err, and the record it wrote undone.
+            error = (await app.queue.enqueue(add(3, 4).options(job_id="refused", queue=refused))).unwrap_err()
+            assert isinstance(error, BrokerUnavailableError), error
+            assert await app.queue.get_job("refused") is None
+    finally:
+        for name in (broker.queue, refused):
+            _with_channel(app, lambda ch, n=name: ch.queue_delete(n))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pika  # type: ignore[import-untyped]
 import pytest
@@ -148,5 +149,38 @@ async def test_a_queue_declared_without_priorities_is_still_a_configuration_erro
             assert isinstance(error, ConfigurationError), error
             assert "x-max-priority" in error.message
             assert await app.queue.get_job("refused") is None
+    finally:
+        await asyncio.to_thread(_delete, amqp_url, queue)
+
+
+async def test_a_single_enqueue_records_and_publishes_on_one_publishing_thread(
+    rabbitmq_app: AppFactory, amqp_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = rabbitmq_app(registry)
+    queue = app.config.backend.queue_name
+    try:
+        async with app:
+            engine: Any = app.queue.backend.engine
+            hops: list[object] = []
+            loop_calls: list[object] = []
+            submit, run_many = engine._publisher.submit, engine.ledger.run_many
+
+            def counted_submit(*args: Any, **kwargs: Any) -> Any:
+                hops.append(args[0])
+                return submit(*args, **kwargs)
+
+            def counted_run_many(calls: Any) -> Any:
+                loop_calls.extend(calls)
+                return run_many(calls)
+
+            monkeypatch.setattr(engine._publisher, "submit", counted_submit)
+            monkeypatch.setattr(engine.ledger, "run_many", counted_run_many)
+            job_id = (await app.queue.enqueue(add(1, 2))).unwrap()
+            assert len(hops) == 1, "one thread hop: the record is written where the message is published"
+            assert loop_calls == [], "no create round trip on the event loop"
+            info = await app.queue.get_job(job_id)
+            assert info is not None
+            assert info.status.value == "pending"
+        assert len(await asyncio.to_thread(_queue_messages, amqp_url, queue)) == 1
     finally:
         await asyncio.to_thread(_delete, amqp_url, queue)

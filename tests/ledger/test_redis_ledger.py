@@ -88,6 +88,32 @@ async def test_create_pushes_the_message_only_for_a_new_job(client: redis.asynci
     assert await client.llen(f"{prefix}list") == 2
 
 
+async def test_create_sends_the_job_as_one_json_argument_and_keeps_every_field(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    calls = RedisLedgerCalls(prefix)
+    ledger = RedisLedger(client, calls)
+    push = RedisPush(
+        f"{prefix}list", b"\xff\x00item", hash_key=f"{prefix}msgs", hash_field="r1", payload=b"\x80body"
+    )
+    at = datetime.now(UTC) + timedelta(hours=1)
+    envelope = JobEnvelope("é-1", "tests.tâche", "q-ü", max_attempts=3, run_at=at, unique_key="k", priority=7)
+    call = calls.create(envelope, publish=push, token="t")
+    # command, prefix, time, the job's JSON, then the payload and the list value as they are
+    assert len(call.args) == 6, "redis-py packs each argument in Python: the record's fields travel as one"
+    assert await ledger.run(call) == ("é-1", True)
+    info = await ledger.get_job("é-1")
+    assert info is not None
+    expected = ("tests.tâche", "q-ü", JobStatus.SCHEDULED, 7, 3)
+    assert (info.task_name, info.queue, info.status, info.priority, info.max_attempts) == expected
+    assert info.run_at is not None
+    assert abs((info.run_at - at).total_seconds()) < 1e-3
+    assert await client.hget(f"{prefix}job:é-1", "create_token") == b"t"
+    assert await client.hget(f"{prefix}msgs", "r1") == b"\x80body", "the payload's bytes, unchanged"
+    assert await client.lrange(f"{prefix}list", 0, -1) == [b"\xff\x00item"]
+    assert await ledger.create([job("other", unique_key="k")]) == [("é-1", False)]
+
+
 async def test_start_counts_attempts_and_reports_a_lost_one(client: redis.asyncio.Redis, prefix: str) -> None:
     ledger = ledger_of(client, prefix)
     await ledger.create([job("a")])

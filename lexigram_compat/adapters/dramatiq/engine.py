@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import dramatiq
 
-from lexigram_compat.adapters.publishing import PUBLISH_THREADS, publish_in_runs, withdraw
+from lexigram_compat.adapters.publishing import PUBLISH_THREADS, publish_in_runs, record_and_publish, withdraw
 from lexigram_compat.adapters.redis_ledger import (
     RedisAck,
     RedisLedger,
@@ -289,6 +289,8 @@ class DramatiqEngine(Engine):
         (with a ledger) and the failed ones' records undone, so an ``Err`` means none
         of them runs."""
         ledger = self._ledger
+        if ledger is not None and len(envelopes) == 1:
+            return [await self._enqueue_rabbitmq_one(ledger, envelopes[0])]
         if ledger is None:
             created = [(e.job_id, True) for e in envelopes]
         else:
@@ -308,6 +310,28 @@ class DramatiqEngine(Engine):
             await self._withdraw(published)
             await self._undo_failed(failed)
         return [job_id for job_id, _ in created]
+
+    async def _enqueue_rabbitmq_one(self, ledger: RedisLedger, envelope: JobEnvelope) -> str:
+        """One job: its record and its publish on one publishing thread (the blocking Redis
+        client there costs less than a round trip on the loop, and one thread hop is paid,
+        not a hop and a loop wake-up); the same outcomes as for many."""
+        sync = self.sync_ledger
+        if self._publisher is None or sync is None:
+            raise TaskQueueError("the Dramatiq engine is not connected", hint="start the app first")
+        token = uuid.uuid4().hex
+        loop = asyncio.get_running_loop()
+        try:
+            done = await loop.run_in_executor(
+                self._publisher, record_and_publish, sync, envelope, token, self._publish
+            )
+        except TaskQueueError:
+            raise
+        except Exception as exc:  # the record's write failed: nothing was published
+            await ledger.after_failed_create([envelope], [token], exc)  # undone, or unknown
+            raise _broker_error("enqueue", exc) from exc
+        if done.publish_error is not None:
+            await self._undo_failed([(envelope, done.publish_error)])
+        return done.job_id
 
     def _publish(self, envelope: JobEnvelope) -> None:
         """On a publishing thread: the job's message, confirmed by RabbitMQ."""

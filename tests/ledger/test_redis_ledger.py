@@ -9,6 +9,8 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+import pytest
+import redis
 import redis.asyncio
 
 from lexigram_compat.adapters.redis_ledger import RedisAck, RedisLedger, RedisLedgerCalls, RedisPush
@@ -173,6 +175,25 @@ async def test_complete_acknowledges_a_kombu_delivery_in_the_same_step(
     assert not await ledger.run(ledger.calls.complete("a", None, ack=again))
     assert await client.zrange(f"{prefix}unacked_index", 0, -1) == [b"other"]
     assert await client.hkeys(f"{prefix}unacked") == [b"other"]
+
+
+@pytest.mark.parametrize("kombu", [False, True], ids=["dramatiq", "kombu"])
+async def test_an_outcome_that_cannot_be_written_leaves_its_delivery_unacked(
+    client: redis.asyncio.Redis, prefix: str, kombu: bool
+) -> None:
+    # A script that fails midway keeps what it wrote: the ack must not come first.
+    ledger = ledger_of(client, prefix)
+    await client.set(f"{prefix}job:a", "not a hash")
+    if kombu:
+        await client.zadd(f"{prefix}acks", {"tag": 1.0})
+    else:
+        await client.sadd(f"{prefix}acks", "tag")
+    await client.hset(f"{prefix}msgs", "tag", "message")
+    ack = RedisAck(f"{prefix}acks", "tag", f"{prefix}msgs", sorted=kombu)
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        await ledger.run(ledger.calls.complete("a", None, ack=ack))
+    assert await client.hget(f"{prefix}msgs", "tag") == b"message"
+    assert await client.exists(f"{prefix}acks") == 1
 
 
 async def test_retry_fail_and_release_move_only_a_running_job(

@@ -57,6 +57,9 @@ class PendingSuccess:
 def defer(job_id: str, record: Callable[[RedisAck], bool]) -> None:
     """Leave ``job_id``'s success for the ack of its message."""
     with _lock:
+        if job_id in _pending:
+            log.warning("job %s: an earlier attempt's success was never recorded (its ack never came: "
+                        "the broker connection was lost); this attempt's is", job_id)  # fmt: skip
         _pending[job_id] = PendingSuccess(job_id, record)
 
 

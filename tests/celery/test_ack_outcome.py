@@ -74,6 +74,8 @@ async def test_a_success_is_recorded_by_the_ack_of_its_message(broker: Broker, t
     index = f"{broker.prefix}unacked_index"
     assert not [c for c in sent if c.upper().startswith("ZREM") and index in c], "kombu acked on its own"
     for job in jobs:
+        starts = [c for c in sent if " start " in f" {c} " and job in c]
+        assert len(starts) == 1, sent  # made on the pool thread (first_start.py), once
         completes = [c for c in sent if " complete " in f" {c} " and job in c]
         assert len(completes) == 1, sent
         assert index in completes[0], completes[0]

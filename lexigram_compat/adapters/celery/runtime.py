@@ -37,9 +37,10 @@ from typing import TYPE_CHECKING, Any
 from celery import signals
 
 from lexigram_compat.adapters.celery import acking
+from lexigram_compat.adapters.celery.first_start import BlockingLedger, FirstAnswer, FirstStart
 from lexigram_compat.adapters.celery.guarded_redis import QoS as LedgerAckingQoS
 from lexigram_compat.adapters.celery.redis_wire import request_eta, request_expires_at, request_headers
-from lexigram_compat.adapters.redis_ledger import StateCall, SyncRedisLedger
+from lexigram_compat.adapters.redis_ledger import StateCall
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import TaskNotFoundError
 from lexigram_compat.ledger import Delivery
@@ -51,8 +52,6 @@ from lexigram_compat.worker.settle import Settlement
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    import redis
 
     from lexigram_compat.adapters.celery.engine import CeleryEngine
     from lexigram_compat.adapters.celery.reconciler import MessageReconciler
@@ -195,7 +194,7 @@ class CeleryWorker:
         """Celery's consumer in this worker process (set when the worker is ready)."""
         self._ack_pid: int | None = None
         """The process whose pool threads record a success with its ack (:mod:`.acking`)."""
-        self._ack_client: tuple[int, redis.Redis, SyncRedisLedger] | None = None
+        self._blocking = BlockingLedger(engine)
         self._reconciler: MessageReconciler | None = None
         _WORKERS.add(self)
 
@@ -213,7 +212,6 @@ class CeleryWorker:
         self._stopping = False
         self._released = threading.Event()
         self._ack_pid = None
-        self._ack_client = None  # the parent's sockets: never used or closed here
         acking.forget_all()
         self.engine.forget_connections()
         if self.host.is_started:
@@ -253,15 +251,7 @@ class CeleryWorker:
 
     def _recorder(self, call: StateCall[bool]) -> Callable[[RedisAck], bool]:
         """Runs ``call`` (a ledger ``complete``) with a message's ack, on a blocking client."""
-        pid = os.getpid()
-        if self._ack_client is None or self._ack_client[0] != pid:
-            import redis
-
-            client = redis.Redis.from_url(
-                self.engine.broker_redis_url(), socket_connect_timeout=4.0, socket_timeout=10.0
-            )
-            self._ack_client = (pid, client, SyncRedisLedger(client, self.engine.calls))
-        ledger = self._ack_client[2]
+        ledger = self._blocking()
         return lambda ack: ledger.run(StateCall((*call.args, *ack.args()), call.decode))
 
     def start_reconciler(self) -> None:
@@ -306,7 +296,11 @@ class CeleryWorker:
             expires_at=request_expires_at(request),
         )  # fmt: skip
         target = CelerySettlement(self.engine, Delivery(job_id), at_ack=self._ack_pid == os.getpid())
-        future = _submit(thread, self._attempt(settler, envelope, target))
+        try:  # the start on this thread (first_start.py): no asyncio round trip for it
+            first: FirstAnswer = self._blocking().run(self.engine.calls.start(envelope))
+        except Exception as exc:
+            first = exc  # the settle step tries again on the loop (or gives the delivery back)
+        future = _submit(thread, self._attempt(settler, envelope, target, first))
         self._running[job_id] = future
         try:
             future.result()
@@ -321,8 +315,10 @@ class CeleryWorker:
             acking.defer(job_id, self._recorder(target.deferred))
         return target
 
-    async def _attempt(self, settler: Settler, envelope: JobEnvelope, target: CelerySettlement) -> None:
-        verdict = await settler.start(self.engine.ledger, target.delivery, envelope)
+    async def _attempt(
+        self, settler: Settler, envelope: JobEnvelope, target: CelerySettlement, first: FirstAnswer
+    ) -> None:
+        verdict = await settler.start(FirstStart(self.engine.ledger, first), target.delivery, envelope)
         counted = await settler.begin(envelope, verdict, target)
         if counted is not None:
             outcome = await settler.run(counted, target)

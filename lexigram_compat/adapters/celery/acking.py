@@ -17,8 +17,10 @@ process that consumes the message only with a pool that runs jobs in it
 (the process dies first) was never recorded: the message comes back, the ledger
 finds the job running, and the poison-pill rule counts that attempt, as for any
 worker lost after its job ran. A success that cannot be recorded with its ack
-(tried as the settle step tries an outcome) sends the message back to its queue
-at once, as the task body's requeue does for an outcome it could not record.
+(tried as the settle step tries an outcome; the acks of one Redis outage share
+its bound, as they run one after another on Celery's consumer loop) sends the
+message back to its queue at once, as the task body's requeue does for an
+outcome it could not record.
 """
 
 from __future__ import annotations
@@ -78,24 +80,33 @@ def forget_all() -> None:
         _pending.clear()
 
 
+class _Outage:
+    """When the current Redis outage's retries end, shared by every ack of the process:
+    acks run one after another on Celery's consumer loop, so each waiting the whole
+    bound would stall the consumer for that bound once per ack left."""
+
+    deadline: float | None = None
+
+
 def record_with_retries(
     pending: PendingSuccess, ack: RedisAck, *, seconds: float = LEDGER_OUTAGE_SECONDS
 ) -> None:
     """Record ``pending`` with ``ack`` as the settle step records an outcome: tried
-    again while Redis is unreachable for up to ``seconds``, other failures
+    again while Redis is unreachable for up to ``seconds`` (counted from the first
+    failure of the outage, for all acks together), other failures
     :data:`~lexigram_compat.worker.settle.RECORD_TRIES` times; then the error propagates."""
-    deadline = time.monotonic() + seconds
     pause = RECORD_BACKOFF
     tries = 0
     while True:
         tries += 1
         try:
-            if not pending.record(ack):
-                log.info("job %s: success not recorded (the job was finished already)", pending.job_id)
-            return
+            accepted = pending.record(ack)
         except Exception as exc:
             if is_unavailable(exc):
-                if time.monotonic() + pause > deadline:
+                now = time.monotonic()
+                if _Outage.deadline is None:
+                    _Outage.deadline = now + seconds
+                if now + pause > _Outage.deadline:
                     raise
             elif tries >= RECORD_TRIES:
                 raise
@@ -103,3 +114,8 @@ def record_with_retries(
                         pending.job_id, type(exc).__name__, pause)  # fmt: skip
             time.sleep(pause)
             pause = min(pause * 2, MAX_PAUSE)
+            continue
+        _Outage.deadline = None
+        if not accepted:
+            log.info("job %s: success not recorded (the job was finished already)", pending.job_id)
+        return

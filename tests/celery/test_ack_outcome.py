@@ -80,3 +80,41 @@ async def test_a_success_is_recorded_by_the_ack_of_its_message(broker: Broker, t
         assert len(completes) == 1, sent
         assert index in completes[0], completes[0]
         assert completes[0].endswith(" z"), completes[0]
+
+
+async def test_a_protocol_1_message_of_old_code_is_recorded_with_its_ack(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """Old Celery code may send protocol-1 messages (the task id in the body, not in a
+    header): the ack still finds the job's success and records it."""
+    if broker.kind != "redis":
+        pytest.skip("the ack is a RabbitMQ frame there: the ledger records the success itself")
+    from celery import Celery
+
+    worker = Worker(
+        celery_worker_argv("tests.celery.facade_app:celery_app", broker.queue),
+        {"FACADE_SECTION": json.dumps(broker.section()), "FACADE_RECORD": str(tmp_path / "facade.jsonl")},
+        tmp_path / "worker.log",
+    )
+    old = Celery("old", broker=broker.url, set_as_current=False)
+    old.conf.update(task_protocol=1, broker_transport_options=broker.transport)
+    app = TasksApp.from_dict({"tasks": broker.section()}, environ={}, registry=interop_tasks.registry)
+    client = redis.Redis.from_url(broker.redis_url)
+    try:
+        async with app:
+            job = old.send_task("interop.multiply", args=[6, 7], queue=broker.queue).id
+
+            async def finished() -> bool:
+                info = await app.queue.get_job(job)
+                return info is not None and info.status is JobStatus.COMPLETED
+
+            await poll(finished, "completed the protocol-1 job", worker)
+            info = await app.queue.get_job(job)
+        unacked = client.hlen(f"{broker.prefix}unacked"), client.zcard(f"{broker.prefix}unacked_index")
+    finally:
+        client.close()
+        assert worker.stop() == 0, worker.text()[-3000:]
+
+    assert info is not None
+    assert (info.result, info.attempts) == (42, 1)
+    assert unacked == (0, 0)

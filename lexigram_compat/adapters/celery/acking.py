@@ -35,7 +35,7 @@ from lexigram_compat.adapters.redis_effects import RedisAck
 from lexigram_compat.connection_errors import is_unavailable
 from lexigram_compat.worker.settle import LEDGER_OUTAGE_SECONDS, RECORD_BACKOFF, RECORD_TRIES
 
-__all__ = ["PendingSuccess", "defer", "forget_all", "record_with_retries", "take"]
+__all__ = ["PendingSuccess", "defer", "forget_all", "pending", "record_with_retries", "take"]
 
 log = logging.getLogger("lexigram_compat.celery")
 
@@ -72,6 +72,11 @@ def take(job_id: str | None) -> PendingSuccess | None:
         return None
     with _lock:
         return _pending.pop(job_id, None)
+
+
+def pending() -> bool:
+    """Some success waits for its ack in this process."""
+    return bool(_pending)
 
 
 def forget_all() -> None:

@@ -75,8 +75,16 @@ def _raw_of(exc: BaseException) -> bytes | None:
 
 
 def _job_id(message: Any) -> str | None:
+    """The task id of a delivered message: its ``id`` header (protocol 2), else the
+    ``id`` of its body (protocol 1, already decoded by Celery); None when it has none."""
     headers = getattr(message, "headers", None)
     job_id = headers.get("id") if isinstance(headers, dict) else None
+    if job_id is None and message is not None and acking.pending():
+        try:
+            body = message.payload
+        except Exception:
+            return None
+        job_id = body.get("id") if isinstance(body, dict) else None
     return job_id if isinstance(job_id, str) else None
 
 

@@ -8,6 +8,11 @@ on the loop), so the loop does not pay an asyncio round trip for it.
 :class:`FirstStart` hands that answer (or its error) to the settle step's
 ``start`` as the ledger's first answer: a try the settle step makes again (an
 unreachable ledger, with backoff) goes to the ledger on the loop as before.
+Done on a Redis broker (a ``threads`` pool's jobs arrive one per ``BRPOP`` and
+hardly overlap) and in ``prefork`` children (one job at a time); on RabbitMQ a
+thread pool's jobs arrive together and their starts share round trips on the
+loop (:mod:`~lexigram_compat.adapters.redis_batch`), which a start per thread
+would give up.
 """
 
 from __future__ import annotations

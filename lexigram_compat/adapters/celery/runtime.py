@@ -195,6 +195,9 @@ class CeleryWorker:
         self._ack_pid: int | None = None
         """The process whose pool threads record a success with its ack (:mod:`.acking`)."""
         self._blocking = BlockingLedger(engine)
+        self._start_here = engine.backend.type == "redis"
+        """Starts made on the pool thread (first_start.py): on RabbitMQ a thread pool's
+        jobs arrive together and their starts share round trips on the loop instead."""
         self._reconciler: MessageReconciler | None = None
         _WORKERS.add(self)
 
@@ -213,6 +216,7 @@ class CeleryWorker:
         self._released = threading.Event()
         self._ack_pid = None
         acking.forget_all()
+        self._start_here = True  # a prefork child: one job at a time, nothing to share
         self.engine.forget_connections()
         if self.host.is_started:
             self.host.reset_after_fork()  # not close(): it would run on the parent's loop
@@ -296,10 +300,12 @@ class CeleryWorker:
             expires_at=request_expires_at(request),
         )  # fmt: skip
         target = CelerySettlement(self.engine, Delivery(job_id), at_ack=self._ack_pid == os.getpid())
-        try:  # the start on this thread (first_start.py): no asyncio round trip for it
-            first: FirstAnswer = self._blocking().run(self.engine.calls.start(envelope))
-        except Exception as exc:
-            first = exc  # the settle step tries again on the loop (or gives the delivery back)
+        first: FirstAnswer | None = None
+        if self._start_here:
+            try:  # the start on this thread (first_start.py): no asyncio round trip for it
+                first = self._blocking().run(self.engine.calls.start(envelope))
+            except Exception as exc:
+                first = exc  # the settle step tries again on the loop (or gives the delivery back)
         future = _submit(thread, self._attempt(settler, envelope, target, first))
         self._running[job_id] = future
         try:
@@ -316,9 +322,10 @@ class CeleryWorker:
         return target
 
     async def _attempt(
-        self, settler: Settler, envelope: JobEnvelope, target: CelerySettlement, first: FirstAnswer
+        self, settler: Settler, envelope: JobEnvelope, target: CelerySettlement, first: FirstAnswer | None
     ) -> None:
-        verdict = await settler.start(FirstStart(self.engine.ledger, first), target.delivery, envelope)
+        ledger = self.engine.ledger if first is None else FirstStart(self.engine.ledger, first)
+        verdict = await settler.start(ledger, target.delivery, envelope)
         counted = await settler.begin(envelope, verdict, target)
         if counted is not None:
             outcome = await settler.run(counted, target)

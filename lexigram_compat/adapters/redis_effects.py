@@ -40,11 +40,16 @@ class RedisPush:
 @dataclass(frozen=True)
 class RedisAck:
     """A broker acknowledgement done with a state change: ``SREM set_key member``,
-    and when it was there, ``HDEL hash_key member`` (Dramatiq's Redis ack)."""
+    and when it was there, ``HDEL hash_key member`` (Dramatiq's Redis ack); with
+    ``sorted``, ``ZREM set_key member`` and ``HDEL hash_key member`` (kombu's Redis
+    ack: its unacked index and unacked hash, as Celery on Redis uses them)."""
 
     set_key: str
     member: str
     hash_key: str
+    sorted: bool = False
 
-    def args(self) -> tuple[str, str, str]:
+    def args(self) -> tuple[str, ...]:
+        if self.sorted:
+            return (self.set_key, self.member, self.hash_key, "z")
         return (self.set_key, self.member, self.hash_key)

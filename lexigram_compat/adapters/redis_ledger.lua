@@ -169,14 +169,23 @@ elseif command == "start" then
 elseif command == "complete" or command == "fail" then
     -- ARGV: id, ttl, result JSON ("" for none) or last error, then optionally
     -- the broker's acknowledgement done in the same step: set key, member, hash
-    -- key (SREM the member; if it was there, HDEL it from the hash).
+    -- key (SREM the member; if it was there, HDEL it from the hash), and "z" when
+    -- the set is a sorted set (kombu's unacked index: ZREM, then HDEL, as kombu acks).
+    -- The ack comes last: a script that fails midway keeps what it wrote, and a
+    -- delivery acked before a record that could not be written would be lost.
     local id, ttl = ARGV[4], tonumber(ARGV[5])
-    if ARGV[7] and redis.call("srem", ARGV[7], ARGV[8]) > 0 then
-        redis.call("hdel", ARGV[9], ARGV[8])
+    local function ack()
+        if ARGV[10] == "z" then
+            redis.call("zrem", ARGV[7], ARGV[8])
+            redis.call("hdel", ARGV[9], ARGV[8])
+        elseif ARGV[7] and redis.call("srem", ARGV[7], ARGV[8]) > 0 then
+            redis.call("hdel", ARGV[9], ARGV[8])
+        end
     end
     local key = job_key(id)
     local status = redis.call("hget", key, "status")
     if not status or FINISHED[status] then
+        ack()
         return 0
     end
     local queue = redis.call("hget", key, "queue")
@@ -190,6 +199,7 @@ elseif command == "complete" or command == "fail" then
     end
     move(id, queue, status, final)
     finish(id, queue, final, ttl)
+    ack()
     return 1
 
 elseif command == "retry" then

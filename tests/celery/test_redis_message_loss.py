@@ -35,7 +35,7 @@ async def _poll(condition: Any, what: str, worker: Worker, timeout: float) -> No
         await asyncio.sleep(0.05)
 
 
-async def test_a_job_whose_outcome_met_a_dead_redis_runs_again_when_redis_is_back(tmp_path: Path) -> None:
+async def test_a_job_whose_outcome_met_a_dead_redis_completes_when_redis_is_back(tmp_path: Path) -> None:
     server = PrivateRedis()
     server.start()
     tag = uuid.uuid4().hex[:8]
@@ -63,10 +63,12 @@ async def test_a_job_whose_outcome_met_a_dead_redis_runs_again_when_redis_is_bac
             server.crash()
             marker.with_suffix(".go").touch()
 
-            async def gave_up_recording() -> bool:
-                return "ran, but the worker could not record its success" in worker.text()
+            async def ran() -> bool:
+                # Its success is recorded with the ack of its message (acking.py), which
+                # cannot reach Redis: the message stays unacknowledged.
+                return f"Task interop.held_once[{job}] succeeded" in worker.text()
 
-            await _poll(gave_up_recording, "gave up recording the outcome", worker, 30)
+            await _poll(ran, "ran the job", worker, 30)
             server.start()
 
             async def completed() -> bool:
@@ -83,10 +85,16 @@ async def test_a_job_whose_outcome_met_a_dead_redis_runs_again_when_redis_is_bac
         server.stop()
 
     assert info is not None
-    assert info.result == "stored"
     runs = [r["first"] for r in read_records(record) if r["task"] == "interop.held_once"]
     assert runs[0] is True, runs
-    assert runs[-1] is False, runs
+    if info.result == "first":
+        # Its ack (which records the success) got through once Redis was back, within
+        # the settle step's outage bound: recorded as it ran, never run again.
+        assert (runs, info.attempts) == ([True], 1), worker.text()[-3000:]
+    else:
+        # Not within the bound: its message came back and the job ran again.
+        assert info.result == "stored", worker.text()[-3000:]
+        assert runs[-1] is False, runs
 
 
 @pytest.mark.parametrize("broker", ["redis"], indirect=True)

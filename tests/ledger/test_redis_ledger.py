@@ -9,6 +9,8 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+import pytest
+import redis
 import redis.asyncio
 
 from lexigram_compat.adapters.redis_ledger import RedisAck, RedisLedger, RedisLedgerCalls, RedisPush
@@ -176,6 +178,48 @@ async def test_complete_acknowledges_a_delivery_in_the_same_step(
     assert info is not None
     assert (info.status, info.result) == (JobStatus.COMPLETED, 7)
     assert info.finished_at is not None
+
+
+async def test_complete_acknowledges_a_kombu_delivery_in_the_same_step(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    # kombu's Redis ack: the tag leaves the unacked index (a sorted set) and hash.
+    ledger = ledger_of(client, prefix)
+    await ledger.create([job("a")])
+    await ledger.start(Delivery("a"), job("a"))
+    await client.zadd(f"{prefix}unacked_index", {"tag": 1.0, "other": 2.0})
+    await client.hset(f"{prefix}unacked", mapping={"tag": "message", "other": "message"})
+    ack = RedisAck(f"{prefix}unacked_index", "tag", f"{prefix}unacked", sorted=True)
+    assert await ledger.run(ledger.calls.complete("a", None, ack=ack))
+    assert await client.zrange(f"{prefix}unacked_index", 0, -1) == [b"other"]
+    assert await client.hkeys(f"{prefix}unacked") == [b"other"]
+    assert (await ledger.get_job("a")).status is JobStatus.COMPLETED  # type: ignore[union-attr]
+    # A stale outcome (the job finished already) still acknowledges its delivery.
+    await client.zadd(f"{prefix}unacked_index", {"again": 3.0})
+    await client.hset(f"{prefix}unacked", "again", "message")
+    again = RedisAck(f"{prefix}unacked_index", "again", f"{prefix}unacked", sorted=True)
+    assert not await ledger.run(ledger.calls.complete("a", None, ack=again))
+    assert await client.zrange(f"{prefix}unacked_index", 0, -1) == [b"other"]
+    assert await client.hkeys(f"{prefix}unacked") == [b"other"]
+
+
+@pytest.mark.parametrize("kombu", [False, True], ids=["dramatiq", "kombu"])
+async def test_an_outcome_that_cannot_be_written_leaves_its_delivery_unacked(
+    client: redis.asyncio.Redis, prefix: str, kombu: bool
+) -> None:
+    # A script that fails midway keeps what it wrote: the ack must not come first.
+    ledger = ledger_of(client, prefix)
+    await client.set(f"{prefix}job:a", "not a hash")
+    if kombu:
+        await client.zadd(f"{prefix}acks", {"tag": 1.0})
+    else:
+        await client.sadd(f"{prefix}acks", "tag")
+    await client.hset(f"{prefix}msgs", "tag", "message")
+    ack = RedisAck(f"{prefix}acks", "tag", f"{prefix}msgs", sorted=kombu)
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        await ledger.run(ledger.calls.complete("a", None, ack=ack))
+    assert await client.hget(f"{prefix}msgs", "tag") == b"message"
+    assert await client.exists(f"{prefix}acks") == 1
 
 
 async def test_retry_fail_and_release_move_only_a_running_job(

@@ -248,6 +248,12 @@ class CeleryEngine(Engine):
         """The Redis broker's URL (a secret: never log it unredacted)."""
         return broker_url(self.backend)
 
+    @property
+    def ledger_in_broker(self) -> bool:
+        """The job ledger lives in the Redis broker's own Redis: a ledger call can
+        push or acknowledge a message in the same atomic step."""
+        return self._wire is not None
+
     def message_reconciler(self) -> MessageReconciler | None:
         """The lost-message passes of a worker (:mod:`.reconciler`), when this engine's
         producer pushes messages and keeps their copies in the broker's Redis."""

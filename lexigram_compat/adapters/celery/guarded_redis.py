@@ -10,7 +10,9 @@ refuses to decode, so the consumer's ``on_decode_error`` dead-letters it with
 the bytes) and its :data:`REASON_HEADER` says what was wrong. The engine selects
 this transport for ``redis://`` and ``unix://`` brokers (``broker_transport``).
 A channel closed after its transport was collected fails with a connection error
-(see :meth:`Channel._connparams`), never an error that stops the worker.
+(see :meth:`Channel._connparams`), never an error that stops the worker. The ack
+of a message whose job succeeded records that success in the same Redis call
+(:class:`QoS`, :mod:`.acking`).
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ import uuid
 from typing import Any
 
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
 from kombu.utils.json import dumps
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-__all__ = ["REASON_HEADER", "UNDECODABLE_TYPE", "Channel", "Transport", "undecodable_payload"]
+from lexigram_compat.adapters.celery import acking
+from lexigram_compat.adapters.redis_effects import RedisAck
+
+__all__ = ["REASON_HEADER", "UNDECODABLE_TYPE", "Channel", "QoS", "Transport", "undecodable_payload"]
 
 log = logging.getLogger("lexigram_compat.celery")
 
@@ -68,8 +74,53 @@ def _raw_of(exc: BaseException) -> bytes | None:
     return doc.encode("utf-8", "surrogateescape") if isinstance(doc, str) else None
 
 
+def _job_id(message: Any) -> str | None:
+    """The task id of a delivered message: its ``id`` header (protocol 2), else the
+    ``id`` of its body (protocol 1, already decoded by Celery); None when it has none."""
+    headers = getattr(message, "headers", None)
+    job_id = headers.get("id") if isinstance(headers, dict) else None
+    if job_id is None and message is not None and acking.pending():
+        try:
+            body = message.payload
+        except Exception:
+            return None
+        job_id = body.get("id") if isinstance(body, dict) else None
+    return job_id if isinstance(job_id, str) else None
+
+
+class QoS(kombu_redis.QoS):  # type: ignore[misc]
+    """kombu's Redis ack emulation, except that the ack of a message whose job's
+    success was left on this thread (:func:`.acking.defer`) is the ledger's
+    ``complete`` with the ack inside: one Redis call instead of two."""
+
+    def ack(self, delivery_tag: str) -> None:
+        pending = acking.take(_job_id(self._delivered.get(delivery_tag)))
+        if pending is None:
+            super().ack(delivery_tag)
+            return
+        prefix = self.channel.global_keyprefix
+        ack = RedisAck(prefix + self.unacked_index_key, delivery_tag, prefix + self.unacked_key, sorted=True)
+        try:
+            acking.record_with_retries(pending, ack)
+        except Exception as exc:
+            log.error("job %s ran, but the worker could not record its success: %s: %s; its message "
+                      "goes back to the queue", pending.job_id, type(exc).__name__, exc)  # fmt: skip
+            try:
+                super().reject(delivery_tag, requeue=True)
+                return
+            except Exception:
+                # Redis unreachable: the message comes back after the visibility timeout
+                # (or when this worker stops); the job, found running, has that attempt
+                # counted by the poison-pill rule, as after a worker lost.
+                log.exception("job %s: could not requeue its message either", pending.job_id)
+        virtual.QoS.ack(self, delivery_tag)  # this prefetch slot is free either way
+
+
 class Channel(kombu_redis.Channel):  # type: ignore[misc]
-    """Delivers an unparsable list item as an undecodable message instead of raising."""
+    """Delivers an unparsable list item as an undecodable message instead of raising,
+    and acks through :class:`QoS`."""
+
+    QoS = QoS
 
     def _connparams(self, asynchronous: bool = False) -> Any:
         if self.connection.client is None:

@@ -11,7 +11,10 @@ An attempt is the ledger's ``start``, then the core's settle step
 (:class:`~lexigram_compat.worker.settle.Settler`: run, record, retry delay,
 dead letter, the poison-pill rule for a job found still running, job events and
 their log lines); :class:`CelerySettlement` only says how this engine records
-an outcome and hands a retry back to Celery.
+an outcome and hands a retry back to Celery. On a Redis broker holding the
+ledger, a worker whose pool acks on the thread that ran the job (``threads``,
+``solo``) records a success with the message's ack, in one Redis call
+(:mod:`.acking`); a ``prefork`` child records it itself.
 
 Shutdown: a warm shutdown (SIGTERM) lets running jobs finish for
 ``worker.shutdown_timeout`` seconds; then the worker puts the jobs still
@@ -33,7 +36,11 @@ from typing import TYPE_CHECKING, Any
 
 from celery import signals
 
+from lexigram_compat.adapters.celery import acking
+from lexigram_compat.adapters.celery.first_start import BlockingLedger, FirstAnswer, FirstStart
+from lexigram_compat.adapters.celery.guarded_redis import QoS as LedgerAckingQoS
 from lexigram_compat.adapters.celery.redis_wire import request_eta, request_expires_at, request_headers
+from lexigram_compat.adapters.redis_ledger import StateCall
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import TaskNotFoundError
 from lexigram_compat.ledger import Delivery
@@ -44,8 +51,11 @@ from lexigram_compat.tracing import trace_of
 from lexigram_compat.worker.settle import Settlement
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from lexigram_compat.adapters.celery.engine import CeleryEngine
     from lexigram_compat.adapters.celery.reconciler import MessageReconciler
+    from lexigram_compat.adapters.redis_effects import RedisAck
     from lexigram_compat.engine_contract import EngineContext
     from lexigram_compat.outcomes import FailureInfo
     from lexigram_compat.queue import DeadLetter
@@ -72,6 +82,7 @@ def warm_up(consumer: Any) -> None:
     """Celery's ``worker_ready``: start the app now rather than on the first job."""
     for worker in list(_WORKERS):
         worker.consumer = consumer
+        worker.note_acks(consumer)
         worker.tick_event_loop()
         worker.start_reconciler()
         if _is_prefork(consumer):
@@ -85,6 +96,13 @@ def warm_up(consumer: Any) -> None:
 def _is_prefork(consumer: Any) -> bool:
     pool = getattr(consumer, "pool", None)
     return pool is not None and "prefork" in type(pool).__module__
+
+
+def _acks_through_ledger(consumer: Any) -> bool:
+    """Celery acks ``consumer``'s task messages through :class:`~.guarded_redis.QoS`
+    (kombu's Redis ack emulation, on the engine's guarded Redis transport)."""
+    channel = getattr(getattr(consumer, "task_consumer", None), "channel", None)
+    return isinstance(getattr(channel, "qos", None), LedgerAckingQoS)
 
 
 def _after_fork_in_child() -> None:
@@ -103,10 +121,16 @@ class CelerySettlement(Settlement):
     ``guarded=False`` for a message that was never a job of this app (undecodable,
     unknown task): its letter is kept whether or not the ledger has a record."""
 
-    def __init__(self, engine: CeleryEngine, delivery: Delivery, *, guarded: bool = True) -> None:
+    def __init__(
+        self, engine: CeleryEngine, delivery: Delivery, *, guarded: bool = True, at_ack: bool = False
+    ) -> None:
         self.engine = engine
         self.delivery = delivery
         self.guarded = guarded
+        self.at_ack = at_ack
+        """A success is recorded by the ack of the message (:mod:`.acking`), not here."""
+        self.deferred: StateCall[bool] | None = None
+        """The ledger's ``complete`` of a success left for the ack (``at_ack``)."""
         self.requeue: RetryLater | None = None
         """The retry the task body must hand to Celery, once recorded."""
         self.completed = False
@@ -119,6 +143,11 @@ class CelerySettlement(Settlement):
         self._failed = False
 
     async def complete(self, result: Any) -> bool:
+        if self.at_ack:
+            # Built now, so a result the ledger cannot store fails here (dead-lettered).
+            self.deferred = self.engine.calls.complete(self.delivery.job_id, result)
+            self.completed, self.result = True, result
+            return True
         accepted = await self.engine.ledger.complete(self.delivery, result)
         if accepted:
             self.completed, self.result = True, result
@@ -163,6 +192,12 @@ class CeleryWorker:
         """Set before running jobs are returned to pending: no attempt acks after it."""
         self.consumer: Any = None
         """Celery's consumer in this worker process (set when the worker is ready)."""
+        self._ack_pid: int | None = None
+        """The process whose pool threads record a success with its ack (:mod:`.acking`)."""
+        self._blocking = BlockingLedger(engine)
+        self._start_here = engine.backend.type == "redis"
+        """Starts made on the pool thread (first_start.py): on RabbitMQ a thread pool's
+        jobs arrive together and their starts share round trips on the loop instead."""
         self._reconciler: MessageReconciler | None = None
         _WORKERS.add(self)
 
@@ -179,6 +214,9 @@ class CeleryWorker:
         self._running = {}
         self._stopping = False
         self._released = threading.Event()
+        self._ack_pid = None
+        acking.forget_all()
+        self._start_here = True  # a prefork child: one job at a time, nothing to share
         self.engine.forget_connections()
         if self.host.is_started:
             self.host.reset_after_fork()  # not close(): it would run on the parent's loop
@@ -207,6 +245,18 @@ class CeleryWorker:
             _submit(thread, self.host.worker_stopped()).result(timeout=STOP_HOOKS_TIMEOUT)
         except Exception:
             log.exception("the worker_stopped hooks did not finish")
+
+    def note_acks(self, consumer: Any) -> None:
+        """Celery's consumer is ready in this process: when its pool acks a message on
+        the thread that ran it (not ``prefork``) through the ledger-aware Redis QoS, and
+        the ledger is in the broker's Redis, successes are recorded with their acks."""
+        if self.engine.ledger_in_broker and not _is_prefork(consumer) and _acks_through_ledger(consumer):
+            self._ack_pid = os.getpid()
+
+    def _recorder(self, call: StateCall[bool]) -> Callable[[RedisAck], bool]:
+        """Runs ``call`` (a ledger ``complete``) with a message's ack, on a blocking client."""
+        ledger = self._blocking()
+        return lambda ack: ledger.run(StateCall((*call.args, *ack.args()), call.decode))
 
     def start_reconciler(self) -> None:
         """Start the lost-message passes in this (main) worker process, where the
@@ -249,8 +299,14 @@ class CeleryWorker:
             run_at=request_eta(request), trace=trace_of(request), headers=request_headers(request),
             expires_at=request_expires_at(request),
         )  # fmt: skip
-        target = CelerySettlement(self.engine, Delivery(job_id))
-        future = _submit(thread, self._attempt(settler, envelope, target))
+        target = CelerySettlement(self.engine, Delivery(job_id), at_ack=self._ack_pid == os.getpid())
+        first: FirstAnswer | None = None
+        if self._start_here:
+            try:  # the start on this thread (first_start.py): no asyncio round trip for it
+                first = self._blocking().run(self.engine.calls.start(envelope))
+            except Exception as exc:
+                first = exc  # the settle step tries again on the loop (or gives the delivery back)
+        future = _submit(thread, self._attempt(settler, envelope, target, first))
         self._running[job_id] = future
         try:
             future.result()
@@ -261,10 +317,15 @@ class CeleryWorker:
             # outcome then refused by the ledger): acking now would lose the job. The
             # process exits in a moment and the message goes back to the broker.
             threading.Event().wait()
+        if target.deferred is not None:
+            acking.defer(job_id, self._recorder(target.deferred))
         return target
 
-    async def _attempt(self, settler: Settler, envelope: JobEnvelope, target: CelerySettlement) -> None:
-        verdict = await settler.start(self.engine.ledger, target.delivery, envelope)
+    async def _attempt(
+        self, settler: Settler, envelope: JobEnvelope, target: CelerySettlement, first: FirstAnswer | None
+    ) -> None:
+        ledger = self.engine.ledger if first is None else FirstStart(self.engine.ledger, first)
+        verdict = await settler.start(ledger, target.delivery, envelope)
         counted = await settler.begin(envelope, verdict, target)
         if counted is not None:
             outcome = await settler.run(counted, target)

@@ -6,11 +6,13 @@ claim. Counted by statement, never timed."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from lexigram_compat import JobStatus, TasksApp
 from lexigram_compat.adapters.postgres.source import ADVANCE_UP_TO, PostgresJobSource
@@ -119,3 +121,72 @@ async def test_above_the_advance_limit_a_completion_is_written_alone(
     assert _runs(statements, source, "complete") == 1
     assert _runs(statements, source, "complete_and_advance") == 0
     assert await _status(app, second) == (JobStatus.PENDING, 0)
+
+
+async def test_a_slot_and_a_completion_starting_the_same_reserved_job_run_it_once_counted_once(
+    make_app: MakeApp,
+) -> None:
+    # The worker loop starts a reserved job in a freed slot while a completion's
+    # statement would start the same job: whichever goes first, the loop gets the
+    # job with its one counted attempt (the loser once dropped it as "cancelled",
+    # leaving it running with nobody running it).
+    app = await make_app(**PREFETCH)
+    queue = app.queue.backend.queue_name
+    ids = ok(await app.queue.enqueue_many([jobs.noop(str(n)) for n in range(4)]))
+    source = source_of(app)
+    claimed = await source.claim_ahead([queue], 1, 2)
+
+    completed, started = await asyncio.gather(source.complete(claimed[0], None), source.start([claimed[1]]))
+
+    assert completed
+    assert [job.job_id for job in started] == [ids[1]]
+    assert started[0].envelope is not None
+    assert started[0].envelope.attempts == 1
+    assert await _status(app, ids[1]) == (JobStatus.RUNNING, 1)
+
+
+async def test_a_start_whose_completion_statement_reply_was_lost_is_counted_once(
+    make_app: MakeApp,
+) -> None:
+    # complete_and_advance committed (the job running, its attempt counted) but its
+    # reply was lost: the loop's own start of the job returns that attempt, adds none.
+    app = await make_app(**PREFETCH)
+    queue = app.queue.backend.queue_name
+    ids = ok(await app.queue.enqueue_many([jobs.noop("a"), jobs.noop("b")]))
+    source = source_of(app)
+    claimed = await source.claim_ahead([queue], 1, 1)
+    async with source.engine.worker_pool.connection("test") as conn:
+        await conn.execute(
+            sql.SQL("UPDATE {}.jobs SET state = 'running', attempts = attempts + 1 WHERE id = %s").format(
+                sql.Identifier(source.engine.schema)
+            ),
+            [ids[1]],
+        )
+
+    [started] = await source.start([claimed[1]])
+
+    assert started.envelope is not None
+    assert started.envelope.attempts == 1
+    assert await _status(app, ids[1]) == (JobStatus.RUNNING, 1)
+
+
+async def test_handing_back_waits_for_a_completion_that_reserves_ahead(make_app: MakeApp) -> None:
+    # A completion's statement in flight as the worker hands back its held jobs
+    # (shutdown) brings more reserved jobs: they are handed back too, none left
+    # reserved, or started, by a worker that will never run them.
+    app = await make_app(**PREFETCH)
+    queue = app.queue.backend.queue_name
+    ids = ok(await app.queue.enqueue_many([jobs.noop(str(n)) for n in range(6)]))
+    source = source_of(app)
+    claimed = await source.claim_ahead([queue], 1, 2)
+
+    completing = asyncio.ensure_future(source.complete(claimed[0], None))
+    await asyncio.sleep(0)  # the completion's write is under way
+    for job in claimed[1:]:
+        await source.release(job)
+    await source.release_prefetched()
+    assert await completing
+
+    assert await _status(app, ids[0]) == (JobStatus.COMPLETED, 1)
+    for job_id in ids[1:]:
+        assert await _status(app, job_id) == (JobStatus.PENDING, 0)

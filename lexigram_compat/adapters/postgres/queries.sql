@@ -123,14 +123,19 @@ RETURNING j.id, j.queue, j.token, j.attempts, j.payload, j.priority, j.run_at, j
 
 -- name: start
 -- Reserved (prefetched) jobs a slot takes: the attempt counts from here, so
--- the commit is synchronous (see claim).
+-- the commit is synchronous (see claim). A row already running under the same
+-- token was started by this worker's own completion statement
+-- (complete_and_advance) whose reply was lost: its counted attempt is returned
+-- as it is (the token is new at every reservation and moves on at a rescue).
 WITH durable AS MATERIALIZED (
     SELECT set_config('synchronous_commit', 'on', true) AS setting
 )
 UPDATE {schema}.jobs AS j
-SET state = 'running', attempts = j.attempts + 1, started_at = now(), heartbeat_at = now()
+SET state = 'running', attempts = j.attempts + (j.state = 'reserved')::int, started_at = now(),
+    heartbeat_at = now()
 FROM unnest(%s::text[], %s::bigint[]) AS u(id, token), durable
-WHERE j.id = u.id AND j.token = u.token AND j.state = 'reserved' AND durable.setting = 'on'
+WHERE j.id = u.id AND j.token = u.token AND j.state IN ('reserved', 'running')
+    AND durable.setting = 'on'
 RETURNING j.id, j.attempts;
 
 -- name: complete

@@ -107,6 +107,14 @@ class PostgresJobSource(JobSource):
         self._early: dict[str, int] = {}
         """Reserved jobs the worker loop holds that a completion's statement already
         started (attempt counted): their attempt counts, for ``start``."""
+        self._advancing: set[str] = set()
+        """Reserved jobs a completion's statement is starting right now. ``start`` and
+        ``release`` of such a job wait for the statement: both would update the same
+        row, and the side that lost the row lock would drop a job the other counted."""
+        self._advanced = asyncio.Event()
+        """Set (and replaced) each time a completion's statement ends."""
+        self._statements = 0
+        """Completions' statements in flight (``release_prefetched`` waits for them)."""
         self._queues: list[str] = []
         self._ahead = 0
         """Jobs the worker loop holds reserved ahead (its last claim's ``ahead``)."""
@@ -152,20 +160,29 @@ class PostgresJobSource(JobSource):
         return jobs
 
     async def start(self, jobs: Sequence[ClaimedJob]) -> list[ClaimedJob]:
-        attempts = {job.job_id: self._early.pop(job.job_id) for job in jobs if job.job_id in self._early}
-        reserved = [job for job in jobs if job.job_id in self._reserved]
+        await self._after_advances(jobs)
+        early = {job.job_id: self._early.pop(job.job_id) for job in jobs if job.job_id in self._early}
+        attempts = dict(early)
+        # Taken out of _reserved before the round trip: a completion's statement
+        # must not start the same jobs meanwhile.
+        reserved = [job for job in jobs if self._reserved.pop(job.job_id, None) is not None]
         if not reserved and not attempts:
             return list(jobs)
         if reserved:
-            async with self.engine.worker_pool.connection("start") as conn:
-                cursor = await conn.execute(
-                    self.engine.queries["start"],
-                    [[j.job_id for j in reserved], [j.token for j in reserved]],
-                    prepare=True,
-                )
-                attempts.update(await cursor.fetchall())
-            for job in reserved:
-                self._reserved.pop(job.job_id, None)
+            try:
+                async with self.engine.worker_pool.connection("start") as conn:
+                    cursor = await conn.execute(
+                        self.engine.queries["start"],
+                        [[j.job_id for j in reserved], [j.token for j in reserved]],
+                        prepare=True,
+                    )
+                    attempts.update(await cursor.fetchall())
+            except BaseException:
+                # Still reserved (or started early): the worker loop tries again.
+                for job in reserved:
+                    self._reserved[job.job_id] = job
+                self._early.update(early)
+                raise
         started = []
         for job in jobs:
             if job.job_id not in attempts:
@@ -224,8 +241,8 @@ class PostgresJobSource(JobSource):
         """Write completions; in the same statement start the reserved jobs the
         freed slots will take next and, while the queue is busy, reserve as many
         in their place (one round trip per batch instead of three)."""
-        starting = list(self._reserved.values())[: len(items)]
-        waiting = len(self._reserved) - len(starting)
+        starting = [self._reserved.pop(job_id) for job_id in list(self._reserved)[: len(items)]]
+        waiting = len(self._reserved)
         reserve = max(0, self._ahead - waiting) if self._busy and self._queues else 0
         params = {
             "keep": self.keep_completed != 0,
@@ -238,25 +255,53 @@ class PostgresJobSource(JobSource):
             "reserve": reserve,
             "worker": self.worker_id,
         }
-        async with self.engine.worker_pool.connection("complete") as conn:
-            cursor = await conn.execute(self.engine.queries["complete_and_advance"], params, prepare=True)
-            rows = await cursor.fetchall()
+        self._advancing.update(job.job_id for job in starting)
+        self._statements += 1
+        try:
+            async with self.engine.worker_pool.connection("complete") as conn:
+                cursor = await conn.execute(self.engine.queries["complete_and_advance"], params, prepare=True)
+                rows = await cursor.fetchall()
+        except BaseException:
+            for job in starting:  # the statement did not start them: still reserved
+                self._reserved[job.job_id] = job
+            raise
+        finally:
+            self._statements -= 1
+            self._advancing.difference_update(job.job_id for job in starting)
+            self._advanced.set()
+            self._advanced = asyncio.Event()
         done: set[str] = set()
+        started: dict[str, int] = {}
+        reserved = []
         for row in rows:
             kind = row[0]
             if kind == "done":
                 done.add(row[1])
-            elif kind == "started" and self._reserved.pop(row[1], None) is not None:
-                # (Not there: the worker loop released it meanwhile; the release
-                # waited for this statement's row lock and uncounted the attempt.)
-                self._early[row[1]] = row[4]
+            elif kind == "started":
+                started[row[1]] = row[4]
             elif kind == "reserved":
-                job = self._claimed(row[1:], due=row[7], counted=False)
+                reserved.append(row)
+        # In the order the worker loop takes held jobs (RETURNING keeps none), so
+        # that the next completions start the jobs the freed slots take.
+        reserved.sort(key=lambda row: (-row[6], row[7], row[8]))
+        for row in reserved:
+            job = self._claimed(row[1:], due=row[7], counted=False)
+            self._reserved[job.job_id] = job
+            self._held.append(((-row[6], row[7], row[8]), job))
+        for job in starting:
+            if job.job_id in started:
+                self._early[job.job_id] = started[job.job_id]
+            else:
+                # Cancelled or rescued meanwhile: back in _reserved, `start` asks the
+                # server and leaves it out.
                 self._reserved[job.job_id] = job
-                self._held.append(((-row[6], row[7], row[8]), job))
-        # A reserved job not started here (cancelled or rescued meanwhile) stays
-        # in _reserved: `start` asks the server and leaves it out.
         return done
+
+    async def _after_advances(self, jobs: Sequence[ClaimedJob]) -> None:
+        """Wait until no completion's statement is starting any of ``jobs``."""
+        ids = {job.job_id for job in jobs}
+        while self._advancing & ids:
+            await self._advanced.wait()
 
     async def complete(self, job: ClaimedJob, result: Any) -> bool:
         """Record success; raises ``ValueError`` for a result PostgreSQL cannot store."""
@@ -280,6 +325,7 @@ class PostgresJobSource(JobSource):
         return await self._batchers["dead_letter"].submit(_Outcome(job, values))
 
     async def release(self, job: ClaimedJob) -> bool:
+        await self._after_advances([job])
         self._reserved.pop(job.job_id, None)
         self._early.pop(job.job_id, None)
         q = self.engine.queries
@@ -289,8 +335,10 @@ class PostgresJobSource(JobSource):
 
     async def release_prefetched(self) -> None:
         """Return the jobs completions reserved ahead that the worker loop never took."""
+        self._busy = False  # completions from now on reserve nothing more
+        while self._statements:  # one in flight may still bring reserved jobs
+            await self._advanced.wait()
         held, self._held = self._held, []
-        self._busy = False
         for _, job in held:
             try:
                 await self.release(job)

@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from lexigram_compat.errors import TaskQueueError
+
 if TYPE_CHECKING:
     from lexigram_compat.adapters.redis_ledger import RedisLedger, SyncRedisLedger
     from lexigram_compat.envelope import JobEnvelope
 
-__all__ = ["PUBLISH_THREADS", "Recorded", "publish_in_runs", "record_and_publish", "withdraw"]
+__all__ = [
+    "PUBLISH_THREADS", "Recorded", "enqueue_one", "publish_in_runs", "record_and_publish", "withdraw",
+]  # fmt: skip
 
 T = TypeVar("T")
 
@@ -98,6 +103,32 @@ def record_and_publish(
     except Exception as exc:
         return Recorded(job_id, True, exc)
     return Recorded(job_id, True)
+
+
+async def enqueue_one(
+    executor: Executor,
+    ledger: RedisLedger,
+    sync: SyncRedisLedger,
+    envelope: JobEnvelope,
+    publish: Callable[[JobEnvelope], object],
+) -> Recorded:
+    """One job, as the engines on RabbitMQ enqueue it: :func:`record_and_publish` on a
+    publishing thread (the blocking Redis client there costs less than a round trip on
+    the loop, and one thread hop is paid, not a hop and a loop wake-up). When the record's
+    write fails, nothing was published: the record is settled as
+    :meth:`~lexigram_compat.adapters.redis_ledger.RedisLedger.after_failed_create` says
+    (undone, or :class:`~lexigram_compat.errors.EnqueueOutcomeUnknownError`) and the error
+    propagates for the engine to word; a failed publish is in the result, for the engine
+    to undo."""
+    token = uuid.uuid4().hex
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(executor, record_and_publish, sync, envelope, token, publish)
+    except TaskQueueError:
+        raise  # already worded, e.g. an outcome the ledger could not tell
+    except Exception as exc:
+        await ledger.after_failed_create([envelope], [token], exc)
+        raise
 
 
 async def withdraw(ledger: RedisLedger, job_ids: Sequence[str]) -> None:

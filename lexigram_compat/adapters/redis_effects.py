@@ -1,6 +1,6 @@
 """What a job-ledger call does on the broker in the same atomic step: push a new
 job's message (:class:`RedisPush`), acknowledge a delivery (:class:`RedisAck`).
-Their ``args()`` follow the ledger script's own arguments
+:meth:`RedisPush.spec` and :meth:`RedisAck.args` follow the ledger script's own arguments
 (:mod:`lexigram_compat.adapters.redis_ledger`)."""
 
 from __future__ import annotations

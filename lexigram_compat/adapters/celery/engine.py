@@ -18,7 +18,6 @@ import importlib
 import logging
 import os
 import sys
-import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
@@ -40,7 +39,7 @@ from lexigram_compat.adapters.celery.redis_wire import RedisWire, message_header
 from lexigram_compat.adapters.celery.runtime import CeleryWorker
 from lexigram_compat.adapters.celery.settings import CelerySettings
 from lexigram_compat.adapters.celery.tasks import register_tasks
-from lexigram_compat.adapters.publishing import PUBLISH_THREADS, publish_in_runs, record_and_publish, withdraw
+from lexigram_compat.adapters.publishing import PUBLISH_THREADS, enqueue_one, publish_in_runs, withdraw
 from lexigram_compat.adapters.redis_ledger import (
     WAITING_STATUSES,
     RedisLedger,
@@ -287,17 +286,13 @@ class CeleryEngine(Engine):
         return [job_id for job_id, _ in created]
 
     async def _enqueue_one(self, envelope: JobEnvelope) -> str:
-        """One job: its record and its publish on one publishing thread (the blocking Redis
-        client there costs less than a round trip on the loop, and one thread hop is paid,
-        not a hop and a loop wake-up); the same outcomes as for many."""
-        ledger, token = self.ledger, uuid.uuid4().hex
-        loop = asyncio.get_running_loop()
+        """One job, record and publish on one publishing thread (:func:`enqueue_one`);
+        the same outcomes as for many."""
         try:
-            done = await loop.run_in_executor(
-                self._publishers, record_and_publish, self._sync_ledger, envelope, token, self.publish_message
+            done = await enqueue_one(
+                self._publishers, self.ledger, self._sync_ledger, envelope, self.publish_message
             )
         except (OSError, RedisError) as exc:  # the record's write failed: nothing was published
-            await ledger.after_failed_create([envelope], [token], exc)  # undone, or unknown
             raise _unavailable("the job ledger (Redis)", exc) from None
         if done.publish_error is not None:
             await self._undo_publish([envelope], [done.publish_error], [(envelope, done.publish_error)])

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import dramatiq
 
-from lexigram_compat.adapters.publishing import PUBLISH_THREADS, publish_in_runs, record_and_publish, withdraw
+from lexigram_compat.adapters.publishing import PUBLISH_THREADS, enqueue_one, publish_in_runs, withdraw
 from lexigram_compat.adapters.redis_ledger import (
     RedisAck,
     RedisLedger,
@@ -312,22 +312,16 @@ class DramatiqEngine(Engine):
         return [job_id for job_id, _ in created]
 
     async def _enqueue_rabbitmq_one(self, ledger: RedisLedger, envelope: JobEnvelope) -> str:
-        """One job: its record and its publish on one publishing thread (the blocking Redis
-        client there costs less than a round trip on the loop, and one thread hop is paid,
-        not a hop and a loop wake-up); the same outcomes as for many."""
+        """One job, record and publish on one publishing thread (:func:`enqueue_one`);
+        the same outcomes as for many."""
         sync = self.sync_ledger
         if self._publisher is None or sync is None:
             raise TaskQueueError("the Dramatiq engine is not connected", hint="start the app first")
-        token = uuid.uuid4().hex
-        loop = asyncio.get_running_loop()
         try:
-            done = await loop.run_in_executor(
-                self._publisher, record_and_publish, sync, envelope, token, self._publish
-            )
+            done = await enqueue_one(self._publisher, ledger, sync, envelope, self._publish)
         except TaskQueueError:
             raise
         except Exception as exc:  # the record's write failed: nothing was published
-            await ledger.after_failed_create([envelope], [token], exc)  # undone, or unknown
             raise _broker_error("enqueue", exc) from exc
         if done.publish_error is not None:
             await self._undo_failed([(envelope, done.publish_error)])

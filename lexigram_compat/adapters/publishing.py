@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from lexigram_compat.envelope import JobEnvelope
 
 __all__ = [
-    "PUBLISH_THREADS", "Recorded", "enqueue_one", "publish_in_runs", "record_and_publish", "withdraw",
+    "PUBLISH_THREADS", "Recorded", "enqueue_one", "publish_in_runs", "publish_runs", "record_and_publish",
+    "withdraw",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -58,6 +59,28 @@ async def publish_in_runs(
     for index, result in enumerate(done):
         per_item = result if isinstance(result, list) else [result] * len(runs[index])
         outcomes[index::threads] = per_item
+    return outcomes
+
+
+async def publish_runs(
+    executor: Executor,
+    publish_run: Callable[[Sequence[T]], list[BaseException | None]],
+    items: Sequence[T],
+    runs: int,
+) -> list[BaseException | None]:
+    """As :func:`publish_in_runs`, with each run published whole by ``publish_run``
+    (one outcome per item of its run, in order): for a publisher that pipelines a run,
+    e.g. publishes it all and then waits for every confirm at once."""
+    chunks = [list(items[i::runs]) for i in range(min(runs, len(items)))]
+    loop = asyncio.get_running_loop()
+    done = await asyncio.gather(
+        *(loop.run_in_executor(executor, publish_run, chunk) for chunk in chunks),
+        return_exceptions=True,
+    )
+    outcomes: list[BaseException | None] = [None] * len(items)
+    for index, result in enumerate(done):
+        per_item = result if isinstance(result, list) else [result] * len(chunks[index])
+        outcomes[index::runs] = per_item
     return outcomes
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from lexigram_compat import BrokerUnavailableError, JobStatus, TaskRegistry, TasksApp, task
+from lexigram_compat.adapters.celery.engine import PIPELINED_RUN
 
 from .conftest import Broker
 
@@ -57,16 +58,19 @@ async def test_a_failed_publish_in_enqueue_many_withdraws_the_jobs_it_published(
     _with_channel(app, lambda ch: ch.queue_declare(refused, durable=True, arguments={"x-max-length": 3}))
     try:
         async with app:
-            calls = [
-                add(1, 2).options(job_id="published"),
-                add(3, 4).options(job_id="refused", queue=refused),
-            ]
+            # Two pipelined runs (jobs i::2): the refused declare fails the second before
+            # any of it is published; the first is published, confirmed, then withdrawn.
+            good = [add(i, 2).options(job_id=f"good{i}") for i in range(PIPELINED_RUN + 10)]
+            calls = [good[0], add(3, 4).options(job_id="refused", queue=refused), *good[1:]]
             error = (await app.queue.enqueue_many(calls)).unwrap_err()
             assert isinstance(error, BrokerUnavailableError), error
-            published = await app.queue.get_job("published")
-            assert published is not None
-            assert published.status is JobStatus.CANCELLED
             assert await app.queue.get_job("refused") is None
+            infos = [await app.queue.get_job(f"good{i}") for i in range(len(good))]
+            cancelled = [i for i in infos if i is not None and i.status is JobStatus.CANCELLED]
+            assert all(i is None or i.status is JobStatus.CANCELLED for i in infos), infos
+            assert cancelled, "the jobs the call had published are withdrawn, not undone"
+            ready = _with_channel(app, lambda ch: ch.queue_declare(broker.queue, passive=True)[1])
+            assert ready == len(cancelled)
     finally:
         for name in (broker.queue, refused):
             _with_channel(app, lambda ch, n=name: ch.queue_delete(n))

@@ -20,17 +20,18 @@ import os
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from celery import Celery
-from kombu import Exchange, Queue
+from kombu import Exchange, Producer, Queue
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from lexigram_compat.adapters.celery.app_builder import broker_url, build_celery_app
 from lexigram_compat.adapters.celery.beat import install_beat
+from lexigram_compat.adapters.celery.confirms import PipelinedPublisher
 from lexigram_compat.adapters.celery.dead_letters import CeleryDeadLetters, letter_bytes
 from lexigram_compat.adapters.celery.foreign_results import ForeignResults
 from lexigram_compat.adapters.celery.operator_hooks import install_operator_hooks
@@ -39,7 +40,7 @@ from lexigram_compat.adapters.celery.redis_wire import RedisWire, message_header
 from lexigram_compat.adapters.celery.runtime import CeleryWorker
 from lexigram_compat.adapters.celery.settings import CelerySettings
 from lexigram_compat.adapters.celery.tasks import register_tasks
-from lexigram_compat.adapters.publishing import PUBLISH_THREADS, enqueue_one, publish_in_runs, withdraw
+from lexigram_compat.adapters.publishing import PUBLISH_THREADS, enqueue_one, publish_runs, withdraw
 from lexigram_compat.adapters.redis_ledger import (
     WAITING_STATUSES,
     RedisLedger,
@@ -179,6 +180,7 @@ class CeleryEngine(Engine):
         self._redis = self._ledger = self._dead = None
         # Its threads did not come over the fork (it would count them idle and never run a publish).
         self.__dict__.pop("_publishers", None)
+        self.__dict__.pop("_pipelined", None)  # its channels are on the parent's connections
         self.__dict__.pop("_sync_ledger", None)  # its client's sockets are the parent's too
 
     async def close(self) -> None:
@@ -277,9 +279,11 @@ class CeleryEngine(Engine):
         except (OSError, RedisError) as exc:
             raise _unavailable("the job ledger (Redis)", exc) from None
         fresh = [e for e, (_, new) in zip(envelopes, created, strict=True) if new]
-        # Off the caller's loop (a broker in a memory or disk alarm holds publishes), up
-        # to PUBLISH_THREADS at once, each on a producer of kombu's pool.
-        outcomes = await publish_in_runs(self._publishers, self.publish_message, fresh, PUBLISH_THREADS)
+        # Off the caller's loop (a broker in a memory or disk alarm holds publishes), in
+        # runs on pooled connections, each run's confirms awaited at once (.confirms).
+        runs = min(PUBLISH_THREADS, -(-len(fresh) // PIPELINED_RUN))
+        publish_run = partial(self._pipelined.publish_run, self.publish_message)
+        outcomes = await publish_runs(self._publishers, publish_run, fresh, runs)
         failed = [(e, error) for e, error in zip(fresh, outcomes, strict=True) if error is not None]
         if failed:
             await self._undo_publish(fresh, outcomes, failed)
@@ -329,8 +333,14 @@ class CeleryEngine(Engine):
         """Threads that publish to RabbitMQ, :data:`PUBLISH_THREADS` at once at most."""
         return ThreadPoolExecutor(PUBLISH_THREADS, thread_name_prefix="lexigram-celery-publish")
 
-    def publish_message(self, envelope: JobEnvelope) -> None:
-        """Publish the Celery message of ``envelope`` (what ``send_task`` sends; no job record)."""
+    @cached_property
+    def _pipelined(self) -> PipelinedPublisher:
+        """Publishes the runs of an ``enqueue_many``, one confirm wait per run."""
+        return PipelinedPublisher(self.native, PUBLISH_TIMEOUT)
+
+    def publish_message(self, envelope: JobEnvelope, producer: Producer | None = None) -> None:
+        """Publish the Celery message of ``envelope`` (what ``send_task`` sends; no job record),
+        with ``producer`` when given (a pipelined run's: not retried, its run fails instead)."""
         self.native.send_task(
             envelope.task_name,
             args=envelope.args,
@@ -338,7 +348,8 @@ class CeleryEngine(Engine):
             task_id=envelope.job_id,
             queue=envelope.queue,
             eta=envelope.run_at,
-            retry=True,
+            producer=producer,
+            retry=producer is None,
             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
             timeout=PUBLISH_TIMEOUT,
             confirm_timeout=PUBLISH_TIMEOUT,
@@ -456,6 +467,8 @@ ACCESS_TIMEOUT = 5.0
 """Seconds :meth:`CeleryEngine.check_access` may wait for RabbitMQ's login."""
 PUBLISH_TIMEOUT = 10.0
 """Seconds an AMQP publish may wait for the broker's confirm before it fails (Err)."""
+PIPELINED_RUN = 50
+"""Jobs of an ``enqueue_many`` per pipelined run, at least (up to PUBLISH_THREADS runs)."""
 
 _INHERITED: list[Redis] = []
 """Redis clients inherited from a parent process: kept, never used or closed."""

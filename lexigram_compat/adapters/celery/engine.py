@@ -350,6 +350,7 @@ class CeleryEngine(Engine):
             eta=envelope.run_at,
             producer=producer,
             retry=producer is None,
+            declare=None if producer is None else [],  # a run declares its queues first
             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
             timeout=PUBLISH_TIMEOUT,
             confirm_timeout=PUBLISH_TIMEOUT,
@@ -467,7 +468,7 @@ ACCESS_TIMEOUT = 5.0
 """Seconds :meth:`CeleryEngine.check_access` may wait for RabbitMQ's login."""
 PUBLISH_TIMEOUT = 10.0
 """Seconds an AMQP publish may wait for the broker's confirm before it fails (Err)."""
-PIPELINED_RUN = 50
+PIPELINED_RUN = 25
 """Jobs of an ``enqueue_many`` per pipelined run, at least (up to PUBLISH_THREADS runs)."""
 
 _INHERITED: list[Redis] = []

@@ -143,7 +143,10 @@ async def test_a_connection_lost_mid_run_makes_the_call_an_err_and_the_next_call
             assert all(i is None or i.status is JobStatus.CANCELLED for i in infos), infos
             assert all(i is None for i in infos[4:])
             monkeypatch.setattr(engine, "publish_message", publish)
+            assert engine._pipelined.stats.channels_opened == 1
             ids = (await app.queue.enqueue_many([add(i, 2) for i in range(10)])).unwrap()
+            # The channel that was owed confirms was not used again: a new one published.
+            assert engine._pipelined.stats.channels_opened == 2
             for job_id in ids:
                 info = await app.queue.get_job(job_id)
                 assert info is not None

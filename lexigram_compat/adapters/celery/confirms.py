@@ -132,6 +132,8 @@ class ConfirmChannel:
         ``timeout`` seconds; the connection's or channel's error as it comes."""
         deadline = time.monotonic() + timeout
         while self._unsettled:
+            if not self.channel.is_open:  # closed by the broker: no confirm is coming
+                raise ConnectionError("RabbitMQ closed the channel before confirming its messages")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"no confirm from RabbitMQ within {timeout:g}s")

@@ -317,13 +317,21 @@ def run_on_loop(loop_thread: EventLoopThread, coro: Coroutine[Any, Any, T]) -> T
         finally:
             done.release()
 
-    loop.call_soon_threadsafe(lambda: started.append(loop.create_task(hop())))
+    def cancel() -> None:  # on the loop, after the task's creation if it was scheduled
+        if started:
+            started[0].cancel()
+        else:  # the interrupt came before the task was scheduled: it never runs
+            coro.close()
+            done.release()
+
     try:
+        # Inside the try: an interrupt can arrive between any two bytecodes, even
+        # right after the task was scheduled (and has started on the loop).
+        loop.call_soon_threadsafe(lambda: started.append(loop.create_task(hop())))
         while not done.acquire(timeout=loop_thread.interrupt_check_ival):
             pass
     except Interrupt:
-        # Late-bound: on the loop, after the call above has created the task.
-        loop.call_soon_threadsafe(lambda: started[0].cancel())  # noqa: PLW0108
+        loop.call_soon_threadsafe(cancel)
         if not done.acquire(timeout=1.0):
             raise RuntimeError("Timed out while waiting for coroutine.") from None
         raise

@@ -20,9 +20,13 @@ from .conftest import Broker, Worker, celery_worker_argv
 from .test_delivery import poll
 
 
+# Redis only: on RabbitMQ the ack is a RabbitMQ frame and the ledger records the
+# success itself (tests/celery/test_delivery.py covers that path on both brokers).
+ON_REDIS = pytest.mark.parametrize("broker", ["redis"], indirect=True)
+
+
+@ON_REDIS
 async def test_a_success_is_recorded_by_the_ack_of_its_message(broker: Broker, tmp_path: Path) -> None:
-    if broker.kind != "redis":
-        pytest.skip("the ack is a RabbitMQ frame there: the ledger records the success itself")
     worker = Worker(
         celery_worker_argv("tests.celery.facade_app:celery_app", broker.queue),
         {"FACADE_SECTION": json.dumps(broker.section()), "FACADE_RECORD": str(tmp_path / "facade.jsonl")},
@@ -82,13 +86,12 @@ async def test_a_success_is_recorded_by_the_ack_of_its_message(broker: Broker, t
         assert completes[0].endswith(" z"), completes[0]
 
 
+@ON_REDIS
 async def test_a_protocol_1_message_of_old_code_is_recorded_with_its_ack(
     broker: Broker, tmp_path: Path
 ) -> None:
     """Old Celery code may send protocol-1 messages (the task id in the body, not in a
     header): the ack still finds the job's success and records it."""
-    if broker.kind != "redis":
-        pytest.skip("the ack is a RabbitMQ frame there: the ledger records the success itself")
     from celery import Celery
 
     worker = Worker(

@@ -19,7 +19,6 @@ from . import interop_tasks
 from .conftest import Broker, Worker, celery_worker_argv
 from .test_delivery import poll
 
-
 # Redis only: on RabbitMQ the ack is a RabbitMQ frame and the ledger records the
 # success itself (tests/celery/test_delivery.py covers that path on both brokers).
 ON_REDIS = pytest.mark.parametrize("broker", ["redis"], indirect=True)

@@ -13,6 +13,7 @@ import pytest
 from lexigram_compat import Priority, TaskRegistry, task
 from lexigram_compat.adapters.dramatiq.broker import RABBITMQ_MAX_PRIORITY, rabbitmq_priority
 from lexigram_compat.tasks import MAX_PRIORITY
+from tests.publish_probe import PublishProbe
 
 from .conftest import AppFactory
 
@@ -161,23 +162,9 @@ async def test_a_single_enqueue_records_and_publishes_on_one_publishing_thread(
     try:
         async with app:
             engine: Any = app.queue.backend.engine
-            hops: list[object] = []
-            loop_calls: list[object] = []
-            submit, run_many = engine._publisher.submit, engine.ledger.run_many
-
-            def counted_submit(*args: Any, **kwargs: Any) -> Any:
-                hops.append(args[0])
-                return submit(*args, **kwargs)
-
-            def counted_run_many(calls: Any) -> Any:
-                loop_calls.extend(calls)
-                return run_many(calls)
-
-            monkeypatch.setattr(engine._publisher, "submit", counted_submit)
-            monkeypatch.setattr(engine.ledger, "run_many", counted_run_many)
+            probe = PublishProbe(monkeypatch, engine._publisher, engine.ledger)
             job_id = (await app.queue.enqueue(add(1, 2))).unwrap()
-            assert len(hops) == 1, "one thread hop: the record is written where the message is published"
-            assert loop_calls == [], "no create round trip on the event loop"
+            probe.assert_one_hop_and_no_loop_record()
             info = await app.queue.get_job(job_id)
             assert info is not None
             assert info.status.value == "pending"

@@ -80,16 +80,31 @@ LEFT JOIN {schema}.schedule_fires AS fire ON fire.fire_key = i.fire_key
 LEFT JOIN {schema}.jobs AS old ON old.unique_key = i.unique_key
 ORDER BY i.ord;
 
--- name: claim
--- A batch per round trip: priority, then run-at, then age; rows another
--- worker is claiming are skipped, not waited for. The first %(run)s jobs start
--- now (running, attempt counted); the rest are reserved (prefetched): no
--- attempt is counted until `start` moves them to running.
+-- name: ready_jobs
+-- Not a statement: the ready jobs `claim` and `complete_and_advance` take
+-- (put in as {ready_jobs}), at most %(limit)s, best first (priority, then
+-- run-at, then age), rows another worker is claiming skipped, not waited for.
 -- One index walk per queue (LATERAL, queue = q.name): `queue = ANY(...)`
 -- cannot read the jobs_ready index in order, so the planner read every ready
 -- job and sorted them all, a claim costing more the deeper the backlog. Each
 -- walk stops after %(limit)s rows; the best %(limit)s of them are taken (with
--- several queues, the others' row locks end with this statement).
+-- several queues, the others' row locks end with the statement).
+SELECT ready.id, ready.priority, ready.run_at, ready.seq
+FROM (SELECT DISTINCT name FROM unnest(%(queues)s::text[]) AS u(name)) AS q
+CROSS JOIN LATERAL (
+    SELECT id, priority, run_at, seq FROM {schema}.jobs
+    WHERE state IN ('pending', 'retrying') AND queue = q.name AND run_at <= now()
+    ORDER BY priority DESC, run_at, seq
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+) AS ready
+ORDER BY ready.priority DESC, ready.run_at, ready.seq
+LIMIT %(limit)s;
+
+-- name: claim
+-- A batch per round trip: the ready jobs ({ready_jobs}). The first %(run)s jobs start
+-- now (running, attempt counted); the rest are reserved (prefetched): no
+-- attempt is counted until `start` moves them to running.
 -- set_config(..., true): this statement's commit waits for the WAL flush even
 -- on the worker's asynchronous-commit connections: a counted attempt must
 -- survive a server crash (max_attempts and the poison-pill rule count on it).
@@ -98,16 +113,7 @@ WITH durable AS MATERIALIZED (
 ),
 picked AS MATERIALIZED (
     SELECT ready.id, row_number() OVER (ORDER BY ready.priority DESC, ready.run_at, ready.seq) AS n
-    FROM (SELECT DISTINCT name FROM unnest(%(queues)s::text[]) AS u(name)) AS q
-    CROSS JOIN LATERAL (
-        SELECT id, priority, run_at, seq FROM {schema}.jobs
-        WHERE state IN ('pending', 'retrying') AND queue = q.name AND run_at <= now()
-        ORDER BY priority DESC, run_at, seq
-        LIMIT %(limit)s
-        FOR UPDATE SKIP LOCKED
-    ) AS ready
-    ORDER BY ready.priority DESC, ready.run_at, ready.seq
-    LIMIT %(limit)s
+    FROM ({ready_jobs}) AS ready
 )
 UPDATE {schema}.jobs AS j
 SET state = CASE WHEN picked.n <= %(run)s THEN 'running' ELSE 'reserved' END,
@@ -176,17 +182,7 @@ started AS (
     RETURNING j.id, j.attempts
 ),
 picked AS MATERIALIZED (
-    SELECT ready.id
-    FROM (SELECT DISTINCT name FROM unnest(%(queues)s::text[]) AS u(name)) AS q
-    CROSS JOIN LATERAL (
-        SELECT id, priority, run_at, seq FROM {schema}.jobs
-        WHERE state IN ('pending', 'retrying') AND queue = q.name AND run_at <= now()
-        ORDER BY priority DESC, run_at, seq
-        LIMIT %(reserve)s
-        FOR UPDATE SKIP LOCKED
-    ) AS ready
-    ORDER BY ready.priority DESC, ready.run_at, ready.seq
-    LIMIT %(reserve)s
+    SELECT ready.id FROM ({ready_jobs}) AS ready
 ),
 reserved AS (
     UPDATE {schema}.jobs AS j

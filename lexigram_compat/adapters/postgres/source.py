@@ -252,7 +252,7 @@ class PostgresJobSource(JobSource):
             "start_ids": [j.job_id for j in starting],
             "start_tokens": [j.token for j in starting],
             "queues": self._queues,
-            "reserve": reserve,
+            "limit": reserve,
             "worker": self.worker_id,
         }
         self._advancing.update(job.job_id for job in starting)

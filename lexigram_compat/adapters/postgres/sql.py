@@ -51,7 +51,9 @@ def _strip_comments(text: str) -> str:
 def _named_queries() -> dict[str, str]:
     text = _read("queries.sql")
     parts = _NAME_LINE.split(text)
-    return {name: _strip_comments(body) for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    named = {name: _strip_comments(body) for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    # One text for the ready-jobs walk both claims take (see queries.sql's ready_jobs).
+    return {name: body.replace("{ready_jobs}", named["ready_jobs"]) for name, body in named.items()}
 
 
 class Queries:

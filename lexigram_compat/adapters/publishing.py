@@ -13,6 +13,7 @@ record. Used by the Dramatiq and Celery engines on RabbitMQ.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -49,17 +50,7 @@ async def publish_in_runs(
     ``executor``. Per item: None once published (confirmed), or the error that
     stopped its run; the items of a run after its failure are not published and
     get the same error."""
-    runs = [list(items[i::threads]) for i in range(min(threads, len(items)))]
-    loop = asyncio.get_running_loop()
-    done = await asyncio.gather(
-        *(loop.run_in_executor(executor, _publish_run, publish, run) for run in runs),
-        return_exceptions=True,
-    )
-    outcomes: list[BaseException | None] = [None] * len(items)
-    for index, result in enumerate(done):
-        per_item = result if isinstance(result, list) else [result] * len(runs[index])
-        outcomes[index::threads] = per_item
-    return outcomes
+    return await publish_runs(executor, functools.partial(_publish_run, publish), items, threads)
 
 
 async def publish_runs(

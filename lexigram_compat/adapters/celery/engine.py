@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from celery import Celery
 from kombu import Exchange, Producer, Queue
-from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -33,6 +32,7 @@ from lexigram_compat.adapters.celery.app_builder import broker_url, build_celery
 from lexigram_compat.adapters.celery.beat import install_beat
 from lexigram_compat.adapters.celery.confirms import PipelinedPublisher
 from lexigram_compat.adapters.celery.dead_letters import CeleryDeadLetters, letter_bytes
+from lexigram_compat.adapters.celery.first_start import BlockingLedger
 from lexigram_compat.adapters.celery.foreign_results import ForeignResults
 from lexigram_compat.adapters.celery.operator_hooks import install_operator_hooks
 from lexigram_compat.adapters.celery.reconciler import MessageReconciler
@@ -46,7 +46,6 @@ from lexigram_compat.adapters.redis_ledger import (
     RedisLedger,
     RedisLedgerCalls,
     RedisPush,
-    SyncRedisLedger,
 )
 from lexigram_compat.config import redact_text, redact_url
 from lexigram_compat.engine_contract import NATIVE_ENTRY, Capabilities, Engine, EngineContext
@@ -106,6 +105,8 @@ class CeleryEngine(Engine):
             ttl=kept,
             gone_hold=max(kept, self.settings.visibility_timeout) + GONE_MARGIN,
         )
+        self.blocking_ledger = BlockingLedger(self)
+        """The ledger for threads without a loop (publishing threads, pool threads)."""
         if backend.type == "redis" and backend.state_url is None:
             # Job records and messages on one Redis: one round trip records and publishes.
             prefix = str(self.settings.transport_options.get("global_keyprefix", ""))
@@ -181,7 +182,6 @@ class CeleryEngine(Engine):
         # Its threads did not come over the fork (it would count them idle and never run a publish).
         self.__dict__.pop("_publishers", None)
         self.__dict__.pop("_pipelined", None)  # its channels are on the parent's connections
-        self.__dict__.pop("_sync_ledger", None)  # its client's sockets are the parent's too
 
     async def close(self) -> None:
         redis, self._redis = self._redis, None
@@ -190,9 +190,7 @@ class CeleryEngine(Engine):
         publishers = self.__dict__.pop("_publishers", None)
         if publishers is not None:
             publishers.shutdown(wait=False)
-        sync_ledger = self.__dict__.pop("_sync_ledger", None)
-        if sync_ledger is not None:
-            sync_ledger.client.close()
+        self.blocking_ledger.close()
         # Not self.native.pool.force_close_all(): kombu's connection pools are
         # global per broker URL, so closing one would break every other app on it.
 
@@ -294,20 +292,13 @@ class CeleryEngine(Engine):
         the same outcomes as for many."""
         try:
             done = await enqueue_one(
-                self._publishers, self.ledger, self._sync_ledger, envelope, self.publish_message
+                self._publishers, self.ledger, self.blocking_ledger(), envelope, self.publish_message
             )
         except (OSError, RedisError) as exc:  # the record's write failed: nothing was published
             raise _unavailable("the job ledger (Redis)", exc) from None
         if done.publish_error is not None:
             await self._undo_publish([envelope], [done.publish_error], [(envelope, done.publish_error)])
         return done.job_id
-
-    @cached_property
-    def _sync_ledger(self) -> SyncRedisLedger:
-        """The job ledger for the publishing threads (the blocking ``redis`` client)."""
-        url = self.backend.state_url or self.backend.redis_url
-        client = SyncRedis.from_url(url.get_secret_value(), socket_connect_timeout=4.0, socket_timeout=10.0)
-        return SyncRedisLedger(client, self.calls)
 
     async def _undo_publish(
         self,

@@ -41,8 +41,9 @@ _INHERITED: list[SyncRedisLedger] = []
 
 
 class BlockingLedger:
-    """The engine's job ledger on a blocking ``redis`` client, for pool threads: one
-    client per process (a forked child makes its own, never using its parent's)."""
+    """The engine's job ledger on a blocking ``redis`` client, for threads that own no
+    loop (pool threads' starts and acks, publishing threads' records): one client per
+    process (a forked child makes its own, never using its parent's)."""
 
     def __init__(self, engine: CeleryEngine) -> None:
         self.engine = engine
@@ -61,6 +62,12 @@ class BlockingLedger:
             client = redis.Redis.from_url(url, socket_connect_timeout=4.0, socket_timeout=10.0)
             self._held = (pid, SyncRedisLedger(client, self.engine.calls))
         return self._held[1]
+
+    def close(self) -> None:
+        """Close this process's client (an inherited one is left to the parent)."""
+        held, self._held = self._held, None
+        if held is not None and held[0] == os.getpid():
+            held[1].client.close()
 
 
 class FirstStart(AttemptRecords):

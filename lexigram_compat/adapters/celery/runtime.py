@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from celery import signals
 
 from lexigram_compat.adapters.celery import acking
-from lexigram_compat.adapters.celery.first_start import BlockingLedger, FirstAnswer, FirstStart
+from lexigram_compat.adapters.celery.first_start import FirstAnswer, FirstStart
 from lexigram_compat.adapters.celery.guarded_redis import QoS as LedgerAckingQoS
 from lexigram_compat.adapters.celery.redis_wire import request_eta, request_expires_at, request_headers
 from lexigram_compat.adapters.redis_ledger import StateCall
@@ -194,7 +194,7 @@ class CeleryWorker:
         """Celery's consumer in this worker process (set when the worker is ready)."""
         self._ack_pid: int | None = None
         """The process whose pool threads record a success with its ack (:mod:`.acking`)."""
-        self._blocking = BlockingLedger(engine)
+        self._blocking = engine.blocking_ledger
         self._start_here = engine.backend.type == "redis"
         """Starts made on the pool thread (first_start.py): on RabbitMQ a thread pool's
         jobs arrive together and their starts share round trips on the loop instead."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["CallOptions", "TaskCall"]
+__all__ = ["NO_OPTIONS", "CallOptions", "TaskCall"]
 
 
 @dataclass(frozen=True)
@@ -32,15 +32,17 @@ class CallOptions:
     def merged(self, other: CallOptions) -> CallOptions:
         """``other``'s set values win over this one's."""
         # The common case is no options at all: skip the field walk.
-        if other == _NO_OPTIONS:
+        if other is NO_OPTIONS or other == NO_OPTIONS:
             return self
-        if self == _NO_OPTIONS:
+        if self is NO_OPTIONS or self == NO_OPTIONS:
             return other
         updates = {f.name: getattr(other, f.name) for f in fields(other)}
         return replace(self, **{k: v for k, v in updates.items() if v is not None})
 
 
-_NO_OPTIONS = CallOptions()
+NO_OPTIONS = CallOptions()
+"""No option set: the default of every ``TaskCall`` (one shared instance, so that the
+common case is told by identity)."""
 _OPTION_NAMES = tuple(f.name for f in fields(CallOptions))
 
 
@@ -58,7 +60,7 @@ class TaskCall:
     name: str
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
-    call_options: CallOptions = field(default_factory=CallOptions)
+    call_options: CallOptions = NO_OPTIONS
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from lexigram_compat.calls import CallOptions, TaskCall
+from lexigram_compat.calls import NO_OPTIONS, CallOptions, TaskCall
 from lexigram_compat.compression import validate_compression
 from lexigram_compat.envelope import JobEnvelope, utcnow
 from lexigram_compat.errors import (
@@ -26,7 +26,7 @@ from lexigram_compat.errors import (
     UnsupportedOptionError,
 )
 from lexigram_compat.retry import RetryPolicy
-from lexigram_compat.tasks import Priority, validate_expires, validate_priority, validate_queue_name
+from lexigram_compat.tasks import Priority, Task, validate_expires, validate_priority, validate_queue_name
 from lexigram_compat.tracing import current_trace
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["JobBuilder", "PreparedJob"]
 
 MAX_JOB_ID_LENGTH = 255
-_NO_OPTIONS = CallOptions()
 _VERSION_MASK = ~((0xF000 << 64) | (0xC000 << 48))
 _VERSION_BITS = (0x4000 << 64) | (0x8000 << 48)
 
@@ -47,6 +46,19 @@ def _new_job_id() -> str:
     value = (int.from_bytes(os.urandom(16)) & _VERSION_MASK) | _VERSION_BITS
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+# The variant's hex digit (binary 10xx) for a random one: its two low bits kept.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def _new_job_ids(count: int) -> Iterator[str]:
+    """``count`` ids as :func:`_new_job_id` makes them, from one read of the system's
+    random source: 122 random bits each, version 4, variant 10."""
+    h = os.urandom(16 * count).hex()
+    for i in range(0, 32 * count, 32):
+        u = h[i : i + 32]
+        yield f"{u[:8]}-{u[8:12]}-4{u[13:16]}-{_VARIANT[u[16]]}{u[17:20]}-{u[20:]}"
 
 
 @dataclass(frozen=True)
@@ -62,8 +74,9 @@ class PreparedJob:
 
 
 def _options(call: TaskCall, explicit: CallOptions) -> CallOptions:
-    if explicit == _NO_OPTIONS and call.call_options == _NO_OPTIONS:
-        return _NO_OPTIONS  # the common case: nothing set, nothing to check
+    own = call.call_options
+    if (explicit is NO_OPTIONS or explicit == NO_OPTIONS) and (own is NO_OPTIONS or own == NO_OPTIONS):
+        return NO_OPTIONS  # the common case: nothing set, nothing to check
     merged = call.call_options.merged(explicit)
     if merged.delay is not None and merged.eta is not None:
         raise TaskValidationError(
@@ -148,6 +161,55 @@ def _expires_at(name: str, options: CallOptions, task_expires: float | None) -> 
         ) from None
 
 
+class _Plan:
+    """What every job of one task call shape shares: the options, the task, the
+    backend and the envelope's columns other than its id, arguments and key.
+
+    ``build`` makes one per call; ``build_many`` one per task among calls without
+    options, so a batch decides these once. ``columns`` are computed at the first
+    job's envelope (after its arguments were checked), so each error is raised at
+    the same step as when every job was built alone.
+    """
+
+    __slots__ = ("_columns", "backend", "caps", "name", "options", "physical", "task")
+
+    def __init__(
+        self, name: str, options: CallOptions, task: Task[Any, Any] | None, backend: Backend, physical: str
+    ) -> None:
+        self.name = name
+        self.options = options
+        self.task = task
+        self.backend = backend
+        self.physical = physical
+        self.caps = backend.engine.capabilities
+        self._columns: dict[str, Any] | None = None
+
+    def where(self) -> str:  # only for an error: the happy path builds no message
+        return f"{self.name} on the {self.backend.key} engine"
+
+    def columns(self, default_policy: RetryPolicy) -> dict[str, Any]:
+        """The envelope's shared fields (computed once)."""
+        if self._columns is None:
+            name, options, task = self.name, self.options, self.task
+            policy = task.policy(default_policy) if task else default_policy
+            priority = options.priority if options.priority is not None else (task.priority if task else None)
+            self._columns = {
+                "task_name": name,
+                "queue": self.physical,
+                "attempts": 0,
+                "max_attempts": policy.max_attempts,
+                "priority": int(priority if priority is not None else Priority.NORMAL),
+                "run_at": _run_at(name, options),
+                "enqueued_at": utcnow(),
+                "timeout": task.timeout if task else None,
+                "trace": current_trace(),
+                "headers": _headers(name, options.headers),
+                "expires_at": _expires_at(name, options, task.expires if task else None),
+                "compression": options.compression or (task.compression if task else None),
+            }
+        return self._columns
+
+
 class JobBuilder:
     """Builds envelopes for one app (its registry, config and backends)."""
 
@@ -174,6 +236,35 @@ class JobBuilder:
         fire_key: str | None = None,
     ) -> PreparedJob:
         """Validate ``call`` and produce the envelope; raise ``TaskQueueError`` on bad input."""
+        plan = self._plan(call, explicit, origin, require_registered, connection)
+        return self._job(plan, call, fire_key, None)
+
+    def build_many(self, calls: Sequence[TaskCall], *, origin: Backend) -> list[PreparedJob]:
+        """``build`` of each call without explicit options, in order; calls of one task
+        without options of their own share one plan (one clock reading, one trace
+        context, one retry policy lookup)."""
+        plans: dict[str, _Plan] = {}
+        jobs = []
+        ids = _new_job_ids(len(calls))
+        for call in calls:
+            plan = None
+            if type(call) is TaskCall and call.call_options is NO_OPTIONS:
+                plan = plans.get(call.name)
+                if plan is None:
+                    plan = plans[call.name] = self._plan(call, NO_OPTIONS, origin, True, None)
+            else:
+                plan = self._plan(call, NO_OPTIONS, origin, True, None)
+            jobs.append(self._job(plan, call, None, ids))
+        return jobs
+
+    def _plan(
+        self,
+        call: TaskCall,
+        explicit: CallOptions,
+        origin: Backend,
+        require_registered: bool,
+        connection: Any,
+    ) -> _Plan:
         if not isinstance(call, TaskCall):
             raise TaskValidationError(
                 f"enqueue() takes a TaskCall, got {type(call).__name__}",
@@ -189,20 +280,23 @@ class JobBuilder:
             )
         queue_name = options.queue or (task.queue if task else None)
         backend, physical = self.backends.route(queue_name, origin)
-        caps = backend.engine.capabilities
-
-        def where() -> str:  # only for an error: the happy path builds no message
-            return f"{call.name} on the {backend.key} engine"
-
+        plan = _Plan(call.name, options, task, backend, physical)
+        caps = plan.caps
         if (options.delay or options.eta is not None) and not caps.delay:
-            raise UnsupportedOptionError(f"{where()}: delay/eta is not supported")
+            raise UnsupportedOptionError(f"{plan.where()}: delay/eta is not supported")
         if options.priority is not None and not caps.priority:
-            raise UnsupportedOptionError(f"{where()}: priority is not supported")
+            raise UnsupportedOptionError(f"{plan.where()}: priority is not supported")
         if connection is not None and not caps.transactional_enqueue:
             raise UnsupportedOptionError(
-                f"{where()}: connection= (transactional enqueue) is not supported",
+                f"{plan.where()}: connection= (transactional enqueue) is not supported",
                 hint="use the postgres backend for jobs that commit with your data",
             )
+        return plan
+
+    def _job(
+        self, plan: _Plan, call: TaskCall, fire_key: str | None, ids: Iterator[str] | None
+    ) -> PreparedJob:
+        task, options = plan.task, plan.options
         try:
             args, kwargs = (
                 task.params.encode(call.name, call.args, call.kwargs)
@@ -225,28 +319,19 @@ class JobBuilder:
                 )
         unique_key = None
         if key is not None:
-            if not caps.idempotency_keys:
-                raise UnsupportedOptionError(f"{where()}: idempotency keys are not supported")
+            if not plan.caps.idempotency_keys:
+                raise UnsupportedOptionError(f"{plan.where()}: idempotency keys are not supported")
             unique_key = f"idem:{call.name}:{key}"
-        policy = task.policy(self.default_policy) if task else self.default_policy
-        priority = options.priority if options.priority is not None else (task.priority if task else None)
-        envelope = JobEnvelope(
-            job_id=options.job_id or _new_job_id(),
-            task_name=call.name,
-            queue=physical,
-            args=args,
-            kwargs=kwargs,
-            attempts=0,
-            max_attempts=policy.max_attempts,
-            priority=int(priority if priority is not None else Priority.NORMAL),
-            run_at=_run_at(call.name, options),
-            unique_key=unique_key,
-            timeout=task.timeout if task else None,
-            fire_key=fire_key,
-            trace=current_trace(),
-            headers=_headers(call.name, options.headers),
-            expires_at=_expires_at(call.name, options, task.expires if task else None),
-            compression=options.compression or (task.compression if task else None),
+        job_id = options.job_id or (next(ids) if ids is not None else _new_job_id())
+        envelope = JobEnvelope.of(
+            {
+                **plan.columns(self.default_policy),
+                "job_id": job_id,
+                "args": args,
+                "kwargs": kwargs,
+                "unique_key": unique_key,
+                "fire_key": fire_key,
+            }
         )
         size = len(envelope.to_bytes())
         if size > self.max_payload_bytes:
@@ -254,7 +339,7 @@ class JobBuilder:
                 f"{call.name}: the job is {size} bytes, over tasks.max_payload_bytes="
                 f"{self.max_payload_bytes}",
             )
-        return PreparedJob(backend, envelope)
+        return PreparedJob(plan.backend, envelope)
 
 
 def _headers(name: str, headers: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -142,6 +142,15 @@ class JobEnvelope:
     expires_at: datetime | None = None
     compression: str | None = None
 
+    @classmethod
+    def of(cls, fields: dict[str, Any]) -> JobEnvelope:
+        """An envelope from a value for every field, by name (the builder's hot path:
+        no keyword binding and no frozen ``__setattr__`` per field, which cost more
+        than the rest of building a job). ``fields`` must hold exactly the fields."""
+        envelope = object.__new__(cls)
+        envelope.__dict__.update(fields)
+        return envelope
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON-native form (``fire_key``, ``trace``, ``headers``, ``expires_at`` and
         ``compression`` only when set; with ``compression``, ``args`` and ``kwargs`` are

@@ -192,7 +192,7 @@ class QueueHandle:
         if (error := self._started()) is not None:
             return Err(error)
         try:
-            jobs = [self._app.builder.build(c, CallOptions(), origin=self._backend) for c in calls]
+            jobs = self._app.builder.build_many(calls, origin=self._backend)
         except TaskQueueError as exc:
             return Err(exc)
         if not jobs:

@@ -220,6 +220,13 @@ class PostgresEngine(Engine):
             return await self._enqueue_on(connection, envelopes)
         async with self.pool.connection("enqueue") as conn:
             try:
+                batch = self._batch(envelopes)
+                if batch is not None:
+                    try:
+                        await conn.execute(self.queries["insert_batch"], batch, prepare=True)
+                        return batch["ids"]  # type: ignore[no-any-return]
+                    except psycopg.errors.UniqueViolation:
+                        pass  # an id the caller chose is taken: nothing was written
                 return await self._insert(conn, envelopes)
             except (psycopg.Error, OSError) as exc:
                 if not conn.closed:
@@ -248,6 +255,38 @@ class PostgresEngine(Engine):
             hint="pass the psycopg AsyncConnection (enqueue) or Connection (enqueue_sync) "
             "whose transaction the job should join",
         )
+
+    def _batch(self, envelopes: Sequence[JobEnvelope]) -> dict[str, Any] | None:
+        """``insert_batch``'s parameters, when the jobs differ only by id and payload
+        and carry no idempotency or schedule key (else None)."""
+        if len(envelopes) < 2:
+            return None
+        first = envelopes[0]
+        queue, task, priority, attempts = first.queue, first.task_name, first.priority, first.max_attempts
+        run_at, enqueued_at = first.run_at, first.enqueued_at
+        for e in envelopes:
+            if not (
+                e.unique_key is None
+                and e.fire_key is None
+                and e.queue == queue
+                and e.task_name == task
+                and e.priority == priority
+                and e.max_attempts == attempts
+                and e.run_at == run_at
+                and e.enqueued_at == enqueued_at
+            ):
+                return None
+        return {
+            "ids": [e.job_id for e in envelopes],
+            "payloads": [e.to_bytes() for e in envelopes],
+            "queue": queue,
+            "task": task,
+            "priority": priority,
+            "run_at": run_at,
+            "max_attempts": attempts,
+            "enqueued_at": enqueued_at,
+            "channel": self.queries.channel,
+        }
 
     def _statement(self, envelopes: Sequence[JobEnvelope]) -> tuple[str, Any, bool | None]:
         """The statement, its parameters, and how to read its rows: True, one

@@ -14,6 +14,25 @@ RETURNING id, pg_notify(%s, queue);
 -- name: existing_job_id
 SELECT id FROM {schema}.jobs WHERE unique_key = %s OR id = %s ORDER BY (unique_key = %s) DESC LIMIT 1;
 
+-- name: insert_batch
+-- Many jobs of one task with the same columns but id and payload (what one
+-- enqueue_many of one task makes), on the engine's own autocommit
+-- connections: the ids and wire bytes as two binary arrays, the shared
+-- columns once, one NOTIFY. No ON CONFLICT (its speculative insertion costs
+-- each row a second probe of the unique indexes): the ids are fresh, and an
+-- id the caller chose that is taken fails the whole statement, nothing
+-- written, and the engine writes the batch again with insert_plain_jobs.
+WITH inserted AS (
+    INSERT INTO {schema}.jobs
+        (id, queue, task_name, priority, run_at, max_attempts, payload, enqueued_at)
+    SELECT u.id, %(queue)s, %(task)s, %(priority)s, COALESCE(%(run_at)s::timestamptz, now()),
+           %(max_attempts)s, u.payload, %(enqueued_at)s
+    FROM unnest(%(ids)b::text[], %(payloads)b::bytea[]) WITH ORDINALITY AS u(id, payload, ord)
+    ORDER BY u.ord
+    RETURNING 1
+)
+SELECT pg_notify(%(channel)s, %(queue)s) WHERE EXISTS (SELECT FROM inserted);
+
 -- name: insert_plain_jobs
 -- Many jobs without idempotency or schedule keys (the common batch): their
 -- payloads as one JSON array, each element the job's wire bytes as they are

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lexigram_compat.calls import CallOptions, TaskCall, option_names
+from lexigram_compat.calls import NO_OPTIONS, CallOptions, TaskCall, option_names
 from lexigram_compat.config import redact_text
 from lexigram_compat.connection_errors import unavailable_cause, unreachable_message
 from lexigram_compat.errors import (
@@ -159,9 +159,22 @@ class QueueHandle:
     ) -> Result[str, TaskQueueError]:
         """Enqueue one call; ``Ok(job_id)`` or a typed ``Err`` (never raises).
         ``headers``: JSON-native values the task reads from its ``JobContext``."""
-        options = CallOptions(
-            delay, eta, queue, priority, job_id, idempotency_key, headers, expires, compression
-        )
+        if (
+            delay is None
+            and eta is None
+            and queue is None
+            and priority is None
+            and job_id is None
+            and idempotency_key is None
+            and headers is None
+            and expires is None
+            and compression is None
+        ):
+            options = NO_OPTIONS  # the common call: no options object to build and compare
+        else:
+            options = CallOptions(
+                delay, eta, queue, priority, job_id, idempotency_key, headers, expires, compression
+            )
         return await self._enqueue_one(call, options, True, connection)
 
     async def _enqueue_one(

@@ -220,11 +220,11 @@ class PostgresEngine(Engine):
             return await self._enqueue_on(connection, envelopes)
         async with self.pool.connection("enqueue") as conn:
             try:
-                batch = self._batch(envelopes)
-                if batch is not None:
+                fresh = self._fresh(envelopes)
+                if fresh is not None:
                     try:
-                        await conn.execute(self.queries["insert_batch"], batch, prepare=True)
-                        return batch["ids"]  # type: ignore[no-any-return]
+                        await conn.execute(*fresh, prepare=True)
+                        return [e.job_id for e in envelopes]
                     except psycopg.errors.UniqueViolation:
                         pass  # an id the caller chose is taken: nothing was written
                 return await self._insert(conn, envelopes)
@@ -256,11 +256,31 @@ class PostgresEngine(Engine):
             "whose transaction the job should join",
         )
 
-    def _batch(self, envelopes: Sequence[JobEnvelope]) -> dict[str, Any] | None:
-        """``insert_batch``'s parameters, when the jobs differ only by id and payload
-        and carry no idempotency or schedule key (else None)."""
-        if len(envelopes) < 2:
+    def _fresh(self, envelopes: Sequence[JobEnvelope]) -> tuple[str, dict[str, Any]] | None:
+        """The statement and parameters that insert ``envelopes`` with no ON CONFLICT
+        (``insert_fresh_job``, ``insert_batch``), on the engine's own connections: one
+        job, or jobs that differ only by id and payload, without idempotency or
+        schedule keys. None otherwise."""
+        if not envelopes:
             return None
+        first = envelopes[0]
+        if len(envelopes) == 1:
+            if first.unique_key is not None or first.fire_key is not None:
+                return None
+            return self.queries["insert_fresh_job"], {
+                "id": first.job_id,
+                "queue": first.queue,
+                "task": first.task_name,
+                "priority": first.priority,
+                "run_at": first.run_at,
+                "max_attempts": first.max_attempts,
+                "payload": first.to_bytes(),
+                "enqueued_at": first.enqueued_at,
+                "channel": self.queries.channel,
+            }
+        return self._batch(envelopes)
+
+    def _batch(self, envelopes: Sequence[JobEnvelope]) -> tuple[str, dict[str, Any]] | None:
         first = envelopes[0]
         queue, task, priority, attempts = first.queue, first.task_name, first.priority, first.max_attempts
         run_at, enqueued_at = first.run_at, first.enqueued_at
@@ -276,7 +296,7 @@ class PostgresEngine(Engine):
                 and e.enqueued_at == enqueued_at
             ):
                 return None
-        return {
+        return self.queries["insert_batch"], {
             "ids": [e.job_id for e in envelopes],
             "payloads": [e.to_bytes() for e in envelopes],
             "queue": queue,

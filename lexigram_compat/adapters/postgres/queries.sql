@@ -11,6 +11,18 @@ VALUES (%s, %s, %s, %s, COALESCE(%s::timestamptz, now()), %s, %s, %s, %s)
 ON CONFLICT DO NOTHING
 RETURNING id, pg_notify(%s, queue);
 
+-- name: insert_fresh_job
+-- One job without an idempotency or schedule key, on the engine's own
+-- autocommit connections: no ON CONFLICT and no row back, as cheap for the
+-- server and the driver as a bare INSERT. pg_notify is called by the row's
+-- source (delivered at commit only). An id the caller chose that is taken
+-- fails the statement, nothing written, and the engine tries insert_job.
+INSERT INTO {schema}.jobs
+    (id, queue, task_name, priority, run_at, max_attempts, payload, enqueued_at)
+SELECT %(id)s, %(queue)s, %(task)s, %(priority)s, COALESCE(%(run_at)s::timestamptz, now()),
+       %(max_attempts)s, %(payload)s, %(enqueued_at)s
+FROM (SELECT pg_notify(%(channel)s, %(queue)s)) AS notified;
+
 -- name: existing_job_id
 SELECT id FROM {schema}.jobs WHERE unique_key = %s OR id = %s ORDER BY (unique_key = %s) DESC LIMIT 1;
 

@@ -256,7 +256,7 @@ class PostgresEngine(Engine):
             "whose transaction the job should join",
         )
 
-    def _fresh(self, envelopes: Sequence[JobEnvelope]) -> tuple[str, dict[str, Any]] | None:
+    def _fresh(self, envelopes: Sequence[JobEnvelope]) -> tuple[str, Any] | None:
         """The statement and parameters that insert ``envelopes`` with no ON CONFLICT
         (``insert_fresh_job``, ``insert_batch``), on the engine's own connections: one
         job, or jobs that differ only by id and payload, without idempotency or
@@ -267,17 +267,19 @@ class PostgresEngine(Engine):
         if len(envelopes) == 1:
             if first.unique_key is not None or first.fire_key is not None:
                 return None
-            return self.queries["insert_fresh_job"], {
-                "id": first.job_id,
-                "queue": first.queue,
-                "task": first.task_name,
-                "priority": first.priority,
-                "run_at": first.run_at,
-                "max_attempts": first.max_attempts,
-                "payload": first.to_bytes(),
-                "enqueued_at": first.enqueued_at,
-                "channel": self.queries.channel,
-            }
+            queue = first.queue
+            return self.queries["insert_fresh_job"], [
+                first.job_id,
+                first.task_name,
+                first.priority,
+                first.run_at,
+                first.max_attempts,
+                first.to_bytes(),
+                first.enqueued_at,
+                queue,
+                self.queries.channel,
+                queue,
+            ]
         return self._batch(envelopes)
 
     def _batch(self, envelopes: Sequence[JobEnvelope]) -> tuple[str, dict[str, Any]] | None:

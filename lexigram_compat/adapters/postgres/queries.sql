@@ -19,9 +19,8 @@ RETURNING id, pg_notify(%s, queue);
 -- fails the statement, nothing written, and the engine tries insert_job.
 INSERT INTO {schema}.jobs
     (id, queue, task_name, priority, run_at, max_attempts, payload, enqueued_at)
-SELECT %(id)s, %(queue)s, %(task)s, %(priority)s, COALESCE(%(run_at)s::timestamptz, now()),
-       %(max_attempts)s, %(payload)s, %(enqueued_at)s
-FROM (SELECT pg_notify(%(channel)s, %(queue)s)) AS notified;
+SELECT %s, n.queue, %s, %s, COALESCE(%s::timestamptz, now()), %s, %s, %s
+FROM (SELECT %s::text AS queue, pg_notify(%s, %s)) AS n;
 
 -- name: existing_job_id
 SELECT id FROM {schema}.jobs WHERE unique_key = %s OR id = %s ORDER BY (unique_key = %s) DESC LIMIT 1;

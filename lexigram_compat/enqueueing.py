@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lexigram_compat.calls import NO_OPTIONS, CallOptions, TaskCall
 from lexigram_compat.compression import validate_compression
-from lexigram_compat.envelope import JobEnvelope, utcnow
+from lexigram_compat.envelope import JobEnvelope, WireStencil, utcnow
 from lexigram_compat.errors import (
     PayloadTooLargeError,
     SerializationError,
@@ -171,7 +171,7 @@ class _Plan:
     the same step as when every job was built alone.
     """
 
-    __slots__ = ("_columns", "backend", "caps", "name", "options", "physical", "task")
+    __slots__ = ("_columns", "_stencil", "backend", "caps", "name", "options", "physical", "task")
 
     def __init__(
         self, name: str, options: CallOptions, task: Task[Any, Any] | None, backend: Backend, physical: str
@@ -183,9 +183,19 @@ class _Plan:
         self.physical = physical
         self.caps = backend.engine.capabilities
         self._columns: dict[str, Any] | None = None
+        self._stencil: WireStencil | bool = False  # False: not decided yet; True: none fits
 
     def where(self) -> str:  # only for an error: the happy path builds no message
         return f"{self.name} on the {self.backend.key} engine"
+
+    def write(self, envelope: JobEnvelope) -> None:
+        """Give ``envelope`` (one of this plan's, with no fire key) its wire bytes from
+        the plan's stencil, made from the first such envelope when its fields fit."""
+        stencil = self._stencil
+        if stencil is False:
+            stencil = self._stencil = WireStencil(envelope) if WireStencil.fits(envelope) else True
+        if isinstance(stencil, WireStencil):
+            envelope.write_with(stencil)
 
     def columns(self, default_policy: RetryPolicy) -> dict[str, Any]:
         """The envelope's shared fields (computed once)."""
@@ -333,6 +343,8 @@ class JobBuilder:
                 "fire_key": fire_key,
             }
         )
+        if ids is not None:  # a batch: the wire text the plan's jobs share is written once
+            plan.write(envelope)
         size = len(envelope.to_bytes())
         if size > self.max_payload_bytes:
             raise PayloadTooLargeError(

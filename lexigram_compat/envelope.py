@@ -55,12 +55,11 @@ def _time(value: Any, key: str) -> datetime | None:
 _FIRE_FIELD = '"fire_key":'
 
 
-def _wire_of(envelope: JobEnvelope) -> bytes | None:
-    """``dumps(envelope.to_dict())``, written field by field (no dict, no walk of
-    it), when every field has its plain type; None otherwise."""
-    e = envelope
+def _plain(e: JobEnvelope) -> bool:
+    """Whether every field but the arguments has its plain type (and the optional
+    ones that change the wire form are unset): the fields :func:`_wire_of` writes."""
     key, fire, timeout, run_at = e.unique_key, e.fire_key, e.timeout, e.run_at
-    if not (
+    return (
         e.trace is None
         and e.headers is None
         and e.expires_at is None
@@ -76,20 +75,61 @@ def _wire_of(envelope: JobEnvelope) -> bytes | None:
         and (timeout is None or (type(timeout) is float and math.isfinite(timeout)))
         and (run_at is None or type(run_at) is datetime)
         and type(e.enqueued_at) is datetime
-    ):
-        return None
+    )
+
+
+def _arguments(e: JobEnvelope) -> tuple[str, str]:
     args = "[]" if type(e.args) is list and not e.args else dumps_text(e.args)
     kwargs = "{}" if type(e.kwargs) is dict and not e.kwargs else dumps_text(e.kwargs)
+    return args, kwargs
+
+
+def _shared_parts(e: JobEnvelope) -> tuple[str, str, str]:
+    """The wire text between the id and the arguments, between the arguments and the
+    idempotency key, and after the key: the same for every job of one task with the
+    same options (see :class:`WireStencil`)."""
+    fire, timeout, run_at = e.fire_key, e.timeout, e.run_at
     return (
-        f'{{"v":{ENVELOPE_VERSION},"id":{_quote(e.job_id)},"task":{_quote(e.task_name)},'
-        f'"queue":{_quote(e.queue)},"args":{args},"kwargs":{kwargs},"attempts":{e.attempts},'
-        f'"max_attempts":{e.max_attempts},"priority":{e.priority},'
+        f',"task":{_quote(e.task_name)},"queue":{_quote(e.queue)},"args":',
+        f',"attempts":{e.attempts},"max_attempts":{e.max_attempts},"priority":{e.priority},'
         f'"run_at":{"null" if run_at is None else _quote(run_at.isoformat())},'
-        f'"enqueued_at":{_quote(e.enqueued_at.isoformat())},'
-        f'"unique_key":{"null" if key is None else _quote(key)},'
-        f"{'' if fire is None else _FIRE_FIELD + _quote(fire) + ','}"
-        f'"timeout":{"null" if timeout is None else float.__repr__(timeout)}}}'
-    ).encode()
+        f'"enqueued_at":{_quote(e.enqueued_at.isoformat())},"unique_key":',
+        f",{'' if fire is None else _FIRE_FIELD + _quote(fire) + ','}"
+        f'"timeout":{"null" if timeout is None else float.__repr__(timeout)}}}',
+    )
+
+
+def _wire_of(envelope: JobEnvelope) -> bytes | None:
+    """``dumps(envelope.to_dict())``, written field by field (no dict, no walk of
+    it), when every field has its plain type; None otherwise."""
+    if not _plain(envelope):
+        return None
+    return WireStencil(envelope).render(envelope)
+
+
+class WireStencil:
+    """The wire bytes of envelopes that differ from ``sample`` only by id, arguments
+    and idempotency key (one task's jobs in a batch): the rest is written once."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, sample: JobEnvelope) -> None:
+        self._parts = _shared_parts(sample)
+
+    def render(self, e: JobEnvelope) -> bytes:
+        """``e.to_bytes()`` for such an envelope with plain-typed fields."""
+        head, middle, tail = self._parts
+        args, kwargs = _arguments(e)
+        key = e.unique_key
+        return (
+            f'{{"v":{ENVELOPE_VERSION},"id":{_quote(e.job_id)}{head}{args},"kwargs":{kwargs}'
+            f"{middle}{'null' if key is None else _quote(key)}{tail}"
+        ).encode()
+
+    @staticmethod
+    def fits(e: JobEnvelope) -> bool:
+        """Whether ``e`` can be written by a stencil (of an envelope like it)."""
+        return _plain(e)
 
 
 @dataclass(frozen=True)
@@ -150,6 +190,12 @@ class JobEnvelope:
         envelope = object.__new__(cls)
         envelope.__dict__.update(fields)
         return envelope
+
+    def write_with(self, stencil: WireStencil) -> None:
+        """Keep ``stencil``'s rendering as this envelope's wire bytes (``to_bytes``):
+        for an envelope that differs from the stencil's sample only by id, arguments
+        and idempotency key."""
+        self.__dict__["_wire"] = stencil.render(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-native form (``fire_key``, ``trace``, ``headers``, ``expires_at`` and

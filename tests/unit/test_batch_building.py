@@ -29,6 +29,11 @@ async def ping() -> None:
     pass
 
 
+@task(name="batch.keyed", registry=REGISTRY, idempotency_key=lambda order, note="": order)
+async def keyed(order: str, note: str = "") -> None:
+    pass
+
+
 @pytest.fixture
 async def app() -> AsyncIterator[TasksApp]:
     async with memory_app(registry=REGISTRY) as started:
@@ -45,19 +50,22 @@ def test_batch_ids_are_distinct_version_4_uuids() -> None:
 
 
 async def test_batch_envelopes_are_those_build_makes_alone(app: TasksApp) -> None:
-    calls = [add(1, b=2), ping(), add(3), ping()]
+    calls = [add(1, b=2), ping(), add(3), ping(), keyed("o-1", note="é\n"), keyed("o-2")]
     origin = app.queue.backend
 
     batch = [job.envelope for job in app.builder.build_many(calls, origin=origin)]
     alone = [app.builder.build(call, CallOptions(), origin=origin).envelope for call in calls]
 
+    # The plain jobs' wire bytes were written by their plan's stencil, checked below.
+    assert all("_wire" in vars(batch[i]) for i in (1, 3, 4, 5))
     fields = {f.name for f in dataclasses.fields(JobEnvelope)}
     for made, single in zip(batch, alone, strict=True):
         assert fields <= set(vars(made))
         assert made.to_bytes() == dumps(made.to_dict())
         skip = {"job_id", "enqueued_at", "expires_at"}
         assert {k: getattr(made, k) for k in fields - skip} == {k: getattr(single, k) for k in fields - skip}
-    assert [e.queue for e in batch] == [origin.queue_name, "pings", origin.queue_name, "pings"]
+    assert [e.queue for e in batch][:4] == [origin.queue_name, "pings", origin.queue_name, "pings"]
+    assert [e.unique_key for e in batch][4:] == ["idem:batch.keyed:o-1", "idem:batch.keyed:o-2"]
     # One plan per task: the jobs of one task share their clock reading.
     assert batch[0].enqueued_at == batch[2].enqueued_at
     assert batch[0].expires_at == batch[2].expires_at is not None

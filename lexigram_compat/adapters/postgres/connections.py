@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import select
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -82,6 +82,7 @@ class ConnectionPool:
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._open = 0
         self._freed = asyncio.Condition()
+        self._waiting = 0  # takers waiting on _freed for a connection
         self._on_open = on_open
         self._closed = False
         self._options = " ".join(f"-c {name}={value}" for name, value in (settings or {}).items())
@@ -102,6 +103,13 @@ class ConnectionPool:
         return conn
 
     async def _take(self) -> psycopg.AsyncConnection[Any]:
+        # The common case, an idle connection that is still open, needs no lock:
+        # nothing is awaited between the check and the pop.
+        while self._idle:
+            conn = self._idle[-1]
+            if conn.closed or _hung_up(conn):
+                break  # dropped under the lock below
+            return self._idle.pop()
         async with self._freed:
             while True:
                 while self._idle:
@@ -115,7 +123,11 @@ class ConnectionPool:
                 if self._open < self._size:
                     self._open += 1
                     break
-                await self._freed.wait()
+                self._waiting += 1
+                try:
+                    await self._freed.wait()
+                finally:
+                    self._waiting -= 1
         try:
             return await self._connect()
         except BaseException:
@@ -123,6 +135,9 @@ class ConnectionPool:
             raise
 
     async def _give_back(self, conn: psycopg.AsyncConnection[Any] | None) -> None:
+        if conn is not None and not conn.closed and not self._closed and not self._waiting:
+            self._idle.append(conn)  # nobody to wake: no lock needed
+            return
         async with self._freed:
             if conn is None or conn.closed or self._closed:
                 self._open -= 1
@@ -132,28 +147,10 @@ class ConnectionPool:
                 self._idle.append(conn)
             self._freed.notify()
 
-    @contextlib.asynccontextmanager
-    async def connection(self, operation: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """A connection for one operation; driver failures come out as typed errors."""
-        if self._closed:
-            raise BrokerUnavailableError(f"{operation}: the engine is closed")
-        try:
-            conn = await self._take()
-        except Exception as exc:
-            raise (translate(exc, operation) or exc) from exc
-        broken = False
-        try:
-            yield conn
-        except Exception as exc:
-            error = translate(exc, operation)
-            if error is None:
-                raise
-            broken = True
-            raise error from exc
-        finally:
-            if broken or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                await conn.close()
-            await self._give_back(conn)
+    def connection(self, operation: str) -> _Lease:
+        """A connection for one operation (``async with``); driver failures come out
+        as typed errors."""
+        return _Lease(self, operation)
 
     async def close(self) -> None:
         """Close every idle connection; ones in use close when given back."""
@@ -164,3 +161,36 @@ class ConnectionPool:
         for conn in idle:
             with contextlib.suppress(Exception):
                 await conn.close()
+
+
+class _Lease:
+    """``async with pool.connection(operation)``: a connection taken from the pool and
+    given back (closed first when broken, or left inside a transaction). A class
+    rather than a generator-based context manager: this is every enqueue's path."""
+
+    __slots__ = ("_conn", "_operation", "_pool")
+
+    def __init__(self, pool: ConnectionPool, operation: str) -> None:
+        self._pool = pool
+        self._operation = operation
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
+        pool = self._pool
+        if pool.closed:
+            raise BrokerUnavailableError(f"{self._operation}: the engine is closed")
+        try:
+            self._conn = await pool._take()
+        except Exception as exc:
+            raise (translate(exc, self._operation) or exc) from exc
+        return self._conn
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        conn = self._conn
+        assert conn is not None
+        error = translate(exc, self._operation) if isinstance(exc, Exception) else None
+        if error is not None or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            await conn.close()
+        await self._pool._give_back(conn)
+        if error is not None:
+            raise error from exc

@@ -37,24 +37,20 @@ if TYPE_CHECKING:
 __all__ = ["JobBuilder", "PreparedJob"]
 
 MAX_JOB_ID_LENGTH = 255
-_VERSION_MASK = ~((0xF000 << 64) | (0xC000 << 48))
-_VERSION_BITS = (0x4000 << 64) | (0x8000 << 48)
-
-
-def _new_job_id() -> str:
-    """``str(uuid.uuid4())``, without building a ``UUID`` object."""
-    value = (int.from_bytes(os.urandom(16)) & _VERSION_MASK) | _VERSION_BITS
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
 # The variant's hex digit (binary 10xx) for a random one: its two low bits kept.
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
+def _new_job_id() -> str:
+    """``str(uuid.uuid4())``, without building a ``UUID`` object: 122 random bits,
+    version 4, variant 10, written from the random bytes' hex digits."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
 def _new_job_ids(count: int) -> Iterator[str]:
     """``count`` ids as :func:`_new_job_id` makes them, from one read of the system's
-    random source: 122 random bits each, version 4, variant 10."""
+    random source."""
     h = os.urandom(16 * count).hex()
     for i in range(0, 32 * count, 32):
         u = h[i : i + 32]

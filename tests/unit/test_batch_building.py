@@ -11,7 +11,7 @@ import pytest
 
 from lexigram_compat import Priority, TaskNotFoundError, TaskRegistry, TasksApp, TaskValidationError, task
 from lexigram_compat.calls import NO_OPTIONS, CallOptions, TaskCall
-from lexigram_compat.enqueueing import _new_job_ids
+from lexigram_compat.enqueueing import _new_job_id, _new_job_ids
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.serialization import dumps
 from lexigram_compat.testing import memory_app
@@ -41,9 +41,9 @@ async def app() -> AsyncIterator[TasksApp]:
 
 
 def test_batch_ids_are_distinct_version_4_uuids() -> None:
-    ids = list(_new_job_ids(2000))
+    ids = [*_new_job_ids(2000), *(_new_job_id() for _ in range(2000))]
 
-    assert len(set(ids)) == 2000
+    assert len(set(ids)) == 4000
     for job_id in ids:
         parsed = uuid.UUID(job_id)
         assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, job_id)

@@ -27,20 +27,24 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from lexigram_compat.adapters.redis_effects import RedisAck
-from lexigram_compat.connection_errors import is_unavailable
+from lexigram_compat.retrying import Outage, retry_while_unreachable_blocking
 from lexigram_compat.worker.settle import LEDGER_OUTAGE_SECONDS, RECORD_BACKOFF, RECORD_TRIES
 
-__all__ = ["PendingSuccess", "defer", "forget_all", "pending", "record_with_retries", "take"]
+__all__ = [
+    "PendingSuccess",
+    "defer",
+    "forget_all",
+    "pending",
+    "record_success",
+    "record_with_retries",
+    "take",
+]
 
 log = logging.getLogger("lexigram_compat.celery")
-
-MAX_PAUSE = 2.0
-"""Longest pause between two tries of a success recorded with its ack."""
 
 _pending: dict[str, PendingSuccess] = {}
 _lock = threading.Lock()
@@ -85,42 +89,36 @@ def forget_all() -> None:
         _pending.clear()
 
 
-class _Outage:
-    """When the current Redis outage's retries end, shared by every ack of the process:
-    acks run one after another on Celery's consumer loop, so each waiting the whole
-    bound would stall the consumer for that bound once per ack left."""
-
-    deadline: float | None = None
+_OUTAGE = Outage()
+"""The current Redis outage of the acks of this process: they run one after another
+on Celery's consumer loop, so each waiting the whole bound would stall the consumer
+for that bound once per ack left."""
 
 
 def record_with_retries(
     pending: PendingSuccess, ack: RedisAck, *, seconds: float = LEDGER_OUTAGE_SECONDS
 ) -> None:
-    """Record ``pending`` with ``ack`` as the settle step records an outcome: tried
-    again while Redis is unreachable for up to ``seconds`` (counted from the first
-    failure of the outage, for all acks together), other failures
+    """Record ``pending`` with ``ack`` (counted from the first failure of the outage,
+    for all acks together): see :func:`record_success`."""
+    record_success(pending.job_id, lambda: pending.record(ack), seconds=seconds, outage=_OUTAGE)
+
+
+def record_success(
+    job_id: str, record: Callable[[], bool], *, seconds: float = LEDGER_OUTAGE_SECONDS,
+    outage: Outage | None = None,
+) -> None:  # fmt: skip
+    """Record ``job_id``'s success (``record()``, a blocking ledger call) as the settle
+    step records an outcome (:func:`~lexigram_compat.retrying.retry_while_unreachable_blocking`):
+    tried again while Redis is unreachable for up to ``seconds``, other failures
     :data:`~lexigram_compat.worker.settle.RECORD_TRIES` times; then the error propagates."""
-    pause = RECORD_BACKOFF
-    tries = 0
-    while True:
-        tries += 1
-        try:
-            accepted = pending.record(ack)
-        except Exception as exc:
-            if is_unavailable(exc):
-                now = time.monotonic()
-                if _Outage.deadline is None:
-                    _Outage.deadline = now + seconds
-                if now + pause > _Outage.deadline:
-                    raise
-            elif tries >= RECORD_TRIES:
-                raise
-            log.warning("job %s: could not record its success (%s); again in %.1fs",
-                        pending.job_id, type(exc).__name__, pause)  # fmt: skip
-            time.sleep(pause)
-            pause = min(pause * 2, MAX_PAUSE)
-            continue
-        _Outage.deadline = None
-        if not accepted:
-            log.info("job %s: success not recorded (the job was finished already)", pending.job_id)
-        return
+
+    def told(exc: BaseException, pause: float, unreachable: bool) -> None:
+        log.warning("job %s: could not record its success (%s); again in %.1fs",
+                    job_id, type(exc).__name__, pause)  # fmt: skip
+
+    accepted = retry_while_unreachable_blocking(
+        record, seconds=seconds, first_pause=RECORD_BACKOFF, other_tries=RECORD_TRIES,
+        on_retry=told, outage=outage,
+    )  # fmt: skip
+    if not accepted:
+        log.info("job %s: success not recorded (the job was finished already)", job_id)

@@ -43,6 +43,7 @@ from celery import signals
 from lexigram_compat.adapters.celery import acking
 from lexigram_compat.adapters.celery.first_start import FirstAnswer, FirstStart
 from lexigram_compat.adapters.celery.guarded_redis import QoS as LedgerAckingQoS
+from lexigram_compat.adapters.celery.handoff import Handoff, LoopInbox
 from lexigram_compat.adapters.celery.redis_wire import request_eta, request_expires_at, request_headers
 from lexigram_compat.adapters.celery.settlement import CelerySettlement
 from lexigram_compat.adapters.redis_ledger import StateCall
@@ -127,7 +128,8 @@ class CeleryWorker:
         self._pid: int | None = None
         self._thread: LoopThread | None = None
         self._settler: Settler | None = None
-        self._running: dict[str, Future[Any]] = {}
+        self._inbox: LoopInbox | None = None
+        self._running: dict[str, Handoff[None]] = {}
         self._stopping = False
         self._said_stopped = False
         self._released = threading.Event()
@@ -149,6 +151,7 @@ class CeleryWorker:
         self._lock = threading.Lock()
         self._pid = None
         self._thread = None
+        self._inbox = None
         self._settler = None
         self._running = {}
         self._stopping = False
@@ -165,6 +168,7 @@ class CeleryWorker:
                 thread = LoopThread(name="lexigram-celery-loop")
                 thread.run(self.host.start())
                 self._thread, self._pid = thread, os.getpid()
+                self._inbox = LoopInbox(thread.loop)
                 self._settler = self.host.settler()
                 self._running = {}
                 self._said_stopped = False
@@ -233,7 +237,7 @@ class CeleryWorker:
             Exception: The attempt could not be started or its outcome recorded
                 (the message must go back to the broker).
         """
-        thread, settler = self._ensure()
+        _, settler = self._ensure()
         job_id = str(request.id)
         queue = (getattr(request, "delivery_info", None) or {}).get(
             "routing_key"
@@ -252,10 +256,12 @@ class CeleryWorker:
             first = ledger.run(self.engine.calls.start(envelope))
         except Exception as exc:
             first = exc  # the settle step tries again on the loop (or gives the delivery back)
-        future = _submit(thread, self._attempt(settler, envelope, target, first))
-        self._running[job_id] = future
+        inbox = self._inbox
+        assert inbox is not None  # set with the thread
+        handoff = inbox.submit(self._attempt(settler, envelope, target, first))
+        self._running[job_id] = handoff
         try:
-            future.result()
+            handoff.result()
         finally:
             self._running.pop(job_id, None)
         if self._released.is_set():

@@ -110,15 +110,21 @@ def record_success(
     """Record ``job_id``'s success (``record()``, a blocking ledger call) as the settle
     step records an outcome (:func:`~lexigram_compat.retrying.retry_while_unreachable_blocking`):
     tried again while Redis is unreachable for up to ``seconds``, other failures
-    :data:`~lexigram_compat.worker.settle.RECORD_TRIES` times; then the error propagates."""
+    :data:`~lexigram_compat.worker.settle.RECORD_TRIES` times; then the error is logged
+    and propagates (the caller sends the message back to its queue)."""
 
     def told(exc: BaseException, pause: float, unreachable: bool) -> None:
         log.warning("job %s: could not record its success (%s); again in %.1fs",
                     job_id, type(exc).__name__, pause)  # fmt: skip
 
-    accepted = retry_while_unreachable_blocking(
-        record, seconds=seconds, first_pause=RECORD_BACKOFF, other_tries=RECORD_TRIES,
-        on_retry=told, outage=outage,
-    )  # fmt: skip
+    try:
+        accepted = retry_while_unreachable_blocking(
+            record, seconds=seconds, first_pause=RECORD_BACKOFF, other_tries=RECORD_TRIES,
+            on_retry=told, outage=outage,
+        )  # fmt: skip
+    except Exception as exc:
+        log.error("job %s ran, but the worker could not record its success: %s: %s; its message "
+                  "goes back to the queue", job_id, type(exc).__name__, exc)  # fmt: skip
+        raise
     if not accepted:
         log.info("job %s: success not recorded (the job was finished already)", job_id)

@@ -13,7 +13,10 @@ success, leaves it here (:func:`defer`), and the Redis QoS of :mod:`.guarded_red
 takes it (:func:`take`) when Celery acks that job's message. Both happen in the
 process that consumes the message only with a pool that runs jobs in it
 (``threads``, ``solo``; Celery acks from its consumer's event loop); a
-``prefork`` child records a success itself. A success whose ack never comes
+``prefork`` child records a success itself on the thread that ran the job
+(:func:`record_success`), as does a worker whose app stores results in a result
+backend: Celery stores a result before it acks, and the ledger must not say
+``running`` after the backend says ``SUCCESS``. A success whose ack never comes
 (the process dies first) was never recorded: the message comes back, the ledger
 finds the job running, and the poison-pill rule counts that attempt, as for any
 worker lost after its job ran. A success that cannot be recorded with its ack

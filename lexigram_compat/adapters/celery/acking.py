@@ -109,12 +109,13 @@ def record_with_retries(
 def record_success(
     job_id: str, record: Callable[[], bool], *, seconds: float = LEDGER_OUTAGE_SECONDS,
     outage: Outage | None = None,
-) -> None:  # fmt: skip
+) -> bool:  # fmt: skip
     """Record ``job_id``'s success (``record()``, a blocking ledger call) as the settle
     step records an outcome (:func:`~lexigram_compat.retrying.retry_while_unreachable_blocking`):
     tried again while Redis is unreachable for up to ``seconds``, other failures
     :data:`~lexigram_compat.worker.settle.RECORD_TRIES` times; then the error is logged
-    and propagates (the caller sends the message back to its queue)."""
+    and propagates (the caller sends the message back to its queue). False: the ledger
+    refused it as stale (another attempt finished the job)."""
 
     def told(exc: BaseException, pause: float, unreachable: bool) -> None:
         log.warning("job %s: could not record its success (%s); again in %.1fs",
@@ -131,3 +132,4 @@ def record_success(
         raise
     if not accepted:
         log.info("job %s: success not recorded (the job was finished already)", job_id)
+    return accepted

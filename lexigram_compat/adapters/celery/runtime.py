@@ -273,8 +273,10 @@ class CeleryWorker:
         if success is not None:
             if self._ack_pid == os.getpid():
                 acking.defer(job_id, self._recorder(success))
-            else:  # before the task body returns: its message is acked after this
-                acking.record_success(job_id, lambda: ledger.run(success))
+            elif not acking.record_success(job_id, lambda: ledger.run(success)):
+                # Recorded before the task body returns (its message is acked after
+                # this): a success the ledger refused as stale is not Celery's either.
+                target.completed, target.result = False, None
         return target
 
     async def _attempt(

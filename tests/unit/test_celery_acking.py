@@ -29,9 +29,9 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr("lexigram_compat.adapters.celery.acking.time.monotonic", clock.monotonic)
-    monkeypatch.setattr("lexigram_compat.adapters.celery.acking.time.sleep", clock.sleep)
-    monkeypatch.setattr(acking._Outage, "deadline", None)
+    monkeypatch.setattr("lexigram_compat.retrying.time.monotonic", clock.monotonic)
+    monkeypatch.setattr("lexigram_compat.retrying.time.sleep", clock.sleep)
+    monkeypatch.setattr(acking._OUTAGE, "deadline", None)
     return clock
 
 

@@ -13,7 +13,10 @@ success, leaves it here (:func:`defer`), and the Redis QoS of :mod:`.guarded_red
 takes it (:func:`take`) when Celery acks that job's message. Both happen in the
 process that consumes the message only with a pool that runs jobs in it
 (``threads``, ``solo``; Celery acks from its consumer's event loop); a
-``prefork`` child records a success itself. A success whose ack never comes
+``prefork`` child records a success itself on the thread that ran the job
+(:func:`record_success`), as does a worker whose app stores results in a result
+backend: Celery stores a result before it acks, and the ledger must not say
+``running`` after the backend says ``SUCCESS``. A success whose ack never comes
 (the process dies first) was never recorded: the message comes back, the ledger
 finds the job running, and the poison-pill rule counts that attempt, as for any
 worker lost after its job ran. A success that cannot be recorded with its ack
@@ -27,20 +30,24 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from lexigram_compat.adapters.redis_effects import RedisAck
-from lexigram_compat.connection_errors import is_unavailable
+from lexigram_compat.retrying import Outage, retry_while_unreachable_blocking
 from lexigram_compat.worker.settle import LEDGER_OUTAGE_SECONDS, RECORD_BACKOFF, RECORD_TRIES
 
-__all__ = ["PendingSuccess", "defer", "forget_all", "pending", "record_with_retries", "take"]
+__all__ = [
+    "PendingSuccess",
+    "defer",
+    "forget_all",
+    "pending",
+    "record_success",
+    "record_with_retries",
+    "take",
+]
 
 log = logging.getLogger("lexigram_compat.celery")
-
-MAX_PAUSE = 2.0
-"""Longest pause between two tries of a success recorded with its ack."""
 
 _pending: dict[str, PendingSuccess] = {}
 _lock = threading.Lock()
@@ -85,42 +92,44 @@ def forget_all() -> None:
         _pending.clear()
 
 
-class _Outage:
-    """When the current Redis outage's retries end, shared by every ack of the process:
-    acks run one after another on Celery's consumer loop, so each waiting the whole
-    bound would stall the consumer for that bound once per ack left."""
-
-    deadline: float | None = None
+_OUTAGE = Outage()
+"""The current Redis outage of the acks of this process: they run one after another
+on Celery's consumer loop, so each waiting the whole bound would stall the consumer
+for that bound once per ack left."""
 
 
 def record_with_retries(
     pending: PendingSuccess, ack: RedisAck, *, seconds: float = LEDGER_OUTAGE_SECONDS
 ) -> None:
-    """Record ``pending`` with ``ack`` as the settle step records an outcome: tried
-    again while Redis is unreachable for up to ``seconds`` (counted from the first
-    failure of the outage, for all acks together), other failures
-    :data:`~lexigram_compat.worker.settle.RECORD_TRIES` times; then the error propagates."""
-    pause = RECORD_BACKOFF
-    tries = 0
-    while True:
-        tries += 1
-        try:
-            accepted = pending.record(ack)
-        except Exception as exc:
-            if is_unavailable(exc):
-                now = time.monotonic()
-                if _Outage.deadline is None:
-                    _Outage.deadline = now + seconds
-                if now + pause > _Outage.deadline:
-                    raise
-            elif tries >= RECORD_TRIES:
-                raise
-            log.warning("job %s: could not record its success (%s); again in %.1fs",
-                        pending.job_id, type(exc).__name__, pause)  # fmt: skip
-            time.sleep(pause)
-            pause = min(pause * 2, MAX_PAUSE)
-            continue
-        _Outage.deadline = None
-        if not accepted:
-            log.info("job %s: success not recorded (the job was finished already)", pending.job_id)
-        return
+    """Record ``pending`` with ``ack`` (counted from the first failure of the outage,
+    for all acks together): see :func:`record_success`."""
+    record_success(pending.job_id, lambda: pending.record(ack), seconds=seconds, outage=_OUTAGE)
+
+
+def record_success(
+    job_id: str, record: Callable[[], bool], *, seconds: float = LEDGER_OUTAGE_SECONDS,
+    outage: Outage | None = None,
+) -> bool:  # fmt: skip
+    """Record ``job_id``'s success (``record()``, a blocking ledger call) as the settle
+    step records an outcome (:func:`~lexigram_compat.retrying.retry_while_unreachable_blocking`):
+    tried again while Redis is unreachable for up to ``seconds``, other failures
+    :data:`~lexigram_compat.worker.settle.RECORD_TRIES` times; then the error is logged
+    and propagates (the caller sends the message back to its queue). False: the ledger
+    refused it as stale (another attempt finished the job)."""
+
+    def told(exc: BaseException, pause: float, unreachable: bool) -> None:
+        log.warning("job %s: could not record its success (%s); again in %.1fs",
+                    job_id, type(exc).__name__, pause)  # fmt: skip
+
+    try:
+        accepted = retry_while_unreachable_blocking(
+            record, seconds=seconds, first_pause=RECORD_BACKOFF, other_tries=RECORD_TRIES,
+            on_retry=told, outage=outage,
+        )  # fmt: skip
+    except Exception as exc:
+        log.error("job %s ran, but the worker could not record its success: %s: %s; its message "
+                  "goes back to the queue", job_id, type(exc).__name__, exc)  # fmt: skip
+        raise
+    if not accepted:
+        log.info("job %s: success not recorded (the job was finished already)", job_id)
+    return accepted

@@ -104,8 +104,8 @@ class GroupPublisher:
     A caller's job waits in a list; a *lane* (a call on the publishing executor, up to
     :data:`GROUP_LANES` at once) takes every job waiting at that moment, writes all their
     records in one Redis call (the ledger script's ``many``, ``create`` with each job's
-    own token), publishes the new ones as one pipelined run (``publish_run``: one confirm
-    wait for all), answers each caller with its own outcome, and takes the next group
+    own token), publishes the new ones as one pipelined run per queue (``publish_run``:
+    one confirm wait for all), answers each caller with its own outcome, and takes the next group
     until none waits. A caller alone starts a lane at once: nothing lingers for company.
     Each caller settles its own job as before: a failed record write is undone by its
     token (:meth:`~lexigram_compat.adapters.redis_ledger.RedisLedger.after_failed_create`)
@@ -181,23 +181,35 @@ class GroupPublisher:
         fresh = [
             w.envelope for w, c in zip(group, created, strict=True) if not isinstance(c, Exception) and c[1]
         ]
-        try:
-            errors = self.publish_run(fresh) if fresh else []
-        except Exception as exc:  # records written: each is undone as a failed publish's
-            errors = [exc] * len(fresh)
-        published = iter(errors)
+        errors = self._publish(fresh)
         outcomes: list[Recorded | BaseException] = []
         for made in created:
             if isinstance(made, Exception):
                 outcomes.append(made)
                 continue
             job_id, new = made
-            error = next(published) if new else None
+            error = errors.pop(job_id) if new else None
             if error is not None and not isinstance(error, Exception):
                 outcomes.append(error)  # cancelled, interrupted: as it came
             else:
                 outcomes.append(Recorded(job_id, new, error))
         return outcomes
+
+    def _publish(self, fresh: Sequence[JobEnvelope]) -> dict[str, BaseException | None]:
+        """Each job's publish error (None: confirmed), by job id. One run per queue: a
+        queue the broker refuses (its declare fails, which closes the channel) fails
+        that queue's jobs only, not the other callers' of the group."""
+        by_queue: dict[str, list[JobEnvelope]] = {}
+        for envelope in fresh:
+            by_queue.setdefault(envelope.queue, []).append(envelope)
+        errors: dict[str, BaseException | None] = {}
+        for run in by_queue.values():
+            try:
+                outcomes = self.publish_run(run)
+            except Exception as exc:  # records written: each is undone as a failed publish's
+                outcomes = [exc] * len(run)
+            errors.update((e.job_id, error) for e, error in zip(run, outcomes, strict=True))
+        return errors
 
 
 def _answer(group: Sequence[_Waiting], outcomes: Sequence[Recorded | BaseException]) -> None:

@@ -97,7 +97,10 @@ class DramatiqPipelinedPublisher:
                 confirm.wait(self.timeout)
             except Exception as exc:
                 waited = exc
-        outcomes = outcomes_of(confirm, tags, waited, [e.job_id for e in run[: len(tags)]])
+        ids = [e.job_id for e in run[: len(tags)]]
+        # Returned: its queue is gone (deleted since declared); declared again next time, as Dramatiq does.
+        self.broker.queues_pending.update(e.queue for e in run if e.job_id in confirm.returned)
+        outcomes = outcomes_of(confirm, tags, waited, ids)
         if waited is not None or any(o is not None for o in outcomes):
             self._drop()  # it may still owe confirms, or the queue went: a new one next run
         for (message, delay), outcome in zip(sent, outcomes, strict=True):

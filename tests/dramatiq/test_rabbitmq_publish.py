@@ -211,25 +211,3 @@ async def test_concurrent_single_enqueues_are_grouped_and_each_caller_gets_its_o
     finally:
         await asyncio.to_thread(_delete, amqp_url, queue)
         await asyncio.to_thread(_delete, amqp_url, refused)
-
-
-async def test_a_message_rabbitmq_returns_unroutable_is_an_err_and_leaves_no_record(
-    rabbitmq_app: AppFactory, amqp_url: str
-) -> None:
-    from lexigram_compat import BrokerUnavailableError
-
-    app = rabbitmq_app(registry)
-    queue = app.config.backend.queue_name
-    try:
-        async with app:
-            (await app.queue.enqueue(add(1, 1))).unwrap()  # the queues declared, the channel open
-            await asyncio.to_thread(_delete, amqp_url, queue)  # gone behind the engine's back
-            error = (await app.queue.enqueue(add(2, 2), job_id="unroutable")).unwrap_err()
-            assert isinstance(error, BrokerUnavailableError), error
-            assert "RabbitMQ returned the message" in error.message
-            assert await app.queue.get_job("unroutable") is None
-            # The queue is declared again for the next enqueue, as Dramatiq's own publish does.
-            (await app.queue.enqueue(add(3, 3))).unwrap()
-        assert len(await asyncio.to_thread(_queue_messages, amqp_url, queue)) == 1
-    finally:
-        await asyncio.to_thread(_delete, amqp_url, queue)

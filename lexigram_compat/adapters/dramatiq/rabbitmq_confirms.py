@@ -57,15 +57,27 @@ class DramatiqPipelinedPublisher:
     def publish_run(self, run: Sequence[JobEnvelope]) -> list[BaseException | None]:
         """Publish ``run`` in order on this thread's confirm channel, then wait for its
         confirms. Per job: None once acked, else the error that kept it unconfirmed (a
-        nack, a return, the wait's timeout, the channel's or connection's error); the
-        jobs after a failed publish are not published and get its error."""
+        nack, the wait's timeout, the channel's or connection's error); the jobs after a
+        failed publish are not published and get its error. A message RabbitMQ returns
+        unroutable (its queue was deleted since it was declared) is published once more
+        after its queue is declared again, as Dramatiq's own ``enqueue`` retries."""
+        outcomes, returned = self._publish_run(run)
+        if returned:
+            self.broker.queues_pending.update(run[i].queue for i in returned)
+            again = self._publish_run([run[i] for i in returned])[0]
+            for index, outcome in zip(returned, again, strict=True):
+                outcomes[index] = outcome
+        return outcomes
+
+    def _publish_run(self, run: Sequence[JobEnvelope]) -> tuple[list[BaseException | None], list[int]]:
+        """Outcomes as :meth:`publish_run`'s, and the indexes of the messages returned."""
         try:
             # Queues first: a refused declare fails the run before any of it is published.
             for queue in dict.fromkeys(e.queue for e in run):
                 self.broker.declare_queue(queue, ensure=True)
             confirm = self._channel()
         except Exception as exc:
-            return [exc] * len(run)
+            return [exc] * len(run), []
         tags: list[range] = []
         sent: list[tuple[Message[Any], int | None]] = []
         stopped: BaseException | None = None
@@ -98,16 +110,15 @@ class DramatiqPipelinedPublisher:
             except Exception as exc:
                 waited = exc
         ids = [e.job_id for e in run[: len(tags)]]
-        # Returned: its queue is gone (deleted since declared); declared again next time, as Dramatiq does.
-        self.broker.queues_pending.update(e.queue for e in run if e.job_id in confirm.returned)
+        returned = [i for i, job_id in enumerate(ids) if job_id in confirm.returned]
         outcomes = outcomes_of(confirm, tags, waited, ids)
-        if waited is not None or any(o is not None for o in outcomes):
-            self._drop()  # it may still owe confirms, or the queue went: a new one next run
+        if waited is not None or stopped is not None or len(returned) < sum(o is not None for o in outcomes):
+            self._drop()  # it may still owe confirms: a new one next run
         for (message, delay), outcome in zip(sent, outcomes, strict=True):
             if outcome is None:
                 self.broker.emit_after("enqueue", message, delay)
         outcomes.extend([stopped] * (len(run) - len(tags)))
-        return outcomes
+        return outcomes, returned
 
     def _message(self, envelope: JobEnvelope) -> tuple[Message[Any], int | None]:
         """As ``RabbitmqBroker.enqueue``: a delayed message goes to the delay queue with its eta."""

@@ -1,20 +1,20 @@
-"""Publishing many messages with publisher confirms, several in flight at once.
+"""Publishing with publisher confirms, many confirms awaited at once.
 
 A confirmed publish waits a round trip for the broker's confirm; one at a time, a
-batch waits for each. :func:`publish_in_runs` splits the jobs into up to
-``threads`` runs, each published in order by one executor call (a thread hop per
-run, not per job; each thread keeps its own channel), so that many confirms are
-awaited at once. A single job goes to one publishing thread whole
-(:func:`record_and_publish`): its record written there with the blocking Redis client,
-then its message published, one thread hop and no event-loop round trip for the
-record. Used by the Dramatiq and Celery engines on RabbitMQ.
+batch waits for each. :func:`publish_runs` splits an ``enqueue_many``'s jobs into up
+to ``runs`` runs, each published by one executor call (a thread hop per run, not per
+job) and, with a pipelining run publisher, its confirms awaited at once.
+Single enqueues made at once are grouped (:class:`GroupPublisher`): one publishing
+thread writes the records of every job waiting in one Redis call with the blocking
+client, publishes them as one run, and answers each caller. Used by the Dramatiq and
+Celery engines on RabbitMQ.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from lexigram_compat.envelope import JobEnvelope
 
 __all__ = [
-    "PUBLISH_THREADS", "Recorded", "enqueue_one", "publish_in_runs", "publish_runs", "record_and_publish",
-    "withdraw",
+    "GROUP_LANES", "PIPELINED_RUN", "PUBLISH_THREADS", "GroupPublisher", "PublishRun", "Recorded",
+    "publish_runs", "withdraw",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -43,25 +43,16 @@ opened when first needed; Celery: a producer of kombu's pool, within its
 ``broker_pool_limit`` of 10)."""
 
 
-async def publish_in_runs(
-    executor: Executor, publish: Callable[[T], object], items: Sequence[T], threads: int
-) -> list[BaseException | None]:
-    """``publish(item)`` for every item, in up to ``threads`` runs at once on
-    ``executor``. Per item: None once published (confirmed), or the error that
-    stopped its run; the items of a run after its failure are not published and
-    get the same error."""
-    return await publish_runs(executor, functools.partial(_publish_run, publish), items, threads)
-
-
 async def publish_runs(
     executor: Executor,
     publish_run: Callable[[Sequence[T]], list[BaseException | None]],
     items: Sequence[T],
     runs: int,
 ) -> list[BaseException | None]:
-    """As :func:`publish_in_runs`, with each run published whole by ``publish_run``
-    (one outcome per item of its run, in order): for a publisher that pipelines a run,
-    e.g. publishes it all and then waits for every confirm at once."""
+    """``items`` split into up to ``runs`` runs, each published whole by ``publish_run``
+    on ``executor`` (one outcome per item of its run, in order: None once published,
+    else its error), all at once: for a publisher that pipelines a run, publishing it
+    all and then waiting for every confirm at once."""
     chunks = [list(items[i::runs]) for i in range(min(runs, len(items)))]
     loop = asyncio.get_running_loop()
     done = await asyncio.gather(
@@ -75,74 +66,174 @@ async def publish_runs(
     return outcomes
 
 
-def _publish_run(publish: Callable[[T], object], run: Sequence[T]) -> list[BaseException | None]:
-    outcomes: list[BaseException | None] = []
-    for item in run:
-        if outcomes and outcomes[-1] is not None:
-            outcomes.append(outcomes[-1])  # not published after its run failed
-            continue
-        try:
-            publish(item)
-        except Exception as exc:
-            outcomes.append(exc)
-        else:
-            outcomes.append(None)
-    return outcomes
-
-
 @dataclass(frozen=True)
 class Recorded:
-    """What :func:`record_and_publish` did: the job's id (an idempotency key's holder
-    when taken), whether its record was new, and the error of its publish (None: the
-    broker confirmed it, or nothing was published for a job that existed)."""
+    """What a single enqueue did (:meth:`GroupPublisher.enqueue`): the job's id (an
+    idempotency key's holder when taken), whether its record was new, and the error of
+    its publish (None: the broker confirmed it, or nothing was published for a job that
+    existed)."""
 
     job_id: str
     created: bool
     publish_error: Exception | None = None
 
 
-def record_and_publish(
-    ledger: SyncRedisLedger, envelope: JobEnvelope, token: str, publish: Callable[[JobEnvelope], object]
-) -> Recorded:
-    """On a publishing thread: the job's record (``create`` with ``token``), then, only
-    when it is new, its message (``publish``, confirmed). An error of the record's
-    write propagates (nothing was published: the caller settles it as
-    :meth:`~lexigram_compat.adapters.redis_ledger.RedisLedger.after_failed_create` says);
-    the publish's is returned, for the caller to undo the record."""
-    job_id, created = ledger.run(ledger.calls.create(envelope, token=token))
-    if not created:
-        return Recorded(job_id, False)
-    try:
-        publish(envelope)
-    except Exception as exc:
-        return Recorded(job_id, True, exc)
-    return Recorded(job_id, True)
+PublishRun = Callable[[Sequence["JobEnvelope"]], list[BaseException | None]]
+"""Publishes a run of jobs' messages on the calling thread and waits for all their
+confirms at once: per job None once confirmed, else its error."""
+
+PIPELINED_RUN = 25
+"""Jobs of an ``enqueue_many`` per pipelined run, at least (up to PUBLISH_THREADS runs)."""
+
+GROUP_LANES = 2
+"""Groups of single enqueues being written and published at once, at most: while one
+waits for its confirms, the next is written and published (more lanes, smaller groups)."""
 
 
-async def enqueue_one(
-    executor: Executor,
-    ledger: RedisLedger,
-    sync: SyncRedisLedger,
-    envelope: JobEnvelope,
-    publish: Callable[[JobEnvelope], object],
-) -> Recorded:
-    """One job, as the engines on RabbitMQ enqueue it: :func:`record_and_publish` on a
-    publishing thread (the blocking Redis client there costs less than a round trip on
-    the loop, and one thread hop is paid, not a hop and a loop wake-up). When the record's
-    write fails, nothing was published: the record is settled as
-    :meth:`~lexigram_compat.adapters.redis_ledger.RedisLedger.after_failed_create` says
-    (undone, or :class:`~lexigram_compat.errors.EnqueueOutcomeUnknownError`) and the error
-    propagates for the engine to word; a failed publish is in the result, for the engine
-    to undo."""
-    token = uuid.uuid4().hex
-    loop = asyncio.get_running_loop()
-    try:
-        return await loop.run_in_executor(executor, record_and_publish, sync, envelope, token, publish)
-    except TaskQueueError:
-        raise  # already worded, e.g. an outcome the ledger could not tell
-    except Exception as exc:
-        await ledger.after_failed_create([envelope], [token], exc)
-        raise
+@dataclass(frozen=True)
+class _Waiting:
+    envelope: JobEnvelope
+    token: str
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Recorded]
+
+
+class GroupPublisher:
+    """Single enqueues made at once, written and published together (group commit).
+
+    A caller's job waits in a list; a *lane* (a call on the publishing executor, up to
+    :data:`GROUP_LANES` at once) takes every job waiting at that moment, writes all their
+    records in one Redis call (the ledger script's ``many``, ``create`` with each job's
+    own token), publishes the new ones as one pipelined run per queue (``publish_run``:
+    one confirm wait for all), answers each caller with its own outcome, and takes the next group
+    until none waits. A caller alone starts a lane at once: nothing lingers for company.
+    Each caller settles its own job as before: a failed record write is undone by its
+    token (:meth:`~lexigram_compat.adapters.redis_ledger.RedisLedger.after_failed_create`)
+    and raised; a failed publish is in its result, for the engine to undo that record."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        sync: Callable[[], SyncRedisLedger],
+        publish_run: PublishRun,
+        lanes: int = GROUP_LANES,
+    ) -> None:
+        self.executor = executor
+        self.sync = sync
+        self.publish_run = publish_run
+        self.lanes = lanes
+        self.groups = 0
+        """Groups committed so far (tests read it: one ledger call and one confirm wait each)."""
+        self._lock = threading.Lock()
+        self._waiting: list[_Waiting] = []
+        self._running = 0
+
+    async def enqueue(self, ledger: RedisLedger, envelope: JobEnvelope) -> Recorded:
+        """One job, recorded and published with whatever other jobs wait with it. When
+        its record's write fails, nothing was published: the record is settled as
+        :meth:`~lexigram_compat.adapters.redis_ledger.RedisLedger.after_failed_create`
+        says (undone, or :class:`~lexigram_compat.errors.EnqueueOutcomeUnknownError`)
+        and the error propagates for the engine to word; a failed publish is in the
+        result, for the engine to undo."""
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(envelope, uuid.uuid4().hex, loop, loop.create_future())
+        with self._lock:
+            self._waiting.append(waiting)
+            start = self._running < self.lanes
+            if start:
+                self._running += 1
+        if start:
+            try:
+                self.executor.submit(self._lane)
+            except BaseException:  # e.g. the executor was shut down: nothing taken this job
+                with self._lock:
+                    self._running -= 1
+                    self._waiting.remove(waiting)
+                raise
+        try:
+            return await waiting.future
+        except TaskQueueError:
+            raise  # already worded, e.g. an outcome the ledger could not tell
+        except Exception as exc:
+            await ledger.after_failed_create([envelope], [waiting.token], exc)
+            raise
+
+    def _lane(self) -> None:
+        while True:
+            with self._lock:
+                group, self._waiting = self._waiting, []
+                if not group:
+                    self._running -= 1
+                    return
+                self.groups += 1
+            try:
+                outcomes = self._commit(group)
+            except BaseException as exc:  # answered, whatever happened: no caller waits forever
+                outcomes = [exc] * len(group)
+            _answer(group, outcomes)
+
+    def _commit(self, group: Sequence[_Waiting]) -> list[Recorded | BaseException]:
+        sync = self.sync()
+        try:
+            created = sync.run_batch([sync.calls.create(w.envelope, token=w.token) for w in group])
+        except Exception as exc:  # no record written, or unknown: each caller settles its own
+            return [exc] * len(group)
+        fresh = [
+            w.envelope for w, c in zip(group, created, strict=True) if not isinstance(c, Exception) and c[1]
+        ]
+        errors = self._publish(fresh)
+        outcomes: list[Recorded | BaseException] = []
+        for made in created:
+            if isinstance(made, Exception):
+                outcomes.append(made)
+                continue
+            job_id, new = made
+            error = errors.pop(job_id) if new else None
+            if error is not None and not isinstance(error, Exception):
+                outcomes.append(error)  # cancelled, interrupted: as it came
+            else:
+                outcomes.append(Recorded(job_id, new, error))
+        return outcomes
+
+    def _publish(self, fresh: Sequence[JobEnvelope]) -> dict[str, BaseException | None]:
+        """Each job's publish error (None: confirmed), by job id. One run per queue: a
+        queue the broker refuses (its declare fails, which closes the channel) fails
+        that queue's jobs only, not the other callers' of the group."""
+        by_queue: dict[str, list[JobEnvelope]] = {}
+        for envelope in fresh:
+            by_queue.setdefault(envelope.queue, []).append(envelope)
+        errors: dict[str, BaseException | None] = {}
+        for run in by_queue.values():
+            try:
+                outcomes = self.publish_run(run)
+            except Exception as exc:  # records written: each is undone as a failed publish's
+                outcomes = [exc] * len(run)
+            errors.update((e.job_id, error) for e, error in zip(run, outcomes, strict=True))
+        return errors
+
+
+def _answer(group: Sequence[_Waiting], outcomes: Sequence[Recorded | BaseException]) -> None:
+    """Each caller its outcome, with one wake-up of each caller's loop."""
+    by_loop: dict[
+        asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Recorded], Recorded | BaseException]]
+    ] = {}
+    for waiting, outcome in zip(group, outcomes, strict=True):
+        by_loop.setdefault(waiting.loop, []).append((waiting.future, outcome))
+    for loop, answers in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, answers)
+        except RuntimeError:  # the caller's loop is closed: nobody is waiting
+            log.debug("a group's callers' loop closed before their answer")
+
+
+def _settle(answers: Sequence[tuple[asyncio.Future[Recorded], Recorded | BaseException]]) -> None:
+    for future, outcome in answers:
+        if future.done():  # the caller was cancelled
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 async def withdraw(ledger: RedisLedger, job_ids: Sequence[str]) -> None:

@@ -274,3 +274,19 @@ class SyncRedisLedger:
     def run(self, call: StateCall[T]) -> T:
         """Run one call; connection errors propagate."""
         return call.decode(self._script(keys=[], args=list(call.args)))
+
+    def run_batch(self, calls: Sequence[StateCall[T]]) -> list[T | Exception]:
+        """Run several calls as one script call (the script's ``many``, as
+        :meth:`RedisLedger.run_batched` sends them): each call's reply, or its error in its
+        place; a connection error propagates."""
+        if len(calls) == 1:
+            return [self.run(calls[0])]
+        flat: list[Any] = ["many", len(calls)]
+        for call in calls:
+            flat.append(len(call.args))
+            flat.extend(call.args)
+        replies = self._script(keys=[], args=flat)
+        return [
+            reply if isinstance(reply, Exception) else call.decode(reply)
+            for call, reply in zip(calls, replies, strict=True)
+        ]

@@ -119,3 +119,33 @@ async def test_a_single_enqueue_records_and_publishes_on_one_publishing_thread(
     finally:
         for name in (broker.queue, refused):
             _with_channel(app, lambda ch, n=name: ch.queue_delete(n))
+
+
+@pytest.mark.parametrize("broker", ["amqp"], indirect=True)
+async def test_concurrent_single_enqueues_are_grouped_and_each_caller_gets_its_own_outcome(
+    broker: Broker,
+) -> None:
+    app = _app(broker)
+    refused = f"{broker.queue}-refused"
+    _with_channel(app, lambda ch: ch.queue_declare(refused, durable=True, arguments={"x-max-length": 3}))
+    try:
+        async with app:
+            engine: Any = app.queue.backend.engine
+            calls = [add(i, 3).options(job_id=f"good{i}") for i in range(30)]
+            calls.insert(15, add(0, 0).options(job_id="refused", queue=refused))
+            results = await asyncio.gather(*(app.queue.enqueue(c) for c in calls))
+            groups = engine._group.groups
+            assert groups < len(calls), "callers waiting at once share a record write and a confirm wait"
+            assert engine._pipelined.stats.confirm_waits <= groups
+            error = results.pop(15).unwrap_err()
+            assert isinstance(error, BrokerUnavailableError), error
+            assert await app.queue.get_job("refused") is None
+            assert [r.unwrap() for r in results] == [f"good{i}" for i in range(30)]
+            for i in range(30):
+                info = await app.queue.get_job(f"good{i}")
+                assert info is not None
+                assert info.status is JobStatus.PENDING
+            assert _with_channel(app, lambda ch: ch.queue_declare(broker.queue, passive=True)[1]) == 30
+    finally:
+        for name in (broker.queue, refused):
+            _with_channel(app, lambda ch, n=name: ch.queue_delete(n))

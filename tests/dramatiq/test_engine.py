@@ -35,6 +35,7 @@ from lexigram_compat.adapters.dramatiq import DramatiqEngine, StatelessRabbitmqE
 from lexigram_compat.adapters.dramatiq.dead_letters import DeadLetterWriter
 from lexigram_compat.adapters.dramatiq.messages import META_OPTION, message_of
 from lexigram_compat.adapters.dramatiq.middleware import LexigramMiddleware
+from lexigram_compat.adapters.publishing import PIPELINED_RUN
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.ledger import Delivery
 from lexigram_compat.letters import dead_letter_of
@@ -244,11 +245,15 @@ async def test_a_failed_enqueue_many_on_rabbitmq_withdraws_the_jobs_it_published
     await asyncio.to_thread(redeclare, 1234)
     try:
         async with rabbitmq_app(registry) as app:
-            calls = [add(1, 2).options(job_id="published-first"), build_report(7).options(job_id="refused")]
+            # Two pipelined runs (jobs i::2): the refused declare fails the second before any
+            # of it is published; the first is published, confirmed, then withdrawn.
+            good = [add(i, 2).options(job_id=f"good{i}") for i in range(PIPELINED_RUN + 10)]
+            calls = [good[0], build_report(7).options(job_id="refused"), *good[1:]]
             assert isinstance((await app.queue.enqueue_many(calls)).unwrap_err(), ConfigurationError)
-            first = await app.queue.get_job("published-first")
-            assert first is not None
-            assert first.status is JobStatus.CANCELLED  # its message stays, but no worker runs it
+            infos = [await app.queue.get_job(f"good{i}") for i in range(len(good))]
+            assert all(i is None or i.status is JobStatus.CANCELLED for i in infos), infos
+            # Their messages stay, but no worker runs them.
+            assert any(i is not None for i in infos), "the jobs the call had published are withdrawn"
             assert await app.queue.get_job("refused") is None
     finally:
         await asyncio.to_thread(redeclare, None)

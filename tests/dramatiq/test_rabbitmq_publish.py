@@ -171,3 +171,43 @@ async def test_a_single_enqueue_records_and_publishes_on_one_publishing_thread(
         assert len(await asyncio.to_thread(_queue_messages, amqp_url, queue)) == 1
     finally:
         await asyncio.to_thread(_delete, amqp_url, queue)
+
+
+def _declare_plain(amqp_url: str, queue: str) -> None:
+    """``queue`` as plain Dramatiq declares it, without priorities: the engine's declare is refused."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        arguments = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": f"{queue}.XQ"}
+        connection.channel().queue_declare(queue=queue, durable=True, arguments=arguments)
+    finally:
+        connection.close()
+
+
+async def test_concurrent_single_enqueues_are_grouped_and_each_caller_gets_its_own_outcome(
+    rabbitmq_app: AppFactory, amqp_url: str
+) -> None:
+    from lexigram_compat import ConfigurationError
+
+    app = rabbitmq_app(registry)
+    queue = app.config.backend.queue_name
+    refused = f"{queue}-plain"
+    await asyncio.to_thread(_declare_plain, amqp_url, refused)
+    try:
+        async with app:
+            engine: Any = app.queue.backend.engine
+            calls = [add(i, 3).options(job_id=f"good{i}") for i in range(30)]
+            calls.insert(15, add(0, 0).options(job_id="refused", queue=refused))
+            results = await asyncio.gather(*(app.queue.enqueue(c) for c in calls))
+            groups = engine._group.groups
+            assert groups < len(calls), "callers waiting at once share a record write and a confirm wait"
+            assert engine._pipelined.stats.confirm_waits <= groups
+            error = results.pop(15).unwrap_err()
+            assert isinstance(error, ConfigurationError), error
+            assert await app.queue.get_job("refused") is None
+            assert [r.unwrap() for r in results] == [f"good{i}" for i in range(30)]
+            infos = [await app.queue.get_job(f"good{i}") for i in range(30)]
+            assert all(info is not None and info.status.value == "pending" for info in infos)
+        assert len(await asyncio.to_thread(_queue_messages, amqp_url, queue)) == 30
+    finally:
+        await asyncio.to_thread(_delete, amqp_url, queue)
+        await asyncio.to_thread(_delete, amqp_url, refused)

@@ -52,6 +52,8 @@ def test_psycopg_binary_is_a_choice_not_a_requirement() -> None:
 def test_dramatiq_on_redis_brings_no_pika_and_rabbitmq_does() -> None:
     assert "dramatiq[rabbitmq]" not in _names("dramatiq")
     assert "dramatiq[rabbitmq]" in _names("dramatiq-rabbitmq")
+    assert "amqp" in _names("dramatiq-rabbitmq")  # py-amqp publishes (pipelined confirms)
+    assert "amqp" not in _names("dramatiq")
     assert "redis" in _names("dramatiq")
     assert _names("redis") == _names("dramatiq")
 

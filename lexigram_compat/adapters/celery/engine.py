@@ -40,7 +40,13 @@ from lexigram_compat.adapters.celery.redis_wire import RedisWire, message_header
 from lexigram_compat.adapters.celery.runtime import CeleryWorker
 from lexigram_compat.adapters.celery.settings import CelerySettings
 from lexigram_compat.adapters.celery.tasks import register_tasks
-from lexigram_compat.adapters.publishing import PUBLISH_THREADS, enqueue_one, publish_runs, withdraw
+from lexigram_compat.adapters.publishing import (
+    PIPELINED_RUN,
+    PUBLISH_THREADS,
+    GroupPublisher,
+    publish_runs,
+    withdraw,
+)
 from lexigram_compat.adapters.redis_ledger import (
     WAITING_STATUSES,
     RedisLedger,
@@ -182,11 +188,13 @@ class CeleryEngine(Engine):
         # Its threads did not come over the fork (it would count them idle and never run a publish).
         self.__dict__.pop("_publishers", None)
         self.__dict__.pop("_pipelined", None)  # its channels are on the parent's connections
+        self.__dict__.pop("_group", None)  # its lanes ran on the parent's threads
 
     async def close(self) -> None:
         redis, self._redis = self._redis, None
         if redis is not None:
             await redis.aclose()
+        self.__dict__.pop("_group", None)  # on the publishing threads, which go
         publishers = self.__dict__.pop("_publishers", None)
         if publishers is not None:
             publishers.shutdown(wait=False)
@@ -288,12 +296,11 @@ class CeleryEngine(Engine):
         return [job_id for job_id, _ in created]
 
     async def _enqueue_one(self, envelope: JobEnvelope) -> str:
-        """One job, record and publish on one publishing thread (:func:`enqueue_one`);
-        the same outcomes as for many."""
+        """One job, recorded and published with the single enqueues made at the same
+        time (:class:`~lexigram_compat.adapters.publishing.GroupPublisher`); the same
+        outcomes as for many."""
         try:
-            done = await enqueue_one(
-                self._publishers, self.ledger, self.blocking_ledger(), envelope, self.publish_message
-            )
+            done = await self._group.enqueue(self.ledger, envelope)
         except (OSError, RedisError) as exc:  # the record's write failed: nothing was published
             raise _unavailable("the job ledger (Redis)", exc) from None
         if done.publish_error is not None:
@@ -323,6 +330,13 @@ class CeleryEngine(Engine):
     def _publishers(self) -> ThreadPoolExecutor:
         """Threads that publish to RabbitMQ, :data:`PUBLISH_THREADS` at once at most."""
         return ThreadPoolExecutor(PUBLISH_THREADS, thread_name_prefix="lexigram-celery-publish")
+
+    @cached_property
+    def _group(self) -> GroupPublisher:
+        """Groups the single enqueues made at once: one record write and one pipelined run each."""
+        return GroupPublisher(
+            self._publishers, self.blocking_ledger, partial(self._pipelined.publish_run, self.publish_message)
+        )
 
     @cached_property
     def _pipelined(self) -> PipelinedPublisher:
@@ -459,8 +473,6 @@ ACCESS_TIMEOUT = 5.0
 """Seconds :meth:`CeleryEngine.check_access` may wait for RabbitMQ's login."""
 PUBLISH_TIMEOUT = 10.0
 """Seconds an AMQP publish may wait for the broker's confirm before it fails (Err)."""
-PIPELINED_RUN = 25
-"""Jobs of an ``enqueue_many`` per pipelined run, at least (up to PUBLISH_THREADS runs)."""
 
 _INHERITED: list[Redis] = []
 """Redis clients inherited from a parent process: kept, never used or closed."""

@@ -209,9 +209,10 @@ def build_broker(settings: DramatiqSettings, extra_middleware: list[Middleware])
             dead_message_ttl=settings.dead_message_ttl_ms,
             maintenance_chance=settings.maintenance_chance,
         )
-    # Imported here: Dramatiq's RabbitMQ broker needs pika, which a Redis-only
-    # install (lexigram-compat[dramatiq]) does not have.
+    # Imported here: Dramatiq's RabbitMQ broker needs pika (and the engine's publisher
+    # py-amqp), which a Redis-only install (lexigram-compat[dramatiq]) does not have.
     try:
+        from . import rabbitmq_confirms  # noqa: F401 - py-amqp publishes: missing, the same answer
         from .rabbitmq_broker import LexigramRabbitmqBroker
     except ModuleNotFoundError as exc:
         raise EngineNotFoundError(

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import dramatiq
 
-from lexigram_compat.adapters.publishing import PUBLISH_THREADS, enqueue_one, publish_in_runs, withdraw
+from lexigram_compat.adapters.publishing import (
+    PIPELINED_RUN,
+    PUBLISH_THREADS,
+    GroupPublisher,
+    publish_runs,
+    withdraw,
+)
 from lexigram_compat.adapters.redis_ledger import (
     RedisAck,
     RedisLedger,
@@ -56,6 +62,8 @@ if TYPE_CHECKING:
     from dramatiq import Broker, Message
 
     from lexigram_compat.config import BackendConfig, TaskConfig
+
+    from .rabbitmq_confirms import DramatiqPipelinedPublisher
 
 __all__ = ["DramatiqEngine"]
 
@@ -131,6 +139,8 @@ class DramatiqEngine(Engine):
         self._ledger: RedisLedger | None = None
         self._client: redis.asyncio.Redis | None = None
         self._publisher: ThreadPoolExecutor | None = None
+        self._pipelined: DramatiqPipelinedPublisher | None = None
+        self._group: GroupPublisher | None = None
         self._dead: XQDeadLetters | None = None
         self._context: EngineContext | None = None
         # On Redis with the ledger in the broker's Redis, a success is recorded by the ack.
@@ -223,10 +233,16 @@ class DramatiqEngine(Engine):
         if self.settings.state_url is not None:
             self._client = redis.asyncio.Redis.from_url(self.settings.state_url)
             self._ledger = RedisLedger(self._client, self.calls)
-        # Dramatiq's RabbitMQ broker keeps a connection per thread: each publishing
-        # thread waits for its own confirms, so that many publishes are in flight.
+        # On RabbitMQ each publishing thread has a connection of its own (.rabbitmq_confirms),
+        # and runs of jobs are published on several at once.
         threads = PUBLISH_THREADS if self.settings.broker != "redis" else 1
         self._publisher = ThreadPoolExecutor(threads, thread_name_prefix="lexigram-dramatiq-publish")
+        if self.settings.broker != "redis":
+            from .rabbitmq_confirms import DramatiqPipelinedPublisher
+
+            broker: Any = self.native  # the RabbitMQ broker (build_broker)
+            self._pipelined = DramatiqPipelinedPublisher(broker, self.settings.url, self._message)
+            self._group = GroupPublisher(self._publisher, self._sync_ledger, self._pipelined.publish_run)
         keep = self.config.retention.dead_letter_seconds
         if self.settings.broker == "redis":
             assert self._client is not None
@@ -255,6 +271,9 @@ class DramatiqEngine(Engine):
             publisher.shutdown(wait=False)
 
     def _close_broker(self) -> None:
+        pipelined, self._pipelined, self._group = self._pipelined, None, None
+        if pipelined is not None:
+            pipelined.close()
         try:
             self.native.close()
         except Exception:
@@ -301,9 +320,10 @@ class DramatiqEngine(Engine):
             except Exception as exc:
                 raise _broker_error("enqueue", exc) from exc
         fresh = [e for e, (_, new) in zip(envelopes, created, strict=True) if new]
-        if self._publisher is None:
+        if self._publisher is None or self._pipelined is None:
             raise TaskQueueError("the Dramatiq engine is not connected", hint="start the app first")
-        outcomes = await publish_in_runs(self._publisher, self._publish, fresh, PUBLISH_THREADS)
+        runs = min(PUBLISH_THREADS, -(-len(fresh) // PIPELINED_RUN))
+        outcomes = await publish_runs(self._publisher, self._pipelined.publish_run, fresh, runs)
         failed = [(e, error) for e, error in zip(fresh, outcomes, strict=True) if error is not None]
         if failed:
             published = [e.job_id for e, error in zip(fresh, outcomes, strict=True) if error is None]
@@ -312,13 +332,13 @@ class DramatiqEngine(Engine):
         return [job_id for job_id, _ in created]
 
     async def _enqueue_rabbitmq_one(self, ledger: RedisLedger, envelope: JobEnvelope) -> str:
-        """One job, record and publish on one publishing thread (:func:`enqueue_one`);
-        the same outcomes as for many."""
-        sync = self.sync_ledger
-        if self._publisher is None or sync is None:
+        """One job, recorded and published with the single enqueues made at the same
+        time (:class:`~lexigram_compat.adapters.publishing.GroupPublisher`); the same
+        outcomes as for many."""
+        if self._group is None:
             raise TaskQueueError("the Dramatiq engine is not connected", hint="start the app first")
         try:
-            done = await enqueue_one(self._publisher, ledger, sync, envelope, self._publish)
+            done = await self._group.enqueue(ledger, envelope)
         except TaskQueueError:
             raise
         except Exception as exc:  # the record's write failed: nothing was published
@@ -327,11 +347,17 @@ class DramatiqEngine(Engine):
             await self._undo_failed([(envelope, done.publish_error)])
         return done.job_id
 
-    def _publish(self, envelope: JobEnvelope) -> None:
-        """On a publishing thread: the job's message, confirmed by RabbitMQ."""
+    def _message(self, envelope: JobEnvelope) -> tuple[Message[Any], int | None]:
+        """The job's Dramatiq message for RabbitMQ, and its delay (ms, None when due)."""
         # RabbitMQ orders a queue by priority (higher first), in the levels of rabbitmq_priority.
         message = message_of(envelope, options={"broker_priority": rabbitmq_priority(envelope.priority)})
-        self.native.enqueue(message, delay=delay_until(envelope.run_at))
+        return message, delay_until(envelope.run_at)
+
+    def _sync_ledger(self) -> SyncRedisLedger:
+        sync = self.sync_ledger
+        if sync is None:
+            raise TaskQueueError("the Dramatiq engine has no job ledger", hint="set backend.state_url")
+        return sync
 
     async def _undo_failed(self, failed: Sequence[tuple[JobEnvelope, BaseException]]) -> None:
         """Undo the records of jobs whose publish failed, then raise the first failure."""

@@ -1,0 +1,102 @@
+"""Single enqueues made at once are written and published in groups
+(``adapters/publishing.GroupPublisher``), against the real Redis ledger: each caller gets
+its own job's outcome. The "publish" is a plain function here (the engines' RabbitMQ
+publishers are tested in tests/dramatiq and tests/celery)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import redis
+import redis.asyncio
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from lexigram_compat.adapters.publishing import GroupPublisher
+from lexigram_compat.adapters.redis_ledger import RedisLedger, RedisLedgerCalls, SyncRedisLedger
+from lexigram_compat.envelope import JobEnvelope
+from tests.services import Service
+
+
+def _job(job_id: str, queue: str = "q") -> JobEnvelope:
+    return JobEnvelope(job_id, "tests.task", queue, max_attempts=3)
+
+
+class _Publisher:
+    """Records each run it is given; refuses the jobs named in ``refuse``."""
+
+    def __init__(self, refuse: set[str] | None = None, gate: threading.Event | None = None) -> None:
+        self.runs: list[list[str]] = []
+        self.refuse = refuse or set()
+        self.gate = gate
+
+    def __call__(self, run: Sequence[JobEnvelope]) -> list[BaseException | None]:
+        if self.gate is not None:
+            self.gate.wait(10)  # held: the callers that come meanwhile wait together
+        self.runs.append([e.job_id for e in run])
+        return [ConnectionError("nacked") if e.job_id in self.refuse else None for e in run]
+
+
+async def test_callers_waiting_at_once_share_one_record_write_and_one_run(
+    client: redis.asyncio.Redis, prefix: str, redis_service: Service
+) -> None:
+    calls = RedisLedgerCalls(prefix)
+    ledger = RedisLedger(client, calls)
+    sync = SyncRedisLedger(redis.Redis.from_url(redis_service.url), calls)
+    gate = threading.Event()
+    publisher = _Publisher(refuse={"j7"}, gate=gate)
+    with ThreadPoolExecutor(4) as pool:
+        group = GroupPublisher(pool, lambda: sync, publisher, lanes=1)
+        first = asyncio.ensure_future(group.enqueue(ledger, _job("j0")))
+        await asyncio.sleep(0.2)  # j0's lane is publishing, held at the gate
+        rest = [asyncio.ensure_future(group.enqueue(ledger, _job(f"j{i}"))) for i in range(1, 10)]
+        await asyncio.sleep(0.2)
+        gate.set()
+        done = [await first, *[await r for r in rest]]
+    assert publisher.runs == [["j0"], [f"j{i}" for i in range(1, 10)]], "the nine waiting went as one run"
+    assert group.groups == 2
+    assert [d.job_id for d in done] == [f"j{i}" for i in range(10)]
+    assert all(d.created for d in done)
+    errors = {d.job_id: d.publish_error for d in done if d.publish_error is not None}
+    assert list(errors) == ["j7"], "only the refused job's caller gets an error"
+    for i in range(10):  # every record written (the engine undoes j7's: its own call)
+        assert await ledger.get_job(f"j{i}") is not None
+
+
+async def test_a_job_that_exists_is_not_published_again_and_a_lone_caller_goes_at_once(
+    client: redis.asyncio.Redis, prefix: str, redis_service: Service
+) -> None:
+    calls = RedisLedgerCalls(prefix)
+    ledger = RedisLedger(client, calls)
+    sync = SyncRedisLedger(redis.Redis.from_url(redis_service.url), calls)
+    publisher = _Publisher()
+    with ThreadPoolExecutor(2) as pool:
+        group = GroupPublisher(pool, lambda: sync, publisher)
+        again = await asyncio.gather(group.enqueue(ledger, _job("a")), group.enqueue(ledger, _job("a")))
+        alone = await group.enqueue(ledger, _job("b", queue="other"))
+    assert sorted(d.created for d in again) == [False, True]
+    assert [d.job_id for d in again] == ["a", "a"]
+    assert sum(run.count("a") for run in publisher.runs) == 1, "published once"
+    assert alone.created
+    assert alone.publish_error is None
+    assert publisher.runs[-1] == ["b"]
+
+
+async def test_a_record_write_that_fails_is_each_callers_error(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    calls = RedisLedgerCalls(prefix)
+    ledger = RedisLedger(client, calls)
+    nothing_listens = redis.Redis(port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
+    unreachable = SyncRedisLedger(nothing_listens, calls)
+    publisher = _Publisher()
+    with ThreadPoolExecutor(2) as pool:
+        group = GroupPublisher(pool, lambda: unreachable, publisher)
+        outcomes = await asyncio.gather(
+            *(group.enqueue(ledger, _job(f"x{i}")) for i in range(5)), return_exceptions=True
+        )
+    assert all(isinstance(o, redis.exceptions.ConnectionError) for o in outcomes), outcomes
+    assert publisher.runs == [], "nothing is published without its record"

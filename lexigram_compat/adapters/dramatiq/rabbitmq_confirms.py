@@ -15,8 +15,11 @@ needed and dropped after a failure (the next run opens a new one).
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import ssl
 import threading
+import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +28,7 @@ import pika  # type: ignore[import-untyped]
 from dramatiq.common import current_millis, dq_name
 
 from lexigram_compat.adapters.amqp_confirms import ConfirmChannel, ConfirmStats, outcomes_of
+from lexigram_compat.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from dramatiq import Message
@@ -32,7 +36,7 @@ if TYPE_CHECKING:
 
     from lexigram_compat.envelope import JobEnvelope
 
-__all__ = ["PUBLISH_TIMEOUT", "DramatiqPipelinedPublisher"]
+__all__ = ["PUBLISH_TIMEOUT", "DramatiqPipelinedPublisher", "tls_options"]
 
 PUBLISH_TIMEOUT = 10.0
 """Seconds a run may wait to be written, and then for its confirms (pika's socket timeout)."""
@@ -148,7 +152,7 @@ class DramatiqPipelinedPublisher:
             userid=parameters.credentials.username,
             password=parameters.credentials.password,
             virtual_host=parameters.virtual_host,
-            ssl=parameters.ssl_options is not None,
+            ssl=tls_options(self._url, parameters.host),
             connect_timeout=self.timeout,
             client_properties={"connection_name": "lexigram dramatiq publisher"},
         )
@@ -180,3 +184,33 @@ class DramatiqPipelinedPublisher:
             except Exception:
                 with contextlib.suppress(Exception):
                     connection.collect()
+
+
+_TLS_KEYS = {"ca_certs": "ca_certs", "cafile": "ca_certs", "certfile": "certfile", "keyfile": "keyfile",
+             "ciphers": "ciphers", "server_hostname": "server_hostname"}  # fmt: skip
+"""pika's ``ssl_options`` URL keys that py-amqp's TLS wrapping takes (by its name for them)."""
+
+
+def tls_options(url: str, host: str) -> dict[str, Any] | bool:
+    """py-amqp's ``ssl`` argument for the broker ``url``: False for ``amqp://``; for
+    ``amqps://`` the peer's certificate verified against the system's CAs (or the URL's
+    ``ssl_options`` ``ca_certs``) and its name checked against ``host``, as pika's
+    default context does. ``ssl_options`` keys py-amqp cannot take are refused by name
+    (a publisher that silently dropped a CA or a client key would connect unverified
+    or not at all)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "amqps":
+        return False
+    tls: dict[str, Any] = {"server_hostname": host, "cert_reqs": ssl.CERT_REQUIRED}
+    raw = urllib.parse.parse_qs(parts.query).get("ssl_options")
+    if raw:
+        given = ast.literal_eval(raw[-1])
+        unknown = sorted(set(given or {}) - set(_TLS_KEYS))
+        if unknown:
+            raise ConfigurationError(
+                f"the RabbitMQ URL's ssl_options {unknown} cannot be applied by the enqueue "
+                "publisher (py-amqp)",
+                hint=f"use only {sorted(_TLS_KEYS)} in ssl_options, e.g. a CA file as ca_certs",
+            )
+        tls.update({_TLS_KEYS[key]: value for key, value in (given or {}).items()})
+    return tls

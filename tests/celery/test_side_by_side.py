@@ -35,6 +35,7 @@ from tests.ports import free_port
 
 from . import interop_tasks
 from .conftest import ROOT, Broker, Worker, celery_worker_argv, read_records, wait_for
+from .test_delivery import poll
 
 
 def result_settings(broker: Broker) -> dict[str, Any]:
@@ -251,9 +252,9 @@ async def test_old_get_callers_read_the_result_of_a_job_the_facade_ran(
             sent = plain.send_task("interop.days_until", args=["2024-02-27", "2024-03-01"]).id
             answer = await asyncio.to_thread(AsyncResult(job, app=plain).get, timeout=30)
             days = await asyncio.to_thread(AsyncResult(sent, app=plain).get, timeout=30)
-            # Read at once: the ledger records a success no later than the result
-            # backend (with a backend the pool thread records it before Celery stores
-            # the result, not with the ack just after).
+            # On Redis the job's record is written by its message's ack, which Celery
+            # sends just after it stored the result .get() read: wait for the record.
+            await poll(lambda: _finished(app, sent), "the job's record finished", worker, timeout=10)
             info = await app.queue.get_job(sent)
             # A second message of the finished job is not run, and stores nothing over its result.
             plain.send_task("interop.multiply", args=[6, 7], task_id=job)
@@ -333,3 +334,8 @@ async def test_an_unreachable_result_backend_leaves_the_ledgers_answer(broker: B
     assert info is not None
     assert info.status is JobStatus.PENDING
     assert waiting == 1
+
+
+async def _finished(app: TasksApp, job_id: str) -> bool:
+    info = await app.queue.get_job(job_id)
+    return info is not None and info.status is not JobStatus.RUNNING

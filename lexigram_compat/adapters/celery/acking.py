@@ -13,10 +13,7 @@ success, leaves it here (:func:`defer`), and the Redis QoS of :mod:`.guarded_red
 takes it (:func:`take`) when Celery acks that job's message. Both happen in the
 process that consumes the message only with a pool that runs jobs in it
 (``threads``, ``solo``; Celery acks from its consumer's event loop); a
-``prefork`` child records a success itself on the thread that ran the job
-(:func:`record_success`), as does a worker whose app stores results in a result
-backend: Celery stores a result before it acks, and the ledger must not say
-``running`` after the backend says ``SUCCESS``. A success whose ack never comes
+``prefork`` child records a success itself. A success whose ack never comes
 (the process dies first) was never recorded: the message comes back, the ledger
 finds the job running, and the poison-pill rule counts that attempt, as for any
 worker lost after its job ran. A success that cannot be recorded with its ack
@@ -109,27 +106,19 @@ def record_with_retries(
 def record_success(
     job_id: str, record: Callable[[], bool], *, seconds: float = LEDGER_OUTAGE_SECONDS,
     outage: Outage | None = None,
-) -> bool:  # fmt: skip
+) -> None:  # fmt: skip
     """Record ``job_id``'s success (``record()``, a blocking ledger call) as the settle
     step records an outcome (:func:`~lexigram_compat.retrying.retry_while_unreachable_blocking`):
     tried again while Redis is unreachable for up to ``seconds``, other failures
-    :data:`~lexigram_compat.worker.settle.RECORD_TRIES` times; then the error is logged
-    and propagates (the caller sends the message back to its queue). False: the ledger
-    refused it as stale (another attempt finished the job)."""
+    :data:`~lexigram_compat.worker.settle.RECORD_TRIES` times; then the error propagates."""
 
     def told(exc: BaseException, pause: float, unreachable: bool) -> None:
         log.warning("job %s: could not record its success (%s); again in %.1fs",
                     job_id, type(exc).__name__, pause)  # fmt: skip
 
-    try:
-        accepted = retry_while_unreachable_blocking(
-            record, seconds=seconds, first_pause=RECORD_BACKOFF, other_tries=RECORD_TRIES,
-            on_retry=told, outage=outage,
-        )  # fmt: skip
-    except Exception as exc:
-        log.error("job %s ran, but the worker could not record its success: %s: %s; its message "
-                  "goes back to the queue", job_id, type(exc).__name__, exc)  # fmt: skip
-        raise
+    accepted = retry_while_unreachable_blocking(
+        record, seconds=seconds, first_pause=RECORD_BACKOFF, other_tries=RECORD_TRIES,
+        on_retry=told, outage=outage,
+    )  # fmt: skip
     if not accepted:
         log.info("job %s: success not recorded (the job was finished already)", job_id)
-    return accepted

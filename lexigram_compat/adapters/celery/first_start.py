@@ -1,20 +1,18 @@
-"""The ledger calls a Celery attempt makes on the pool thread that runs it.
+"""The ledger's ``start`` of a Celery attempt, run on the pool thread that runs it.
 
 The task body runs on one of Celery's pool threads and blocks there until its
 attempt is settled on the process's event loop. Its first ledger call, the
 start, is made on that thread with a blocking Redis client before the attempt
 goes to the loop (the same script call, sent before the task's code runs, as
-on the loop), so the loop does not pay an asyncio round trip for it; so is the
-record of a success, once the attempt is back (:mod:`.settlement`, :mod:`.acking`).
-:class:`FirstStart` hands the start's answer (or its error) to the settle step's
+on the loop), so the loop does not pay an asyncio round trip for it.
+:class:`FirstStart` hands that answer (or its error) to the settle step's
 ``start`` as the ledger's first answer: a try the settle step makes again (an
 unreachable ledger, with backoff) goes to the ledger on the loop as before.
-Done on every broker and pool: on RabbitMQ a thread pool's jobs arrive together
-and their starts could share round trips on the loop
-(:mod:`~lexigram_compat.adapters.redis_batch`), but redis-py's asyncio client
-costs about twice its blocking client's CPU per call, and the pool threads wait
-for their replies in parallel, without the loop (measured: less worker CPU per
-job than the batched calls, at the same drain rate).
+Done on a Redis broker (a ``threads`` pool's jobs arrive one per ``BRPOP`` and
+hardly overlap) and in ``prefork`` children (one job at a time); on RabbitMQ a
+thread pool's jobs arrive together and their starts share round trips on the
+loop (:mod:`~lexigram_compat.adapters.redis_batch`), which a start per thread
+would give up.
 """
 
 from __future__ import annotations

@@ -102,7 +102,9 @@ class QoS(kombu_redis.QoS):  # type: ignore[misc]
         ack = RedisAck(prefix + self.unacked_index_key, delivery_tag, prefix + self.unacked_key, sorted=True)
         try:
             acking.record_with_retries(pending, ack)
-        except Exception:  # logged
+        except Exception as exc:
+            log.error("job %s ran, but the worker could not record its success: %s: %s; its message "
+                      "goes back to the queue", pending.job_id, type(exc).__name__, exc)  # fmt: skip
             try:
                 super().reject(delivery_tag, requeue=True)
                 return

@@ -11,14 +11,10 @@ An attempt is the ledger's ``start``, then the core's settle step
 (:class:`~lexigram_compat.worker.settle.Settler`: run, record, retry delay,
 dead letter, the poison-pill rule for a job found still running, job events and
 their log lines); :class:`CelerySettlement` only says how this engine records
-an outcome and hands a retry back to Celery. The two ledger calls of a job that
-succeeds are made on the pool thread that runs it, with the blocking client
-(:mod:`.first_start`), so the loop runs only the job and the settle step: the
-start before the attempt goes to the loop, the success once it is back and
-before the task body returns (its message is acked after that). On a Redis broker
-holding the ledger, a worker whose pool acks on the thread that ran the job
-(``threads``, ``solo``) records a success with the message's ack instead, in one
-Redis call (:mod:`.acking`).
+an outcome and hands a retry back to Celery. On a Redis broker holding the
+ledger, a worker whose pool acks on the thread that ran the job (``threads``,
+``solo``) records a success with the message's ack, in one Redis call
+(:mod:`.acking`); a ``prefork`` child records it itself.
 
 Shutdown: a warm shutdown (SIGTERM) lets running jobs finish for
 ``worker.shutdown_timeout`` seconds; then the worker puts the jobs still
@@ -43,17 +39,16 @@ from celery import signals
 from lexigram_compat.adapters.celery import acking
 from lexigram_compat.adapters.celery.first_start import FirstAnswer, FirstStart
 from lexigram_compat.adapters.celery.guarded_redis import QoS as LedgerAckingQoS
-from lexigram_compat.adapters.celery.handoff import Handoff, LoopInbox
 from lexigram_compat.adapters.celery.redis_wire import request_eta, request_expires_at, request_headers
-from lexigram_compat.adapters.celery.settlement import CelerySettlement
 from lexigram_compat.adapters.redis_ledger import StateCall
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import TaskNotFoundError
 from lexigram_compat.ledger import Delivery
 from lexigram_compat.letters import UNDECODABLE_TASK
-from lexigram_compat.outcomes import DeadLettered, failure_of, undecodable
+from lexigram_compat.outcomes import DeadLettered, RetryLater, failure_of, undecodable
 from lexigram_compat.portal import LoopThread, call_in_loop
 from lexigram_compat.tracing import trace_of
+from lexigram_compat.worker.settle import Settlement
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -62,9 +57,11 @@ if TYPE_CHECKING:
     from lexigram_compat.adapters.celery.reconciler import MessageReconciler
     from lexigram_compat.adapters.redis_effects import RedisAck
     from lexigram_compat.engine_contract import EngineContext
+    from lexigram_compat.outcomes import FailureInfo
+    from lexigram_compat.queue import DeadLetter
     from lexigram_compat.worker.settle import Settler
 
-__all__ = ["CelerySettlement", "CeleryWorker", "shutting_down", "warm_up"]  # CelerySettlement: re-exported
+__all__ = ["CelerySettlement", "CeleryWorker", "shutting_down", "warm_up"]
 
 log = logging.getLogger("lexigram_compat.celery")
 
@@ -113,6 +110,66 @@ def _after_fork_in_child() -> None:
         worker.after_fork()
 
 
+class CelerySettlement(Settlement):
+    """How the outcome of one Celery delivery is recorded: the Redis ledger, the
+    dead-letter store (and RabbitMQ's ``<queue>.dead`` copy). A retry is Celery's
+    own: once the settle step has recorded it, the task body sends it
+    (``self.retry(countdown=...)``, read from :attr:`requeue`). What was recorded
+    is kept here too, for the task body to tell Celery (its result backend, events
+    and log): :attr:`completed` with :attr:`result`, or :attr:`failure`.
+
+    ``guarded=False`` for a message that was never a job of this app (undecodable,
+    unknown task): its letter is kept whether or not the ledger has a record."""
+
+    def __init__(
+        self, engine: CeleryEngine, delivery: Delivery, *, guarded: bool = True, at_ack: bool = False
+    ) -> None:
+        self.engine = engine
+        self.delivery = delivery
+        self.guarded = guarded
+        self.at_ack = at_ack
+        """A success is recorded by the ack of the message (:mod:`.acking`), not here."""
+        self.deferred: StateCall[bool] | None = None
+        """The ledger's ``complete`` of a success left for the ack (``at_ack``)."""
+        self.requeue: RetryLater | None = None
+        """The retry the task body must hand to Celery, once recorded."""
+        self.completed = False
+        self.result: Any = None
+        """The job's (JSON-native) result, once its success was recorded."""
+        self.failure: FailureInfo | None = None
+        """Why the job was dead-lettered, once recorded."""
+        self.error: BaseException | None = None
+        """The exception that dead-lettered the job, when this attempt raised it."""
+        self._failed = False
+
+    async def complete(self, result: Any) -> bool:
+        if self.at_ack:
+            # Built now, so a result the ledger cannot store fails here (dead-lettered).
+            self.deferred = self.engine.calls.complete(self.delivery.job_id, result)
+            self.completed, self.result = True, result
+            return True
+        accepted = await self.engine.ledger.complete(self.delivery, result)
+        if accepted:
+            self.completed, self.result = True, result
+        return accepted
+
+    async def retry(self, outcome: RetryLater) -> bool:
+        accepted = await self.engine.ledger.retry(self.delivery, outcome.run_at, outcome.failure)
+        if accepted:
+            self.requeue = outcome
+        return accepted
+
+    async def dead_letter(self, letter: DeadLetter, failure: FailureInfo) -> bool:
+        if not self._failed:  # called again after the store failed: recorded already
+            if not await self.engine.ledger.dead_letter(self.delivery, failure) and self.guarded:
+                return False
+            self._failed = True
+        await self.engine.dead_letter_store.add(letter)
+        await self.engine.publish_dead_letter(letter)
+        self.failure = failure
+        return True
+
+
 STOP_HOOKS_TIMEOUT = 10.0
 """Seconds a stopping Celery worker process waits for its ``worker_stopped`` hooks."""
 
@@ -128,8 +185,7 @@ class CeleryWorker:
         self._pid: int | None = None
         self._thread: LoopThread | None = None
         self._settler: Settler | None = None
-        self._inbox: LoopInbox | None = None
-        self._running: dict[str, Handoff[None]] = {}
+        self._running: dict[str, Future[Any]] = {}
         self._stopping = False
         self._said_stopped = False
         self._released = threading.Event()
@@ -139,6 +195,9 @@ class CeleryWorker:
         self._ack_pid: int | None = None
         """The process whose pool threads record a success with its ack (:mod:`.acking`)."""
         self._blocking = engine.blocking_ledger
+        self._start_here = engine.backend.type == "redis"
+        """Starts made on the pool thread (first_start.py): on RabbitMQ a thread pool's
+        jobs arrive together and their starts share round trips on the loop instead."""
         self._reconciler: MessageReconciler | None = None
         _WORKERS.add(self)
 
@@ -151,13 +210,13 @@ class CeleryWorker:
         self._lock = threading.Lock()
         self._pid = None
         self._thread = None
-        self._inbox = None
         self._settler = None
         self._running = {}
         self._stopping = False
         self._released = threading.Event()
         self._ack_pid = None
         acking.forget_all()
+        self._start_here = True  # a prefork child: one job at a time, nothing to share
         self.engine.forget_connections()
         if self.host.is_started:
             self.host.reset_after_fork()  # not close(): it would run on the parent's loop
@@ -168,7 +227,6 @@ class CeleryWorker:
                 thread = LoopThread(name="lexigram-celery-loop")
                 thread.run(self.host.start())
                 self._thread, self._pid = thread, os.getpid()
-                self._inbox = LoopInbox(thread.loop)
                 self._settler = self.host.settler()
                 self._running = {}
                 self._said_stopped = False
@@ -191,16 +249,8 @@ class CeleryWorker:
     def note_acks(self, consumer: Any) -> None:
         """Celery's consumer is ready in this process: when its pool acks a message on
         the thread that ran it (not ``prefork``) through the ledger-aware Redis QoS, and
-        the ledger is in the broker's Redis, successes are recorded with their acks.
-        Not when the jobs' results go to a result backend: Celery stores a result before
-        it acks, and the ledger must not say ``running`` after the backend says ``SUCCESS``
-        (the pool thread records the success first, as on RabbitMQ)."""
-        if (
-            self.engine.ledger_in_broker
-            and self.engine.native.conf.task_ignore_result
-            and not _is_prefork(consumer)
-            and _acks_through_ledger(consumer)
-        ):
+        the ledger is in the broker's Redis, successes are recorded with their acks."""
+        if self.engine.ledger_in_broker and not _is_prefork(consumer) and _acks_through_ledger(consumer):
             self._ack_pid = os.getpid()
 
     def _recorder(self, call: StateCall[bool]) -> Callable[[RedisAck], bool]:
@@ -237,7 +287,7 @@ class CeleryWorker:
             Exception: The attempt could not be started or its outcome recorded
                 (the message must go back to the broker).
         """
-        _, settler = self._ensure()
+        thread, settler = self._ensure()
         job_id = str(request.id)
         queue = (getattr(request, "delivery_info", None) or {}).get(
             "routing_key"
@@ -249,19 +299,17 @@ class CeleryWorker:
             run_at=request_eta(request), trace=trace_of(request), headers=request_headers(request),
             expires_at=request_expires_at(request),
         )  # fmt: skip
-        target = CelerySettlement(self.engine, Delivery(job_id), deferred=True)
-        ledger = self._blocking()
-        first: FirstAnswer
-        try:  # the start on this thread (first_start.py): no asyncio round trip for it
-            first = ledger.run(self.engine.calls.start(envelope))
-        except Exception as exc:
-            first = exc  # the settle step tries again on the loop (or gives the delivery back)
-        inbox = self._inbox
-        assert inbox is not None  # set with the thread
-        handoff = inbox.submit(self._attempt(settler, envelope, target, first))
-        self._running[job_id] = handoff
+        target = CelerySettlement(self.engine, Delivery(job_id), at_ack=self._ack_pid == os.getpid())
+        first: FirstAnswer | None = None
+        if self._start_here:
+            try:  # the start on this thread (first_start.py): no asyncio round trip for it
+                first = self._blocking().run(self.engine.calls.start(envelope))
+            except Exception as exc:
+                first = exc  # the settle step tries again on the loop (or gives the delivery back)
+        future = _submit(thread, self._attempt(settler, envelope, target, first))
+        self._running[job_id] = future
         try:
-            handoff.result()
+            future.result()
         finally:
             self._running.pop(job_id, None)
         if self._released.is_set():
@@ -269,20 +317,14 @@ class CeleryWorker:
             # outcome then refused by the ledger): acking now would lose the job. The
             # process exits in a moment and the message goes back to the broker.
             threading.Event().wait()
-        success = target.deferred
-        if success is not None:
-            if self._ack_pid == os.getpid():
-                acking.defer(job_id, self._recorder(success))
-            elif not acking.record_success(job_id, lambda: ledger.run(success)):
-                # Recorded before the task body returns (its message is acked after
-                # this): a success the ledger refused as stale is not Celery's either.
-                target.completed, target.result = False, None
+        if target.deferred is not None:
+            acking.defer(job_id, self._recorder(target.deferred))
         return target
 
     async def _attempt(
-        self, settler: Settler, envelope: JobEnvelope, target: CelerySettlement, first: FirstAnswer
+        self, settler: Settler, envelope: JobEnvelope, target: CelerySettlement, first: FirstAnswer | None
     ) -> None:
-        ledger = FirstStart(self.engine.ledger, first)
+        ledger = self.engine.ledger if first is None else FirstStart(self.engine.ledger, first)
         verdict = await settler.start(ledger, target.delivery, envelope)
         counted = await settler.begin(envelope, verdict, target)
         if counted is not None:

@@ -60,6 +60,18 @@ class ConfirmChannel:
         """The ``message_id`` of messages RabbitMQ returned unroutable (``mandatory``):
         it acks them all the same, just after the return."""
 
+    def still_open(self) -> bool:
+        """Whether its connection is still open: a connection the broker closed since it
+        was last used is found here, before any publish, by reading what waits on it
+        without blocking (nothing to read: open)."""
+        try:
+            self.transport_connection.drain_events(timeout=0)
+        except TimeoutError:
+            return True
+        except Exception:
+            return False
+        return bool(self.channel.is_open)  # a late frame was read
+
     def usable_on(self, transport_connection: Any) -> bool:
         """Still open on ``transport_connection``, every confirm received."""
         return (

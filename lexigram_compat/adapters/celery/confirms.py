@@ -89,14 +89,9 @@ class PipelinedPublisher:
         with self._lock:
             confirm = self._channels.pop(client, None)
         if confirm is not None and _usable(confirm, client):
-            try:  # a connection the broker closed since: found here, before any publish
-                confirm.transport_connection.drain_events(timeout=0)
-            except TimeoutError:
-                return confirm  # nothing to read: open
-            except Exception:
-                client.collect()
-            else:
-                return confirm  # a frame for another channel, or a late one of this one's
+            if confirm.still_open():
+                return confirm
+            client.collect()
         for attempt in range(2):  # a pooled connection may be stale: one fresh try
             try:
                 # A pooled connection kombu closed after a failure comes back closed.

@@ -136,16 +136,9 @@ class DramatiqPipelinedPublisher:
     def _channel(self) -> ConfirmChannel:
         confirm: ConfirmChannel | None = getattr(self._local, "confirm", None)
         if confirm is not None:
-            try:  # a connection the broker closed since: found here, before any publish
-                confirm.transport_connection.drain_events(timeout=0)
-            except TimeoutError:
-                return confirm  # nothing to read: open
-            except Exception:
-                self._drop()
-            else:
-                if confirm.channel.is_open:
-                    return confirm  # a late frame was read
-                self._drop()
+            if confirm.still_open():
+                return confirm
+            self._drop()
         parameters = pika.URLParameters(self._url)
         connection = amqp.Connection(
             host=f"{parameters.host}:{parameters.port}",

@@ -11,8 +11,7 @@ import pytest
 from kombu import Exchange, Queue
 
 from lexigram_compat import BrokerUnavailableError, JobStatus, TaskRegistry, TasksApp, task
-from lexigram_compat.adapters.celery.engine import PIPELINED_RUN
-from lexigram_compat.adapters.publishing import PUBLISH_THREADS
+from lexigram_compat.adapters.publishing import PIPELINED_RUN, PUBLISH_THREADS
 
 from .conftest import Broker
 

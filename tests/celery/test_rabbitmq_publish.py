@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lexigram_compat import BrokerUnavailableError, JobStatus, TaskRegistry, TasksApp, task
-from lexigram_compat.adapters.celery.engine import PIPELINED_RUN
+from lexigram_compat.adapters.publishing import PIPELINED_RUN
 from tests.publish_probe import PublishProbe
 
 from .conftest import Broker

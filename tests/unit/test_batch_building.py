@@ -83,10 +83,11 @@ async def test_calls_with_options_of_their_own_get_them_in_a_batch(app: TasksApp
 
 
 async def test_the_first_bad_call_of_a_batch_is_reported_as_alone(app: TasksApp) -> None:
-    bad_argument = (await app.queue.enqueue_many([add(1), add("x"), TaskCall("nowhere")])).unwrap_err()
-    unknown = (await app.queue.enqueue_many([add(1), TaskCall("nowhere"), add("x")])).unwrap_err()
+    wrong = add("x")  # type: ignore[arg-type]  # the bad input under test
+    bad_argument = (await app.queue.enqueue_many([add(1), wrong, TaskCall("nowhere")])).unwrap_err()
+    unknown = (await app.queue.enqueue_many([add(1), TaskCall("nowhere"), wrong])).unwrap_err()
 
     assert isinstance(bad_argument, TaskValidationError)
-    assert bad_argument.message == (await app.queue.enqueue(add("x"))).unwrap_err().message
+    assert bad_argument.message == (await app.queue.enqueue(wrong)).unwrap_err().message
     assert isinstance(unknown, TaskNotFoundError)
     assert await app.queue.count() == 0

@@ -13,6 +13,7 @@ of its own per publishing thread, :mod:`.dramatiq.rabbitmq_confirms`).
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -35,6 +36,22 @@ class ConfirmStats:
         self.channels_opened = 0
         self.confirm_waits = 0
         """Runs that waited for their confirms (one wait per run, however long the run)."""
+        self._lock = threading.Lock()  # publishing threads count at once
+
+    def channel_opened(self) -> None:
+        with self._lock:
+            self.channels_opened += 1
+
+    def wait(self, confirm: ConfirmChannel, timeout: float) -> BaseException | None:
+        """Wait once for every confirm ``confirm`` owes, counted: None when all came, or
+        the error that ended the wait (a nack, the timeout, the channel's or connection's)."""
+        with self._lock:
+            self.confirm_waits += 1
+        try:
+            confirm.wait(timeout)
+        except Exception as exc:
+            return exc
+        return None
 
 
 class ConfirmChannel:

@@ -103,8 +103,7 @@ class PipelinedPublisher:
                 if attempt:
                     raise
             else:
-                with self._lock:
-                    self.stats.channels_opened += 1
+                self.stats.channel_opened()
                 return confirm
         raise AssertionError("unreachable")
 
@@ -131,12 +130,7 @@ class PipelinedPublisher:
         if isinstance(stopped, (OperationalError, *client.connection_errors)):
             waited = stopped  # the connection broke: no confirm is coming
         elif tags:
-            with self._lock:
-                self.stats.confirm_waits += 1
-            try:
-                confirm.wait(self.timeout)
-            except Exception as exc:
-                waited = exc
+            waited = self.stats.wait(confirm, self.timeout)
         outcomes = outcomes_of(confirm, tags, waited)
         outcomes.extend([stopped] * (len(run) - len(tags)))
         return outcomes, waited is None

@@ -107,12 +107,7 @@ class DramatiqPipelinedPublisher:
             stopped = exc
         waited: BaseException | None = None
         if tags:  # on a broken connection the wait fails at once
-            with self._lock:
-                self.stats.confirm_waits += 1
-            try:
-                confirm.wait(self.timeout)
-            except Exception as exc:
-                waited = exc
+            waited = self.stats.wait(confirm, self.timeout)
         ids = [e.job_id for e in run[: len(tags)]]
         returned = [i for i, job_id in enumerate(ids) if job_id in confirm.returned]
         outcomes = outcomes_of(confirm, tags, waited, ids)
@@ -154,7 +149,7 @@ class DramatiqPipelinedPublisher:
         self._local.confirm = confirm
         with self._lock:
             self._connections.add(connection)
-            self.stats.channels_opened += 1
+        self.stats.channel_opened()
         return confirm
 
     def _drop(self) -> None:

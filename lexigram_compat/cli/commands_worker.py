@@ -127,6 +127,22 @@ def _on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, what: str)
         yield
 
 
+class _SignalsWhileStarting:
+    """SIGTERM/SIGINT before the worker loop runs: the first is a stop once
+    connected (nothing runs), a second stops the process at once."""
+
+    def __init__(self) -> None:
+        self.first: signal.Signals | None = None
+
+    def on_signal(self, sig: signal.Signals) -> None:
+        if self.first is not None:
+            release_logs()  # SystemExit passes the command's own release by
+            log.warning("received %s again while starting: stopping now", sig.name)
+            raise SystemExit(EXIT_INTERRUPTED if sig is signal.SIGINT else 128 + sig)
+        self.first = sig
+        log.info("received %s while starting: stopping once connected (send it again to stop now)", sig.name)
+
+
 async def _check_reachable(app: TasksApp, *, selected: dict[Backend, list[str]]) -> None:
     for backend, physical in selected.items():
         queue = physical[0] if physical else backend.queues()[0]
@@ -230,31 +246,41 @@ def worker(
             out.json({"processes": count, "exit_code": code})
         ctx.exit(code)
 
+    before_start = _SignalsWhileStarting()
+
     async def run(app: TasksApp) -> int:
-        await check_reachable(selected, "worker start-up")
-        async with app:
-            await _check_reachable(app, selected=selected)
-            release_logs()
-            serve_worker_metrics(app, port, concurrency or app.config.worker.max_concurrent_tasks)
-            log.info(
-                "worker started (concurrency %s): %s",
-                concurrency or app.config.worker.max_concurrent_tasks,
-                _describe_queues(app, names),
-            )
-            processed = await app.run_worker(
-                until_idle=until_idle,
-                queues=names,
-                concurrency=concurrency,
-                scheduler=False if no_scheduler else None,
-                handle_signals=True,
-            )
-            log.info("worker stopped after %d job attempt(s)", processed)
-            return processed
+        # SIGTERM/SIGINT are handled from the first step, not only once the worker
+        # runs: one sent while the app connects (a process manager stopping a
+        # worker it just started) is a clean stop, not death by the signal.
+        # ``run_worker`` replaces these handlers with its own and nothing awaits
+        # between the check below and that, so no signal falls between the two.
+        with _handling_signals(asyncio.get_running_loop(), before_start.on_signal):
+            await check_reachable(selected, "worker start-up")
+            async with app:
+                await _check_reachable(app, selected=selected)
+                release_logs()
+                serve_worker_metrics(app, port, concurrency or app.config.worker.max_concurrent_tasks)
+                log.info(
+                    "worker started (concurrency %s): %s",
+                    concurrency or app.config.worker.max_concurrent_tasks,
+                    _describe_queues(app, names),
+                )
+                processed = 0
+                if before_start.first is None:
+                    processed = await app.run_worker(
+                        until_idle=until_idle,
+                        queues=names,
+                        concurrency=concurrency,
+                        scheduler=False if no_scheduler else None,
+                        handle_signals=True,
+                    )
+                log.info("worker stopped after %d job attempt(s)", processed)
+                return processed
 
     processed = asyncio.run(run(app))
     if out.json_mode:
         out.json({"processed": processed})
-    if app.worker_stop_signal is signal.SIGINT:
+    if signal.SIGINT in (before_start.first, app.worker_stop_signal):
         # Ctrl-C, even after a graceful shutdown, exits 130 as documented (a shell
         # and a process manager tell it from a clean stop); SIGTERM exits 0.
         ctx.exit(EXIT_INTERRUPTED)

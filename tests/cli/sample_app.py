@@ -30,6 +30,7 @@ from lexigram_compat.queue import JobInfo, JobStatus
 
 SLOW_DIR_ENV = "LEXIGRAM_CLI_TEST_SLOW_DIR"
 MARK_DIR_ENV = "LEXIGRAM_CLI_TEST_MARK_DIR"
+HOLD_DIR_ENV = "LEXIGRAM_CLI_TEST_HOLD_DIR"
 RELEASE_TIMEOUT = 60.0
 
 registry = TaskRegistry()
@@ -111,10 +112,25 @@ async def enqueue_mark_job(app: TasksApp) -> None:
         (await app.queue.enqueue(mark(folder))).unwrap()
 
 
+async def hold_startup(app: TasksApp) -> None:
+    """Keeps the app starting (connected, the worker not yet running) until the test
+    creates ``release``: a signal sent meanwhile arrives while the worker starts."""
+    if folder := os.environ.get(HOLD_DIR_ENV):
+        where = Path(folder)
+        (where / "starting").write_text(str(os.getpid()))
+        deadline = time.monotonic() + RELEASE_TIMEOUT
+        while not (where / "release").exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{where / 'release'} never appeared")
+            await asyncio.sleep(0.02)
+
+
 def build_app() -> TasksApp:
     """The main test app (a fresh one per test: see conftest)."""
     built = TasksApp.from_dict(CONFIG, registry=registry, environ={})
     built.on_startup(enqueue_slow_job)
+    built.on_startup(enqueue_mark_job)
+    built.on_startup(hold_startup)
     return built
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.sample_app import MARK_DIR_ENV, SLOW_DIR_ENV
+from tests.cli.sample_app import HOLD_DIR_ENV, MARK_DIR_ENV, SLOW_DIR_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 EXECUTABLE = Path(sys.executable).parent / "lexigram-compat"
@@ -110,6 +110,41 @@ def test_sigint_lets_the_running_job_finish_then_exits_130(tmp_path: Path) -> No
     assert (slow / "finished").read_text() == "done"
     assert "Traceback" not in worker.stderr
     assert "worker stopped after 1 job attempt(s)" in worker.stderr
+
+
+def test_sigterm_while_the_worker_starts_is_a_clean_stop_before_any_job(tmp_path: Path) -> None:
+    # A process manager may stop a worker it has just started: the signal arrives
+    # while the app connects, before the worker loop runs. That is a clean stop
+    # (exit 0, nothing run), not death by SIGTERM (-15).
+    hold, marks = tmp_path / "hold", tmp_path / "marks"
+    hold.mkdir()
+    marks.mkdir()
+    args = ("worker", "tests.cli.sample_app:app", "--no-scheduler")
+    with started(tmp_path, *args, env={HOLD_DIR_ENV: str(hold), MARK_DIR_ENV: str(marks)}) as worker:
+        worker.wait_for("start-up hook", (hold / "starting").exists)
+        worker.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # without a handler yet, SIGTERM would have killed it at once
+        assert worker.process.poll() is None  # it finishes starting first
+        (hold / "release").touch()
+        assert worker.finish() == 0
+    log = worker.stderr
+    assert "Traceback" not in log
+    assert log.index("received SIGTERM while starting") < log.index("worker started")
+    assert "worker stopped after 0 job attempt(s)" in log
+    assert list(marks.iterdir()) == []  # the job enqueued at start-up was not run
+
+
+def test_a_second_sigterm_while_the_worker_starts_stops_it_at_once(tmp_path: Path) -> None:
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    with started(tmp_path, "worker", "tests.cli.sample_app:app", env={HOLD_DIR_ENV: str(hold)}) as worker:
+        worker.wait_for("start-up hook", (hold / "starting").exists)
+        worker.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        worker.process.send_signal(signal.SIGTERM)
+        assert worker.finish() == 128 + signal.SIGTERM  # without the start-up hook's release
+    assert "received SIGTERM again while starting: stopping now" in worker.stderr
+    assert not (hold / "release").exists()
 
 
 def test_a_bad_app_exits_2_with_one_line() -> None:

@@ -38,8 +38,8 @@ class PostgresHarness(SubprocessHarness):
         )
 
     async def wait_ready(self) -> None:
-        # Logged once the app has connected, just before the worker installs its
-        # SIGTERM handler: a stop sent earlier would kill it outright.
+        # Logged once the app has connected, just before the worker loop runs (a
+        # stop sent earlier is honoured too, once connected, with nothing run).
         await self.wait_for_log(r"worker started")
 
     async def idle(self) -> bool:

@@ -50,11 +50,9 @@ class Batcher(Generic[Item]):
         self._pending.append((item, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            future.cancel()  # nobody waits for it any more: the flusher may stop retrying
-            raise
+        # Only this caller waits for ``future``: a cancelled caller cancels it, and
+        # the flusher skips (and stops retrying for) items nobody waits for.
+        return await future
 
     async def _flush(self) -> None:
         while self._pending:

@@ -189,21 +189,27 @@ class PostgresJobSource(JobSource):
                 if all(job is not r for r in reserved):
                     started.append(job)  # claimed running
                 continue  # cancelled or rescued meanwhile: not this worker's any more
-            envelope = job.envelope
-            if envelope is not None:
-                envelope = dataclasses.replace(envelope, attempts=attempts[job.job_id])
-            started.append(dataclasses.replace(job, envelope=envelope))
+            envelope, count = job.envelope, attempts[job.job_id]
+            if envelope is None or envelope.attempts == count:
+                # A reserved job's envelope already carries the count its start makes
+                # (see _claimed): copied only when the row counted otherwise.
+                started.append(job)
+            else:
+                started.append(
+                    dataclasses.replace(job, envelope=dataclasses.replace(envelope, attempts=count))
+                )
         return started
 
     def _claimed(self, row: tuple[Any, ...], *, due: Any = None, counted: bool = True) -> ClaimedJob:
         """The job of a claimed row (``due``: its ``run_at`` column, ``counted``: whether its
-        ``attempts`` include the attempt starting now)."""
+        ``attempts`` include the attempt starting now). A reserved row's envelope carries
+        the count its start will make (``start`` copies it only when the row says otherwise)."""
         job_id, queue, token, attempts, payload = row[0], row[1], row[2], row[3], bytes(row[4])
         try:
             data = loads(payload)
             if isinstance(data, dict):
-                data["attempts"] = attempts  # the row counts attempts, not the stored payload
                 earlier = attempts - counted  # attempts before this one
+                data["attempts"] = earlier + 1  # the row counts attempts, not the stored payload
                 if (data.get("run_at") is not None or earlier > 0) and isinstance(due, datetime):
                     # A retry's due time lives in the row, not the stored payload.
                     data["run_at"] = due.isoformat()

@@ -11,9 +11,11 @@ import asyncio
 import contextvars
 import logging
 import time
+from collections.abc import Awaitable, Coroutine, Generator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import timedelta
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from lexigram_compat.di.injection import resolve_missing
@@ -70,12 +72,25 @@ async def _call(
 ) -> Any:
     soft = _soft_timeout(task, timeout)
     if task.is_async:
-        deadline = asyncio.timeout(timeout)
+        due = asyncio.get_running_loop().time() + timeout
+        coro = task.fn(*args, **kwargs)
+        awaitable: Awaitable[Any] = coro
+        if soft is not None:
+            awaitable = SoftDeadline(coro, soft)
+        elif type(coro) is CoroutineType:
+            # Many jobs finish without waiting for anything: their first step runs
+            # before the deadline's timer is armed (arming and disarming it costs
+            # more than such a job's whole run). One that waits goes on under it,
+            # due from its start all the same.
+            try:
+                yielded = coro.send(None)
+            except StopIteration as finished:
+                return finished.value
+            awaitable = _Resumed(coro, yielded)
+        deadline = asyncio.timeout_at(due)
         try:
             async with deadline:
-                if soft is not None:
-                    return await SoftDeadline(task.fn(*args, **kwargs), soft)
-                return await task.fn(*args, **kwargs)
+                return await awaitable
         except TimeoutError as exc:
             if deadline.expired():
                 raise _DeadlineExceeded from exc
@@ -117,6 +132,37 @@ async def _call(
     finally:
         if timer is not None:
             timer.cancel()
+
+
+class _Resumed:
+    """``await _Resumed(coro, yielded)``: the rest of ``coro``, whose first step (run
+    by the caller) yielded ``yielded``; every value and exception passes through as
+    ``await coro`` would have passed it."""
+
+    __slots__ = ("_coro", "_yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
+        self._coro = coro
+        self._yielded = yielded
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, yielded = self._coro, self._yielded
+        while True:
+            try:
+                sent = yield yielded
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # thrown in by the task (a cancellation): passed on
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration as finished:
+                    return finished.value
+            else:
+                try:
+                    yielded = coro.send(sent)
+                except StopIteration as finished:
+                    return finished.value
 
 
 def _soft_timeout(task: Any, timeout: float) -> float | None:

@@ -1,6 +1,8 @@
 -- Every statement the PostgreSQL engine runs, by name (sql.py loads them).
 -- {schema} is the validated, quoted schema; values are always bound
--- parameters, never text built from user strings.
+-- parameters, never text built from user strings. The worker's per-job arrays
+-- (ids, tokens, results) are bound in binary (%b): psycopg builds a list's
+-- text form element by element in Python, several times the binary's cost.
 
 -- name: insert_job
 -- One job, one round trip; NOTIFY rides on the same statement (delivered at
@@ -169,7 +171,7 @@ WITH durable AS MATERIALIZED (
 UPDATE {schema}.jobs AS j
 SET state = 'running', attempts = j.attempts + (j.state = 'reserved')::int, started_at = now(),
     heartbeat_at = now()
-FROM unnest(%s::text[], %s::bigint[]) AS u(id, token), durable
+FROM unnest(%b::text[], %b::bigint[]) AS u(id, token), durable
 WHERE j.id = u.id AND j.token = u.token AND j.state IN ('reserved', 'running')
     AND durable.setting = 'on'
 RETURNING j.id, j.attempts;
@@ -178,7 +180,7 @@ RETURNING j.id, j.attempts;
 UPDATE {schema}.jobs AS j
 SET state = 'completed', finished_at = now(), result = u.result::jsonb, last_error = NULL,
     worker = NULL, heartbeat_at = NULL
-FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS u(id, token, result)
+FROM unnest(%b::text[], %b::bigint[], %b::text[]) AS u(id, token, result)
 WHERE j.id = u.id AND j.token = u.token AND j.state = 'running'
 RETURNING j.id;
 
@@ -194,20 +196,20 @@ WITH kept AS (
     UPDATE {schema}.jobs AS j
     SET state = 'completed', finished_at = now(), result = u.result::jsonb, last_error = NULL,
         worker = NULL, heartbeat_at = NULL
-    FROM unnest(%(ids)s::text[], %(tokens)s::bigint[], %(results)s::text[]) AS u(id, token, result)
+    FROM unnest(%(ids)b::text[], %(tokens)b::bigint[], %(results)b::text[]) AS u(id, token, result)
     WHERE %(keep)s AND j.id = u.id AND j.token = u.token AND j.state = 'running'
     RETURNING j.id
 ),
 deleted AS (
     DELETE FROM {schema}.jobs AS j
-    USING unnest(%(ids)s::text[], %(tokens)s::bigint[]) AS u(id, token)
+    USING unnest(%(ids)b::text[], %(tokens)b::bigint[]) AS u(id, token)
     WHERE NOT %(keep)s AND j.id = u.id AND j.token = u.token AND j.state = 'running'
     RETURNING j.id
 ),
 started AS (
     UPDATE {schema}.jobs AS j
     SET state = 'running', attempts = j.attempts + 1, started_at = now(), heartbeat_at = now()
-    FROM unnest(%(start_ids)s::text[], %(start_tokens)s::bigint[]) AS u(id, token)
+    FROM unnest(%(start_ids)b::text[], %(start_tokens)b::bigint[]) AS u(id, token)
     WHERE j.id = u.id AND j.token = u.token AND j.state = 'reserved'
     RETURNING j.id, j.attempts
 ),
@@ -233,7 +235,7 @@ UNION ALL SELECT 'reserved', id, queue, token, attempts, payload, priority, run_
 -- name: complete_and_delete
 -- retention.completed_seconds = 0: a completed job is gone at once.
 DELETE FROM {schema}.jobs AS j
-USING unnest(%s::text[], %s::bigint[]) AS u(id, token)
+USING unnest(%b::text[], %b::bigint[]) AS u(id, token)
 WHERE j.id = u.id AND j.token = u.token AND j.state = 'running'
 RETURNING j.id;
 
@@ -269,7 +271,7 @@ RETURNING j.id, pg_notify(%s, j.queue);
 -- name: heartbeat
 UPDATE {schema}.jobs AS j
 SET heartbeat_at = now()
-FROM unnest(%s::text[], %s::bigint[]) AS u(id, token)
+FROM unnest(%b::text[], %b::bigint[]) AS u(id, token)
 WHERE j.id = u.id AND j.token = u.token AND j.state IN ('running', 'reserved');
 
 -- name: rescue_reserved

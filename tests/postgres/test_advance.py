@@ -16,6 +16,8 @@ from psycopg import sql
 
 from lexigram_compat import JobStatus, TasksApp
 from lexigram_compat.adapters.postgres.source import ADVANCE_UP_TO, PostgresJobSource
+from lexigram_compat.engine_contract import FailureInfo
+from lexigram_compat.envelope import utcnow
 from tests.conformance import jobs
 from tests.conformance.harness import ok
 
@@ -190,3 +192,38 @@ async def test_handing_back_waits_for_a_completion_that_reserves_ahead(make_app:
     assert await _status(app, ids[0]) == (JobStatus.COMPLETED, 1)
     for job_id in ids[1:]:
         assert await _status(app, job_id) == (JobStatus.PENDING, 0)
+
+
+async def test_a_prefetched_retry_starts_as_its_next_attempt_by_either_side(make_app: MakeApp) -> None:
+    """A reserved job's envelope is built once, at its reservation, with the count its
+    start makes: the worker loop's start and a completion's start both hand it out as
+    the attempt the row counted (here a retry's second one), due when the row says."""
+    app = await make_app(**PREFETCH)
+    queue = app.queue.backend.queue_name
+    ids = ok(await app.queue.enqueue_many([jobs.noop(str(n)) for n in range(4)]))
+    source = source_of(app)
+    first = await source.claim([queue], 4)
+    failure = FailureInfo("RuntimeError", "again")
+    for job in first[:2]:  # two retries due now; the other two done
+        assert await source.retry(job, utcnow(), failure)
+    for job in first[2:]:
+        assert await source.complete(job, None)
+
+    # One runs, one is reserved; the reserved retry started by the worker loop.
+    claimed = await source.claim_ahead([queue], 1, 1)
+    assert [c.job_id for c in claimed] == ids[:2]
+    [by_loop] = await source.start([claimed[1]])
+    assert by_loop.envelope is not None
+    assert by_loop.envelope.attempts == 2
+    assert await _status(app, ids[1]) == (JobStatus.RUNNING, 2)
+
+    # Both retried once more; this time a completion's statement starts the reserved one.
+    for job in (claimed[0], by_loop):
+        assert await source.retry(job, utcnow(), failure)
+    claimed = await source.claim_ahead([queue], 1, 1)
+    assert await source.complete(claimed[0], None)
+    assert await _status(app, ids[1]) == (JobStatus.RUNNING, 3)
+    [by_completion] = await source.start([claimed[1]])
+    assert by_completion.envelope is not None
+    assert by_completion.envelope.attempts == 3
+    assert by_completion.envelope.run_at is not None

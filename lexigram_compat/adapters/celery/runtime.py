@@ -35,12 +35,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from celery import signals
+from celery.worker import state as worker_state
 
-from lexigram_compat.adapters.celery import acking
+from lexigram_compat.adapters.celery import acking, prestart
 from lexigram_compat.adapters.celery.first_start import FirstAnswer, FirstStart
 from lexigram_compat.adapters.celery.guarded_redis import QoS as LedgerAckingQoS
 from lexigram_compat.adapters.celery.redis_wire import request_eta, request_expires_at, request_headers
 from lexigram_compat.adapters.celery.settlement import CelerySettlement
+from lexigram_compat.adapters.celery.tasks import FacadeTask
 from lexigram_compat.adapters.redis_ledger import StateCall
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import TaskNotFoundError
@@ -55,8 +57,9 @@ if TYPE_CHECKING:
 
     from lexigram_compat.adapters.celery.engine import CeleryEngine
     from lexigram_compat.adapters.celery.reconciler import MessageReconciler
-    from lexigram_compat.adapters.redis_effects import RedisAck
+    from lexigram_compat.adapters.redis_effects import RedisAck, RedisReserve
     from lexigram_compat.engine_contract import EngineContext
+    from lexigram_compat.ledger import StartVerdict
     from lexigram_compat.worker.settle import Settler
 
 __all__ = ["CelerySettlement", "CeleryWorker", "shutting_down", "warm_up"]
@@ -154,6 +157,7 @@ class CeleryWorker:
         self._released = threading.Event()
         self._ack_pid = None
         acking.forget_all()
+        prestart.forget_all()
         self._start_here = True  # a prefork child: one job at a time, nothing to share
         self.engine.forget_connections()
         if self.host.is_started:
@@ -190,6 +194,33 @@ class CeleryWorker:
         the ledger is in the broker's Redis, successes are recorded with their acks."""
         if self.engine.ledger_in_broker and not _is_prefork(consumer) and _acks_through_ledger(consumer):
             self._ack_pid = os.getpid()
+            if self.engine.native.conf.worker_prefetch_multiplier == 1:
+                prestart.enable(self._delivery_start)  # no started message waits for a thread
+
+    def _delivery_start(self, message: Any) -> tuple[str, Callable[[RedisReserve], StartVerdict]] | None:
+        """The start of ``message``'s attempt with its delivery's record (:mod:`.prestart`),
+        for a message Celery hands to a pool thread at once; None for any other."""
+        headers = getattr(message, "headers", None)
+        if not isinstance(headers, dict) or headers.get("eta") is not None:
+            return None  # not a task message of protocol 2, or held by Celery until its eta
+        job_id, name = headers.get("id"), headers.get("task")
+        settler = self._settler
+        if not isinstance(job_id, str) or not isinstance(name, str) or settler is None or self._stopping:
+            return None
+        task = self.engine.native.tasks.get(name)
+        if not isinstance(task, FacadeTask) or job_id in worker_state.revoked:
+            return None
+        if task.rate_limit and not self.engine.native.conf.worker_disable_rate_limits:
+            return None  # held in Celery's token bucket
+        queue = (getattr(message, "delivery_info", None) or {}).get(
+            "routing_key"
+        ) or self.engine.default_queue
+        retries = headers.get("retries")
+        envelope = JobEnvelope(
+            job_id, name, queue, attempts=int(retries or 0), max_attempts=settler.max_attempts_of(name)
+        )
+        ledger, calls = self._blocking(), self.engine.calls
+        return job_id, lambda reserve: ledger.run(calls.start(envelope, reserve=reserve))
 
     def _recorder(self, call: StateCall[bool]) -> Callable[[RedisAck], bool]:
         """Runs ``call`` (a ledger ``complete``) with a message's ack, on a blocking client."""
@@ -238,8 +269,8 @@ class CeleryWorker:
             expires_at=request_expires_at(request),
         )  # fmt: skip
         target = CelerySettlement(self.engine, Delivery(job_id), at_ack=self._ack_pid == os.getpid())
-        first: FirstAnswer | None = None
-        if self._start_here:
+        first: FirstAnswer | None = prestart.take(job_id)
+        if first is None and self._start_here:
             try:  # the start on this thread (first_start.py): no asyncio round trip for it
                 first = self._blocking().run(self.engine.calls.start(envelope))
             except Exception as exc:
@@ -293,6 +324,7 @@ class CeleryWorker:
             outcome = DeadLettered(failure_of(error, with_traceback=False), error)
             envelope = JobEnvelope(job_id, task_name, queue, args, kwargs, attempts=1)
             raw = None
+        prestart.drop(job_id)  # started with its delivery: recorded as failed from running
         target = CelerySettlement(self.engine, Delivery(job_id), guarded=False)
         _submit(thread, settler.settle(envelope, outcome, target, raw=raw)).result()
 
@@ -302,6 +334,9 @@ class CeleryWorker:
         otherwise wait for ever (a job already started stays as it is)."""
         try:
             thread, _ = self._ensure()
+            started = prestart.drop(job_id)
+            if started is not None and started.run:  # started with its delivery: not run after all
+                _submit(thread, self.engine.ledger.release(Delivery(job_id))).result(timeout=RELEASE_TIMEOUT)
             _submit(thread, self.engine.ledger.cancel(job_id)).result(timeout=RELEASE_TIMEOUT)
         except Exception:
             log.exception("job %s: revoked by Celery, but its record could not be cancelled", job_id)
@@ -387,7 +422,7 @@ class CeleryWorker:
         self._released.set()
         # The attempts are left running: the process is about to exit, and a pool
         # thread that returned now would ack its message, losing the job.
-        for job_id in list(self._running):
+        for job_id in [*self._running, *prestart.held()]:  # held: started with their delivery
             with contextlib.suppress(Exception):
                 _submit(thread, self.engine.ledger.release(Delivery(job_id))).result(timeout=RELEASE_TIMEOUT)
 

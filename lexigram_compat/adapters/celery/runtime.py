@@ -14,7 +14,8 @@ their log lines); :class:`CelerySettlement` only says how this engine records
 an outcome and hands a retry back to Celery. On a Redis broker holding the
 ledger, a worker whose pool acks on the thread that ran the job (``threads``,
 ``solo``) records a success with the message's ack, in one Redis call
-(:mod:`.acking`); a ``prefork`` child records it itself.
+(:mod:`.acking`), and starts an attempt with the record of its delivery
+(:mod:`.prestart`); a ``prefork`` child does both itself.
 
 Shutdown: a warm shutdown (SIGTERM) lets running jobs finish for
 ``worker.shutdown_timeout`` seconds; then the worker puts the jobs still

@@ -1,5 +1,6 @@
 """What a job-ledger call does on the broker in the same atomic step: push a new
-job's message (:class:`RedisPush`), acknowledge a delivery (:class:`RedisAck`).
+job's message (:class:`RedisPush`), acknowledge a delivery (:class:`RedisAck`),
+record a delivery as unacknowledged (:class:`RedisReserve`).
 :meth:`RedisPush.spec` and :meth:`RedisAck.args` follow the ledger script's own arguments
 (:mod:`lexigram_compat.adapters.redis_ledger`)."""
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["RedisAck", "RedisPush"]
+__all__ = ["RedisAck", "RedisPush", "RedisReserve"]
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,18 @@ class RedisAck:
         if self.sorted:
             return (self.set_key, self.member, self.hash_key, "z")
         return (self.set_key, self.member, self.hash_key)
+
+
+@dataclass(frozen=True)
+class RedisReserve:
+    """A delivery recorded as unacknowledged with an attempt's start, as kombu's Redis
+    transport records the messages it delivers: ``ZADD index_key <now> member`` and
+    ``HSET hash_key member value`` (its unacked index and unacked hash)."""
+
+    index_key: str
+    member: str
+    hash_key: str
+    value: str | bytes
+
+    def args(self) -> tuple[str | bytes, ...]:
+        return (self.index_key, self.member, self.hash_key, self.value)

@@ -139,8 +139,15 @@ elseif command == "start" then
     -- (put on the queue by other code). Returns {verdict, attempt, max attempts}:
     -- "run" (this delivery is that attempt), "lost" (the job was found running:
     -- the worker of that attempt died; the settle step decides, nothing changes
-    -- here), or the status of a finished or cancelled job (not run).
+    -- here), or the status of a finished or cancelled job (not run). Then
+    -- optionally the broker's record of the delivery done in the same step, first
+    -- (whatever the verdict): index key, member, hash key, hash value (kombu's
+    -- unacked index and hash, as kombu records a message it delivers: ZADD, HSET).
     local id, counted = ARGV[4], tonumber(ARGV[5])
+    if ARGV[7] then
+        redis.call("zadd", ARGV[7], now, ARGV[8])
+        redis.call("hset", ARGV[9], ARGV[8], ARGV[10])
+    end
     local key = job_key(id)
     local status = redis.call("hget", key, "status")
     if not status then

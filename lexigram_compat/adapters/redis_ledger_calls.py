@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from lexigram_compat.adapters.redis_effects import RedisAck, RedisPush
+from lexigram_compat.adapters.redis_effects import RedisAck, RedisPush, RedisReserve
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.ledger import FIRE_GUARD_SECONDS, StartVerdict
 from lexigram_compat.records import JobInfo, JobStatus
@@ -162,15 +162,19 @@ class RedisLedgerCalls:
         return self._call("clear", queue, repr(self.gone_hold), decode=int)
 
     # -- workers -----------------------------------------------------------------
-    def start(self, envelope: JobEnvelope) -> StateCall[StartVerdict]:
+    def start(self, envelope: JobEnvelope, *, reserve: RedisReserve | None = None) -> StateCall[StartVerdict]:
         """A worker begins an attempt of ``envelope`` (its ``attempts`` as the message
         counts them, before this one). A job found running was left by a worker
-        that died: the verdict is ``lost`` (the settle step decides what follows)."""
+        that died: the verdict is ``lost`` (the settle step decides what follows).
+        With ``reserve``, the broker's record of the delivery is written in the same
+        atomic step, whatever the verdict."""
+        extra = reserve.args() if reserve is not None else ()
         return self._call(
             "start",
             envelope.job_id,
             str(envelope.attempts),
             json.dumps(self._fields(envelope)),
+            *extra,
             decode=_verdict,
         )
 

@@ -1,7 +1,10 @@
 """On a Redis broker holding the job ledger, a ``celery worker -P threads`` records a
 job's success with the ack of its message: the ledger's ``complete`` script call
 removes the delivery from kombu's unacked index and hash itself, so kombu sends
-no ack of its own (one Redis call per success instead of two)."""
+no ack of its own (one Redis call per success instead of two); and it starts an
+attempt with the record of its delivery: the ledger's ``start`` script call adds
+the delivery to kombu's unacked index and hash itself (one Redis call instead of
+two per delivery, :mod:`lexigram_compat.adapters.celery.prestart`)."""
 
 from __future__ import annotations
 
@@ -54,13 +57,15 @@ async def test_a_success_is_recorded_by_the_ack_of_its_message(broker: Broker, t
             jobs = [
                 (await app.queue.enqueue(interop_tasks.multiply(3, 4))).unwrap(),
                 (await app.queue.enqueue(interop_tasks.add(2, 5))).unwrap(),
+                # Held by Celery until its eta: started on its pool thread when it runs.
+                (await app.queue.enqueue(interop_tasks.add(1, 1), delay=0.3)).unwrap(),
             ]
 
             async def finished() -> bool:
                 infos = [await app.queue.get_job(job) for job in jobs]
                 return all(i is not None and i.status is JobStatus.COMPLETED for i in infos)
 
-            await poll(finished, "completed both jobs", worker)
+            await poll(finished, "completed the jobs", worker)
             results = [(await app.queue.get_job(job)).result for job in jobs]  # type: ignore[union-attr]
         with redis.Redis.from_url(broker.redis_url) as other:
             other.get(stop_key)
@@ -71,14 +76,17 @@ async def test_a_success_is_recorded_by_the_ack_of_its_message(broker: Broker, t
         client.close()
         assert worker.stop() == 0, worker.text()[-3000:]
 
-    assert results == [12, 7]
-    assert unacked == (0, 0), "both messages were acknowledged"
+    assert results == [12, 7, 2]
+    assert unacked == (0, 0), "every message was acknowledged"
     sent = [c["command"] for c in seen if c.get("client_type") != "lua"]
     index = f"{broker.prefix}unacked_index"
     assert not [c for c in sent if c.upper().startswith("ZREM") and index in c], "kombu acked on its own"
+    kombu_records = [c for c in sent if c.upper().startswith("ZADD") and index in c]
+    assert len(kombu_records) == 1, kombu_records  # the delayed job's delivery only
     for job in jobs:
         starts = [c for c in sent if " start " in f" {c} " and job in c]
-        assert len(starts) == 1, sent  # made on the pool thread (first_start.py), once
+        assert len(starts) == 1, sent  # once: with the delivery's record (prestart.py) or on its thread
+        assert (index in starts[0]) == (job != jobs[2]), starts[0]
         completes = [c for c in sent if " complete " in f" {c} " and job in c]
         assert len(completes) == 1, sent
         assert index in completes[0], completes[0]

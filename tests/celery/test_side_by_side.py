@@ -22,6 +22,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -289,6 +290,28 @@ async def test_a_job_old_code_revokes_is_cancelled_not_left_waiting(
         assert worker.stop() == 0, worker.text()[-3000:]
 
     assert [list(reply) for reply in replies] == [[name]]
+    assert read_records(tmp_path / "rec") == []  # never ran
+    assert f"Discarding revoked task: interop.multiply[{job}]" in worker.text()
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+async def test_a_message_celery_drops_as_expired_is_cancelled_not_left_running(
+    broker: Broker, plain: Celery, tmp_path: Path
+) -> None:
+    """Old code's ``expires`` is Celery's own: the worker drops an expired message
+    before the task body runs, as a revoke. On Redis the attempt was started with
+    the delivery of its message (``prestart.py``): it is put back and cancelled,
+    never left ``running`` for ever."""
+    worker, _ = facade_worker(broker, tmp_path, results=False)
+    job = str(uuid.uuid4())
+    try:
+        async with facade(broker, results=False) as app:
+            expired = datetime.now(UTC) - timedelta(minutes=1)
+            plain.send_task("interop.multiply", args=[6, 7], task_id=job, expires=expired)
+            await until_status(app, job, JobStatus.CANCELLED, worker)
+    finally:
+        assert worker.stop() == 0, worker.text()[-3000:]
+
     assert read_records(tmp_path / "rec") == []  # never ran
     assert f"Discarding revoked task: interop.multiply[{job}]" in worker.text()
 

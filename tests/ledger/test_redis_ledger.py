@@ -13,6 +13,7 @@ import pytest
 import redis
 import redis.asyncio
 
+from lexigram_compat.adapters.redis_effects import RedisReserve
 from lexigram_compat.adapters.redis_ledger import RedisAck, RedisLedger, RedisLedgerCalls, RedisPush
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.ledger import Delivery, fire_key
@@ -201,6 +202,32 @@ async def test_complete_acknowledges_a_kombu_delivery_in_the_same_step(
     assert not await ledger.run(ledger.calls.complete("a", None, ack=again))
     assert await client.zrange(f"{prefix}unacked_index", 0, -1) == [b"other"]
     assert await client.hkeys(f"{prefix}unacked") == [b"other"]
+
+
+async def test_start_records_a_kombu_delivery_in_the_same_step_whatever_the_verdict(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    # kombu's record of a delivered message: ZADD to its unacked index, HSET to its hash.
+    ledger = ledger_of(client, prefix)
+    await ledger.create([job("a")])
+
+    def reserve(tag: str) -> RedisReserve:
+        return RedisReserve(f"{prefix}unacked_index", tag, f"{prefix}unacked", f"message {tag}")
+
+    verdict = await ledger.run(ledger.calls.start(job("a"), reserve=reserve("t1")))
+    assert (verdict.run, verdict.attempt) == (True, 1)
+    assert (await ledger.get_job("a")).status is JobStatus.RUNNING  # type: ignore[union-attr]
+    # Found running (a lost attempt), then finished: recorded as delivered all the same,
+    # so the message is acked or comes back, as any delivery of kombu's.
+    lost = await ledger.run(ledger.calls.start(job("a"), reserve=reserve("t2")))
+    assert (lost.run, lost.lost) == (False, True)
+    assert await ledger.complete(Delivery("a"), None)
+    finished = await ledger.run(ledger.calls.start(job("a"), reserve=reserve("t3")))
+    assert (finished.run, finished.status) == (False, JobStatus.COMPLETED)
+    assert await client.zrange(f"{prefix}unacked_index", 0, -1) == [b"t1", b"t2", b"t3"]
+    assert await client.hgetall(f"{prefix}unacked") == {
+        b"t1": b"message t1", b"t2": b"message t2", b"t3": b"message t3",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("kombu", [False, True], ids=["dramatiq", "kombu"])

@@ -9,7 +9,8 @@ on the loop), so the loop does not pay an asyncio round trip for it.
 ``start`` as the ledger's first answer: a try the settle step makes again (an
 unreachable ledger, with backoff) goes to the ledger on the loop as before.
 Done on a Redis broker (a ``threads`` pool's jobs arrive one per ``BRPOP`` and
-hardly overlap) and in ``prefork`` children (one job at a time); on RabbitMQ a
+hardly overlap) for the messages whose start was not made with their delivery
+(:mod:`.prestart`), and in ``prefork`` children (one job at a time); on RabbitMQ a
 thread pool's jobs arrive together and their starts share round trips on the
 loop (:mod:`~lexigram_compat.adapters.redis_batch`), which a start per thread
 would give up.

@@ -12,7 +12,8 @@ this transport for ``redis://`` and ``unix://`` brokers (``broker_transport``).
 A channel closed after its transport was collected fails with a connection error
 (see :meth:`Channel._connparams`), never an error that stops the worker. The ack
 of a message whose job succeeded records that success in the same Redis call
-(:class:`QoS`, :mod:`.acking`).
+(:class:`QoS`, :mod:`.acking`), and the record of a delivery starts its attempt
+in the same Redis call (:mod:`.prestart`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from kombu.transport import virtual
 from kombu.utils.json import dumps
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from lexigram_compat.adapters.celery import acking
-from lexigram_compat.adapters.redis_effects import RedisAck
+from lexigram_compat.adapters.celery import acking, prestart
+from lexigram_compat.adapters.redis_effects import RedisAck, RedisReserve
 
 __all__ = ["REASON_HEADER", "UNDECODABLE_TYPE", "Channel", "QoS", "Transport", "undecodable_payload"]
 
@@ -91,7 +92,22 @@ def _job_id(message: Any) -> str | None:
 class QoS(kombu_redis.QoS):  # type: ignore[misc]
     """kombu's Redis ack emulation, except that the ack of a message whose job's
     success was left on this thread (:func:`.acking.defer`) is the ledger's
-    ``complete`` with the ack inside: one Redis call instead of two."""
+    ``complete`` with the ack inside, and the record of a delivered message whose
+    attempt this process starts at once is the ledger's ``start`` with the record
+    inside (:mod:`.prestart`): one Redis call instead of two each."""
+
+    def append(self, message: Any, delivery_tag: str) -> None:
+        if not prestart.start_with_delivery(message, lambda: self._reserve(message, delivery_tag)):
+            super().append(message, delivery_tag)
+            return
+        virtual.QoS.append(self, message, delivery_tag)  # kombu's in-process bookkeeping
+
+    def _reserve(self, message: Any, delivery_tag: str) -> RedisReserve:
+        """kombu's unacked record of a delivered message (its ``append``), as arguments."""
+        delivery = message.delivery_info
+        prefix = self.channel.global_keyprefix
+        value = dumps([message._raw, delivery["exchange"], delivery["routing_key"]])
+        return RedisReserve(prefix + self.unacked_index_key, delivery_tag, prefix + self.unacked_key, value)
 
     def ack(self, delivery_tag: str) -> None:
         pending = acking.take(_job_id(self._delivered.get(delivery_tag)))

@@ -14,7 +14,8 @@ their log lines); :class:`CelerySettlement` only says how this engine records
 an outcome and hands a retry back to Celery. On a Redis broker holding the
 ledger, a worker whose pool acks on the thread that ran the job (``threads``,
 ``solo``) records a success with the message's ack, in one Redis call
-(:mod:`.acking`); a ``prefork`` child records it itself.
+(:mod:`.acking`), and starts an attempt with the record of its delivery
+(:mod:`.prestart`); a ``prefork`` child does both itself.
 
 Shutdown: a warm shutdown (SIGTERM) lets running jobs finish for
 ``worker.shutdown_timeout`` seconds; then the worker puts the jobs still
@@ -35,30 +36,31 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from celery import signals
+from celery.worker import state as worker_state
 
-from lexigram_compat.adapters.celery import acking
+from lexigram_compat.adapters.celery import acking, prestart
 from lexigram_compat.adapters.celery.first_start import FirstAnswer, FirstStart
 from lexigram_compat.adapters.celery.guarded_redis import QoS as LedgerAckingQoS
 from lexigram_compat.adapters.celery.redis_wire import request_eta, request_expires_at, request_headers
+from lexigram_compat.adapters.celery.settlement import CelerySettlement
+from lexigram_compat.adapters.celery.tasks import FacadeTask
 from lexigram_compat.adapters.redis_ledger import StateCall
 from lexigram_compat.envelope import JobEnvelope
 from lexigram_compat.errors import TaskNotFoundError
 from lexigram_compat.ledger import Delivery
 from lexigram_compat.letters import UNDECODABLE_TASK
-from lexigram_compat.outcomes import DeadLettered, RetryLater, failure_of, undecodable
+from lexigram_compat.outcomes import DeadLettered, failure_of, undecodable
 from lexigram_compat.portal import LoopThread, call_in_loop
 from lexigram_compat.tracing import trace_of
-from lexigram_compat.worker.settle import Settlement
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from lexigram_compat.adapters.celery.engine import CeleryEngine
     from lexigram_compat.adapters.celery.reconciler import MessageReconciler
-    from lexigram_compat.adapters.redis_effects import RedisAck
+    from lexigram_compat.adapters.redis_effects import RedisAck, RedisReserve
     from lexigram_compat.engine_contract import EngineContext
-    from lexigram_compat.outcomes import FailureInfo
-    from lexigram_compat.queue import DeadLetter
+    from lexigram_compat.ledger import StartVerdict
     from lexigram_compat.worker.settle import Settler
 
 __all__ = ["CelerySettlement", "CeleryWorker", "shutting_down", "warm_up"]
@@ -110,66 +112,6 @@ def _after_fork_in_child() -> None:
         worker.after_fork()
 
 
-class CelerySettlement(Settlement):
-    """How the outcome of one Celery delivery is recorded: the Redis ledger, the
-    dead-letter store (and RabbitMQ's ``<queue>.dead`` copy). A retry is Celery's
-    own: once the settle step has recorded it, the task body sends it
-    (``self.retry(countdown=...)``, read from :attr:`requeue`). What was recorded
-    is kept here too, for the task body to tell Celery (its result backend, events
-    and log): :attr:`completed` with :attr:`result`, or :attr:`failure`.
-
-    ``guarded=False`` for a message that was never a job of this app (undecodable,
-    unknown task): its letter is kept whether or not the ledger has a record."""
-
-    def __init__(
-        self, engine: CeleryEngine, delivery: Delivery, *, guarded: bool = True, at_ack: bool = False
-    ) -> None:
-        self.engine = engine
-        self.delivery = delivery
-        self.guarded = guarded
-        self.at_ack = at_ack
-        """A success is recorded by the ack of the message (:mod:`.acking`), not here."""
-        self.deferred: StateCall[bool] | None = None
-        """The ledger's ``complete`` of a success left for the ack (``at_ack``)."""
-        self.requeue: RetryLater | None = None
-        """The retry the task body must hand to Celery, once recorded."""
-        self.completed = False
-        self.result: Any = None
-        """The job's (JSON-native) result, once its success was recorded."""
-        self.failure: FailureInfo | None = None
-        """Why the job was dead-lettered, once recorded."""
-        self.error: BaseException | None = None
-        """The exception that dead-lettered the job, when this attempt raised it."""
-        self._failed = False
-
-    async def complete(self, result: Any) -> bool:
-        if self.at_ack:
-            # Built now, so a result the ledger cannot store fails here (dead-lettered).
-            self.deferred = self.engine.calls.complete(self.delivery.job_id, result)
-            self.completed, self.result = True, result
-            return True
-        accepted = await self.engine.ledger.complete(self.delivery, result)
-        if accepted:
-            self.completed, self.result = True, result
-        return accepted
-
-    async def retry(self, outcome: RetryLater) -> bool:
-        accepted = await self.engine.ledger.retry(self.delivery, outcome.run_at, outcome.failure)
-        if accepted:
-            self.requeue = outcome
-        return accepted
-
-    async def dead_letter(self, letter: DeadLetter, failure: FailureInfo) -> bool:
-        if not self._failed:  # called again after the store failed: recorded already
-            if not await self.engine.ledger.dead_letter(self.delivery, failure) and self.guarded:
-                return False
-            self._failed = True
-        await self.engine.dead_letter_store.add(letter)
-        await self.engine.publish_dead_letter(letter)
-        self.failure = failure
-        return True
-
-
 STOP_HOOKS_TIMEOUT = 10.0
 """Seconds a stopping Celery worker process waits for its ``worker_stopped`` hooks."""
 
@@ -216,6 +158,7 @@ class CeleryWorker:
         self._released = threading.Event()
         self._ack_pid = None
         acking.forget_all()
+        prestart.forget_all()
         self._start_here = True  # a prefork child: one job at a time, nothing to share
         self.engine.forget_connections()
         if self.host.is_started:
@@ -252,6 +195,33 @@ class CeleryWorker:
         the ledger is in the broker's Redis, successes are recorded with their acks."""
         if self.engine.ledger_in_broker and not _is_prefork(consumer) and _acks_through_ledger(consumer):
             self._ack_pid = os.getpid()
+            if self.engine.native.conf.worker_prefetch_multiplier == 1:
+                prestart.enable(self._delivery_start)  # no started message waits for a thread
+
+    def _delivery_start(self, message: Any) -> tuple[str, Callable[[RedisReserve], StartVerdict]] | None:
+        """The start of ``message``'s attempt with its delivery's record (:mod:`.prestart`),
+        for a message Celery hands to a pool thread at once; None for any other."""
+        headers = getattr(message, "headers", None)
+        if not isinstance(headers, dict) or headers.get("eta") is not None:
+            return None  # not a task message of protocol 2, or held by Celery until its eta
+        job_id, name = headers.get("id"), headers.get("task")
+        settler = self._settler
+        if not isinstance(job_id, str) or not isinstance(name, str) or settler is None or self._stopping:
+            return None
+        task = self.engine.native.tasks.get(name)
+        if not isinstance(task, FacadeTask) or job_id in worker_state.revoked:
+            return None
+        if task.rate_limit and not self.engine.native.conf.worker_disable_rate_limits:
+            return None  # held in Celery's token bucket
+        queue = (getattr(message, "delivery_info", None) or {}).get(
+            "routing_key"
+        ) or self.engine.default_queue
+        retries = headers.get("retries")
+        envelope = JobEnvelope(
+            job_id, name, queue, attempts=int(retries or 0), max_attempts=settler.max_attempts_of(name)
+        )
+        ledger, calls = self._blocking(), self.engine.calls
+        return job_id, lambda reserve: ledger.run(calls.start(envelope, reserve=reserve))
 
     def _recorder(self, call: StateCall[bool]) -> Callable[[RedisAck], bool]:
         """Runs ``call`` (a ledger ``complete``) with a message's ack, on a blocking client."""
@@ -300,8 +270,8 @@ class CeleryWorker:
             expires_at=request_expires_at(request),
         )  # fmt: skip
         target = CelerySettlement(self.engine, Delivery(job_id), at_ack=self._ack_pid == os.getpid())
-        first: FirstAnswer | None = None
-        if self._start_here:
+        first: FirstAnswer | None = prestart.take(job_id)
+        if first is None and self._start_here:
             try:  # the start on this thread (first_start.py): no asyncio round trip for it
                 first = self._blocking().run(self.engine.calls.start(envelope))
             except Exception as exc:
@@ -355,6 +325,7 @@ class CeleryWorker:
             outcome = DeadLettered(failure_of(error, with_traceback=False), error)
             envelope = JobEnvelope(job_id, task_name, queue, args, kwargs, attempts=1)
             raw = None
+        prestart.drop(job_id)  # started with its delivery: recorded as failed from running
         target = CelerySettlement(self.engine, Delivery(job_id), guarded=False)
         _submit(thread, settler.settle(envelope, outcome, target, raw=raw)).result()
 
@@ -364,6 +335,9 @@ class CeleryWorker:
         otherwise wait for ever (a job already started stays as it is)."""
         try:
             thread, _ = self._ensure()
+            started = prestart.drop(job_id)
+            if started is not None and started.run:  # started with its delivery: not run after all
+                _submit(thread, self.engine.ledger.release(Delivery(job_id))).result(timeout=RELEASE_TIMEOUT)
             _submit(thread, self.engine.ledger.cancel(job_id)).result(timeout=RELEASE_TIMEOUT)
         except Exception:
             log.exception("job %s: revoked by Celery, but its record could not be cancelled", job_id)
@@ -449,7 +423,7 @@ class CeleryWorker:
         self._released.set()
         # The attempts are left running: the process is about to exit, and a pool
         # thread that returned now would ack its message, losing the job.
-        for job_id in list(self._running):
+        for job_id in [*self._running, *prestart.held()]:  # held: started with their delivery
             with contextlib.suppress(Exception):
                 _submit(thread, self.engine.ledger.release(Delivery(job_id))).result(timeout=RELEASE_TIMEOUT)
 

@@ -37,7 +37,8 @@ from celery.exceptions import Retry as CeleryRetry
 from lexigram_compat.retry import cause_of
 
 if TYPE_CHECKING:
-    from lexigram_compat.adapters.celery.runtime import CelerySettlement, CeleryWorker
+    from lexigram_compat.adapters.celery.runtime import CeleryWorker
+    from lexigram_compat.adapters.celery.settlement import CelerySettlement
     from lexigram_compat.registry import TaskRegistry
 
 __all__ = ["DeadLetteredJobError", "FacadeTask", "register_tasks"]

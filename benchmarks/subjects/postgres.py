@@ -20,6 +20,7 @@ from benchmarks.harness import Subject, Unsupported
 from benchmarks.probes import await_probe
 from benchmarks.subjects.memory import noop, probe, registry
 from lexigram_compat import TaskConfig, TasksApp, testing
+from lexigram_compat.envelope import JobEnvelope
 
 __all__ = [
     "SUBJECTS",
@@ -27,6 +28,7 @@ __all__ = [
     "PostgresFacadeC8",
     "PostgresFacadeNoMetrics",
     "PsycopgInsertFloor",
+    "PsycopgInsertFloorEnvelope",
     "ScratchDatabase",
     "server_dsn",
 ]
@@ -173,12 +175,14 @@ class PsycopgInsertFloor(Subject):
             await self.conn.close()
         await self.db.drop()
 
+    payload: bytes = PAYLOAD
+
     async def enqueue_one(self) -> None:
-        await self.conn.execute("INSERT INTO jobs (payload) VALUES (%s)", [PAYLOAD], prepare=True)
+        await self.conn.execute("INSERT INTO jobs (payload) VALUES (%s)", [self.payload], prepare=True)
 
     async def enqueue_many(self, count: int) -> None:
         await self.conn.execute(
-            "INSERT INTO jobs (payload) SELECT unnest(%s::bytea[])", [[PAYLOAD] * count], prepare=True
+            "INSERT INTO jobs (payload) SELECT unnest(%s::bytea[])", [[self.payload] * count], prepare=True
         )
 
     async def drain(self, count: int) -> None:
@@ -193,9 +197,24 @@ class PsycopgInsertFloor(Subject):
         raise Unsupported("a floor for writes only")
 
 
+class PsycopgInsertFloorEnvelope(PsycopgInsertFloor):
+    """The same floor writing, per job, the bytes the facade stores for a no-op job
+    (its envelope: 250-odd bytes against the plain floor's 52), so the bytes each
+    row carries are told apart from what the engine's table and statement cost."""
+
+    title = "psycopg INSERT floor (envelope-sized payload)"
+
+    def __init__(self) -> None:
+        super().__init__()
+        job_id = str(uuid.uuid4())
+        job = JobEnvelope(job_id=job_id, task_name="benchmarks.noop", queue="tasks", max_attempts=3)
+        self.payload = job.to_bytes()
+
+
 SUBJECTS: dict[str, type[Subject]] = {
     "postgres": PostgresFacade,
     "postgres-metrics-off": PostgresFacadeNoMetrics,
     "postgres-c8": PostgresFacadeC8,
     "psycopg-floor": PsycopgInsertFloor,
+    "psycopg-floor-envelope": PsycopgInsertFloorEnvelope,
 }

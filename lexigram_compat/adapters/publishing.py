@@ -213,9 +213,9 @@ class GroupPublisher:
             except BaseException as exc:  # answered, whatever happened: no caller waits forever
                 outcomes = [exc] * len(group)
             patience = min((time.perf_counter() - started) * self.gather_share, self.gather_max)
-            _answer(group, outcomes)
-            with self._lock:
+            with self._lock:  # counted before the answer: a caller answered may be back at once
                 waiting = len(self._waiting)
+            _answer(group, outcomes)
             # Callers at once (others in the group or waiting meanwhile): the ones just
             # answered may be back in a moment; a caller alone is not waited for.
             wanted = waiting + len(group) if waiting or len(group) > 1 else 0

@@ -147,4 +147,10 @@ async def test_a_lane_does_not_wait_after_a_caller_alone(
                 break
             await asyncio.sleep(0.01)
         assert not group._running, "the lane waited for company after a caller alone"
-    assert publisher.runs == [["alone"]]
+
+        async def one_after_another() -> None:  # each back at once, often while being answered
+            for i in range(100):
+                await group.enqueue(ledger, _job(f"next{i}"))
+
+        await asyncio.wait_for(one_after_another(), 30)  # a minute's wait for company fails it
+    assert publisher.runs == [["alone"], *([f"next{i}"] for i in range(100))]

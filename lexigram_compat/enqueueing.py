@@ -41,11 +41,15 @@ MAX_JOB_ID_LENGTH = 255
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
-def _new_job_id() -> str:
-    """``str(uuid.uuid4())``, without building a ``UUID`` object: 122 random bits,
-    version 4, variant 10, written from the random bytes' hex digits."""
-    h = os.urandom(16).hex()
+def _format_id(h: str) -> str:
+    """``str(uuid.uuid4())`` of 32 random hex digits ``h``, without building a ``UUID``
+    object: version 4 and variant 10 written over their digits (122 random bits)."""
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+def _new_job_id() -> str:
+    """A random job id, as ``str(uuid.uuid4())``."""
+    return _format_id(os.urandom(16).hex())
 
 
 def _new_job_ids(count: int) -> Iterator[str]:
@@ -53,8 +57,7 @@ def _new_job_ids(count: int) -> Iterator[str]:
     random source."""
     h = os.urandom(16 * count).hex()
     for i in range(0, 32 * count, 32):
-        u = h[i : i + 32]
-        yield f"{u[:8]}-{u[8:12]}-4{u[13:16]}-{_VARIANT[u[16]]}{u[17:20]}-{u[20:]}"
+        yield _format_id(h[i : i + 32])
 
 
 @dataclass(frozen=True)

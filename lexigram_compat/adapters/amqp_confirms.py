@@ -1,7 +1,8 @@
 """Pipelined publisher confirms on py-amqp, for both engines on RabbitMQ.
 
 A confirmed publish that waits for its confirm waits a round trip; a run of N
-messages, N round trips. A :class:`ConfirmChannel` publishes without waiting and then
+messages, N round trips. A :class:`ConfirmChannel` publishes without waiting (a run's
+frames written to the socket at once, :meth:`ConfirmChannel.one_write`) and then
 awaits every confirm of the run at once: RabbitMQ numbers a confirm channel's publishes
 1, 2, ... and answers ``basic.ack``/``basic.nack`` with that number, ``multiple`` for
 all up to it. A message counts as published only once acked; nacked, returned
@@ -13,8 +14,10 @@ of its own per publishing thread, :mod:`.dramatiq.rabbitmq_confirms`).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["BASIC_PUBLISH", "ConfirmChannel", "ConfirmStats", "MessageRefused", "outcomes_of"]
@@ -114,6 +117,24 @@ class ConfirmChannel:
         self.next_tag = tag + 1
         args = (0, exchange, routing_key, mandatory, immediate)
         return self.channel.send_method(BASIC_PUBLISH, "Bssbb", args, msg)
+
+    @contextlib.contextmanager
+    def one_write(self) -> Iterator[None]:
+        """The frames of the publishes made inside written to the socket at once on
+        leaving (one write for a run, not one per message), also when the run stops
+        early: the messages published before the stop are owed confirms like the
+        others. A failed write is the transport's error, as a publish's own would be."""
+        transport = self.transport_connection.transport
+        frames: list[bytes] = []
+        # py-amqp writes each frame through ``transport._write`` from a buffer it reuses.
+        own = transport._write
+        transport._write = lambda data: frames.append(bytes(data))
+        try:
+            yield
+        finally:
+            transport._write = own
+            if frames:
+                transport.write(b"".join(frames))
 
     def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
         self._settle(delivery_tag, multiple)

@@ -100,3 +100,57 @@ async def test_a_record_write_that_fails_is_each_callers_error(
         )
     assert all(isinstance(o, redis.exceptions.ConnectionError) for o in outcomes), outcomes
     assert publisher.runs == [], "nothing is published without its record"
+
+
+async def test_callers_answered_together_come_back_as_one_group_with_those_waiting(
+    client: redis.asyncio.Redis, prefix: str, redis_service: Service
+) -> None:
+    calls = RedisLedgerCalls(prefix)
+    ledger = RedisLedger(client, calls)
+    sync = SyncRedisLedger(redis.Redis.from_url(redis_service.url), calls)
+    gate = threading.Event()
+    publisher = _Publisher(gate=gate)
+
+    async def producer(name: str) -> None:  # awaits each enqueue, as a producer loop does
+        for step in "ab":
+            await group.enqueue(ledger, _job(f"{name}{step}"))
+
+    with ThreadPoolExecutor(2) as pool:
+        # Patient enough that only the callers' return (not a clock) ends each wait.
+        group = GroupPublisher(pool, lambda: sync, publisher, lanes=1, gather_share=1e6, gather_max=2.0)
+        first = asyncio.ensure_future(producer("p1"))
+        await asyncio.sleep(0.2)  # p1a's lane is publishing, held at the gate
+        rest = [asyncio.ensure_future(producer(f"p{i}")) for i in (2, 3, 4)]
+        await asyncio.sleep(0.2)
+        gate.set()
+        await asyncio.gather(first, *rest)
+    assert publisher.runs[0] == ["p1a"]
+    assert publisher.runs[1] == ["p2a", "p3a", "p4a", "p1b"], (
+        "p1, answered while three waited, came back in time to go with them"
+    )
+    assert sorted(publisher.runs[2]) == ["p2b", "p3b", "p4b"]
+    assert group.groups == 3
+
+
+async def test_a_lane_does_not_wait_after_a_caller_alone(
+    client: redis.asyncio.Redis, prefix: str, redis_service: Service
+) -> None:
+    calls = RedisLedgerCalls(prefix)
+    ledger = RedisLedger(client, calls)
+    sync = SyncRedisLedger(redis.Redis.from_url(redis_service.url), calls)
+    publisher = _Publisher()
+    with ThreadPoolExecutor(2) as pool:
+        group = GroupPublisher(pool, lambda: sync, publisher, lanes=1, gather_share=1e6, gather_max=60.0)
+        await group.enqueue(ledger, _job("alone"))
+        for _ in range(500):  # the lane ends once its caller is answered (not in a minute)
+            if not group._running:
+                break
+            await asyncio.sleep(0.01)
+        assert not group._running, "the lane waited for company after a caller alone"
+
+        async def one_after_another() -> None:  # each back at once, often while being answered
+            for i in range(100):
+                await group.enqueue(ledger, _job(f"next{i}"))
+
+        await asyncio.wait_for(one_after_another(), 30)  # a minute's wait for company fails it
+    assert publisher.runs == [["alone"], *([f"next{i}"] for i in range(100))]

@@ -119,7 +119,7 @@ class PipelinedPublisher:
             for name in dict.fromkeys(e.queue for e in run):
                 maybe_declare(queues[name], confirm.channel)
             # Every write of the run may wait PUBLISH_TIMEOUT (as each publish's own would).
-            with confirm.transport_connection.transport.having_timeout(self.timeout):
+            with confirm.transport_connection.transport.having_timeout(self.timeout), confirm.one_write():
                 for envelope in run:
                     first = confirm.next_tag
                     publish(envelope, producer)

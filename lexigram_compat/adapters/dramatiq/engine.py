@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import dramatiq
 
 from lexigram_compat.adapters.publishing import (
+    ONE_LANE,
     PIPELINED_RUN,
     PUBLISH_THREADS,
     GroupPublisher,
@@ -242,7 +243,9 @@ class DramatiqEngine(Engine):
 
             broker: Any = self.native  # the RabbitMQ broker (build_broker)
             self._pipelined = DramatiqPipelinedPublisher(broker, self.settings.url, self._message)
-            self._group = GroupPublisher(self._publisher, self._sync_ledger, self._pipelined.publish_run)
+            self._group = GroupPublisher(
+                self._publisher, self._sync_ledger, self._pipelined.publish_run, lanes=ONE_LANE
+            )
         keep = self.config.retention.dead_letter_seconds
         if self.settings.broker == "redis":
             assert self._client is not None

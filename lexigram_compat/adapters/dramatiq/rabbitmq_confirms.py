@@ -86,7 +86,7 @@ class DramatiqPipelinedPublisher:
         sent: list[tuple[Message[Any], int | None]] = []
         stopped: BaseException | None = None
         try:
-            with confirm.transport_connection.transport.having_timeout(self.timeout):
+            with confirm.transport_connection.transport.having_timeout(self.timeout), confirm.one_write():
                 for envelope in run:
                     message, delay = self._message(envelope)
                     self.broker.emit_before("enqueue", message, delay)

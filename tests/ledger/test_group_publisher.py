@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
@@ -40,12 +41,21 @@ class _Publisher:
         return [ConnectionError("nacked") if e.job_id in self.refuse else None for e in run]
 
 
-async def test_callers_waiting_at_once_share_one_record_write_and_one_run(
+@pytest.fixture
+def ledgers(
     client: redis.asyncio.Redis, prefix: str, redis_service: Service
-) -> None:
+) -> Iterator[tuple[RedisLedger, SyncRedisLedger]]:
+    """The ledger on the loop and the publishing thread's blocking one, one prefix."""
     calls = RedisLedgerCalls(prefix)
-    ledger = RedisLedger(client, calls)
-    sync = SyncRedisLedger(redis.Redis.from_url(redis_service.url), calls)
+    blocking = redis.Redis.from_url(redis_service.url)
+    yield RedisLedger(client, calls), SyncRedisLedger(blocking, calls)
+    blocking.close()
+
+
+async def test_callers_waiting_at_once_share_one_record_write_and_one_run(
+    ledgers: tuple[RedisLedger, SyncRedisLedger],
+) -> None:
+    ledger, sync = ledgers
     gate = threading.Event()
     publisher = _Publisher(refuse={"j7"}, gate=gate)
     with ThreadPoolExecutor(4) as pool:
@@ -67,11 +77,9 @@ async def test_callers_waiting_at_once_share_one_record_write_and_one_run(
 
 
 async def test_a_job_that_exists_is_not_published_again_and_a_lone_caller_goes_at_once(
-    client: redis.asyncio.Redis, prefix: str, redis_service: Service
+    ledgers: tuple[RedisLedger, SyncRedisLedger],
 ) -> None:
-    calls = RedisLedgerCalls(prefix)
-    ledger = RedisLedger(client, calls)
-    sync = SyncRedisLedger(redis.Redis.from_url(redis_service.url), calls)
+    ledger, sync = ledgers
     publisher = _Publisher()
     with ThreadPoolExecutor(2) as pool:
         group = GroupPublisher(pool, lambda: sync, publisher)
@@ -103,11 +111,9 @@ async def test_a_record_write_that_fails_is_each_callers_error(
 
 
 async def test_callers_answered_together_come_back_as_one_group_with_those_waiting(
-    client: redis.asyncio.Redis, prefix: str, redis_service: Service
+    ledgers: tuple[RedisLedger, SyncRedisLedger],
 ) -> None:
-    calls = RedisLedgerCalls(prefix)
-    ledger = RedisLedger(client, calls)
-    sync = SyncRedisLedger(redis.Redis.from_url(redis_service.url), calls)
+    ledger, sync = ledgers
     gate = threading.Event()
     publisher = _Publisher(gate=gate)
 
@@ -133,11 +139,9 @@ async def test_callers_answered_together_come_back_as_one_group_with_those_waiti
 
 
 async def test_a_lane_does_not_wait_after_a_caller_alone(
-    client: redis.asyncio.Redis, prefix: str, redis_service: Service
+    ledgers: tuple[RedisLedger, SyncRedisLedger],
 ) -> None:
-    calls = RedisLedgerCalls(prefix)
-    ledger = RedisLedger(client, calls)
-    sync = SyncRedisLedger(redis.Redis.from_url(redis_service.url), calls)
+    ledger, sync = ledgers
     publisher = _Publisher()
     with ThreadPoolExecutor(2) as pool:
         group = GroupPublisher(pool, lambda: sync, publisher, lanes=1, gather_share=1e6, gather_max=60.0)

@@ -67,16 +67,21 @@ async def email(to: str) -> str:
     return to
 
 
-@task(name="sample.slow", registry=registry)
-async def slow(folder: str) -> str:
-    """Marks that it started, then runs until the test creates ``release``."""
-    where = Path(folder)
-    (where / "started").write_text(str(os.getpid()))
+async def _mark_then_wait_for_release(where: Path, mark: str) -> None:
+    """Write ``mark`` (this pid), then wait until the test creates ``release``."""
+    (where / mark).write_text(str(os.getpid()))
     deadline = time.monotonic() + RELEASE_TIMEOUT
     while not (where / "release").exists():
         if time.monotonic() > deadline:
             raise TimeoutError(f"{where / 'release'} never appeared")
         await asyncio.sleep(0.02)
+
+
+@task(name="sample.slow", registry=registry)
+async def slow(folder: str) -> str:
+    """Marks that it started, then runs until the test creates ``release``."""
+    where = Path(folder)
+    await _mark_then_wait_for_release(where, "started")
     (where / "finished").write_text("done")
     return "done"
 
@@ -116,13 +121,7 @@ async def hold_startup(app: TasksApp) -> None:
     """Keeps the app starting (connected, the worker not yet running) until the test
     creates ``release``: a signal sent meanwhile arrives while the worker starts."""
     if folder := os.environ.get(HOLD_DIR_ENV):
-        where = Path(folder)
-        (where / "starting").write_text(str(os.getpid()))
-        deadline = time.monotonic() + RELEASE_TIMEOUT
-        while not (where / "release").exists():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{where / 'release'} never appeared")
-            await asyncio.sleep(0.02)
+        await _mark_then_wait_for_release(Path(folder), "starting")
 
 
 def build_app() -> TasksApp:
